@@ -1,0 +1,234 @@
+/**
+ * BERT encoder in TensorFlow.js, mirroring Hugging Face `BertModel` (transformers 4.2.1
+ * `modeling_bert.py`; see SIMCSE-SPEC §i): word + absolute position + token-type embeddings,
+ * LayerNorm, dropout; post-LN transformer layers with additive (1 - mask) * -10000 attention
+ * masking and exact (erf) GELU; the optional pooler (dense + tanh on [CLS]).
+ *
+ * Parameters live in a `Map` keyed by Hugging Face `BertModel` names
+ * (`encoder.layer.0.attention.self.query.weight`, ...). One difference from HF: Linear weights
+ * are kept as kernels of shape [in, out] (HF stores [out, in]), so the forward pass is a plain
+ * `x @ W`; `bert_checkpoint.ts` transposes on load and save.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { BertModel } from "./bert.ts";
+ * const model = BertModel.init({ vocabSize: 50, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2,
+ *   intermediateSize: 32, hiddenAct: "gelu", hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1,
+ *   maxPositionEmbeddings: 16, typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.02, padTokenId: 0 }, 1);
+ * const out = model.forward({ inputIds: tf.tensor2d([[2, 5, 3]], undefined, "int32"), attentionMask: tf.tensor2d([[1, 1, 1]], undefined, "int32") });
+ * console.log(out.lastHiddenState.shape); // [1, 3, 16]
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { BertConfig } from "./bert_config.ts";
+import type { DropoutFn } from "./dropout.ts";
+
+export type { BertConfig };
+
+/** Token ids and masks for a padded batch, all [B, L]. */
+export interface BertInputs {
+  inputIds: tf.Tensor2D; // int32 [B, L]
+  attentionMask: tf.Tensor2D; // 1 = real token, 0 = padding [B, L]
+  tokenTypeIds?: tf.Tensor2D; // int32 [B, L]; zeros when absent
+}
+
+/** What every encoder returns (the typed hand-off to poolers and losses). */
+export interface EncoderOutput {
+  /** Output of the last layer [B, L, H]. */
+  lastHiddenState: tf.Tensor3D;
+  /** hiddenStates[0] is the embedding output, hiddenStates[i] the output of layer i; length layers + 1. */
+  hiddenStates: tf.Tensor3D[];
+  /** float32 [B, L], 1 for real tokens. */
+  attentionMask: tf.Tensor2D;
+  /** Pooler dense + tanh on [CLS] [B, H], when the checkpoint has pooler weights. */
+  pooledOutput?: tf.Tensor2D;
+}
+
+export interface ForwardOptions {
+  /** Dropout active (training) or not (evaluation). Default false. */
+  training?: boolean;
+  /** Dropout implementation used when training; required when `training` is true. */
+  dropout?: DropoutFn;
+}
+
+/** Names of the parameters of one layer, in HF order. */
+export function bertLayerParamNames(i: number): string[] {
+  const p = `encoder.layer.${i}.`;
+  return [
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "attention.output.LayerNorm",
+    "intermediate.dense",
+    "output.dense",
+    "output.LayerNorm",
+  ].flatMap((m) => [`${p}${m}.weight`, `${p}${m}.bias`]);
+}
+
+/** Every parameter name and its shape as stored here (Linear kernels [in, out]). */
+export function bertParamShapes(cfg: BertConfig, withPooler: boolean): Map<string, number[]> {
+  const H = cfg.hiddenSize, I = cfg.intermediateSize;
+  const m = new Map<string, number[]>([
+    ["embeddings.word_embeddings.weight", [cfg.vocabSize, H]],
+    ["embeddings.position_embeddings.weight", [cfg.maxPositionEmbeddings, H]],
+    ["embeddings.token_type_embeddings.weight", [cfg.typeVocabSize, H]],
+    ["embeddings.LayerNorm.weight", [H]],
+    ["embeddings.LayerNorm.bias", [H]],
+  ]);
+  for (let i = 0; i < cfg.numHiddenLayers; i++) {
+    const p = `encoder.layer.${i}.`;
+    for (const n of ["query", "key", "value"]) {
+      m.set(`${p}attention.self.${n}.weight`, [H, H]);
+      m.set(`${p}attention.self.${n}.bias`, [H]);
+    }
+    m.set(`${p}attention.output.dense.weight`, [H, H]);
+    m.set(`${p}attention.output.dense.bias`, [H]);
+    m.set(`${p}attention.output.LayerNorm.weight`, [H]);
+    m.set(`${p}attention.output.LayerNorm.bias`, [H]);
+    m.set(`${p}intermediate.dense.weight`, [H, I]);
+    m.set(`${p}intermediate.dense.bias`, [I]);
+    m.set(`${p}output.dense.weight`, [I, H]);
+    m.set(`${p}output.dense.bias`, [H]);
+    m.set(`${p}output.LayerNorm.weight`, [H]);
+    m.set(`${p}output.LayerNorm.bias`, [H]);
+  }
+  if (withPooler) {
+    m.set("pooler.dense.weight", [H, H]);
+    m.set("pooler.dense.bias", [H]);
+  }
+  return m;
+}
+
+/** True for 2-D Linear weights (stored transposed relative to HF); false for embeddings and vectors. */
+export function isLinearKernel(name: string): boolean {
+  return name.endsWith(".weight") && !name.startsWith("embeddings.") && !name.includes("LayerNorm");
+}
+
+/** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta);
+}
+
+/** Activations by HF name: "gelu" is exact erf GELU; "gelu_new" is the tanh approximation (GPT-2). */
+export function activation(name: BertConfig["hiddenAct"], x: tf.Tensor): tf.Tensor {
+  switch (name) {
+    case "gelu":
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    case "gelu_new": {
+      const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+    }
+    case "relu":
+      return tf.relu(x);
+    default: {
+      const never: never = name;
+      throw new Error(`unknown activation ${never}`);
+    }
+  }
+}
+
+export class BertModel {
+  constructor(readonly config: BertConfig, readonly params: Map<string, tf.Variable>) {}
+
+  /** Fresh random weights (normal(0, initializerRange), LayerNorm 1/0, zero biases), for tests and from-scratch runs. */
+  static init(config: BertConfig, seed: number, withPooler = true): BertModel {
+    const params = new Map<string, tf.Variable>();
+    let s = seed;
+    for (const [name, shape] of bertParamShapes(config, withPooler)) {
+      let t: tf.Tensor;
+      if (name.includes("LayerNorm.weight")) t = tf.ones(shape);
+      else if (name.endsWith(".bias") || name.includes("LayerNorm")) t = tf.zeros(shape);
+      else t = tf.randomNormal(shape, 0, config.initializerRange, "float32", s++);
+      params.set(name, tf.variable(t, true, `bert/${name}`));
+      t.dispose();
+    }
+    return new BertModel(config, params);
+  }
+
+  /** A parameter by HF name; throws naming it if absent. */
+  p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`BERT parameter '${name}' is missing`);
+    return v;
+  }
+
+  get hasPooler(): boolean {
+    return this.params.has("pooler.dense.weight");
+  }
+
+  /** Trainable variables (everything except the pooler, which SimCSE does not train). */
+  trainableVariables(): tf.Variable[] {
+    return [...this.params.entries()].filter(([n]) => !n.startsWith("pooler.")).map(([, v]) => v);
+  }
+
+  /** x [N, in] @ W [in, out] + b. */
+  private linear(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    return tf.add(tf.matMul(x, this.p(`${name}.weight`)), this.p(`${name}.bias`));
+  }
+
+  private ln(x: tf.Tensor, name: string): tf.Tensor {
+    return layerNorm(x, this.p(`${name}.weight`), this.p(`${name}.bias`), this.config.layerNormEps);
+  }
+
+  /** Run the encoder. Call inside `tf.tidy` (or dispose the outputs). */
+  forward(inputs: BertInputs, opts: ForwardOptions = {}): EncoderOutput {
+    const cfg = this.config;
+    const [B, L] = inputs.inputIds.shape;
+    const H = cfg.hiddenSize, nh = cfg.numAttentionHeads, dh = H / nh;
+    if (L > cfg.maxPositionEmbeddings) {
+      throw new Error(`sequence length ${L} exceeds max_position_embeddings ${cfg.maxPositionEmbeddings}`);
+    }
+    const training = opts.training ?? false;
+    if (training && !opts.dropout) throw new Error("forward(training: true) needs a dropout function");
+    const drop = (x: tf.Tensor, rate: number, site: number) =>
+      training && rate > 0 ? opts.dropout!(x, rate, site) : x;
+
+    const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
+    const ids = tf.reshape(inputs.inputIds, [B * L]);
+    const positions = tf.tile(tf.range(0, L, 1, "int32"), [B]); // [B*L]: 0..L-1 per row
+    const types = inputs.tokenTypeIds ? tf.reshape(inputs.tokenTypeIds, [B * L]) : tf.zeros([B * L], "int32");
+    let h = tf.add(
+      tf.add(tf.gather(this.p("embeddings.word_embeddings.weight"), ids), tf.gather(this.p("embeddings.position_embeddings.weight"), positions)),
+      tf.gather(this.p("embeddings.token_type_embeddings.weight"), types),
+    ) as tf.Tensor2D; // [B*L, H]
+    h = drop(this.ln(h, "embeddings.LayerNorm"), cfg.hiddenDropoutProb, 0) as tf.Tensor2D;
+    const hiddenStates: tf.Tensor3D[] = [tf.reshape(h, [B, L, H])];
+
+    // Additive key mask, broadcast over heads and queries: [B, 1, 1, L].
+    const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
+    const scale = 1 / Math.sqrt(dh);
+    const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
+
+    for (let i = 0; i < cfg.numHiddenLayers; i++) {
+      const p = `encoder.layer.${i}.`;
+      const q = heads(this.linear(h, `${p}attention.self.query`));
+      const k = heads(this.linear(h, `${p}attention.self.key`));
+      const v = heads(this.linear(h, `${p}attention.self.value`));
+      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), extMask); // [B, nh, L, L]
+      const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i);
+      const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]) as tf.Tensor2D; // [B*L, H]
+      const attnOut = drop(this.linear(ctx, `${p}attention.output.dense`), cfg.hiddenDropoutProb, 2 + 3 * i);
+      const a = this.ln(tf.add(attnOut, h), `${p}attention.output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
+      const inter = activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D; // [B*L, I]
+      const ffnOut = drop(this.linear(inter, `${p}output.dense`), cfg.hiddenDropoutProb, 3 + 3 * i);
+      h = this.ln(tf.add(ffnOut, a), `${p}output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
+      hiddenStates.push(tf.reshape(h, [B, L, H]));
+    }
+    const lastHiddenState = hiddenStates[hiddenStates.length - 1];
+    let pooledOutput: tf.Tensor2D | undefined;
+    if (this.hasPooler) {
+      const cls = tf.reshape(tf.slice(lastHiddenState, [0, 0, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+      pooledOutput = tf.tanh(this.linear(cls, "pooler.dense"));
+    }
+    return { lastHiddenState, hiddenStates, attentionMask: mask, pooledOutput };
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}

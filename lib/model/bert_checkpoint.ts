@@ -1,0 +1,131 @@
+/**
+ * Hugging Face BERT checkpoint folders <-> `BertModel`. Reads `config.json` plus
+ * `model.safetensors` or `pytorch_model.bin`; accepts keys with or without the `bert.` prefix and the
+ * legacy TensorFlow LayerNorm names (`gamma`/`beta`); ignores MLM/NSP heads (`cls.*`) and buffers
+ * (`position_ids`). A missing tensor or a shape mismatch is an `InputError` naming the key.
+ * Saving writes `model.safetensors` + `config.json` that `transformers.BertModel` loads.
+ *
+ * @example
+ * ```ts
+ * import { loadBert } from "./bert_checkpoint.ts";
+ * const { model } = await loadBert("testdata/bert/tiny-safetensors");
+ * console.log(model.config.hiddenSize);
+ * model.dispose();
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { InputError } from "../errors.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
+import { loadStateDictFromFolder, readJsonConfig } from "../checkpoint/hf_folder.ts";
+import { writeSafetensors } from "../checkpoint/safetensors.ts";
+import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
+import { bertParamShapes, isLinearKernel } from "./bert.ts";
+import { BertModel } from "./bert.ts";
+import { type BertConfig, bertConfigFromJson, bertConfigToJson } from "./bert_config.ts";
+
+/** Map a checkpoint key to our `BertModel` name, or null when the key is not part of `BertModel`. */
+export function normalizeBertKey(key: string): string | null {
+  let k = key;
+  if (k.startsWith("bert.")) k = k.slice(5);
+  if (k.startsWith("cls.") || k.startsWith("mlp.") || k.startsWith("lm_head.")) return null;
+  if (k.endsWith("position_ids")) return null;
+  k = k.replace(/LayerNorm\.gamma$/, "LayerNorm.weight").replace(/LayerNorm\.beta$/, "LayerNorm.bias");
+  return k;
+}
+
+function transpose2d(src: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c];
+  }
+  return out;
+}
+
+/** Build `BertModel` variables from a state dict in HF layout. */
+export function bertFromStateDict(config: BertConfig, sd: StateDict, file: string): BertModel {
+  const byName = new Map<string, { key: string; tensor: StateDict extends Map<string, infer T> ? T : never }>();
+  for (const [key, tensor] of sd) {
+    const name = normalizeBertKey(key);
+    if (name !== null) byName.set(name, { key, tensor });
+  }
+  const withPooler = byName.has("pooler.dense.weight");
+  const params = new Map<string, tf.Variable>();
+  try {
+    for (const [name, shape] of bertParamShapes(config, withPooler)) {
+      const entry = byName.get(name);
+      if (!entry) {
+        throw new InputError(`missing tensor (expected ${name} or bert.${name}, shape [${shapeHf(name, shape)}])`, {
+          file,
+          key: name,
+        });
+      }
+      const hfShape = shapeHf(name, shape);
+      if (entry.tensor.shape.join(",") !== hfShape.join(",")) {
+        throw new InputError(
+          `shape [${entry.tensor.shape}] does not match the config, which implies [${hfShape}]`,
+          { file, key: entry.key },
+        );
+      }
+      let values = toFloat32(entry.tensor);
+      if (isLinearKernel(name)) values = transpose2d(values, hfShape[0], hfShape[1]);
+      params.set(name, tf.variable(tf.tensor(values, shape, "float32"), true, `bert/${name}`));
+    }
+  } catch (e) {
+    for (const v of params.values()) v.dispose();
+    throw e;
+  }
+  return new BertModel(config, params);
+}
+
+/** HF shape of a parameter whose shape here is `shape` (Linear kernels are transposed). */
+function shapeHf(name: string, shape: number[]): number[] {
+  return isLinearKernel(name) ? [shape[1], shape[0]] : shape;
+}
+
+/** Load a BERT checkpoint folder. */
+export async function loadBert(dir: string): Promise<{ model: BertModel; file: string }> {
+  const configPath = `${dir}/config.json`;
+  const config = bertConfigFromJson(await readJsonConfig(configPath), configPath);
+  const { stateDict, file } = await loadStateDictFromFolder(dir);
+  return { model: bertFromStateDict(config, stateDict, file), file };
+}
+
+/** Our variables as an HF `BertModel` state dict (Linear weights back to [out, in]). */
+export function bertToStateDict(model: BertModel, extra: Map<string, tf.Tensor> = new Map()): StateDict {
+  const sd: StateDict = new Map();
+  const add = (name: string, t: tf.Tensor) => {
+    let values = t.dataSync() as Float32Array;
+    let shape = t.shape;
+    if (isLinearKernel(name) && shape.length === 2) {
+      values = transpose2d(values, shape[0], shape[1]);
+      shape = [shape[1], shape[0]];
+    }
+    sd.set(name, { dtype: "F32", shape, data: Float32Array.from(values) });
+  };
+  for (const [name, v] of model.params) add(name, v);
+  for (const [name, t] of extra) add(name, t);
+  const L = model.config.maxPositionEmbeddings;
+  const pos = new BigInt64Array(L);
+  for (let i = 0; i < L; i++) pos[i] = BigInt(i);
+  sd.set("embeddings.position_ids", { dtype: "I64", shape: [1, L], data: pos });
+  return sd;
+}
+
+/**
+ * Save as a Hugging Face `BertModel` folder: `model.safetensors` + `config.json`. `extra` adds tensors
+ * under HF names in our layout (e.g. `pooler.dense.*` from a trained MLP head).
+ */
+export async function saveBert(
+  model: BertModel,
+  dir: string,
+  opts: { extra?: Map<string, tf.Tensor>; metadata?: Record<string, string> } = {},
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await writeSafetensors(`${dir}/model.safetensors`, bertToStateDict(model, opts.extra), {
+    format: "pt",
+    ...opts.metadata,
+  });
+  await writeFileAtomic(`${dir}/config.json`, JSON.stringify(bertConfigToJson(model.config), null, 2) + "\n");
+}

@@ -1,0 +1,85 @@
+/**
+ * A progress bar on stderr for long work (encoding, training): count, rate, ETA and free-form
+ * fields. On a terminal it redraws one line; elsewhere (CI, notebooks, pipes) it prints a line at
+ * most every `intervalMs` so logs stay readable.
+ *
+ * @example
+ * ```ts
+ * import { ProgressBar } from "./progress.ts";
+ * const bar = new ProgressBar("encode", 100, "sent");
+ * bar.update(50);
+ * bar.finish();
+ * ```
+ * @module
+ */
+
+export class ProgressBar {
+  private readonly start = performance.now();
+  private lastDraw = 0;
+  private done = 0;
+  private readonly tty: boolean;
+  private readonly encoder = new TextEncoder();
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly unit = "it",
+    private readonly intervalMs = Deno.stderr.isTerminal() ? 100 : 10_000,
+    private readonly enabled = true,
+  ) {
+    this.tty = Deno.stderr.isTerminal();
+  }
+
+  /** Seconds since the bar started. */
+  get elapsed(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+
+  /** Items per second so far. */
+  get rate(): number {
+    return this.done / Math.max(this.elapsed, 1e-9);
+  }
+
+  /** Set the count done so far (absolute), with optional extra fields such as `loss=0.31`. */
+  update(done: number, fields: Record<string, string | number> = {}): void {
+    this.done = done;
+    const now = performance.now();
+    if (now - this.lastDraw < this.intervalMs && done < this.total) return;
+    this.lastDraw = now;
+    this.draw(fields);
+  }
+
+  private draw(fields: Record<string, string | number>): void {
+    if (!this.enabled) return;
+    const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
+    const width = 24;
+    const filled = Math.round(frac * width);
+    const rate = this.rate;
+    const eta = rate > 0 ? (this.total - this.done) / rate : Infinity;
+    const extra = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ");
+    const line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
+      `${this.done}/${this.total} ${formatRate(rate, this.unit)} ETA ${formatDuration(eta)}` +
+      (extra ? ` ${extra}` : "");
+    Deno.stderr.writeSync(this.encoder.encode(this.tty ? `\r\x1b[K${line}` : `${line}\n`));
+  }
+
+  /** Draw the final state and end the line. */
+  finish(fields: Record<string, string | number> = {}): void {
+    this.lastDraw = 0;
+    this.draw(fields);
+    if (this.tty && this.enabled) Deno.stderr.writeSync(this.encoder.encode("\n"));
+  }
+}
+
+function formatRate(rate: number, unit: string): string {
+  return rate >= 1 ? `${rate.toFixed(1)} ${unit}/s` : `${(1 / Math.max(rate, 1e-9)).toFixed(2)} s/${unit}`;
+}
+
+/** `83` -> "1:23", `3725` -> "1:02:05", Infinity -> "?". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const mm = h > 0 ? String(m).padStart(2, "0") : String(m);
+  return `${h > 0 ? `${h}:` : ""}${mm}:${String(sec).padStart(2, "0")}`;
+}

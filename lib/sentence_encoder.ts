@@ -1,0 +1,131 @@
+/**
+ * The TypeScript API a notebook or script uses: load a checkpoint folder, `encode(sentences)`,
+ * `similarity(a, b)`. Wraps a model, its tokenizer and a pooler; evaluation gets its embedding
+ * function from here too (`embedBatch`, one forward pass per batch exactly as given).
+ *
+ * @example
+ * ```ts
+ * import { SentenceEncoder } from "./sentence_encoder.ts";
+ * const enc = await SentenceEncoder.load("testdata/bert/tiny-safetensors", { pooler: "cls_before_pooler" });
+ * const sims = await enc.similarity(["a man is playing a guitar."], ["a woman is slicing an onion."]);
+ * console.log(sims[0][0]);
+ * enc.dispose();
+ * ```
+ * @module
+ */
+import { tf } from "./tf.ts";
+import { type PoolerType, pool } from "./pooling.ts";
+import { BertModel } from "./model/bert.ts";
+import { loadBert } from "./model/bert_checkpoint.ts";
+import { BertTokenizer } from "./tokenizer/bert_tokenizer.ts";
+import { ProgressBar } from "./progress.ts";
+
+export interface EncodeOptions {
+  /** Sentences per forward pass (default 128, SentEval's). */
+  batchSize?: number;
+  /** L2-normalise each embedding (default false). */
+  normalize?: boolean;
+  /** Show a progress bar on stderr (default: when more than 2 batches). */
+  progress?: boolean;
+}
+
+export class SentenceEncoder {
+  private warnedLength = false;
+
+  constructor(
+    readonly model: BertModel,
+    readonly tokenizer: BertTokenizer,
+    readonly pooler: PoolerType,
+  ) {}
+
+  /** Load a Hugging Face checkpoint folder (config.json, weights, tokenizer files). */
+  static async load(dir: string, opts: { pooler: PoolerType }): Promise<SentenceEncoder> {
+    const tokenizer = await BertTokenizer.fromFolder(dir);
+    const { model } = await loadBert(dir);
+    if (opts.pooler === "cls" && !model.hasPooler) {
+      model.dispose();
+      throw new Error(
+        `${dir}: pooler 'cls' needs pooler.dense weights, which this checkpoint lacks ` +
+          "(use --pooler cls_before_pooler for unsupervised SimCSE checkpoints)",
+      );
+    }
+    return new SentenceEncoder(model, tokenizer, opts.pooler);
+  }
+
+  /**
+   * Embed one batch in one forward pass (no re-ordering), as SentEval's batcher does: pad to the
+   * longest sentence, no truncation except at the model's position limit (with a warning).
+   */
+  embedBatch(sentences: string[]): Float32Array[] {
+    if (sentences.length === 0) return [];
+    const maxPos = this.model.config.maxPositionEmbeddings;
+    const enc = this.tokenizer.encodeBatch(sentences);
+    let batch = enc;
+    if (enc.seqLen > maxPos) {
+      if (!this.warnedLength) {
+        console.warn(`warning: a sentence is longer than ${maxPos} tokens; truncating to the model's limit`);
+        this.warnedLength = true;
+      }
+      batch = this.tokenizer.encodeBatch(sentences, { maxLength: maxPos });
+    }
+    const { batchSize: B, seqLen: L } = batch;
+    const flat = tf.tidy(() => {
+      const out = this.model.forward({
+        inputIds: tf.tensor2d(batch.inputIds, [B, L], "int32"),
+        attentionMask: tf.tensor2d(batch.attentionMask, [B, L], "int32"),
+        tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, [B, L], "int32"),
+      });
+      return pool(this.pooler, out);
+    });
+    const values = flat.dataSync() as Float32Array;
+    const H = flat.shape[1];
+    flat.dispose();
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < B; i++) rows.push(values.slice(i * H, (i + 1) * H));
+    return rows;
+  }
+
+  /**
+   * Embed any number of sentences; batches are formed from length-sorted sentences (less padding)
+   * and results come back in input order.
+   */
+  // deno-lint-ignore require-await
+  async encode(sentences: string[], opts: EncodeOptions = {}): Promise<Float32Array[]> {
+    const bs = opts.batchSize ?? 128;
+    const order = sentences.map((s, i) => ({ i, n: s.length })).sort((a, b) => a.n - b.n || a.i - b.i);
+    const out = new Array<Float32Array>(sentences.length);
+    const bar = new ProgressBar("encode", sentences.length, "sent", undefined, opts.progress ?? sentences.length > 2 * bs);
+    for (let start = 0; start < order.length; start += bs) {
+      const idx = order.slice(start, start + bs).map((o) => o.i);
+      const rows = this.embedBatch(idx.map((i) => sentences[i]));
+      idx.forEach((i, j) => out[i] = opts.normalize ? normalized(rows[j]) : rows[j]);
+      bar.update(Math.min(start + bs, order.length));
+    }
+    if (sentences.length > 2 * bs) bar.finish();
+    return out;
+  }
+
+  /** Cosine similarity matrix [a.length][b.length]. */
+  async similarity(a: string[], b: string[]): Promise<number[][]> {
+    const ea = await this.encode(a, { normalize: true });
+    const eb = await this.encode(b, { normalize: true });
+    return ea.map((x) => eb.map((y) => dot(x, y)));
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Dot product of two equal-length vectors, in float64. */
+export function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** Copy of `v` scaled to unit L2 norm (a zero vector stays zero). */
+export function normalized(v: Float32Array): Float32Array {
+  const n = Math.sqrt(dot(v, v));
+  return n > 0 ? v.map((x) => x / n) : v.slice();
+}

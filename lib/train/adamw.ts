@@ -1,0 +1,129 @@
+/**
+ * AdamW with decoupled weight decay, exactly Hugging Face `transformers.AdamW` (4.2.1, used by
+ * SimCSE's Trainer; SIMCSE-SPEC §b.1): m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²;
+ * p -= lr·sqrt(1-β2^t)/(1-β1^t) · m / (sqrt(v) + eps); then p -= lr·wd·p. Parameters whose name
+ * contains "bias" or "LayerNorm.weight" get no decay (the Trainer's two parameter groups).
+ * TF.js ships no AdamW. The state is plain Float32Arrays so it can be saved and restored exactly.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { AdamW } from "./adamw.ts";
+ * const p = tf.variable(tf.tensor1d([1, 2]));
+ * const opt = new AdamW({ weightDecay: 0.01 });
+ * opt.step(new Map([["w", p]]), new Map([["w", tf.tensor1d([0.1, -0.1])]]), 1e-3);
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+export interface AdamWOptions {
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** Whether a parameter name is excluded from weight decay (HF Trainer's `no_decay` list). */
+export function noDecay(name: string): boolean {
+  return name.includes("bias") || name.includes("LayerNorm.weight");
+}
+
+export interface AdamWState {
+  step: number;
+  m: Record<string, Float32Array>;
+  v: Record<string, Float32Array>;
+}
+
+export class AdamW {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  private t = 0;
+  private m = new Map<string, Float32Array>();
+  private v = new Map<string, Float32Array>();
+
+  constructor(opts: AdamWOptions = {}) {
+    this.beta1 = opts.beta1 ?? 0.9;
+    this.beta2 = opts.beta2 ?? 0.999;
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+  }
+
+  /** Steps taken so far. */
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** Apply one update with learning rate `lr` to every variable that has a gradient. */
+  step(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number): void {
+    this.t++;
+    const { beta1: b1, beta2: b2, eps } = this;
+    const stepSize = lr * Math.sqrt(1 - b2 ** this.t) / (1 - b1 ** this.t);
+    for (const [name, p] of params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      const gv = g.dataSync() as Float32Array;
+      const pv = p.dataSync() as Float32Array;
+      let m = this.m.get(name), v = this.v.get(name);
+      if (!m || !v) {
+        m = new Float32Array(gv.length);
+        v = new Float32Array(gv.length);
+        this.m.set(name, m);
+        this.v.set(name, v);
+      }
+      const decay = noDecay(name) ? 0 : lr * this.weightDecay;
+      const out = new Float32Array(pv.length);
+      for (let i = 0; i < gv.length; i++) {
+        const gi = gv[i];
+        const mi = m[i] = b1 * m[i] + (1 - b1) * gi;
+        const vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        const pi = pv[i] - stepSize * mi / (Math.sqrt(vi) + eps);
+        out[i] = pi - decay * pi;
+      }
+      const t = tf.tensor(out, p.shape, "float32");
+      p.assign(t);
+      t.dispose();
+    }
+  }
+
+  /** A copy of the optimizer state, for checkpoints. */
+  state(): AdamWState {
+    return { step: this.t, m: Object.fromEntries(this.m), v: Object.fromEntries(this.v) };
+  }
+
+  /** Restore a state saved by `state()`. */
+  load(state: AdamWState): void {
+    this.t = state.step;
+    this.m = new Map(Object.entries(state.m));
+    this.v = new Map(Object.entries(state.v));
+  }
+}
+
+/** HF `get_linear_schedule_with_warmup`: the lr multiplier used at (0-based) optimizer step `step`. */
+export function linearSchedule(step: number, totalSteps: number, warmupSteps = 0): number {
+  if (step < warmupSteps) return step / Math.max(1, warmupSteps);
+  return Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps));
+}
+
+/**
+ * Global L2-norm clipping (torch `clip_grad_norm_`): scale every gradient by max/(norm + 1e-6) when
+ * that is below 1. Returns the norm before clipping and the (possibly new) gradients.
+ */
+export function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { norm: number; grads: Map<string, tf.Tensor> } {
+  let sq = 0;
+  for (const g of grads.values()) {
+    const d = g.dataSync();
+    for (let i = 0; i < d.length; i++) sq += d[i] * d[i];
+  }
+  const norm = Math.sqrt(sq);
+  const coef = maxNorm / (norm + 1e-6);
+  if (!(coef < 1)) return { norm, grads };
+  const out = new Map<string, tf.Tensor>();
+  for (const [n, g] of grads) {
+    out.set(n, tf.mul(g, coef));
+    g.dispose();
+  }
+  return { norm, grads: out };
+}
