@@ -76,7 +76,12 @@ Deno.test({
   ignore: !HAVE_DATA,
   fn: async () => {
     const t0 = performance.now();
-    const r = await evaluate(fakeEmbed, { dataDir: DATA_DIR, mode: "test", tasks: ALL });
+    const r = await evaluate(fakeEmbed, {
+      dataDir: DATA_DIR,
+      mode: "test",
+      tasks: ALL,
+      chineseText: "spaced",
+    });
     const ms = performance.now() - t0;
     assertEquals(r.skipped, []);
     assertEquals(r.tasks.map((t) => t.task), ALL);
@@ -101,7 +106,12 @@ Deno.test({
   name: "`evaluate()` in dev mode scores STS-B/SICK dev and Chinese valid, skips STS12–16, no Avg.",
   ignore: !HAVE_DATA,
   fn: async () => {
-    const r = await evaluate(fakeEmbed, { dataDir: DATA_DIR, mode: "dev", tasks: ALL });
+    const r = await evaluate(fakeEmbed, {
+      dataDir: DATA_DIR,
+      mode: "dev",
+      tasks: ALL,
+      chineseText: "spaced",
+    });
     assertEquals(r.skipped.map((s) => s.task), ["STS12", "STS13", "STS14", "STS15", "STS16"]);
     assertEquals(r.tasks.map((t) => [t.task, t.split]), [
       ["STSBenchmark", "dev"],
