@@ -15,7 +15,7 @@
  */
 import { tf } from "./tf.ts";
 import { type PoolerType, pool } from "./pooling.ts";
-import { BertModel } from "./model/bert.ts";
+import type { BertInputs } from "./model/bert.ts";
 import { loadBert } from "./model/bert_checkpoint.ts";
 import { BertTokenizer } from "./tokenizer/bert_tokenizer.ts";
 import { ProgressBar } from "./progress.ts";
@@ -32,10 +32,17 @@ export interface EncodeOptions {
 export class SentenceEncoder {
   private warnedLength = false;
 
+  /**
+   * @param tokenizer turns sentences into padded id batches
+   * @param embedInputs one forward pass + pooling: [B, L] inputs -> [B, H] (dropout off)
+   * @param maxPositions the model's position limit (longer inputs are truncated with a warning)
+   * @param owned disposed by `dispose()`
+   */
   constructor(
-    readonly model: BertModel,
     readonly tokenizer: BertTokenizer,
-    readonly pooler: PoolerType,
+    readonly embedInputs: (inputs: BertInputs) => tf.Tensor2D,
+    readonly maxPositions: number,
+    private readonly owned?: { dispose(): void },
   ) {}
 
   /** Load a Hugging Face checkpoint folder (config.json, weights, tokenizer files). */
@@ -49,7 +56,8 @@ export class SentenceEncoder {
           "(use --pooler cls_before_pooler for unsupervised SimCSE checkpoints)",
       );
     }
-    return new SentenceEncoder(model, tokenizer, opts.pooler);
+    const pooler = opts.pooler;
+    return new SentenceEncoder(tokenizer, (x) => pool(pooler, model.forward(x)), model.config.maxPositionEmbeddings, model);
   }
 
   /**
@@ -58,7 +66,7 @@ export class SentenceEncoder {
    */
   embedBatch(sentences: string[]): Float32Array[] {
     if (sentences.length === 0) return [];
-    const maxPos = this.model.config.maxPositionEmbeddings;
+    const maxPos = this.maxPositions;
     const enc = this.tokenizer.encodeBatch(sentences);
     let batch = enc;
     if (enc.seqLen > maxPos) {
@@ -70,12 +78,11 @@ export class SentenceEncoder {
     }
     const { batchSize: B, seqLen: L } = batch;
     const flat = tf.tidy(() => {
-      const out = this.model.forward({
+      return this.embedInputs({
         inputIds: tf.tensor2d(batch.inputIds, [B, L], "int32"),
         attentionMask: tf.tensor2d(batch.attentionMask, [B, L], "int32"),
         tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, [B, L], "int32"),
       });
-      return pool(this.pooler, out);
     });
     const values = flat.dataSync() as Float32Array;
     const H = flat.shape[1];
@@ -113,7 +120,7 @@ export class SentenceEncoder {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.owned?.dispose();
   }
 }
 

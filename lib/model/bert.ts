@@ -143,7 +143,7 @@ export class BertModel {
       if (name.includes("LayerNorm.weight")) t = tf.ones(shape);
       else if (name.endsWith(".bias") || name.includes("LayerNorm")) t = tf.zeros(shape);
       else t = tf.randomNormal(shape, 0, config.initializerRange, "float32", s++);
-      params.set(name, tf.variable(t, true, `bert/${name}`));
+      params.set(name, tf.variable(t, true));
       t.dispose();
     }
     return new BertModel(config, params);

@@ -70,7 +70,9 @@ export function bertFromStateDict(config: BertConfig, sd: StateDict, file: strin
       }
       let values = toFloat32(entry.tensor);
       if (isLinearKernel(name)) values = transpose2d(values, hfShape[0], hfShape[1]);
-      params.set(name, tf.variable(tf.tensor(values, shape, "float32"), true, `bert/${name}`));
+      const t = tf.tensor(values, shape, "float32");
+      params.set(name, tf.variable(t, true));
+      t.dispose();
     }
   } catch (e) {
     for (const v of params.values()) v.dispose();

@@ -20,16 +20,18 @@ export class MlpHead {
 
   static init(hidden: number, std: number, seed: number): MlpHead {
     const w = tf.randomNormal([hidden, hidden], 0, std, "float32", seed);
-    const head = new MlpHead(tf.variable(w, true, "mlp/dense.weight"), tf.variable(tf.zeros([hidden]), true, "mlp/dense.bias"));
-    w.dispose();
+    const b = tf.zeros([hidden]);
+    const head = new MlpHead(tf.variable(w, true), tf.variable(b, true));
+    tf.dispose([w, b]);
     return head;
   }
 
   /** From HF-layout values (weight [out, in]). */
   static fromHf(weightOutIn: Float32Array, bias: Float32Array, hidden: number): MlpHead {
     const w = tf.tidy(() => tf.transpose(tf.tensor2d(weightOutIn, [hidden, hidden])));
-    const head = new MlpHead(tf.variable(w, true, "mlp/dense.weight"), tf.variable(tf.tensor1d(bias), true, "mlp/dense.bias"));
-    w.dispose();
+    const b = tf.tensor1d(bias);
+    const head = new MlpHead(tf.variable(w, true), tf.variable(b, true));
+    tf.dispose([w, b]);
     return head;
   }
 

@@ -1,0 +1,330 @@
+/**
+ * The SimCSE training loop (SIMCSE-SPEC §b.1, §j): AdamW + linear decay, global-norm clipping,
+ * evaluation every `evalSteps` on STS-B dev (and SICK-R dev) keeping the checkpoint only when the
+ * selection metric strictly improves, then the final test table from the best checkpoint.
+ * Interruptions lose nothing: a resume state is written atomically every `saveSteps` and at every
+ * evaluation; Ctrl-C finishes the current step, saves and exits; `resume` continues with the same data
+ * order and dropout masks. A NaN/Inf loss stops the run with the last good checkpoint intact.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { InputError } from "../errors.ts";
+import { BertModel } from "../model/bert.ts";
+import { loadBert, saveBert } from "../model/bert_checkpoint.ts";
+import { bertConfigFromJson } from "../model/bert_config.ts";
+import { seededDropout } from "../model/dropout.ts";
+import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
+import { SentenceEncoder } from "../sentence_encoder.ts";
+import { evaluate, type EvalTask } from "../eval/sts_eval.ts";
+import { ProgressBar } from "../progress.ts";
+import { RunRecord } from "../results/run_record.ts";
+import { loadTrainFile } from "../data/train_corpus.ts";
+import { batchIndices, collate, epochOrder, maskTokens, tokenizeExamples, totalSteps } from "../data/batches.ts";
+import { AdamW, clipGlobalNorm, linearSchedule } from "./adamw.ts";
+import { MlpHead } from "./mlp_head.ts";
+import { MlmHead } from "./mlm_head.ts";
+import { SimcseModel, type TrainBatch } from "./simcse_model.ts";
+import type { TrainConfig } from "./train_config.ts";
+import { findTrainState, loadTrainState, saveTrainState, type TrainerState } from "./train_state.ts";
+
+export interface TrainOptions {
+  /** Backend in use (recorded). */
+  backend: string;
+  /** Continue from `<outputDir>/resume/`. */
+  resume?: boolean;
+  /** Root of run records (default `results/`). */
+  resultsDir?: string;
+  /** Show the progress bar (default true). */
+  progress?: boolean;
+}
+
+export interface TrainResult {
+  status: "completed" | "interrupted" | "diverged";
+  runDir: string;
+  bestMetric: number | null;
+  bestStep: number | null;
+  finalScores?: Record<string, number>;
+  stepsPerSecond: number;
+}
+
+/** Selection metric name -> dev task. */
+const SELECT_TASK: Record<TrainConfig["metricForBestModel"], EvalTask> = {
+  stsb_spearman: "STSBenchmark",
+  lcqmc_spearman: "LCQMC",
+  pawsx_spearman: "PAWSX",
+};
+
+async function buildModel(cfg: TrainConfig): Promise<{ bert: BertModel; tokenizer: BertTokenizer; tokenizerDir: string }> {
+  if (cfg.randomInit) {
+    const r = cfg.randomInit;
+    const tokenizer = await BertTokenizer.fromFolder(r.tokenizerDir);
+    const config = bertConfigFromJson({
+      vocab_size: tokenizer.info.vocabSize,
+      hidden_size: r.hiddenSize,
+      num_hidden_layers: r.numHiddenLayers,
+      num_attention_heads: r.numAttentionHeads,
+      intermediate_size: r.intermediateSize,
+      max_position_embeddings: r.maxPositionEmbeddings,
+      pad_token_id: tokenizer.info.padId,
+    }, "randomInit");
+    return { bert: BertModel.init(config, cfg.seed, false), tokenizer, tokenizerDir: r.tokenizerDir };
+  }
+  const tokenizer = await BertTokenizer.fromFolder(cfg.modelDir);
+  const { model } = await loadBert(cfg.modelDir);
+  return { bert: model, tokenizer, tokenizerDir: cfg.modelDir };
+}
+
+/** Train SimCSE as configured; writes the best checkpoint to `cfg.outputDir` and a run record. */
+export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  const { bert, tokenizer } = await buildModel(cfg);
+  if (cfg.dropout !== undefined) {
+    (bert.config as { hiddenDropoutProb: number }).hiddenDropoutProb = cfg.dropout;
+    (bert.config as { attentionProbsDropoutProb: number }).attentionProbsDropoutProb = cfg.dropout;
+  }
+  const H = bert.config.hiddenSize;
+  const mlp = cfg.poolerType === "cls" ? MlpHead.init(H, bert.config.initializerRange, cfg.seed + 1) : undefined;
+  const mlm = cfg.doMlm
+    ? MlmHead.init(H, bert.config.vocabSize, bert.config.initializerRange, bert.config.layerNormEps, cfg.seed + 2)
+    : undefined;
+  const sm = new SimcseModel(bert, {
+    poolerType: cfg.poolerType,
+    mlpOnlyTrain: cfg.mlpOnlyTrain,
+    temp: cfg.temp,
+    hardNegativeWeight: cfg.hardNegativeWeight,
+    mlmWeight: cfg.mlmWeight,
+  }, mlp, mlm);
+  const vars = sm.namedVariables();
+
+  // Data: tokenized once, truncated to maxSeqLength.
+  const examples = await loadTrainFile(cfg.trainFile);
+  if (cfg.maxTrainExamples !== undefined) examples.rows = examples.rows.slice(0, cfg.maxTrainExamples);
+  const data = tokenizeExamples(examples, tokenizer, cfg.maxSeqLength);
+  const n = examples.rows.length;
+  const total = totalSteps(n, cfg.batchSize, cfg.numTrainEpochs, cfg.maxSteps);
+  const perEpoch = Math.ceil(n / cfg.batchSize);
+
+  const opt = new AdamW({ weightDecay: cfg.weightDecay });
+  const configHash = JSON.stringify(cfg);
+  let state: TrainerState = { step: 0, bestMetric: null, bestStep: null, runId: "", configHash };
+  if (opts.resume) {
+    const dir = await findTrainState(cfg.outputDir);
+    if (!dir) throw new InputError(`no resume state under ${cfg.outputDir}/resume; start without --resume`);
+    state = await loadTrainState(dir, vars, opt);
+    if (state.configHash !== configHash) {
+      throw new InputError(`${dir}: the run was started with a different config; resume with the same flags`);
+    }
+  }
+  const { newRunId } = await import("../results/run_record.ts");
+  if (!state.runId) state.runId = `${newRunId()}-${cfg.preset}`;
+  const record = await RunRecord.create(`${opts.resultsDir ?? "results"}/${cfg.experiment}`, state.runId, cfg as unknown as Record<string, unknown>, opts.backend);
+  record.truncateAfter(state.step);
+
+  const evalEncoder = new SentenceEncoder(tokenizer, (x) => sm.embed(x), bert.config.maxPositionEmbeddings);
+  const selectTask = SELECT_TASK[cfg.metricForBestModel];
+  const devTasks: EvalTask[] = selectTask === "STSBenchmark" ? ["STSBenchmark", "SICKRelatedness"] : [selectTask];
+  const evalDev = async () => {
+    const r = await evaluate((s) => Promise.resolve(evalEncoder.embedBatch(s)), { dataDir: cfg.dataDir, mode: "dev", tasks: devTasks });
+    return r.scores;
+  };
+
+  let stop: "none" | "interrupted" = "none";
+  const onSigint = () => {
+    if (stop === "interrupted") Deno.exit(130);
+    stop = "interrupted";
+    console.error("\ninterrupt: finishing this step, saving, then exiting (press Ctrl-C again to abort)");
+  };
+  try {
+    Deno.addSignalListener("SIGINT", onSigint);
+  } catch { /* signals unsupported on this platform */ }
+
+  const t0 = performance.now();
+  const startStep = state.step;
+  let peakRss = 0;
+  let status: TrainResult["status"] = "completed";
+  let lastDev = "";
+  const bar = new ProgressBar("train", total, "step", undefined, opts.progress ?? true);
+  let order = epochOrder(n, cfg.seed, Math.floor(state.step / perEpoch));
+  let orderEpoch = Math.floor(state.step / perEpoch);
+  if (state.step === 0) {
+    const s0 = await evalDev();
+    record.log({ step: 0, kind: "eval", ...s0 });
+    lastDev = `dev=${s0[selectTask]}`;
+  }
+  try {
+    while (state.step < total && stop === "none") {
+      const step = state.step;
+      const epoch = Math.floor(step / perEpoch);
+      if (epoch !== orderEpoch) {
+        order = epochOrder(n, cfg.seed, epoch);
+        orderEpoch = epoch;
+      }
+      const batch = collate(data, batchIndices(order, step % perEpoch, cfg.batchSize), tokenizer.info.padId);
+      const lr = cfg.learningRate * linearSchedule(step, total, cfg.warmupSteps);
+      const masks = cfg.doMlm ? maskTokens(batch, tokenizer.info, cfg.mlmProbability, cfg.seed, step) : undefined;
+      const { lossValue, norm } = trainStep(sm, vars, opt, batch, masks, {
+        lr,
+        maxGradNorm: cfg.maxGradNorm,
+        dropoutAt: (off) => seededDropout(cfg.seed, step, off),
+        padId: bert.config.padTokenId,
+      });
+      if (!Number.isFinite(lossValue)) {
+        status = "diverged";
+        console.error(`\nerror: loss is ${lossValue} at step ${step + 1}; stopping. The best checkpoint in ${cfg.outputDir} is intact.`);
+        record.log({ step: step + 1, kind: "diverged", loss: lossValue });
+        break;
+      }
+      state.step = step + 1;
+      peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
+      record.log({ step: state.step, kind: "train", loss: lossValue, lr, gradNorm: norm, epoch });
+      bar.update(state.step, { loss: lossValue.toFixed(4), ...(lastDev ? { [lastDev.split("=")[0]]: lastDev.split("=")[1] } : {}) });
+
+      const evalNow = state.step % cfg.evalSteps === 0 || state.step === total;
+      if (evalNow) {
+        const scores = await evalDev();
+        const metric = scores[selectTask];
+        const improved = state.bestMetric === null || metric > state.bestMetric;
+        record.log({ step: state.step, kind: "eval", ...scores, improved });
+        lastDev = `dev=${metric}`;
+        if (improved) {
+          state.bestMetric = metric;
+          state.bestStep = state.step;
+          await saveBest(sm, cfg, tokenizer);
+        }
+      }
+      if (evalNow || state.step % cfg.saveSteps === 0) {
+        await saveTrainState(cfg.outputDir, vars, opt, state);
+        await record.flush();
+      }
+    }
+    if (status !== "diverged" && (stop === "interrupted" || state.step % cfg.saveSteps !== 0)) {
+      await saveTrainState(cfg.outputDir, vars, opt, state);
+    }
+    if (stop === "interrupted") status = "interrupted";
+  } finally {
+    try {
+      Deno.removeSignalListener("SIGINT", onSigint);
+    } catch { /* ignore */ }
+  }
+  bar.finish();
+  const seconds = (performance.now() - t0) / 1000;
+  const stepsPerSecond = (state.step - startStep) / Math.max(seconds, 1e-9);
+  sm.dispose();
+
+  let finalScores: Record<string, number> | undefined;
+  if (status === "completed" && state.bestStep !== null && cfg.finalEvalTasks.length > 0) {
+    const enc = await SentenceEncoder.load(cfg.outputDir, { pooler: cfg.poolerType === "cls" && cfg.mlpOnlyTrain ? "cls_before_pooler" : cfg.poolerType });
+    const r = await evaluate((s) => Promise.resolve(enc.embedBatch(s)), {
+      dataDir: cfg.dataDir,
+      mode: "test",
+      tasks: cfg.finalEvalTasks as EvalTask[],
+    });
+    enc.dispose();
+    finalScores = r.scores;
+  }
+  await record.finish({
+    status,
+    steps: state.step,
+    totalSteps: total,
+    bestMetric: state.bestMetric,
+    bestStep: state.bestStep,
+    selectionMetric: cfg.metricForBestModel,
+    finalScores,
+    wallSeconds: seconds,
+    stepsPerSecond,
+    peakRssBytes: peakRss,
+    backend: opts.backend,
+    trainExamples: n,
+  });
+  return { status, runDir: record.dir, bestMetric: state.bestMetric, bestStep: state.bestStep, finalScores, stepsPerSecond };
+}
+
+/** Save the current model as the best checkpoint: HF `BertModel` folder + tokenizer files. */
+async function saveBest(sm: SimcseModel, cfg: TrainConfig, tokenizer: BertTokenizer): Promise<void> {
+  // With mlpOnlyTrain the head is training-only and is not presented as BERT's pooler; otherwise it
+  // becomes `pooler.dense` (the semantics of the official simcse_to_huggingface.py).
+  const extra = new Map<string, tf.Tensor>();
+  if (sm.mlp && !cfg.mlpOnlyTrain) {
+    extra.set("pooler.dense.weight", sm.mlp.weight);
+    extra.set("pooler.dense.bias", sm.mlp.bias);
+  }
+  const encoderOnly = new BertModel(sm.encoder.config, new Map([...sm.encoder.params].filter(([n]) => !n.startsWith("pooler."))));
+  await saveBert(encoderOnly, cfg.outputDir, { extra, metadata: { simcse_pooler: sm.evalPooler } });
+  await tokenizer.saveTo(cfg.outputDir);
+}
+
+interface StepOptions {
+  lr: number;
+  maxGradNorm: number;
+  dropoutAt: (siteOffset: number) => ReturnType<typeof seededDropout>;
+  padId: number;
+}
+
+/** Tensors of a collated batch. */
+export function batchTensors(
+  batch: ReturnType<typeof collate>,
+  masks?: { mlmInputIds: Int32Array; mlmLabels: Int32Array },
+): TrainBatch {
+  const shape: [number, number] = [batch.rows, batch.seqLen];
+  return {
+    inputIds: tf.tensor2d(batch.inputIds, shape, "int32"),
+    attentionMask: tf.tensor2d(batch.attentionMask, shape, "int32"),
+    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, shape, "int32"),
+    numSent: batch.numSent,
+    mlmInputIds: masks ? tf.tensor2d(masks.mlmInputIds, shape, "int32") : undefined,
+    mlmLabels: masks ? tf.tensor1d(masks.mlmLabels, "int32") : undefined,
+  };
+}
+
+/**
+ * Loss and gradients for one batch (nothing applied): grads keyed by HF-style variable name. The
+ * [PAD] row of the word embeddings gets no gradient, as with torch's `padding_idx`.
+ */
+export function lossAndGrads(
+  sm: SimcseModel,
+  vars: Map<string, tf.Variable>,
+  tb: TrainBatch,
+  dropoutAt: StepOptions["dropoutAt"],
+  padId: number,
+): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  const list = [...vars.values()];
+  const { value, grads } = tf.variableGrads(() => sm.contrastiveLoss(tb, dropoutAt), list);
+  const byName = new Map<string, tf.Tensor>();
+  for (const [n, v] of vars) {
+    const g = grads[v.name];
+    if (g) byName.set(n, g);
+  }
+  const we = byName.get("embeddings.word_embeddings.weight");
+  if (we) {
+    const [V] = we.shape;
+    const keep = tf.tidy(() => tf.reshape(tf.sub(1, tf.oneHot(tf.scalar(padId, "int32"), V)), [V, 1]));
+    byName.set("embeddings.word_embeddings.weight", tf.mul(we, keep));
+    tf.dispose([we, keep]);
+  }
+  return { loss: value, grads: byName };
+}
+
+/** One optimizer step; returns the loss and the gradient norm before clipping. */
+export function trainStep(
+  sm: SimcseModel,
+  vars: Map<string, tf.Variable>,
+  opt: AdamW,
+  batch: ReturnType<typeof collate>,
+  masks: { mlmInputIds: Int32Array; mlmLabels: Int32Array } | undefined,
+  o: StepOptions,
+): { lossValue: number; norm: number } {
+  const tb = batchTensors(batch, masks);
+  const { loss, grads } = lossAndGrads(sm, vars, tb, o.dropoutAt, o.padId);
+  const lossValue = loss.dataSync()[0];
+  let norm = NaN;
+  if (Number.isFinite(lossValue)) {
+    const clipped = clipGlobalNorm(grads, o.maxGradNorm);
+    norm = clipped.norm;
+    opt.step(vars, clipped.grads, o.lr);
+    tf.dispose([...clipped.grads.values()]);
+  } else {
+    tf.dispose([...grads.values()]);
+  }
+  tf.dispose([loss, tb.inputIds, tb.attentionMask, tb.tokenTypeIds, ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : [])]);
+  return { lossValue, norm };
+}
