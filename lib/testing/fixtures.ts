@@ -26,7 +26,8 @@ export function readFixture<T = Record<string, unknown>>(rel: string, format = "
 
 /**
  * Assert |a - e| <= tol * max(|e|, scale) elementwise, where `scale` is the fixture's max magnitude
- * times `floor` (so near-zero entries are compared absolutely). Throws with the worst index.
+ * times `floor` (so near-zero entries are compared absolutely; `floor = 1` is relative to the tensor's max;
+ * `floor = 0` with all-zero `expected` is absolute). Throws with the worst index.
  */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string, floor = 1e-2): number {
   if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} != ${expected.length}`);
@@ -35,7 +36,7 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   const scale = maxAbs * floor;
   let worst = 0, worstI = -1;
   for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), scale, 1e-12);
+    const err = Math.abs(actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), scale, floor === 0 ? 1 : 1e-12);
     if (!(err <= worst)) {
       worst = err;
       worstI = i;

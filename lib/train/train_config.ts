@@ -63,7 +63,7 @@ export interface TrainConfig {
   /** Metric for model selection: STS-B dev Spearman (English) or a Chinese valid split. */
   metricForBestModel: "stsb_spearman" | "lcqmc_spearman" | "pawsx_spearman";
   /** Run the final test evaluation on these tasks after training. */
-  finalEvalTasks: string[];
+  finalEvalTasks: readonly string[];
   /** Write a resume state every N steps (besides every evaluation). */
   saveSteps: number;
 }

@@ -128,10 +128,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     return r.scores;
   };
 
-  let stop: "none" | "interrupted" = "none";
+  const signal = { stop: false };
   const onSigint = () => {
-    if (stop === "interrupted") Deno.exit(130);
-    stop = "interrupted";
+    if (signal.stop) Deno.exit(130);
+    signal.stop = true;
     console.error("\ninterrupt: finishing this step, saving, then exiting (press Ctrl-C again to abort)");
   };
   try {
@@ -152,7 +152,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     lastDev = `dev=${s0[selectTask]}`;
   }
   try {
-    while (state.step < total && stop === "none") {
+    while (state.step < total && !signal.stop) {
       const step = state.step;
       const epoch = Math.floor(step / perEpoch);
       if (epoch !== orderEpoch) {
@@ -197,10 +197,10 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         await record.flush();
       }
     }
-    if (status !== "diverged" && (stop === "interrupted" || state.step % cfg.saveSteps !== 0)) {
+    if (status !== "diverged" && (signal.stop || state.step % cfg.saveSteps !== 0)) {
       await saveTrainState(cfg.outputDir, vars, opt, state);
     }
-    if (stop === "interrupted") status = "interrupted";
+    if (signal.stop) status = "interrupted";
   } finally {
     try {
       Deno.removeSignalListener("SIGINT", onSigint);

@@ -1,0 +1,129 @@
+import { tf } from "../tf.ts";
+import { useBackend } from "../backend.ts";
+import { loadBert } from "../model/bert_checkpoint.ts";
+import { isLinearKernel } from "../model/bert.ts";
+import { type ArrayFixture, assertClose, hashDropout, readFixture, TESTDATA } from "../testing/fixtures.ts";
+import { MlpHead } from "./mlp_head.ts";
+import { MlmHead } from "./mlm_head.ts";
+import { SimcseModel, type TrainBatch } from "./simcse_model.ts";
+import { lossAndGrads } from "./trainer.ts";
+import { AdamW, clipGlobalNorm } from "./adamw.ts";
+
+interface StepFixture {
+  input_ids: ArrayFixture;
+  attention_mask: ArrayFixture;
+  token_type_ids: ArrayFixture;
+  temp: number;
+  mlp: Record<string, ArrayFixture>;
+  loss: number;
+  grads: Record<string, ArrayFixture>;
+  hard_negative_weight?: number;
+  mlm_input_ids?: ArrayFixture;
+  mlm_labels?: ArrayFixture;
+  mlm_weight?: number;
+  lm_head?: Record<string, ArrayFixture>;
+  clip?: { total_norm_before_clip: number };
+  optimizer?: { lr: number; weight_decay: number };
+  params_after_step?: Record<string, ArrayFixture>;
+  reference_checks?: { mathematically_zero_grads?: string[] };
+}
+
+/** Our kernels are [in, out]; the fixture (HF) stores [out, in]. */
+function asHf(name: string, t: tf.Tensor): Float32Array {
+  // BERT Linear weights, mlp.dense.weight and lm_head.transform.dense.weight are kernels; the MLM decoder is [V, H] as in HF.
+  return isLinearKernel(name) && name !== "lm_head.decoder.weight" && t.rank === 2
+    ? tf.tidy(() => tf.transpose(t)).dataSync() as Float32Array
+    : t.dataSync() as Float32Array;
+}
+
+function hfToKernel(a: ArrayFixture): tf.Tensor {
+  return tf.tidy(() => tf.transpose(tf.tensor2d(a.data, a.shape as [number, number])));
+}
+
+async function setup(fx: StepFixture, numSent: 2 | 3) {
+  const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
+  const H = model.config.hiddenSize;
+  const mlp = MlpHead.fromHf(new Float32Array(fx.mlp["mlp.dense.weight"].data), new Float32Array(fx.mlp["mlp.dense.bias"].data), H);
+  let mlm: MlmHead | undefined;
+  if (fx.lm_head) {
+    const params = new Map<string, tf.Variable>();
+    for (const [n, a] of Object.entries(fx.lm_head)) {
+      const t = n === "lm_head.transform.dense.weight" ? hfToKernel(a) : tf.tensor(a.data, a.shape);
+      params.set(n, tf.variable(t));
+      t.dispose();
+    }
+    mlm = new MlmHead(params, model.config.layerNormEps);
+  }
+  const sm = new SimcseModel(model, {
+    poolerType: "cls",
+    mlpOnlyTrain: true,
+    temp: fx.temp,
+    hardNegativeWeight: fx.hard_negative_weight ?? 0,
+    mlmWeight: fx.mlm_weight ?? 0.1,
+  }, mlp, mlm);
+  const [R, L] = fx.input_ids.shape;
+  const batch: TrainBatch = {
+    inputIds: tf.tensor2d(fx.input_ids.data, [R, L], "int32"),
+    attentionMask: tf.tensor2d(fx.attention_mask.data, [R, L], "int32"),
+    tokenTypeIds: tf.tensor2d(fx.token_type_ids.data, [R, L], "int32"),
+    numSent,
+    mlmInputIds: fx.mlm_input_ids ? tf.tensor2d(fx.mlm_input_ids.data, [R, L], "int32") : undefined,
+    mlmLabels: fx.mlm_labels ? tf.tensor1d(fx.mlm_labels.data, "int32") : undefined,
+  };
+  return { sm, batch, padId: model.config.padTokenId };
+}
+
+function checkGrads(fx: StepFixture, grads: Map<string, tf.Tensor>) {
+  const zero = new Set(fx.reference_checks?.mathematically_zero_grads ?? []);
+  for (const [name, want] of Object.entries(fx.grads)) {
+    const g = grads.get(name);
+    if (!g) throw new Error(`no gradient for ${name}`);
+    const got = asHf(name, g);
+    // Relative to the tensor's largest entry (the fixture's own float32-vs-float64 spread is 2.4e-6 of it).
+    // Key-bias gradients are exactly 0 in theory (softmax ignores a per-row constant): absolute 1e-6.
+    if (zero.has(name)) assertClose(got, new Float32Array(want.data.length), 1e-6, name, 0);
+    else assertClose(got, want.data, 1e-4, `grad ${name}`, 1);
+  }
+}
+
+const CASES: [string, string, 2 | 3][] = [
+  ["unsupervised", "bert/train_step.json", 2],
+  ["supervised with hard negatives (weight 0.5)", "bert/train_step_sup.json", 3],
+  ["unsupervised + MLM auxiliary loss", "bert/train_step_mlm.json", 2],
+];
+
+for (const backend of ["cpu", "wasm"] as const) {
+  for (const [what, file, numSent] of CASES) {
+    Deno.test(`SimCSE ${what} on ${backend}: loss and every gradient match PyTorch within 1e-4`, async () => {
+      await useBackend(backend);
+      const fx = readFixture<StepFixture>(file);
+      const { sm, batch, padId } = await setup(fx, numSent);
+      const vars = sm.namedVariables();
+      const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
+      assertClose([loss.dataSync()[0]], [fx.loss], 1e-5, "loss");
+      checkGrads(fx, grads);
+      tf.dispose([loss, ...grads.values()]);
+      sm.dispose();
+    });
+  }
+}
+
+Deno.test("gradient clipping to 1.0 and one HF AdamW step match PyTorch", async () => {
+  await useBackend("cpu");
+  const fx = readFixture<StepFixture>("bert/train_step.json");
+  const { sm, batch, padId } = await setup(fx, 2);
+  const vars = sm.namedVariables();
+  const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
+  const clipped = clipGlobalNorm(grads, 1.0);
+  assertClose([clipped.norm], [fx.clip!.total_norm_before_clip], 1e-5, "total grad norm");
+  const opt = new AdamW({ weightDecay: fx.optimizer!.weight_decay });
+  opt.step(vars, clipped.grads, fx.optimizer!.lr);
+  for (const [name, want] of Object.entries(fx.params_after_step!)) {
+    const got = asHf(name, vars.get(name)!);
+    // Absolute 1e-5 (via floor = 1 and |params| <= ~1): the fixture's float32-vs-float64 spread is 4.4e-6.
+    // Key biases have pure-noise gradients, which AdamW's normalisation amplifies: 1e-4 of the max there (3.6e-6 absolute in the fixture's own f32-vs-f64 run).
+    assertClose(got, want.data, name.includes("attention.self.key.bias") ? 1e-4 : 1e-5, `param after step ${name}`, 1);
+  }
+  tf.dispose([loss, ...clipped.grads.values()]);
+  sm.dispose();
+});
