@@ -1,0 +1,90 @@
+/**
+ * `deno task eval --model DIR --pooler NAME [--mode test|dev] [--tasks sts|LIST] [--data-dir DIR]
+ *   [--batch-size N] [--backend B] [--json FILE]`
+ *
+ * Prints the STS table in the layout of SimCSE's `evaluation.py` (STS12 … STS16, STSBenchmark,
+ * SICKRelatedness, Avg.) and, with `--json`, writes the same cells as a flat JSON object.
+ * `--tasks lcqmc,pawsx` evaluates the Chinese sets (Spearman × 100 on the test split).
+ *
+ * @module
+ */
+import { main, parseFlags, positiveInt, required } from "./_cli.ts";
+import { parseBackend, useBackend } from "../lib/backend.ts";
+import { parsePooler } from "../lib/pooling.ts";
+import { InputError } from "../lib/errors.ts";
+import { SentenceEncoder } from "../lib/sentence_encoder.ts";
+import { CHINESE_TASKS, evaluate, type EvalTask, STS_TASKS } from "../lib/eval/sts_eval.ts";
+import { resolveDataDir } from "../lib/eval/sts_data.ts";
+import { renderScores } from "../lib/eval/table.ts";
+import { ProgressBar } from "../lib/progress.ts";
+import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { checkModelFolder } from "../lib/model/model_folder.ts";
+
+const USAGE = `usage: deno task eval --model DIR --pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor
+       [--mode test|dev] [--tasks sts|TASK,...] [--data-dir DIR] [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu]
+       [--json FILE]
+tasks: sts (= ${STS_TASKS.join(",")}), or a comma list of ${[...STS_TASKS, ...CHINESE_TASKS].join(", ")}
+       (case-insensitive; lcqmc, pawsx and stsb-zh are the Chinese sets)`;
+
+/** `sts` or a comma list, case-insensitive, into known task names. */
+export function parseTasks(spec: string): EvalTask[] {
+  const known = [...STS_TASKS, ...CHINESE_TASKS] as EvalTask[];
+  const out: EvalTask[] = [];
+  for (const raw of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (raw.toLowerCase() === "sts") {
+      out.push(...STS_TASKS);
+      continue;
+    }
+    const t = known.find((k) => k.toLowerCase() === raw.toLowerCase());
+    if (!t) throw new InputError(`unknown task '${raw}'; expected sts or one of ${known.join(", ")}`);
+    out.push(t);
+  }
+  if (out.length === 0) throw new InputError("--tasks is empty");
+  return [...new Set(out)];
+}
+
+if (import.meta.main) {
+  await main(async () => {
+    const { values } = parseFlags(Deno.args, {
+      model: { type: "string" },
+      pooler: { type: "string" },
+      mode: { type: "string", default: "test" },
+      tasks: { type: "string", default: "sts" },
+      "data-dir": { type: "string" },
+      "batch-size": { type: "string" },
+      backend: { type: "string", default: "auto" },
+      json: { type: "string" },
+    }, USAGE);
+    const modelDir = required(values.model as string | undefined, "model", USAGE);
+    const pooler = parsePooler(required(values.pooler as string | undefined, "pooler", USAGE));
+    const mode = values.mode as string;
+    if (mode !== "test" && mode !== "dev") throw new InputError(`--mode must be test or dev, got '${mode}'`);
+    const tasks = parseTasks(values.tasks as string);
+    const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
+    const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
+    await checkModelFolder(modelDir);
+    const backend = await useBackend(parseBackend(values.backend as string));
+    const encoder = await SentenceEncoder.load(modelDir, { pooler });
+    console.error(`model ${modelDir} | pooler ${pooler} | backend ${backend} | data ${dataDir}`);
+    let bar: ProgressBar | undefined;
+    const t0 = performance.now();
+    const result = await evaluate((s) => Promise.resolve(encoder.embedBatch(s)), {
+      dataDir,
+      mode,
+      tasks,
+      batchSize,
+      onProgress: (done, total) => {
+        bar ??= new ProgressBar("eval", total, "pair");
+        bar.update(done);
+      },
+    });
+    bar?.finish();
+    encoder.dispose();
+    for (const s of result.skipped) console.error(`skipped ${s.task}: ${s.reason}`);
+    console.log(renderScores(result.scores, mode));
+    console.error(`evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (values.json) {
+      await writeFileAtomic(values.json as string, JSON.stringify(result.scores, null, 2) + "\n");
+    }
+  });
+}
