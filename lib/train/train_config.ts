@@ -92,4 +92,8 @@ export const BASE_UNSUP: Omit<TrainConfig, "modelDir" | "trainFile" | "outputDir
   metricForBestModel: "stsb_spearman",
   finalEvalTasks: ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness"],
   saveSteps: 125,
+  // Optional knobs, listed so that `--set` knows them.
+  maxSteps: undefined,
+  maxTrainExamples: undefined,
+  dropout: undefined,
 } as const);
