@@ -13,7 +13,12 @@ export type Options = NonNullable<ParseArgsConfig["options"]>;
 /** Parse `args` strictly; `--help` prints `usage` and exits 0. */
 export function parseFlags<T extends Options>(args: string[], options: T, usage: string) {
   try {
-    const parsed = parseArgs({ args, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: true });
+    const parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean" } },
+      strict: true,
+      allowPositionals: true,
+    });
     if ((parsed.values as Record<string, unknown>).help) {
       console.log(usage);
       Deno.exit(0);
@@ -35,7 +40,9 @@ export function required(value: string | undefined, flag: string, usage: string)
 export function positiveInt(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InputError(`--${flag} must be a positive integer, got '${value}'`);
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new InputError(`--${flag} must be a positive integer, got '${value}'`);
+  }
   return n;
 }
 

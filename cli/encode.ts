@@ -43,7 +43,11 @@ if (import.meta.main) {
     if (lines.length === 0) throw new InputError("no sentences (the file is empty)", { file: input });
     await useBackend(parseBackend(values.backend as string));
     const encoder = await SentenceEncoder.load(modelDir, { pooler });
-    const vecs = await encoder.encode(lines, { batchSize, normalize: values.normalize as boolean, progress: true });
+    const vecs = await encoder.encode(lines, {
+      batchSize,
+      normalize: values.normalize as boolean,
+      progress: true,
+    });
     encoder.dispose();
     const out = vecs.map((v) => JSON.stringify(Array.from(v))).join("\n") + "\n";
     await writeFileAtomic(output, out);

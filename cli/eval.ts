@@ -13,14 +13,15 @@ import { parseBackend, useBackend } from "../lib/backend.ts";
 import { parsePooler } from "../lib/pooling.ts";
 import { InputError } from "../lib/errors.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
-import { CHINESE_TASKS, evaluate, type EvalTask, STS_TASKS } from "../lib/eval/sts_eval.ts";
+import { CHINESE_TASKS, type EvalTask, evaluate, STS_TASKS } from "../lib/eval/sts_eval.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { renderScores } from "../lib/eval/table.ts";
 import { ProgressBar } from "../lib/progress.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 
-const USAGE = `usage: deno task eval --model DIR --pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor
+const USAGE =
+  `usage: deno task eval --model DIR --pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor
        [--mode test|dev] [--tasks sts|TASK,...] [--data-dir DIR] [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu]
        [--json FILE]
 tasks: sts (= ${STS_TASKS.join(",")}), or a comma list of ${[...STS_TASKS, ...CHINESE_TASKS].join(", ")}

@@ -14,19 +14,25 @@ import { InputError } from "./errors.ts";
 
 /** Return a copy of `base` with each `key=value` applied, parsed to the type of `base[key]`. */
 export function applyOverrides<T extends object>(base: T, sets: string[]): T {
-  const out: Record<string, unknown> = { ...base };
+  const out = { ...base } as Record<string, unknown>;
   for (const s of sets) {
     const eq = s.indexOf("=");
     if (eq <= 0) throw new InputError(`--set expects key=value, got '${s}'`);
     const key = s.slice(0, eq), raw = s.slice(eq + 1);
-    if (!(key in out)) throw new InputError(`unknown config key '${key}'; known: ${Object.keys(out).join(", ")}`);
+    if (!(key in out)) {
+      throw new InputError(`unknown config key '${key}'; known: ${Object.keys(out).join(", ")}`);
+    }
     const cur = out[key];
     if (typeof cur === "number" || cur === undefined && /^-?[\d.]/.test(raw)) {
       const n = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(n)) throw new InputError(`config key '${key}' expects a number, got '${raw}'`);
+      if (raw.trim() === "" || !Number.isFinite(n)) {
+        throw new InputError(`config key '${key}' expects a number, got '${raw}'`);
+      }
       out[key] = n;
     } else if (typeof cur === "boolean") {
-      if (raw !== "true" && raw !== "false") throw new InputError(`config key '${key}' expects true or false, got '${raw}'`);
+      if (raw !== "true" && raw !== "false") {
+        throw new InputError(`config key '${key}' expects true or false, got '${raw}'`);
+      }
       out[key] = raw === "true";
     } else if (typeof cur === "string" || cur === undefined) {
       out[key] = raw;

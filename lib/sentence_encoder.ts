@@ -14,7 +14,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import { type PoolerType, pool } from "./pooling.ts";
+import { pool, type PoolerType } from "./pooling.ts";
 import type { BertInputs } from "./model/bert.ts";
 import { loadBert } from "./model/bert_checkpoint.ts";
 import { BertTokenizer } from "./tokenizer/bert_tokenizer.ts";
@@ -57,7 +57,12 @@ export class SentenceEncoder {
       );
     }
     const pooler = opts.pooler;
-    return new SentenceEncoder(tokenizer, (x) => pool(pooler, model.forward(x)), model.config.maxPositionEmbeddings, model);
+    return new SentenceEncoder(
+      tokenizer,
+      (x) => pool(pooler, model.forward(x)),
+      model.config.maxPositionEmbeddings,
+      model,
+    );
   }
 
   /**
@@ -101,7 +106,13 @@ export class SentenceEncoder {
     const bs = opts.batchSize ?? 128;
     const order = sentences.map((s, i) => ({ i, n: s.length })).sort((a, b) => a.n - b.n || a.i - b.i);
     const out = new Array<Float32Array>(sentences.length);
-    const bar = new ProgressBar("encode", sentences.length, "sent", undefined, opts.progress ?? sentences.length > 2 * bs);
+    const bar = new ProgressBar(
+      "encode",
+      sentences.length,
+      "sent",
+      undefined,
+      opts.progress ?? sentences.length > 2 * bs,
+    );
     for (let start = 0; start < order.length; start += bs) {
       const idx = order.slice(start, start + bs).map((o) => o.i);
       const rows = this.embedBatch(idx.map((i) => sentences[i]));

@@ -19,7 +19,7 @@ import { checkModelFolder } from "../../lib/model/model_folder.ts";
 import { bertBaseUncasedVocabText } from "../../lib/tokenizer/npm_vocab.ts";
 import { train } from "../../lib/train/trainer.ts";
 import type { TrainConfig } from "../../lib/train/train_config.ts";
-import { type PresetName, preset } from "./config.ts";
+import { preset, type PresetName } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
 
 const USAGE = `usage: deno task reproduce [--preset paper|cpu] [--backend auto|tensorflow|webgpu|wasm|cpu]
@@ -39,7 +39,10 @@ async function preflight(cfg: TrainConfig): Promise<void> {
   ];
   for (const [file, what] of need) {
     if (!(await exists(file))) {
-      throw new InputError(`missing; get it with \`deno task fetch ${what}\` or point --data-dir / SIMCSE_DATA_DIR at a copy`, { file });
+      throw new InputError(
+        `missing; get it with \`deno task fetch ${what}\` or point --data-dir / SIMCSE_DATA_DIR at a copy`,
+        { file },
+      );
     }
   }
 }
@@ -72,17 +75,23 @@ if (import.meta.main) {
         `preset: ${name} (${
           name === "paper"
             ? `GPU backend '${backend}' and bert-base-uncased + wiki1m are present`
-            : `backend '${backend}'${gpu ? "" : " is a CPU"}${haveAll ? "" : "; bert-base-uncased or wiki1m is not downloaded"}` +
+            : `backend '${backend}'${gpu ? "" : " is a CPU"}${
+              haveAll ? "" : "; bert-base-uncased or wiki1m is not downloaded"
+            }` +
               "; `--preset paper` runs the paper's recipe"
         })`,
       );
     }
-    if (name !== "paper" && name !== "cpu") throw new InputError(`unknown preset '${name}'; expected paper or cpu`);
+    if (name !== "paper" && name !== "cpu") {
+      throw new InputError(`unknown preset '${name}'; expected paper or cpu`);
+    }
     const cfg = applyOverrides(preset(name as PresetName, dataDir), values.set as string[]);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflight(cfg);
     const result = await train(cfg, { backend, resume: values.resume as boolean });
-    console.error(`run record: ${result.runDir} (${result.status}, ${result.stepsPerSecond.toFixed(2)} steps/s)`);
+    console.error(
+      `run record: ${result.runDir} (${result.status}, ${result.stepsPerSecond.toFixed(2)} steps/s)`,
+    );
     if (result.finalScores) console.log(renderScores(result.finalScores, "test"));
     await writeResultsMarkdown();
     if (result.status === "interrupted") Deno.exit(130);

@@ -30,7 +30,10 @@ interface Summary {
 const cell = (v: number | null | undefined) => v === null || v === undefined ? "—" : v.toFixed(2);
 
 /** Read every run record of an experiment (completed ones first by id). */
-export async function readRuns(experiment: string, resultsDir = `${ROOT}results`): Promise<{ summary: Summary; config: Record<string, unknown> }[]> {
+export async function readRuns(
+  experiment: string,
+  resultsDir = `${ROOT}results`,
+): Promise<{ summary: Summary; config: Record<string, unknown> }[]> {
   const out = [];
   try {
     for await (const e of Deno.readDir(`${resultsDir}/${experiment}`)) {
@@ -56,7 +59,11 @@ export async function reproductionTable(resultsDir?: string): Promise<string> {
     `|---|---|${COLS.map(() => "---").join("|")}|---|---|`,
   ];
   for (const r of ref.rows) {
-    lines.push(`| ${r.name} (reference) | ${cell(r.stsbDev)} | ${COLS.map((c) => cell(r.scores[c])).join(" | ")} | — | — |`);
+    lines.push(
+      `| ${r.name} (reference) | ${cell(r.stsbDev)} | ${
+        COLS.map((c) => cell(r.scores[c])).join(" | ")
+      } | — | — |`,
+    );
   }
   for (const { summary: s, config } of await readRuns("reproduction", resultsDir)) {
     const cfg = config.config as Record<string, unknown>;
@@ -75,7 +82,8 @@ export async function writeResultsMarkdown(check = false, resultsDir?: string): 
   const old = await Deno.readTextFile(path);
   const a = old.indexOf(BEGIN), b = old.indexOf(END);
   if (a < 0 || b < a) throw new Error(`${path}: generated-region markers are missing`);
-  const next = old.slice(0, a + BEGIN.length) + "\n" + (await reproductionTable(resultsDir)) + "\n" + old.slice(b);
+  const next = old.slice(0, a + BEGIN.length) + "\n" + (await reproductionTable(resultsDir)) + "\n" +
+    old.slice(b);
   if (next === old) return false;
   if (!check) await writeFileAtomic(path, next);
   return true;

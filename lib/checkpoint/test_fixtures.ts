@@ -60,7 +60,7 @@ export function assertTensorMatches(
   const values: ArrayLike<number | bigint> = actual.dtype === "BF16" ? toFloat32(actual) : actual.data;
   for (let i = 0; i < expected.values.length; i++) {
     const want = expected.values[i], got = values[i];
-    const same = actual.dtype === "I64"
+    const same: boolean = actual.dtype === "I64"
       ? got === BigInt(want as string)
       : want === "nan"
       ? Number.isNaN(got)

@@ -55,7 +55,9 @@ export function registerWasmKernels(): void {
       const inner = innerShape.reduce((a, c) => a * c, 1);
       const xv = b.readSync(x.dataId);
       const ids = b.readSync(segmentIds.dataId);
-      const out = x.dtype === "int32" ? new Int32Array(numSegments * inner) : new Float32Array(numSegments * inner);
+      const out = x.dtype === "int32"
+        ? new Int32Array(numSegments * inner)
+        : new Float32Array(numSegments * inner);
       unsortedSegmentSumValues(xv, ids, numSegments, inner, out);
       return b.makeOutput([numSegments, ...innerShape], x.dtype, undefined, out);
     },

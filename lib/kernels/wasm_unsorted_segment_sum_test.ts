@@ -8,7 +8,9 @@ Deno.test("wasm `UnsortedSegmentSum` gives the gather gradient the cpu backend g
   const run = () => {
     const w = tf.variable(tf.tensor2d(table));
     const weights = tf.tensor2d([[1, -1], [2, 0.5], [3, 3], [-4, 1]]);
-    const { grads, value } = tf.variableGrads(() => tf.sum(tf.mul(tf.gather(w, tf.tensor1d(ids, "int32")), weights)));
+    const { grads, value } = tf.variableGrads(() =>
+      tf.sum(tf.mul(tf.gather(w, tf.tensor1d(ids, "int32")), weights))
+    );
     const g = grads[w.name].arraySync();
     tf.dispose([w, weights, value, ...Object.values(grads)]);
     return g;

@@ -24,6 +24,7 @@
 import { tf } from "../tf.ts";
 import type { BertConfig } from "./bert_config.ts";
 import type { DropoutFn } from "./dropout.ts";
+import { linear } from "./linear.ts";
 
 export type { BertConfig };
 
@@ -167,7 +168,7 @@ export class BertModel {
 
   /** x [N, in] @ W [in, out] + b. */
   private linear(x: tf.Tensor2D, name: string): tf.Tensor2D {
-    return tf.add(tf.matMul(x, this.p(`${name}.weight`)), this.p(`${name}.bias`));
+    return linear(x, this.p(`${name}.weight`) as tf.Tensor2D, this.p(`${name}.bias`) as tf.Tensor1D);
   }
 
   private ln(x: tf.Tensor, name: string): tf.Tensor {
@@ -192,7 +193,10 @@ export class BertModel {
     const positions = tf.tile(tf.range(0, L, 1, "int32"), [B]); // [B*L]: 0..L-1 per row
     const types = inputs.tokenTypeIds ? tf.reshape(inputs.tokenTypeIds, [B * L]) : tf.zeros([B * L], "int32");
     let h = tf.add(
-      tf.add(tf.gather(this.p("embeddings.word_embeddings.weight"), ids), tf.gather(this.p("embeddings.position_embeddings.weight"), positions)),
+      tf.add(
+        tf.gather(this.p("embeddings.word_embeddings.weight"), ids),
+        tf.gather(this.p("embeddings.position_embeddings.weight"), positions),
+      ),
       tf.gather(this.p("embeddings.token_type_embeddings.weight"), types),
     ) as tf.Tensor2D; // [B*L, H]
     h = drop(this.ln(h, "embeddings.LayerNorm"), cfg.hiddenDropoutProb, 0) as tf.Tensor2D;

@@ -45,7 +45,10 @@ function transpose2d(src: Float32Array, rows: number, cols: number): Float32Arra
 
 /** Build `BertModel` variables from a state dict in HF layout. */
 export function bertFromStateDict(config: BertConfig, sd: StateDict, file: string): BertModel {
-  const byName = new Map<string, { key: string; tensor: StateDict extends Map<string, infer T> ? T : never }>();
+  const byName = new Map<
+    string,
+    { key: string; tensor: StateDict extends Map<string, infer T> ? T : never }
+  >();
   for (const [key, tensor] of sd) {
     const name = normalizeBertKey(key);
     if (name !== null) byName.set(name, { key, tensor });
@@ -56,10 +59,13 @@ export function bertFromStateDict(config: BertConfig, sd: StateDict, file: strin
     for (const [name, shape] of bertParamShapes(config, withPooler)) {
       const entry = byName.get(name);
       if (!entry) {
-        throw new InputError(`missing tensor (expected ${name} or bert.${name}, shape [${shapeHf(name, shape)}])`, {
-          file,
-          key: name,
-        });
+        throw new InputError(
+          `missing tensor (expected ${name} or bert.${name}, shape [${shapeHf(name, shape)}])`,
+          {
+            file,
+            key: name,
+          },
+        );
       }
       const hfShape = shapeHf(name, shape);
       if (entry.tensor.shape.join(",") !== hfShape.join(",")) {

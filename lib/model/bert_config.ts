@@ -58,7 +58,9 @@ function num(json: Record<string, unknown>, key: string, file: string, fallback?
 
 function posInt(json: Record<string, unknown>, key: string, file: string, fallback?: number): number {
   const v = num(json, key, file, fallback);
-  if (!Number.isInteger(v) || v <= 0) throw new InputError(`expected a positive integer, got ${v}`, { file, key });
+  if (!Number.isInteger(v) || v <= 0) {
+    throw new InputError(`expected a positive integer, got ${v}`, { file, key });
+  }
   return v;
 }
 
@@ -66,7 +68,10 @@ function posInt(json: Record<string, unknown>, key: string, file: string, fallba
 export function bertConfigFromJson(json: Record<string, unknown>, file: string): BertConfig {
   const modelType = json.model_type;
   if (modelType !== undefined && modelType !== "bert") {
-    throw new InputError(`model_type '${String(modelType)}' is not a BERT model`, { file, key: "model_type" });
+    throw new InputError(`model_type '${String(modelType)}' is not a BERT model`, {
+      file,
+      key: "model_type",
+    });
   }
   const act = json.hidden_act ?? "gelu";
   if (typeof act !== "string" || !(ACTS as readonly string[]).includes(act)) {
@@ -76,7 +81,10 @@ export function bertConfigFromJson(json: Record<string, unknown>, file: string):
     });
   }
   if (json.position_embedding_type !== undefined && json.position_embedding_type !== "absolute") {
-    throw new InputError(`only absolute position embeddings are supported`, { file, key: "position_embedding_type" });
+    throw new InputError(`only absolute position embeddings are supported`, {
+      file,
+      key: "position_embedding_type",
+    });
   }
   const cfg: BertConfig = {
     vocabSize: posInt(json, "vocab_size", file),

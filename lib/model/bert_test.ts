@@ -1,7 +1,7 @@
 import { tf } from "../tf.ts";
 import { useBackend } from "../backend.ts";
 import { loadBert } from "./bert_checkpoint.ts";
-import { type PoolerType, pool } from "../pooling.ts";
+import { pool, type PoolerType } from "../pooling.ts";
 import { type ArrayFixture, assertClose, readFixture, TESTDATA } from "../testing/fixtures.ts";
 import { InputError } from "../errors.ts";
 import { rejects } from "node:assert/strict";
@@ -50,12 +50,16 @@ for (const backend of ["cpu", "wasm"] as const) {
         const out = model.forward(inputs(fx));
         assertClose(out.lastHiddenState.dataSync(), exp.last_hidden_state.data, TOL, "last_hidden_state");
         // (the fp16 fixture stores the final outputs only)
-        exp.hidden_states?.forEach((h, i) => assertClose(out.hiddenStates[i].dataSync(), h.data, TOL, `hidden_states[${i}]`));
+        exp.hidden_states?.forEach((h, i) =>
+          assertClose(out.hiddenStates[i].dataSync(), h.data, TOL, `hidden_states[${i}]`)
+        );
         assertClose(out.pooledOutput!.dataSync(), exp.pooler_output.data, TOL, "pooler_output");
         for (const p of POOLERS) assertClose(pool(p, out).dataSync(), exp.pooled[p].data, TOL, `pooler ${p}`);
       });
       model.dispose();
-      if (tf.memory().numTensors !== before) throw new Error(`leaked ${tf.memory().numTensors - before} tensors`);
+      if (tf.memory().numTensors !== before) {
+        throw new Error(`leaked ${tf.memory().numTensors - before} tensors`);
+      }
     });
   }
 }
@@ -84,9 +88,20 @@ Deno.test("`loadBert()` names the key of a missing tensor and of a shape mismatc
   const src = `${TESTDATA}bert/tiny-safetensors`;
   for (const f of ["model.safetensors", "vocab.txt"]) await Deno.copyFile(`${src}/${f}`, `${dir}/${f}`);
   const cfg = JSON.parse(await Deno.readTextFile(`${src}/config.json`));
-  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...cfg, num_hidden_layers: cfg.num_hidden_layers + 1 }));
-  await rejects(loadBert(dir), (e: Error) => e instanceof InputError && /encoder\.layer\.3\.attention\.self\.query\.weight/.test(e.message));
+  await Deno.writeTextFile(
+    `${dir}/config.json`,
+    JSON.stringify({ ...cfg, num_hidden_layers: cfg.num_hidden_layers + 1 }),
+  );
+  await rejects(
+    loadBert(dir),
+    (e: Error) =>
+      e instanceof InputError && /encoder\.layer\.3\.attention\.self\.query\.weight/.test(e.message),
+  );
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...cfg, intermediate_size: 65 }));
-  await rejects(loadBert(dir), (e: Error) => e instanceof InputError && /intermediate\.dense\.weight/.test(e.message) && /shape/.test(e.message));
+  await rejects(
+    loadBert(dir),
+    (e: Error) =>
+      e instanceof InputError && /intermediate\.dense\.weight/.test(e.message) && /shape/.test(e.message),
+  );
   await Deno.remove(dir, { recursive: true });
 });

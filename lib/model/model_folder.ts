@@ -35,7 +35,12 @@ export async function checkModelFolder(dir: string): Promise<void> {
   }
   if (missing.length === 0) {
     if (!(await isFile(`${dir}/config.json`))) missing.push("config.json");
-    const weights = ["model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json"];
+    const weights = [
+      "model.safetensors",
+      "pytorch_model.bin",
+      "model.safetensors.index.json",
+      "pytorch_model.bin.index.json",
+    ];
     if (!(await Promise.all(weights.map((w) => isFile(`${dir}/${w}`)))).some(Boolean)) {
       missing.push("model.safetensors (or pytorch_model.bin)");
     }
@@ -47,7 +52,9 @@ export async function checkModelFolder(dir: string): Promise<void> {
   if (missing.length > 0) {
     throw new InputError(
       `model folder is incomplete: missing ${missing.join(", ")}. ` +
-        `Get it with \`deno task fetch ${modelName(dir)}\`, or place a Hugging Face checkpoint folder there by hand.`,
+        `Get it with \`deno task fetch ${
+          modelName(dir)
+        }\`, or place a Hugging Face checkpoint folder there by hand.`,
       { file: dir },
     );
   }

@@ -21,7 +21,9 @@ export async function gitCommit(): Promise<string> {
   try {
     const cwd = new URL("../..", import.meta.url).pathname;
     const run = async (args: string[]) =>
-      new TextDecoder().decode((await new Deno.Command("git", { args, cwd, stdout: "piped", stderr: "null" }).output()).stdout).trim();
+      new TextDecoder().decode(
+        (await new Deno.Command("git", { args, cwd, stdout: "piped", stderr: "null" }).output()).stdout,
+      ).trim();
     const head = await run(["rev-parse", "HEAD"]);
     if (!head) return "unknown";
     const dirty = await run(["status", "--porcelain", "--untracked-files=no"]);
@@ -57,7 +59,11 @@ export class RunRecord {
     } catch { /* new run */ }
     await writeFileAtomic(
       `${dir}/config.json`,
-      JSON.stringify({ runId, config, backend, gitCommit: await gitCommit(), deno: Deno.version.deno }, null, 2) + "\n",
+      JSON.stringify(
+        { runId, config, backend, gitCommit: await gitCommit(), deno: Deno.version.deno },
+        null,
+        2,
+      ) + "\n",
     );
     return rec;
   }
@@ -90,6 +96,9 @@ export class RunRecord {
   /** Flush metrics and write `summary.json`. */
   async finish(summary: Record<string, unknown>): Promise<void> {
     await this.flush();
-    await writeFileAtomic(`${this.dir}/summary.json`, JSON.stringify({ runId: this.runId, ...summary }, null, 2) + "\n");
+    await writeFileAtomic(
+      `${this.dir}/summary.json`,
+      JSON.stringify({ runId: this.runId, ...summary }, null, 2) + "\n",
+    );
   }
 }

@@ -16,10 +16,16 @@ export interface ArrayFixture {
 }
 
 /** Load a JSON fixture, checking its format/version header. */
-export function readFixture<T = Record<string, unknown>>(rel: string, format = "simcse-bert-fixture", version = 1): T {
+export function readFixture<T = Record<string, unknown>>(
+  rel: string,
+  format = "simcse-bert-fixture",
+  version = 1,
+): T {
   const json = JSON.parse(Deno.readTextFileSync(`${TESTDATA}${rel}`));
   if (json.format !== format || json.version !== version) {
-    throw new Error(`${rel}: fixture format ${json.format} v${json.version}, expected ${format} v${version}; re-run \`deno task fixtures\``);
+    throw new Error(
+      `${rel}: fixture format ${json.format} v${json.version}, expected ${format} v${version}; re-run \`deno task fixtures\``,
+    );
   }
   return json as T;
 }
@@ -29,21 +35,34 @@ export function readFixture<T = Record<string, unknown>>(rel: string, format = "
  * times `floor` (so near-zero entries are compared absolutely; `floor = 1` is relative to the tensor's max;
  * `floor = 0` with all-zero `expected` is absolute). Throws with the worst index.
  */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string, floor = 1e-2): number {
-  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} != ${expected.length}`);
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+  floor = 1e-2,
+): number {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: length ${actual.length} != ${expected.length}`);
+  }
   let maxAbs = 0;
   for (let i = 0; i < expected.length; i++) maxAbs = Math.max(maxAbs, Math.abs(expected[i]));
   const scale = maxAbs * floor;
   let worst = 0, worstI = -1;
   for (let i = 0; i < expected.length; i++) {
-    const err = Math.abs(actual[i] - expected[i]) / Math.max(Math.abs(expected[i]), scale, floor === 0 ? 1 : 1e-12);
+    const err = Math.abs(actual[i] - expected[i]) /
+      Math.max(Math.abs(expected[i]), scale, floor === 0 ? 1 : 1e-12);
     if (!(err <= worst)) {
       worst = err;
       worstI = i;
     }
   }
   if (!(worst <= tol)) {
-    throw new Error(`${what}: max rel diff ${worst.toExponential(2)} > ${tol} at ${worstI} (got ${actual[worstI]}, want ${expected[worstI]})`);
+    throw new Error(
+      `${what}: max rel diff ${worst.toExponential(2)} > ${tol} at ${worstI} (got ${actual[worstI]}, want ${
+        expected[worstI]
+      })`,
+    );
   }
   return worst;
 }

@@ -111,7 +111,10 @@ export function linearSchedule(step: number, totalSteps: number, warmupSteps = 0
  * Global L2-norm clipping (torch `clip_grad_norm_`): scale every gradient by max/(norm + 1e-6) when
  * that is below 1. Returns the norm before clipping and the (possibly new) gradients.
  */
-export function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { norm: number; grads: Map<string, tf.Tensor> } {
+export function clipGlobalNorm(
+  grads: Map<string, tf.Tensor>,
+  maxNorm: number,
+): { norm: number; grads: Map<string, tf.Tensor> } {
   let sq = 0;
   for (const g of grads.values()) {
     const d = g.dataSync();

@@ -51,7 +51,9 @@ export function diagonalCrossEntropy(logits: tf.Tensor2D): tf.Scalar {
 /** The SimCSE loss for pooled (post-MLP) rows `z` [numSent*N, H]. */
 export function simcseLoss(z: tf.Tensor2D, opts: ContrastiveOptions): tf.Scalar {
   const numSent = opts.numSent ?? 2;
-  if (z.shape[0] % numSent !== 0) throw new Error(`rows ${z.shape[0]} are not a multiple of numSent ${numSent}`);
+  if (z.shape[0] % numSent !== 0) {
+    throw new Error(`rows ${z.shape[0]} are not a multiple of numSent ${numSent}`);
+  }
   const z1 = rows(z, numSent, 0);
   const z2 = rows(z, numSent, 1);
   let logits = tf.div(cosineMatrix(z1, z2), opts.temp) as tf.Tensor2D; // [N, N]

@@ -51,8 +51,16 @@ export class MlmHead {
   /** Mean cross-entropy over positions whose label is not -100. hidden [N, H], labels int32 [N]. */
   loss(hidden: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
     const t = tf.add(tf.matMul(hidden, this.p("transform.dense.weight")), this.p("transform.dense.bias"));
-    const h = layerNorm(activation("gelu", t), this.p("transform.LayerNorm.weight"), this.p("transform.LayerNorm.bias"), this.eps);
-    const logits = tf.add(tf.matMul(h as tf.Tensor2D, this.p("decoder.weight"), false, true), this.p("bias")) as tf.Tensor2D; // [N, V]
+    const h = layerNorm(
+      activation("gelu", t),
+      this.p("transform.LayerNorm.weight"),
+      this.p("transform.LayerNorm.bias"),
+      this.eps,
+    );
+    const logits = tf.add(
+      tf.matMul(h as tf.Tensor2D, this.p("decoder.weight"), false, true),
+      this.p("bias"),
+    ) as tf.Tensor2D; // [N, V]
     const isLabel = tf.notEqual(labels, -100);
     const valid = tf.cast(isLabel, "float32"); // [N]
     const safe = tf.where(isLabel, labels, tf.zerosLike(labels));

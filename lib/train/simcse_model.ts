@@ -11,7 +11,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { BertModel, BertInputs } from "../model/bert.ts";
+import type { BertInputs, BertModel } from "../model/bert.ts";
 import type { DropoutFn } from "../model/dropout.ts";
 import { pool, type PoolerType } from "../pooling.ts";
 import { simcseLoss } from "./contrastive_loss.ts";
@@ -46,7 +46,9 @@ export class SimcseModel {
     readonly mlp?: MlpHead,
     readonly mlm?: MlmHead,
   ) {
-    if (opts.poolerType === "cls" && !mlp) throw new Error("pooler 'cls' trains with an MLP head; none was given");
+    if (opts.poolerType === "cls" && !mlp) {
+      throw new Error("pooler 'cls' trains with an MLP head; none was given");
+    }
   }
 
   /** The pooler that evaluation uses: raw [CLS] for `cls` + mlpOnlyTrain, else the training pooler. */
@@ -67,7 +69,11 @@ export class SimcseModel {
   contrastiveLoss(batch: TrainBatch, dropoutAt: (siteOffset: number) => DropoutFn): tf.Scalar {
     const out = this.encoder.forward(batch, { training: true, dropout: dropoutAt(0) });
     const z = this.pooled(out, true);
-    let loss = simcseLoss(z, { temp: this.opts.temp, numSent: batch.numSent, hardNegativeWeight: this.opts.hardNegativeWeight });
+    let loss = simcseLoss(z, {
+      temp: this.opts.temp,
+      numSent: batch.numSent,
+      hardNegativeWeight: this.opts.hardNegativeWeight,
+    });
     if (this.mlm && batch.mlmInputIds && batch.mlmLabels) {
       const mout = this.encoder.forward(
         { inputIds: batch.mlmInputIds, attentionMask: batch.attentionMask, tokenTypeIds: batch.tokenTypeIds },
@@ -89,8 +95,8 @@ export class SimcseModel {
   namedVariables(): Map<string, tf.Variable> {
     const m = new Map<string, tf.Variable>();
     for (const [n, v] of this.encoder.params) if (!n.startsWith("pooler.")) m.set(n, v);
-    if (this.mlp) for (const [n, v] of this.mlp.variables()) m.set(n, v);
-    if (this.mlm) for (const [n, v] of this.mlm.params) m.set(n, v);
+    if (this.mlp) { for (const [n, v] of this.mlp.variables()) m.set(n, v); }
+    if (this.mlm) { for (const [n, v] of this.mlm.params) m.set(n, v); }
     return m;
   }
 

@@ -43,7 +43,11 @@ function hfToKernel(a: ArrayFixture): tf.Tensor {
 async function setup(fx: StepFixture, numSent: 2 | 3) {
   const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
   const H = model.config.hiddenSize;
-  const mlp = MlpHead.fromHf(new Float32Array(fx.mlp["mlp.dense.weight"].data), new Float32Array(fx.mlp["mlp.dense.bias"].data), H);
+  const mlp = MlpHead.fromHf(
+    new Float32Array(fx.mlp["mlp.dense.weight"].data),
+    new Float32Array(fx.mlp["mlp.dense.bias"].data),
+    H,
+  );
   let mlm: MlmHead | undefined;
   if (fx.lm_head) {
     const params = new Map<string, tf.Variable>();
@@ -54,13 +58,18 @@ async function setup(fx: StepFixture, numSent: 2 | 3) {
     }
     mlm = new MlmHead(params, model.config.layerNormEps);
   }
-  const sm = new SimcseModel(model, {
-    poolerType: "cls",
-    mlpOnlyTrain: true,
-    temp: fx.temp,
-    hardNegativeWeight: fx.hard_negative_weight ?? 0,
-    mlmWeight: fx.mlm_weight ?? 0.1,
-  }, mlp, mlm);
+  const sm = new SimcseModel(
+    model,
+    {
+      poolerType: "cls",
+      mlpOnlyTrain: true,
+      temp: fx.temp,
+      hardNegativeWeight: fx.hard_negative_weight ?? 0,
+      mlmWeight: fx.mlm_weight ?? 0.1,
+    },
+    mlp,
+    mlm,
+  );
   const [R, L] = fx.input_ids.shape;
   const batch: TrainBatch = {
     inputIds: tf.tensor2d(fx.input_ids.data, [R, L], "int32"),
@@ -122,7 +131,13 @@ Deno.test("gradient clipping to 1.0 and one HF AdamW step match PyTorch", async 
     const got = asHf(name, vars.get(name)!);
     // Absolute 1e-5 (via floor = 1 and |params| <= ~1): the fixture's float32-vs-float64 spread is 4.4e-6.
     // Key biases have pure-noise gradients, which AdamW's normalisation amplifies: 1e-4 of the max there (3.6e-6 absolute in the fixture's own f32-vs-f64 run).
-    assertClose(got, want.data, name.includes("attention.self.key.bias") ? 1e-4 : 1e-5, `param after step ${name}`, 1);
+    assertClose(
+      got,
+      want.data,
+      name.includes("attention.self.key.bias") ? 1e-4 : 1e-5,
+      `param after step ${name}`,
+      1,
+    );
   }
   tf.dispose([loss, ...clipped.grads.values()]);
   sm.dispose();

@@ -44,12 +44,20 @@ export async function saveTrainState(
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
   const weights: StateDict = new Map();
-  for (const [n, v] of vars) weights.set(n, { dtype: "F32", shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
-  await writeSafetensors(`${tmp}/weights.safetensors`, weights, { layout: "simcse-deno internal (Linear kernels [in, out])" });
+  for (const [n, v] of vars) {
+    weights.set(n, { dtype: "F32", shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
+  }
+  await writeSafetensors(`${tmp}/weights.safetensors`, weights, {
+    layout: "simcse-deno internal (Linear kernels [in, out])",
+  });
   const os = opt.state();
   const moments: StateDict = new Map();
-  for (const [n, m] of Object.entries(os.m)) moments.set(`m.${n}`, { dtype: "F32", shape: [m.length], data: m });
-  for (const [n, v] of Object.entries(os.v)) moments.set(`v.${n}`, { dtype: "F32", shape: [v.length], data: v });
+  for (const [n, m] of Object.entries(os.m)) {
+    moments.set(`m.${n}`, { dtype: "F32", shape: [m.length], data: m });
+  }
+  for (const [n, v] of Object.entries(os.v)) {
+    moments.set(`v.${n}`, { dtype: "F32", shape: [v.length], data: v });
+  }
   await writeSafetensors(`${tmp}/optimizer.safetensors`, moments, { adamw_step: String(os.step) });
   await writeFileAtomic(`${tmp}/trainer_state.json`, JSON.stringify(state, null, 2) + "\n");
   const old = `${outputDir}/resume.old`;
@@ -68,14 +76,26 @@ export async function findTrainState(outputDir: string): Promise<string | null> 
 }
 
 /** Load a resume state into existing variables and optimizer; returns the trainer state. */
-export async function loadTrainState(dir: string, vars: Map<string, tf.Variable>, opt: AdamW): Promise<TrainerState> {
+export async function loadTrainState(
+  dir: string,
+  vars: Map<string, tf.Variable>,
+  opt: AdamW,
+): Promise<TrainerState> {
   const state = JSON.parse(await Deno.readTextFile(`${dir}/trainer_state.json`)) as TrainerState;
   const weights = await readSafetensors(`${dir}/weights.safetensors`);
   for (const [n, v] of vars) {
     const t = weights.get(n);
-    if (!t) throw new InputError("missing variable in resume state", { file: `${dir}/weights.safetensors`, key: n });
+    if (!t) {
+      throw new InputError("missing variable in resume state", {
+        file: `${dir}/weights.safetensors`,
+        key: n,
+      });
+    }
     if (t.shape.join(",") !== v.shape.join(",")) {
-      throw new InputError(`shape [${t.shape}] != [${v.shape}]`, { file: `${dir}/weights.safetensors`, key: n });
+      throw new InputError(`shape [${t.shape}] != [${v.shape}]`, {
+        file: `${dir}/weights.safetensors`,
+        key: n,
+      });
     }
     const x = tf.tensor(toFloat32(t), v.shape, "float32");
     v.assign(x);

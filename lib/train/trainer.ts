@@ -16,11 +16,18 @@ import { bertConfigFromJson } from "../model/bert_config.ts";
 import { seededDropout } from "../model/dropout.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { SentenceEncoder } from "../sentence_encoder.ts";
-import { evaluate, type EvalTask } from "../eval/sts_eval.ts";
+import { type EvalTask, evaluate } from "../eval/sts_eval.ts";
 import { ProgressBar } from "../progress.ts";
 import { RunRecord } from "../results/run_record.ts";
 import { loadTrainFile } from "../data/train_corpus.ts";
-import { batchIndices, collate, epochOrder, maskTokens, tokenizeExamples, totalSteps } from "../data/batches.ts";
+import {
+  batchIndices,
+  collate,
+  epochOrder,
+  maskTokens,
+  tokenizeExamples,
+  totalSteps,
+} from "../data/batches.ts";
 import { AdamW, clipGlobalNorm, linearSchedule } from "./adamw.ts";
 import { MlpHead } from "./mlp_head.ts";
 import { MlmHead } from "./mlm_head.ts";
@@ -55,7 +62,9 @@ const SELECT_TASK: Record<TrainConfig["metricForBestModel"], EvalTask> = {
   pawsx_spearman: "PAWSX",
 };
 
-async function buildModel(cfg: TrainConfig): Promise<{ bert: BertModel; tokenizer: BertTokenizer; tokenizerDir: string }> {
+async function buildModel(
+  cfg: TrainConfig,
+): Promise<{ bert: BertModel; tokenizer: BertTokenizer; tokenizerDir: string }> {
   if (cfg.randomInit) {
     const r = cfg.randomInit;
     const tokenizer = await BertTokenizer.fromFolder(r.tokenizerDir);
@@ -83,17 +92,30 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     (bert.config as { attentionProbsDropoutProb: number }).attentionProbsDropoutProb = cfg.dropout;
   }
   const H = bert.config.hiddenSize;
-  const mlp = cfg.poolerType === "cls" ? MlpHead.init(H, bert.config.initializerRange, cfg.seed + 1) : undefined;
-  const mlm = cfg.doMlm
-    ? MlmHead.init(H, bert.config.vocabSize, bert.config.initializerRange, bert.config.layerNormEps, cfg.seed + 2)
+  const mlp = cfg.poolerType === "cls"
+    ? MlpHead.init(H, bert.config.initializerRange, cfg.seed + 1)
     : undefined;
-  const sm = new SimcseModel(bert, {
-    poolerType: cfg.poolerType,
-    mlpOnlyTrain: cfg.mlpOnlyTrain,
-    temp: cfg.temp,
-    hardNegativeWeight: cfg.hardNegativeWeight,
-    mlmWeight: cfg.mlmWeight,
-  }, mlp, mlm);
+  const mlm = cfg.doMlm
+    ? MlmHead.init(
+      H,
+      bert.config.vocabSize,
+      bert.config.initializerRange,
+      bert.config.layerNormEps,
+      cfg.seed + 2,
+    )
+    : undefined;
+  const sm = new SimcseModel(
+    bert,
+    {
+      poolerType: cfg.poolerType,
+      mlpOnlyTrain: cfg.mlpOnlyTrain,
+      temp: cfg.temp,
+      hardNegativeWeight: cfg.hardNegativeWeight,
+      mlmWeight: cfg.mlmWeight,
+    },
+    mlp,
+    mlm,
+  );
   const vars = sm.namedVariables();
 
   // Data: tokenized once, truncated to maxSeqLength.
@@ -117,14 +139,25 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   }
   const { newRunId } = await import("../results/run_record.ts");
   if (!state.runId) state.runId = `${newRunId()}-${cfg.preset}`;
-  const record = await RunRecord.create(`${opts.resultsDir ?? "results"}/${cfg.experiment}`, state.runId, cfg as unknown as Record<string, unknown>, opts.backend);
+  const record = await RunRecord.create(
+    `${opts.resultsDir ?? "results"}/${cfg.experiment}`,
+    state.runId,
+    cfg as unknown as Record<string, unknown>,
+    opts.backend,
+  );
   record.truncateAfter(state.step);
 
   const evalEncoder = new SentenceEncoder(tokenizer, (x) => sm.embed(x), bert.config.maxPositionEmbeddings);
   const selectTask = SELECT_TASK[cfg.metricForBestModel];
-  const devTasks: EvalTask[] = selectTask === "STSBenchmark" ? ["STSBenchmark", "SICKRelatedness"] : [selectTask];
+  const devTasks: EvalTask[] = selectTask === "STSBenchmark"
+    ? ["STSBenchmark", "SICKRelatedness"]
+    : [selectTask];
   const evalDev = async () => {
-    const r = await evaluate((s) => Promise.resolve(evalEncoder.embedBatch(s)), { dataDir: cfg.dataDir, mode: "dev", tasks: devTasks });
+    const r = await evaluate((s) => Promise.resolve(evalEncoder.embedBatch(s)), {
+      dataDir: cfg.dataDir,
+      mode: "dev",
+      tasks: devTasks,
+    });
     return r.scores;
   };
 
@@ -161,7 +194,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       }
       const batch = collate(data, batchIndices(order, step % perEpoch, cfg.batchSize), tokenizer.info.padId);
       const lr = cfg.learningRate * linearSchedule(step, total, cfg.warmupSteps);
-      const masks = cfg.doMlm ? maskTokens(batch, tokenizer.info, cfg.mlmProbability, cfg.seed, step) : undefined;
+      const masks = cfg.doMlm
+        ? maskTokens(batch, tokenizer.info, cfg.mlmProbability, cfg.seed, step)
+        : undefined;
       const { lossValue, norm } = trainStep(sm, vars, opt, batch, masks, {
         lr,
         maxGradNorm: cfg.maxGradNorm,
@@ -170,14 +205,21 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       });
       if (!Number.isFinite(lossValue)) {
         status = "diverged";
-        console.error(`\nerror: loss is ${lossValue} at step ${step + 1}; stopping. The best checkpoint in ${cfg.outputDir} is intact.`);
+        console.error(
+          `\nerror: loss is ${lossValue} at step ${
+            step + 1
+          }; stopping. The best checkpoint in ${cfg.outputDir} is intact.`,
+        );
         record.log({ step: step + 1, kind: "diverged", loss: lossValue });
         break;
       }
       state.step = step + 1;
       peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
       record.log({ step: state.step, kind: "train", loss: lossValue, lr, gradNorm: norm, epoch });
-      bar.update(state.step, { loss: lossValue.toFixed(4), ...(lastDev ? { [lastDev.split("=")[0]]: lastDev.split("=")[1] } : {}) });
+      bar.update(state.step, {
+        loss: lossValue.toFixed(4),
+        ...(lastDev ? { [lastDev.split("=")[0]]: lastDev.split("=")[1] } : {}),
+      });
 
       const evalNow = state.step % cfg.evalSteps === 0 || state.step === total;
       if (evalNow) {
@@ -213,7 +255,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
 
   let finalScores: Record<string, number> | undefined;
   if (status === "completed" && state.bestStep !== null && cfg.finalEvalTasks.length > 0) {
-    const enc = await SentenceEncoder.load(cfg.outputDir, { pooler: cfg.poolerType === "cls" && cfg.mlpOnlyTrain ? "cls_before_pooler" : cfg.poolerType });
+    const enc = await SentenceEncoder.load(cfg.outputDir, {
+      pooler: cfg.poolerType === "cls" && cfg.mlpOnlyTrain ? "cls_before_pooler" : cfg.poolerType,
+    });
     const r = await evaluate((s) => Promise.resolve(enc.embedBatch(s)), {
       dataDir: cfg.dataDir,
       mode: "test",
@@ -236,7 +280,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     backend: opts.backend,
     trainExamples: n,
   });
-  return { status, runDir: record.dir, bestMetric: state.bestMetric, bestStep: state.bestStep, finalScores, stepsPerSecond };
+  return {
+    status,
+    runDir: record.dir,
+    bestMetric: state.bestMetric,
+    bestStep: state.bestStep,
+    finalScores,
+    stepsPerSecond,
+  };
 }
 
 /** Save the current model as the best checkpoint: HF `BertModel` folder + tokenizer files. */
@@ -248,7 +299,10 @@ async function saveBest(sm: SimcseModel, cfg: TrainConfig, tokenizer: BertTokeni
     extra.set("pooler.dense.weight", sm.mlp.weight);
     extra.set("pooler.dense.bias", sm.mlp.bias);
   }
-  const encoderOnly = new BertModel(sm.encoder.config, new Map([...sm.encoder.params].filter(([n]) => !n.startsWith("pooler."))));
+  const encoderOnly = new BertModel(
+    sm.encoder.config,
+    new Map([...sm.encoder.params].filter(([n]) => !n.startsWith("pooler."))),
+  );
   await saveBert(encoderOnly, cfg.outputDir, { extra, metadata: { simcse_pooler: sm.evalPooler } });
   await tokenizer.saveTo(cfg.outputDir);
 }
@@ -325,6 +379,12 @@ export function trainStep(
   } else {
     tf.dispose([...grads.values()]);
   }
-  tf.dispose([loss, tb.inputIds, tb.attentionMask, tb.tokenTypeIds, ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : [])]);
+  tf.dispose([
+    loss,
+    tb.inputIds,
+    tb.attentionMask,
+    tb.tokenTypeIds,
+    ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
+  ]);
   return { lossValue, norm };
 }

@@ -1,0 +1,39 @@
+/**
+ * `linear(x, W, b)` = x @ W + b for x [N, in], W [in, out], with a custom gradient that feeds only
+ * plain (untransposed) 2-D matmuls: dx = dy @ Wᵀ and dW = xᵀ @ dy with the transposes materialised
+ * first. Why custom: on the wasm backend, autograd's `matMul(…, transposeA/B)` takes a slow path
+ * (~2 GFLOP/s instead of ~24; CPU-PERF.md), and these two matmuls are most of a training step.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { linear } from "./linear.ts";
+ * linear(tf.ones([2, 3]) as tf.Tensor2D, tf.ones([3, 4]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D).print(); // all 3
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+const linearOp = tf.customGrad(
+  ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    return {
+      value: tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as tf.Tensor2D[];
+        const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws));
+        const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+        const db = tf.sum(dy, 0);
+        return [dx, dw, db];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
+);
+
+/** x [N, in] @ W [in, out] + b [out] -> [N, out]. */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
+    throw new Error(`linear: x [${x.shape}] and W [${w.shape}] do not chain`);
+  }
+  return linearOp(x, w, b) as tf.Tensor2D;
+}
