@@ -44,6 +44,8 @@ export interface TrainOptions {
   resultsDir?: string;
   /** Show the progress bar (default true). */
   progress?: boolean;
+  /** Behave as if Ctrl-C came right after this step (save and stop); for tests of resuming. */
+  stopAfterStep?: number;
 }
 
 export interface TrainResult {
@@ -182,7 +184,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   if (state.step === 0) {
     const s0 = await evalDev();
     record.log({ step: 0, kind: "eval", ...s0 });
-    lastDev = `dev=${s0[selectTask]}`;
+    lastDev = String(s0[selectTask]);
   }
   try {
     while (state.step < total && !signal.stop) {
@@ -216,10 +218,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       state.step = step + 1;
       peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
       record.log({ step: state.step, kind: "train", loss: lossValue, lr, gradNorm: norm, epoch });
-      bar.update(state.step, {
-        loss: lossValue.toFixed(4),
-        ...(lastDev ? { [lastDev.split("=")[0]]: lastDev.split("=")[1] } : {}),
-      });
+      bar.update(state.step, { loss: lossValue.toFixed(4), ...(lastDev ? { dev: lastDev } : {}) });
+      if (opts.stopAfterStep === state.step) signal.stop = true;
 
       const evalNow = state.step % cfg.evalSteps === 0 || state.step === total;
       if (evalNow) {
@@ -227,7 +227,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         const metric = scores[selectTask];
         const improved = state.bestMetric === null || metric > state.bestMetric;
         record.log({ step: state.step, kind: "eval", ...scores, improved });
-        lastDev = `dev=${metric}`;
+        lastDev = String(metric);
         if (improved) {
           state.bestMetric = metric;
           state.bestStep = state.step;
