@@ -15,9 +15,8 @@
  */
 import { tf } from "./tf.ts";
 import { pool, type PoolerType } from "./pooling.ts";
-import type { BertInputs } from "./model/bert.ts";
-import { loadBert } from "./model/bert_checkpoint.ts";
-import { BertTokenizer } from "./tokenizer/bert_tokenizer.ts";
+import type { EncoderInputs, TextTokenizer } from "./model/encoder.ts";
+import { loadEncoder } from "./model/registry.ts";
 import { ProgressBar } from "./progress.ts";
 
 export interface EncodeOptions {
@@ -39,16 +38,15 @@ export class SentenceEncoder {
    * @param owned disposed by `dispose()`
    */
   constructor(
-    readonly tokenizer: BertTokenizer,
-    readonly embedInputs: (inputs: BertInputs) => tf.Tensor2D,
+    readonly tokenizer: TextTokenizer,
+    readonly embedInputs: (inputs: EncoderInputs) => tf.Tensor2D,
     readonly maxPositions: number,
     private readonly owned?: { dispose(): void },
   ) {}
 
   /** Load a Hugging Face checkpoint folder (config.json, weights, tokenizer files). */
   static async load(dir: string, opts: { pooler: PoolerType }): Promise<SentenceEncoder> {
-    const tokenizer = await BertTokenizer.fromFolder(dir);
-    const { model } = await loadBert(dir);
+    const { encoder: model, tokenizer } = await loadEncoder(dir);
     if (opts.pooler === "cls" && !model.hasPooler) {
       model.dispose();
       throw new Error(

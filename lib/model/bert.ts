@@ -25,6 +25,7 @@ import { tf } from "../tf.ts";
 import type { BertConfig } from "./bert_config.ts";
 import type { DropoutFn } from "./dropout.ts";
 import { linear } from "./linear.ts";
+import type { Encoder } from "./encoder.ts";
 
 export type { BertConfig };
 
@@ -132,8 +133,25 @@ export function activation(name: BertConfig["hiddenAct"], x: tf.Tensor): tf.Tens
   }
 }
 
-export class BertModel {
+export class BertModel implements Encoder {
+  readonly kind = "bert";
   constructor(readonly config: BertConfig, readonly params: Map<string, tf.Variable>) {}
+
+  /** HF's BertEmbeddings uses `padding_idx = pad_token_id`: the [PAD] row gets no gradient. */
+  get paddingIdx(): number {
+    return this.config.padTokenId;
+  }
+
+  readonly wordEmbeddingName = "embeddings.word_embeddings.weight";
+
+  setDropout(rate: number): void {
+    this.config.hiddenDropoutProb = rate;
+    this.config.attentionProbsDropoutProb = rate;
+  }
+
+  trainableParams(): Map<string, tf.Variable> {
+    return new Map([...this.params].filter(([n]) => !n.startsWith("pooler.")));
+  }
 
   /** Fresh random weights (normal(0, initializerRange), LayerNorm 1/0, zero biases), for tests and from-scratch runs. */
   static init(config: BertConfig, seed: number, withPooler = true): BertModel {
@@ -159,11 +177,6 @@ export class BertModel {
 
   get hasPooler(): boolean {
     return this.params.has("pooler.dense.weight");
-  }
-
-  /** Trainable variables (everything except the pooler, which SimCSE does not train). */
-  trainableVariables(): tf.Variable[] {
-    return [...this.params.entries()].filter(([n]) => !n.startsWith("pooler.")).map(([, v]) => v);
   }
 
   /** x [N, in] @ W [in, out] + b. */

@@ -11,7 +11,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { BertInputs, BertModel } from "../model/bert.ts";
+import type { Encoder, EncoderInputs, EncoderOutput } from "../model/encoder.ts";
 import type { DropoutFn } from "../model/dropout.ts";
 import { pool, type PoolerType } from "../pooling.ts";
 import { simcseLoss } from "./contrastive_loss.ts";
@@ -32,7 +32,7 @@ export interface SimcseOptions {
 }
 
 /** A collated training batch as tensors: rows interleaved per example ([numSent*N, L]). */
-export interface TrainBatch extends BertInputs {
+export interface TrainBatch extends EncoderInputs {
   numSent: 2 | 3;
   /** Masked ids for the MLM pass [numSent*N, L] and labels (-100 = ignore) flattened [numSent*N*L]. */
   mlmInputIds?: tf.Tensor2D;
@@ -41,7 +41,7 @@ export interface TrainBatch extends BertInputs {
 
 export class SimcseModel {
   constructor(
-    readonly encoder: BertModel,
+    readonly encoder: Encoder,
     readonly opts: SimcseOptions,
     readonly mlp?: MlpHead,
     readonly mlm?: MlmHead,
@@ -57,7 +57,7 @@ export class SimcseModel {
   }
 
   /** Pooled rows after the MLP where it applies: [R, H]. */
-  private pooled(out: ReturnType<BertModel["forward"]>, training: boolean): tf.Tensor2D {
+  private pooled(out: EncoderOutput, training: boolean): tf.Tensor2D {
     if (this.opts.poolerType === "cls") {
       const cls = pool("cls_before_pooler", out);
       return training || !this.opts.mlpOnlyTrain ? this.mlp!.apply(cls) : cls;
@@ -87,14 +87,14 @@ export class SimcseModel {
   }
 
   /** Sentence embeddings for evaluation (dropout off): [B, H]. */
-  embed(inputs: BertInputs): tf.Tensor2D {
+  embed(inputs: EncoderInputs): tf.Tensor2D {
     return this.pooled(this.encoder.forward(inputs), false);
   }
 
   /** Every trained variable under its HF-style name (encoder, `mlp.dense.*`, `lm_head.*`). */
   namedVariables(): Map<string, tf.Variable> {
     const m = new Map<string, tf.Variable>();
-    for (const [n, v] of this.encoder.params) if (!n.startsWith("pooler.")) m.set(n, v);
+    for (const [n, v] of this.encoder.trainableParams()) m.set(n, v);
     if (this.mlp) { for (const [n, v] of this.mlp.variables()) m.set(n, v); }
     if (this.mlm) { for (const [n, v] of this.mlm.params) m.set(n, v); }
     return m;

@@ -11,8 +11,9 @@
 import { tf } from "../tf.ts";
 import { InputError } from "../errors.ts";
 import { BertModel } from "../model/bert.ts";
-import { loadBert, saveBert } from "../model/bert_checkpoint.ts";
 import { bertConfigFromJson } from "../model/bert_config.ts";
+import type { Encoder, TextTokenizer } from "../model/encoder.ts";
+import { loadEncoder, saveEncoder } from "../model/registry.ts";
 import { seededDropout } from "../model/dropout.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { SentenceEncoder } from "../sentence_encoder.ts";
@@ -66,7 +67,7 @@ const SELECT_TASK: Record<TrainConfig["metricForBestModel"], EvalTask> = {
 
 async function buildModel(
   cfg: TrainConfig,
-): Promise<{ bert: BertModel; tokenizer: BertTokenizer; tokenizerDir: string }> {
+): Promise<{ bert: Encoder; tokenizer: TextTokenizer }> {
   if (cfg.randomInit) {
     const r = cfg.randomInit;
     const tokenizer = await BertTokenizer.fromFolder(r.tokenizerDir);
@@ -79,20 +80,16 @@ async function buildModel(
       max_position_embeddings: r.maxPositionEmbeddings,
       pad_token_id: tokenizer.info.padId,
     }, "randomInit");
-    return { bert: BertModel.init(config, cfg.seed, false), tokenizer, tokenizerDir: r.tokenizerDir };
+    return { bert: BertModel.init(config, cfg.seed, false), tokenizer };
   }
-  const tokenizer = await BertTokenizer.fromFolder(cfg.modelDir);
-  const { model } = await loadBert(cfg.modelDir);
-  return { bert: model, tokenizer, tokenizerDir: cfg.modelDir };
+  const { encoder, tokenizer } = await loadEncoder(cfg.modelDir);
+  return { bert: encoder, tokenizer };
 }
 
 /** Train SimCSE as configured; writes the best checkpoint to `cfg.outputDir` and a run record. */
 export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { bert, tokenizer } = await buildModel(cfg);
-  if (cfg.dropout !== undefined) {
-    (bert.config as { hiddenDropoutProb: number }).hiddenDropoutProb = cfg.dropout;
-    (bert.config as { attentionProbsDropoutProb: number }).attentionProbsDropoutProb = cfg.dropout;
-  }
+  if (cfg.dropout !== undefined) bert.setDropout(cfg.dropout);
   const H = bert.config.hiddenSize;
   const mlp = cfg.poolerType === "cls"
     ? MlpHead.init(H, bert.config.initializerRange, cfg.seed + 1)
@@ -203,7 +200,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         lr,
         maxGradNorm: cfg.maxGradNorm,
         dropoutAt: (off) => seededDropout(cfg.seed, step, off),
-        padId: bert.config.padTokenId,
+        padId: bert.paddingIdx,
       });
       if (!Number.isFinite(lossValue)) {
         status = "diverged";
@@ -290,8 +287,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   };
 }
 
-/** Save the current model as the best checkpoint: HF `BertModel` folder + tokenizer files. */
-async function saveBest(sm: SimcseModel, cfg: TrainConfig, tokenizer: BertTokenizer): Promise<void> {
+/** Save the current model as the best checkpoint: an HF folder of its architecture + tokenizer files. */
+async function saveBest(sm: SimcseModel, cfg: TrainConfig, tokenizer: TextTokenizer): Promise<void> {
   // With mlpOnlyTrain the head is training-only and is not presented as BERT's pooler; otherwise it
   // becomes `pooler.dense` (the semantics of the official simcse_to_huggingface.py).
   const extra = new Map<string, tf.Tensor>();
@@ -299,11 +296,7 @@ async function saveBest(sm: SimcseModel, cfg: TrainConfig, tokenizer: BertTokeni
     extra.set("pooler.dense.weight", sm.mlp.weight);
     extra.set("pooler.dense.bias", sm.mlp.bias);
   }
-  const encoderOnly = new BertModel(
-    sm.encoder.config,
-    new Map([...sm.encoder.params].filter(([n]) => !n.startsWith("pooler."))),
-  );
-  await saveBert(encoderOnly, cfg.outputDir, { extra, metadata: { simcse_pooler: sm.evalPooler } });
+  await saveEncoder(sm.encoder, cfg.outputDir, { extra, metadata: { simcse_pooler: sm.evalPooler } });
   await tokenizer.saveTo(cfg.outputDir);
 }
 
@@ -311,7 +304,7 @@ interface StepOptions {
   lr: number;
   maxGradNorm: number;
   dropoutAt: (siteOffset: number) => ReturnType<typeof seededDropout>;
-  padId: number;
+  padId: number | null;
 }
 
 /** Tensors of a collated batch. */
@@ -339,7 +332,7 @@ export function lossAndGrads(
   vars: Map<string, tf.Variable>,
   tb: TrainBatch,
   dropoutAt: StepOptions["dropoutAt"],
-  padId: number,
+  padId: number | null,
 ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const list = [...vars.values()];
   const { value, grads } = tf.variableGrads(() => sm.contrastiveLoss(tb, dropoutAt), list);
@@ -348,11 +341,12 @@ export function lossAndGrads(
     const g = grads[v.name];
     if (g) byName.set(n, g);
   }
-  const we = byName.get("embeddings.word_embeddings.weight");
-  if (we) {
+  const weName = sm.encoder.wordEmbeddingName;
+  const we = padId === null ? undefined : byName.get(weName);
+  if (we && padId !== null) {
     const [V] = we.shape;
     const keep = tf.tidy(() => tf.reshape(tf.sub(1, tf.oneHot(tf.scalar(padId, "int32"), V)), [V, 1]));
-    byName.set("embeddings.word_embeddings.weight", tf.mul(we, keep));
+    byName.set(weName, tf.mul(we, keep));
     tf.dispose([we, keep]);
   }
   return { loss: value, grads: byName };

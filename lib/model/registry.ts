@@ -1,0 +1,75 @@
+/**
+ * Loading and saving encoders by architecture: `config.json`'s `model_type` picks the entry
+ * (`bert`, and `gpt2` once registered). One map, so adding an architecture touches one line here.
+ *
+ * @example
+ * ```ts
+ * import { loadEncoder } from "./registry.ts";
+ * const { encoder, tokenizer } = await loadEncoder("testdata/bert/tiny-safetensors");
+ * console.log(encoder.kind, tokenizer.info.padId);
+ * encoder.dispose();
+ * ```
+ * @module
+ */
+import type { tf } from "../tf.ts";
+import { InputError } from "../errors.ts";
+import { readJsonConfig } from "../checkpoint/hf_folder.ts";
+import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
+import { BertModel } from "./bert.ts";
+import { loadBert, saveBert } from "./bert_checkpoint.ts";
+import type { Encoder, TextTokenizer } from "./encoder.ts";
+
+export interface SaveOptions {
+  /** Extra tensors under HF names in our layout (e.g. `pooler.dense.*` from a trained MLP head). */
+  extra?: Map<string, tf.Tensor>;
+  metadata?: Record<string, string>;
+}
+
+export interface Architecture {
+  load(dir: string): Promise<{ encoder: Encoder; tokenizer: TextTokenizer }>;
+  /** Write an HF checkpoint folder (weights + config; tokenizer files are saved separately). */
+  save(encoder: Encoder, dir: string, opts: SaveOptions): Promise<void>;
+}
+
+export const ARCHITECTURES: Record<string, Architecture> = {
+  bert: {
+    async load(dir) {
+      const tokenizer = await BertTokenizer.fromFolder(dir);
+      const { model } = await loadBert(dir);
+      return { encoder: model, tokenizer };
+    },
+    async save(encoder, dir, opts) {
+      const bert = encoder as BertModel;
+      // SimCSE trains BERT without its pooler: never write back the untrained pretrained pooler.
+      await saveBert(new BertModel(bert.config, bert.trainableParams()), dir, opts);
+    },
+  },
+};
+
+/** The `model_type` of a checkpoint folder (BERT when the field is absent, as in old configs). */
+export async function modelType(dir: string): Promise<string> {
+  const path = `${dir}/config.json`;
+  const t = (await readJsonConfig(path)).model_type ?? "bert";
+  if (typeof t !== "string" || !(t in ARCHITECTURES)) {
+    throw new InputError(
+      `unsupported model_type ${JSON.stringify(t)}; supported: ${Object.keys(ARCHITECTURES).join(", ")}`,
+      {
+        file: path,
+        key: "model_type",
+      },
+    );
+  }
+  return t;
+}
+
+/** Load any supported checkpoint folder with its tokenizer. */
+export async function loadEncoder(dir: string): Promise<{ encoder: Encoder; tokenizer: TextTokenizer }> {
+  return await ARCHITECTURES[await modelType(dir)].load(dir);
+}
+
+/** Save an encoder as a Hugging Face folder of its architecture. */
+export async function saveEncoder(encoder: Encoder, dir: string, opts: SaveOptions = {}): Promise<void> {
+  const arch = ARCHITECTURES[encoder.kind];
+  if (!arch) throw new Error(`no saver for architecture ${encoder.kind}`);
+  await arch.save(encoder, dir, opts);
+}
