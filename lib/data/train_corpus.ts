@@ -34,9 +34,7 @@
  * @module
  */
 
-// Pinned here because deno.json has no "csv-parse" entry (the lead may move it to the import map).
-// deno-lint-ignore no-import-prefix
-import { parse as parseCsv } from "npm:csv-parse@6.1.0/sync";
+import { parse as parseCsv } from "csv-parse/sync";
 import { InputError } from "../errors.ts";
 
 /** The sentences of a training file. */
