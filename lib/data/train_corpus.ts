@@ -50,7 +50,7 @@ export interface TrainExamples {
 }
 
 /** Which parser a path gets. */
-export type TrainFileFormat = "text" | "csv" | "tsv";
+export type TrainFileFormat = "text" | "csv" | "tsv" | "senteval_cn";
 
 /**
  * The parser `train.py` would pick for `path`: `.txt` → text; `.csv` → CSV, TAB-separated when the
@@ -61,11 +61,12 @@ export function trainFileFormat(path: string): TrainFileFormat {
   const dot = base.lastIndexOf(".");
   const ext = dot >= 0 ? base.slice(dot + 1).toLowerCase() : "";
   if (ext === "txt") return "text";
+  if (ext === "data") return "senteval_cn";
   if (ext === "tsv") return "tsv";
   if (ext === "csv") return path.includes("tsv") ? "tsv" : "csv";
   throw new InputError(
     `unsupported training file type ${JSON.stringify(ext ? "." + ext : base)}; ` +
-      `use .txt (one sentence per line) or .csv/.tsv with a header of 1-3 columns`,
+      `use .txt (one sentence per line), .csv/.tsv with a header of 1-3 columns, or a Chinese .data file`,
     { file: path },
   );
 }
@@ -97,6 +98,7 @@ export function parseTrainBytes(
   if (text.length === 0) {
     throw new InputError("training file is empty (only a byte-order mark)", { file: path });
   }
+  if (format === "senteval_cn") return parseSentevalCn(text, path);
   return format === "text"
     ? parseTextLines(text, path)
     : parseDelimited(text, path, format === "tsv" ? "\t" : ",");
@@ -110,6 +112,27 @@ function parseTextLines(text: string, file: string): TrainExamples {
   const rows = new Array<string[]>(lines.length);
   for (let i = 0; i < lines.length; i++) rows[i] = [lines[i]];
   return { columns: 1, rows, file, columnNames: ["text"] };
+}
+
+/**
+ * The Chinese `senteval_cn` `.data` layout (`s1 TAB s2 TAB label`, no header, no quoting; SIMCSE-SPEC
+ * §d.3): unsupervised training uses the first column only, as SimCSE-jittor did.
+ */
+function parseSentevalCn(text: string, file: string): TrainExamples {
+  const lines = text.split(/\r?\n/);
+  if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
+  const rows: string[][] = [];
+  lines.forEach((line, i) => {
+    const f = line.split("\t");
+    if (f.length !== 3) {
+      throw new InputError(`expected 3 TAB-separated fields (s1, s2, label), got ${f.length}`, {
+        file,
+        line: i + 1,
+      });
+    }
+    rows.push([f[0]]);
+  });
+  return { columns: 1, rows, file, columnNames: ["s1"] };
 }
 
 interface CsvRecord {

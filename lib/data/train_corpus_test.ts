@@ -5,7 +5,7 @@
  * @module
  */
 
-import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
 import { InputError } from "../errors.ts";
 import { firstInvalidUtf8, loadTrainFile, parseTrainBytes, trainFileFormat } from "./train_corpus.ts";
 
@@ -211,4 +211,20 @@ Deno.test("`loadTrainFile()` rejects unsupported extensions and missing files", 
 Deno.test("`parseTrainBytes()` parses in-memory bytes with the format from the path", () => {
   const ex = parseTrainBytes(enc.encode("x\ny"), "mem.txt");
   assertEquals(ex.rows, [["x"], ["y"]]);
+});
+
+Deno.test("`loadTrainFile()` reads the first column of a Chinese .data file and names the line of a bad row", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/LCQMC.train.data`,
+    '喜欢打篮球的男生喜欢什么样的女生\t爱打篮球的男生喜欢什么样的女生\t1\n我手机丢了，我想换个手机\t我想买个新手机，求推荐\t1\n"引号"留着\tb\t0\n',
+  );
+  const ex = await loadTrainFile(`${dir}/LCQMC.train.data`);
+  assertEquals(ex.rows, [["喜欢打篮球的男生喜欢什么样的女生"], ["我手机丢了，我想换个手机"], ['"引号"留着']]);
+  await Deno.writeTextFile(`${dir}/bad.data`, "a\tb\t1\nonly two\tfields\n");
+  await rejects(
+    loadTrainFile(`${dir}/bad.data`),
+    (e: Error) => e instanceof InputError && /bad\.data:2:/.test(e.message),
+  );
+  await Deno.remove(dir, { recursive: true });
 });

@@ -66,6 +66,10 @@ export interface TrainConfig {
   finalEvalTasks: readonly string[];
   /** Write a resume state every N steps (besides every evaluation). */
   saveSteps: number;
+  /** Also score the model before training on `finalEvalTasks` (the "before" row of a table). */
+  evalInitialModel: boolean;
+  /** Free-form note recorded in the run record (e.g. which split stood in for a missing train split). */
+  note?: string;
 }
 
 /** Official unsupervised SimCSE-BERT defaults (run_unsup_example.sh; HF 4.2.1 Trainer defaults). */
@@ -93,9 +97,11 @@ export const BASE_UNSUP: Omit<TrainConfig, "modelDir" | "trainFile" | "outputDir
     metricForBestModel: "stsb_spearman",
     finalEvalTasks: ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness"],
     saveSteps: 125,
+    evalInitialModel: false,
     // Optional knobs, listed so that `--set` knows them.
     maxSteps: undefined,
     maxTrainExamples: undefined,
     dropout: undefined,
+    note: undefined,
   } as const,
 );

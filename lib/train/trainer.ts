@@ -178,6 +178,16 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   const bar = new ProgressBar("train", total, "step", undefined, opts.progress ?? true);
   let order = epochOrder(n, cfg.seed, Math.floor(state.step / perEpoch));
   let orderEpoch = Math.floor(state.step / perEpoch);
+  let initialScores: Record<string, number> | undefined;
+  if (state.step === 0 && cfg.evalInitialModel && cfg.finalEvalTasks.length > 0) {
+    const r = await evaluate((s) => Promise.resolve(evalEncoder.embedBatch(s)), {
+      dataDir: cfg.dataDir,
+      mode: "test",
+      tasks: cfg.finalEvalTasks as EvalTask[],
+    });
+    initialScores = r.scores;
+    record.log({ step: 0, kind: "initial_test", ...initialScores });
+  }
   if (state.step === 0) {
     const s0 = await evalDev();
     record.log({ step: 0, kind: "eval", ...s0 });
@@ -271,6 +281,9 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     bestStep: state.bestStep,
     selectionMetric: cfg.metricForBestModel,
     finalScores,
+    initialScores: initialScores ?? record.entries().find((e) => e.kind === "initial_test"),
+    evalPooler: cfg.poolerType === "cls" && cfg.mlpOnlyTrain ? "cls_before_pooler" : cfg.poolerType,
+    note: cfg.note,
     wallSeconds: seconds,
     stepsPerSecond,
     peakRssBytes: peakRss,

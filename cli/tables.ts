@@ -1,0 +1,28 @@
+/**
+ * `deno task tables [--check]`: regenerate every generated result table (each experiment's RESULTS.md)
+ * from the run records in `results/` and the committed reference numbers. `--check` writes nothing and
+ * exits 1 when a table is stale.
+ *
+ * @module
+ */
+import { writeResultsMarkdown as reproduction } from "../experiments/reproduction/tables.ts";
+import { writeResultsMarkdown as chinese } from "../experiments/chinese-transfer/tables.ts";
+
+/** Every generated table: name → writer(check) returning "was stale". */
+export const TABLES: Record<string, (check: boolean) => Promise<boolean>> = {
+  "experiments/reproduction/RESULTS.md": (c) => reproduction(c),
+  "experiments/chinese-transfer/RESULTS.md": (c) => chinese(c),
+};
+
+if (import.meta.main) {
+  const check = Deno.args.includes("--check");
+  let stale = 0;
+  for (const [name, write] of Object.entries(TABLES)) {
+    if (await write(check)) {
+      stale++;
+      console.error(check ? `stale: ${name} (run \`deno task tables\`)` : `updated ${name}`);
+    }
+  }
+  if (check && stale > 0) Deno.exit(1);
+  if (!check) console.error(`tables up to date (${Object.keys(TABLES).length} files)`);
+}

@@ -1,0 +1,113 @@
+/**
+ * `deno task chinese [--preset seed|cpu] [--task lcqmc|pawsx|all] [--pooler cls|avg|all] [--backend B]
+ *   [--data-dir DIR] [--set key=value ...]`
+ *
+ * Trains SimCSE on Chinese for each (task, pooler) asked for, then regenerates `RESULTS.md`. Without
+ * `--preset` it picks `seed` when bert-base-chinese and the train splits are present, else `cpu`.
+ *
+ * @module
+ */
+import { main, parseFlags } from "../../cli/_cli.ts";
+import { parseBackend, useBackend } from "../../lib/backend.ts";
+import { applyOverrides } from "../../lib/cli_overrides.ts";
+import { InputError } from "../../lib/errors.ts";
+import { resolveDataDir } from "../../lib/eval/sts_data.ts";
+import { renderScores } from "../../lib/eval/table.ts";
+import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
+import { checkModelFolder } from "../../lib/model/model_folder.ts";
+import { train } from "../../lib/train/trainer.ts";
+import { preset, splitFile, type ZhPooler, type ZhPreset, type ZhTask } from "./config.ts";
+import { writeResultsMarkdown } from "./tables.ts";
+
+const USAGE = `usage: deno task chinese [--preset seed|cpu] [--task lcqmc|pawsx|all] [--pooler cls|avg|all]
+       [--backend auto|tensorflow|webgpu|wasm|cpu] [--data-dir DIR] [--set key=value ...]`;
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/** bert-base-chinese's vocab.txt for random-init presets: data/models/…, else the shared copy. */
+async function ensureVocab(dir: string): Promise<void> {
+  if (await exists(`${dir}/vocab.txt`)) return;
+  const shared = Deno.env.get("SIMCSE_VOCAB_DIR") ??
+    new URL("../../../shared/vocab", import.meta.url).pathname;
+  const src = `${shared}/bert-base-chinese/vocab.txt`;
+  if (!(await exists(src))) {
+    throw new InputError(
+      `no bert-base-chinese vocab.txt: run \`deno task fetch bert-base-chinese\` or set SIMCSE_VOCAB_DIR`,
+      { file: dir },
+    );
+  }
+  await writeFileAtomic(`${dir}/vocab.txt`, await Deno.readFile(src));
+  await writeFileAtomic(`${dir}/tokenizer_config.json`, JSON.stringify({ do_lower_case: true }) + "\n");
+}
+
+function choices<T extends string>(value: string, all: readonly T[], flag: string): T[] {
+  if (value === "all") return [...all];
+  if (!(all as readonly string[]).includes(value)) {
+    throw new InputError(`--${flag} must be ${all.join(", ")} or all, got '${value}'`);
+  }
+  return [value as T];
+}
+
+if (import.meta.main) {
+  await main(async () => {
+    const { values } = parseFlags(Deno.args, {
+      preset: { type: "string" },
+      task: { type: "string", default: "all" },
+      pooler: { type: "string", default: "all" },
+      backend: { type: "string", default: "auto" },
+      "data-dir": { type: "string" },
+      set: { type: "string", multiple: true, default: [] },
+    }, USAGE);
+    const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
+    const tasks = choices<ZhTask>(values.task as string, ["lcqmc", "pawsx"], "task");
+    const poolers = choices<ZhPooler>(values.pooler as string, ["cls", "avg"], "pooler");
+    const backend = await useBackend(parseBackend(values.backend as string));
+    let name = values.preset as ZhPreset | undefined;
+    if (name === undefined) {
+      const model = await exists("data/models/bert-base-chinese/config.json");
+      const trainSplits = (await Promise.all(tasks.map((t) => exists(splitFile(dataDir, t, "train"))))).every(
+        Boolean,
+      );
+      name = model && trainSplits ? "seed" : "cpu";
+      console.error(
+        `preset: ${name} (${
+          name === "seed"
+            ? "bert-base-chinese and the train splits are present"
+            : "bert-base-chinese or a train split is not downloaded; `--preset seed` runs the seed's setup"
+        })`,
+      );
+    }
+    if (name !== "seed" && name !== "cpu") {
+      throw new InputError(`unknown preset '${name}'; expected seed or cpu`);
+    }
+    for (const task of tasks) {
+      for (const valid of ["valid", "test"] as const) {
+        if (!(await exists(splitFile(dataDir, task, valid)))) {
+          throw new InputError(
+            "missing; get it with `deno task fetch senteval_cn` or point --data-dir at a copy",
+            { file: splitFile(dataDir, task, valid) },
+          );
+        }
+      }
+    }
+    for (const task of tasks) {
+      const trainSplit = (await exists(splitFile(dataDir, task, "train"))) ? "train" : "valid";
+      if (trainSplit === "valid") {
+        console.error(
+          `${task}: no train split under ${dataDir}; training on the valid split's first column (recorded in the run record)`,
+        );
+      }
+      for (const pooler of poolers) {
+        const cfg = applyOverrides(preset(name, task, pooler, dataDir, trainSplit), values.set as string[]);
+        if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
+        else await checkModelFolder(cfg.modelDir);
+        console.error(`== ${cfg.preset}`);
+        const r = await train(cfg, { backend });
+        console.error(`run record: ${r.runDir} (${r.status})`);
+        if (r.finalScores) console.log(renderScores(r.finalScores, "test"));
+        if (r.status !== "completed") Deno.exit(r.status === "interrupted" ? 130 : 1);
+      }
+    }
+    await writeResultsMarkdown();
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Generates the before/after table in `experiments/chinese-transfer/RESULTS.md` from the run records in
+ * `results/chinese-transfer/*` (the newest run of each preset) and `reference.json`.
+ *
+ * @module
+ */
+import { cell, markdownTable, readRuns, updateRegion } from "../../lib/results/markdown_tables.ts";
+
+const HERE = new URL(".", import.meta.url).pathname;
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+interface Reference {
+  rows: { name: string; source: string; LCQMC?: number; PAWSX?: number }[];
+}
+
+export async function chineseTable(resultsDir = `${ROOT}results`): Promise<string> {
+  const ref = JSON.parse(await Deno.readTextFile(`${HERE}reference.json`)) as Reference;
+  const rows = ref.rows.map((r) => [`${r.name} (reference: ${r.source})`, cell(r.LCQMC), cell(r.PAWSX)]);
+  const newest = new Map<string, Awaited<ReturnType<typeof readRuns>>[number]>();
+  for (const run of await readRuns(resultsDir, "chinese-transfer")) {
+    newest.set(String(run.config.preset), run);
+  }
+  const notes = new Set<string>();
+  for (const [presetName, { summary: s }] of [...newest].sort()) {
+    const task = (s.finalScores && Object.keys(s.finalScores)[0]) ??
+      (presetName.includes("pawsx") ? "PAWSX" : "LCQMC");
+    const col = (v?: number) => task === "LCQMC" ? [cell(v), "—"] : ["—", cell(v)];
+    const mark = s.note ? " †" : "";
+    if (s.note) notes.add(`† ${s.note.replace(/LCQMC|PAWSX/, "the task's")}.`);
+    rows.push([
+      `ours: ${presetName} before training (${s.evalPooler})${mark}`,
+      ...col(s.initialScores?.[task]),
+    ]);
+    rows.push([
+      `ours: ${presetName} SimCSE (${s.evalPooler}), \`${s.runId}\`${mark}`,
+      ...col(s.finalScores?.[task]),
+    ]);
+  }
+  return markdownTable(["model (test Spearman × 100)", "LCQMC", "PAWS-X"], rows) +
+    (notes.size ? "\n\n" + [...notes].join("\n") : "");
+}
+
+export async function writeResultsMarkdown(check = false, resultsDir?: string): Promise<boolean> {
+  return await updateRegion(`${HERE}RESULTS.md`, await chineseTable(resultsDir), check);
+}
