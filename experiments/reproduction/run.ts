@@ -19,7 +19,7 @@ import { checkModelFolder } from "../../lib/model/model_folder.ts";
 import { bertBaseUncasedVocabText } from "../../lib/tokenizer/npm_vocab.ts";
 import { train } from "../../lib/train/trainer.ts";
 import type { TrainConfig } from "../../lib/train/train_config.ts";
-import { preset, type PresetName } from "./config.ts";
+import { BERT_TINY_DIR, preset, type PresetName } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
 
 const USAGE = `usage: deno task reproduce [--preset paper|cpu] [--backend auto|tensorflow|webgpu|wasm|cpu]
@@ -85,7 +85,15 @@ if (import.meta.main) {
     if (name !== "paper" && name !== "cpu") {
       throw new InputError(`unknown preset '${name}'; expected paper or cpu`);
     }
-    const cfg = applyOverrides(preset(name as PresetName, dataDir), values.set as string[]);
+    const tiny = await exists(`${BERT_TINY_DIR}/config.json`);
+    if (name === "cpu") {
+      console.error(
+        tiny
+          ? `cpu preset: starting from ${BERT_TINY_DIR}`
+          : `cpu preset: ${BERT_TINY_DIR} is absent (\`deno task fetch google/bert_uncased_L-2_H-128_A-2\`); starting from random weights`,
+      );
+    }
+    const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), values.set as string[]);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflight(cfg);
     const result = await train(cfg, { backend, resume: values.resume as boolean });
