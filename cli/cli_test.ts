@@ -88,7 +88,7 @@ Deno.test({
 Deno.test("bad input gives one clear line and exit 1 (no stack trace), with nothing written", async () => {
   const dir = await Deno.makeTempDir();
   const cases: [string, string[], RegExp][] = [
-    ["eval.ts", ["--model", `${dir}/nope`, "--pooler", "avg"], /deno task fetch nope/],
+    ["eval.ts", ["--model", `${dir}/nope`, "--pooler", "avg"], /deno task fetch --list/],
     ["eval.ts", ["--model", TINY, "--pooler", "max"], /unknown pooler 'max'/],
     ["eval.ts", ["--model", TINY, "--pooler", "avg", "--tasks", "sts99"], /unknown task 'sts99'/],
     ["eval.ts", ["--model", TINY, "--pooler", "avg", "--bogus"], /bogus/],

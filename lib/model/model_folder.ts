@@ -1,6 +1,8 @@
 /**
  * Up-front check of a model folder, so a command fails before any work when something is missing,
- * naming the missing files and the `deno task fetch` line that brings them (or what to place by hand).
+ * naming the missing files and the exact `deno task fetch …` line that brings them (with
+ * `--data-dir` when the folder is not under the default data folder), or what to place by hand.
+ * Works offline: nothing is downloaded here, and a folder placed by hand passes the check.
  *
  * @example
  * ```ts
@@ -10,6 +12,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { fetchHintForPath, normDir } from "../fetch/catalog.ts";
 
 async function isFile(path: string): Promise<boolean> {
   try {
@@ -19,9 +22,20 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-/** The model name a folder stands for (its last path component), for the fetch hint. */
-function modelName(dir: string): string {
-  return dir.replace(/\/+$/, "").split("/").pop() || dir;
+/** How to get a model folder: the exact fetch command, or what to place by hand. */
+export function modelFolderHint(dir: string): string {
+  const hint = fetchHintForPath(dir);
+  const byHand =
+    "place a Hugging Face checkpoint folder (config.json, model.safetensors or pytorch_model.bin, " +
+    "tokenizer files) there by hand";
+  if (!hint || hint.item.kind !== "model") {
+    return `${byHand[0].toUpperCase()}${byHand.slice(1)}; \`deno task fetch --list\` shows the models ` +
+      "`deno task fetch` can download into <data>/models/<name>.";
+  }
+  if (hint.folder && hint.folder !== normDir(dir)) {
+    return `Get it with \`${hint.command}\` (it downloads into ${hint.folder}; pass that folder), or ${byHand}.`;
+  }
+  return `Get it with \`${hint.command}\`, or ${byHand}.`;
 }
 
 /** Throw an `InputError` listing what a Hugging Face model folder lacks (config, weights, tokenizer). */
@@ -51,11 +65,10 @@ export async function checkModelFolder(dir: string): Promise<void> {
   }
   if (missing.length > 0) {
     throw new InputError(
-      `model folder is incomplete: missing ${missing.join(", ")}. ` +
-        `Get it with \`deno task fetch ${
-          modelName(dir)
-        }\`, or place a Hugging Face checkpoint folder there by hand.`,
-      { file: dir },
+      `model folder is incomplete: missing ${missing.join(", ")}. ${modelFolderHint(dir)}`,
+      {
+        file: dir,
+      },
     );
   }
 }
