@@ -17,6 +17,8 @@ import "@tensorflow/tfjs-backend-wasm";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { InputError } from "./errors.ts";
 import { registerWasmKernels } from "./kernels/wasm_unsorted_segment_sum.ts";
+import { accelerateCpuBackend } from "./kernels/cpu_accel.ts";
+import { loadBlas } from "./kernels/cpu_blas.ts";
 
 export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = typeof BACKENDS[number];
@@ -82,6 +84,7 @@ export async function useBackend(requested: BackendName = "auto"): Promise<strin
   switch (requested) {
     case "cpu":
       await tf.setBackend("cpu");
+      accelerateCpuBackend();
       break;
     case "wasm":
       if (!(await tryWasm())) throw new InputError("the wasm backend failed to initialise");
@@ -100,8 +103,14 @@ export async function useBackend(requested: BackendName = "auto"): Promise<strin
     case "auto":
       if (await tryTensorflow()) break;
       if (await tryWebgpu(true)) break;
+      // cpu + BLAS beats wasm (CPU-PERF.md); without a BLAS library wasm is faster.
+      if (Deno.env.get("SIMCSE_CPU_KERNELS") !== "stock" && loadBlas() && (await tf.setBackend("cpu"))) {
+        accelerateCpuBackend();
+        break;
+      }
       if (await tryWasm()) break;
       await tf.setBackend("cpu");
+      accelerateCpuBackend({ quiet: true });
       break;
     default: {
       const never: never = requested;

@@ -3,6 +3,8 @@
  * plain (untransposed) 2-D matmuls: dx = dy @ Wᵀ and dW = xᵀ @ dy with the transposes materialised
  * first. Why custom: on the wasm backend, autograd's `matMul(…, transposeA/B)` takes a slow path
  * (~2 GFLOP/s instead of ~24; CPU-PERF.md), and these two matmuls are most of a training step.
+ * On other backends (cpu with BLAS sgemm, tensorflow, webgpu) the transposes are free flags, so
+ * the gradient passes them instead of materialising, and the forward fuses the bias add.
  *
  * @example
  * ```ts
@@ -17,12 +19,19 @@ import { tf } from "../tf.ts";
 const linearOp = tf.customGrad(
   ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x, w]);
+    const flags = tf.getBackend() !== "wasm";
     return {
-      value: tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b),
+      value: flags
+        ? tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b })
+        : tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as tf.Tensor2D[];
-        const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws));
-        const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+        const dx = flags
+          ? tf.matMul(dy as tf.Tensor2D, ws, false, true)
+          : tf.matMul(dy as tf.Tensor2D, tf.transpose(ws));
+        const dw = flags
+          ? tf.matMul(xs, dy as tf.Tensor2D, true, false)
+          : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
         const db = tf.sum(dy, 0);
         return [dx, dw, db];
       },

@@ -1,0 +1,168 @@
+/**
+ * Access to the TF.js `cpu` backend's storage for hand-written kernels, and a pool of Float32Array
+ * output buffers. A training step allocates hundreds of multi-MB arrays; fresh ones cost `mmap`,
+ * page faults and zeroing (half the process time in CPU-PERF.md) and are freed late by GC. With the
+ * pool installed, an output buffer allocated by {@link allocFloat32} returns to the pool when the
+ * backend frees its tensor and is handed to the next kernel that needs that many elements.
+ *
+ * Safety: a buffer is recycled only while the backend is its sole holder. It "escapes" (is never
+ * recycled) once it is read out (`dataSync`/`data`/`readSync`) or once another tensor is stored on
+ * a view of the same memory (e.g. the stock `Slice` kernel returns sub-array views). Pooled arrays
+ * are NOT zeroed: a kernel that allocates with {@link allocFloat32} must write every element.
+ *
+ * @example
+ * ```ts
+ * import { installCpuPool, allocFloat32 } from "./cpu_pool.ts";
+ * installCpuPool(); // idempotent; after the cpu backend is registered
+ * const out = allocFloat32(1 << 20); // reused buffer when one of that size is free
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+/** The parts of tfjs-backend-cpu's `MathBackendCPU` the kernels here use. */
+export interface CpuBackendLike {
+  data: {
+    get(dataId: unknown): { values: ArrayLike<number> | Uint8Array[]; dtype: tf.DataType; refCount: number };
+    has(dataId: unknown): boolean;
+  };
+  write(values: unknown, shape: number[], dtype: tf.DataType): unknown;
+  readSync(dataId: unknown): unknown;
+  disposeData(dataId: unknown, force?: boolean): boolean;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: unknown): tf.TensorInfo;
+  disposeIntermediateTensorInfo(t: tf.TensorInfo): void;
+}
+
+/** The cpu backend instance (created on first use). */
+export function cpuBackend(): CpuBackendLike {
+  const b = tf.findBackend("cpu");
+  if (!b) throw new Error("the TF.js cpu backend is not registered");
+  return b as unknown as CpuBackendLike;
+}
+
+/** A tensor's values as a Float32Array (the backend's own array when it is one; a copy otherwise). */
+export function float32Values(backend: CpuBackendLike, t: tf.TensorInfo): Float32Array {
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
+}
+
+const MIN_POOLED = 4096; // smaller arrays are cheap to allocate
+
+const free = new Map<number, Float32Array[]>();
+let freeBytes = 0;
+let maxFreeBytes = 0;
+const fresh = new WeakSet<ArrayBuffer>(); // allocated here, not yet stored in the backend
+const owned = new WeakSet<ArrayBuffer>(); // stored in exactly one backend entry, never read out
+let installed = false;
+let stats = { allocs: 0, reused: 0, released: 0 };
+
+/**
+ * A Float32Array of `n` elements with ARBITRARY contents (recycled when the pool is installed and
+ * one is free). Write every element before storing it with `makeTensorInfo`.
+ */
+export function allocFloat32(n: number): Float32Array {
+  if (!installed || n < MIN_POOLED) return new Float32Array(n);
+  stats.allocs++;
+  const list = free.get(n);
+  if (list && list.length > 0) {
+    const a = list.pop()!;
+    freeBytes -= a.byteLength;
+    fresh.add(a.buffer as ArrayBuffer);
+    stats.reused++;
+    return a;
+  }
+  const a = new Float32Array(n);
+  fresh.add(a.buffer as ArrayBuffer);
+  return a;
+}
+
+/** Give back a scratch array from {@link allocFloat32} that was never stored in a tensor. */
+export function releaseFloat32(a: Float32Array): void {
+  const buf = a.buffer as ArrayBuffer;
+  if (!installed || !fresh.has(buf) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength) return;
+  fresh.delete(buf);
+  pushFree(a);
+}
+
+function pushFree(a: Float32Array): void {
+  if (freeBytes + a.byteLength > maxFreeBytes) return; // over the cap: let GC have it
+  let list = free.get(a.length);
+  if (!list) free.set(a.length, list = []);
+  list.push(a);
+  freeBytes += a.byteLength;
+  stats.released++;
+}
+
+function escape(values: unknown): void {
+  if (values && ArrayBuffer.isView(values)) owned.delete(values.buffer as ArrayBuffer);
+}
+
+/**
+ * Hook the pool into the cpu backend (idempotent). `maxFreeMB` caps the memory kept in free lists
+ * (default: env `SIMCSE_CPU_POOL_MB`, else a quarter of physical memory, at most 8 GiB).
+ */
+export function installCpuPool(maxFreeMB?: number): void {
+  const envMB = Number(Deno.env.get("SIMCSE_CPU_POOL_MB") ?? NaN);
+  let total = 16 * 2 ** 30;
+  try {
+    total = Deno.systemMemoryInfo().total;
+  } catch {
+    // keep the default
+  }
+  maxFreeBytes = (maxFreeMB ?? (Number.isFinite(envMB) ? envMB : Math.min(8192, total / 4 / 2 ** 20))) *
+    2 ** 20;
+  if (installed) return;
+  const b = cpuBackend();
+  const write = b.write.bind(b);
+  const readSync = b.readSync.bind(b);
+  const disposeData = b.disposeData.bind(b);
+  b.write = (values, shape, dtype) => {
+    if (values && ArrayBuffer.isView(values)) {
+      const buf = values.buffer as ArrayBuffer;
+      if (owned.has(buf)) {
+        owned.delete(buf); // a second tensor on the same memory: never recycle it
+      } else if (fresh.has(buf)) {
+        fresh.delete(buf);
+        if (values.byteOffset === 0 && values.byteLength === buf.byteLength) owned.add(buf);
+      }
+    }
+    return write(values, shape, dtype);
+  };
+  b.readSync = (dataId) => {
+    if (b.data.has(dataId)) escape(b.data.get(dataId).values);
+    return readSync(dataId);
+  };
+  b.disposeData = (dataId, force) => {
+    const entry = b.data.has(dataId) ? b.data.get(dataId) : undefined;
+    const done = disposeData(dataId, force);
+    if (entry && !b.data.has(dataId)) {
+      const v = entry.values;
+      if (v instanceof Float32Array && owned.has(v.buffer as ArrayBuffer)) {
+        owned.delete(v.buffer as ArrayBuffer);
+        pushFree(v);
+      }
+    }
+    return done;
+  };
+  installed = true;
+}
+
+/** Empty the free lists (memory goes back to GC). */
+export function drainCpuPool(): void {
+  free.clear();
+  freeBytes = 0;
+}
+
+/** Pool counters since the last reset, and the bytes now in free lists. */
+export function cpuPoolStats(
+  reset = false,
+): { allocs: number; reused: number; released: number; freeBytes: number } {
+  const s = { ...stats, freeBytes };
+  if (reset) stats = { allocs: 0, reused: 0, released: 0 };
+  return s;
+}
+
+/** Whether {@link installCpuPool} has run. */
+export function cpuPoolInstalled(): boolean {
+  return installed;
+}

@@ -1,0 +1,99 @@
+"""PyTorch peer for `bench/train_bench.ts`: the same SimCSE training step and encoding, timed.
+
+Uses the hand-written reference BERT (`bert_reference.py`, HF 4.2.1 semantics: post-LN, erf GELU,
+torch Bernoulli dropout 0.1), SimCSE's MLP head on [CLS], temperature 0.05 cross-entropy over the
+in-batch cosine matrix, and `torch.optim.AdamW`. Batch: 64 sentences = 128 sequences of 32 tokens.
+
+Usage: /usr/bin/python3 reference/bench_torch.py --config mini --steps 3 --encode-batches 4 [--threads N]
+Prints ONE JSON line: {"config", "threads", "train_s": [per timed step], "encode_s": [...],
+"sentences_per_encode_batch", "peak_rss_bytes", "torch", "blas_core"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bert_reference import BertConfig, BertModel, Dropout, MLPLayer, contrastive_loss  # noqa: E402
+
+CONFIGS = {
+    "tiny": (2, 128),
+    "mini": (4, 256),
+    "small": (4, 512),
+    "base": (12, 768),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", choices=sorted(CONFIGS), required=True)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--encode-batches", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    layers, hidden = CONFIGS[args.config]
+    cfg = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
+                     num_attention_heads=hidden // 64, intermediate_size=4 * hidden,
+                     max_position_embeddings=512, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    torch.manual_seed(0)
+    bert = BertModel(cfg, add_pooling_layer=False)
+    mlp = MLPLayer(cfg)
+    params = list(bert.parameters()) + list(mlp.parameters())
+    opt = torch.optim.AdamW(params, lr=3e-5, weight_decay=0.0)
+
+    batch, length = 64, 32
+    rows = 2 * batch
+    ids = (1000 + (torch.arange(rows * length) * 7919) % 20000).reshape(rows, length)
+    mask = torch.ones(rows, length, dtype=torch.long)
+    types = torch.zeros(rows, length, dtype=torch.long)
+
+    cpu_s: list = []
+
+    def step() -> float:
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        out = bert(ids, mask, types, drop=Dropout("bernoulli", 0.1))
+        z = mlp(out["last_hidden_state"][:, 0])
+        loss = contrastive_loss(z, 2, 0.05)
+        loss = loss[0] if isinstance(loss, tuple) else loss
+        loss.backward()
+        opt.step()
+        cpu_s.append(time.process_time() - c0)
+        return time.perf_counter() - t0
+
+    for _ in range(args.warmup):
+        step()
+    cpu_s.clear()
+    train_s = [step() for _ in range(args.steps)]
+
+    enc_ids, enc_mask, enc_types = ids[:batch], mask[:batch], types[:batch]
+
+    def encode() -> float:
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            bert(enc_ids, enc_mask, enc_types)["last_hidden_state"][:, 0].contiguous()
+        return time.perf_counter() - t0
+
+    encode()
+    encode_s = [encode() for _ in range(args.encode_batches)]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({
+        "config": args.config, "threads": torch.get_num_threads(), "train_s": train_s, "train_cpu_s": cpu_s, "encode_s": encode_s,
+        "sentences_per_encode_batch": batch, "peak_rss_bytes": peak, "torch": torch.__version__,
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+    }))
+
+
+if __name__ == "__main__":
+    main()
