@@ -1,0 +1,141 @@
+/**
+ * `deno task search --model DIR --index FILE [--query TEXT]... [--build FILE.txt] [--pooler P]
+ *   [--top-k K] [--threshold T] [--approximate | --exact] [--batch-size N] [--backend B] [--json]`
+ *
+ * Sentence search like the official `simcse` tool. With `--build`, embeds the sentences of a text
+ * file (one per line) and saves the index to `--index` (atomically); otherwise loads `--index`.
+ * Then answers each `--query`: the `--top-k` (default 5) most similar indexed sentences with cosine
+ * >= `--threshold` (default 0.6; write a negative value as `--threshold=-1`). `--approximate` uses an HNSW graph (built with `--build`, saved in
+ * the index); a loaded index with a saved graph uses it unless `--exact`.
+ *
+ * The pooler defaults to the one recorded in the index, else `cls_before_pooler` (the unsupervised
+ * SimCSE pooler; pass `--pooler cls` for supervised checkpoints, as the official tool's default does).
+ *
+ * @module
+ */
+import { main, parseFlags, positiveInt, required } from "./_cli.ts";
+import { parseBackend, useBackend } from "../lib/backend.ts";
+import { parsePooler, type PoolerType } from "../lib/pooling.ts";
+import { InputError } from "../lib/errors.ts";
+import { SentenceEncoder } from "../lib/sentence_encoder.ts";
+import { checkModelFolder } from "../lib/model/model_folder.ts";
+import { buildIndex, type SearchHit, SentenceIndex } from "../lib/search/sentence_index.ts";
+import { readIndexHeader } from "../lib/search/index_file.ts";
+import { DEFAULT_THRESHOLD, DEFAULT_TOP_K } from "../lib/search/top_k.ts";
+
+const USAGE = `usage: deno task search --model DIR --index FILE [--query TEXT]... [--build FILE.txt]
+       [--pooler NAME] [--top-k K] [--threshold T] [--approximate | --exact] [--batch-size N]
+       [--backend auto|tensorflow|webgpu|wasm|cpu] [--json]`;
+
+/** A number flag, or an InputError naming it. */
+function numberFlag(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new InputError(`--${flag} must be a number, got '${value}'`);
+  }
+  return n;
+}
+
+/** Human-readable results of one query. */
+export function formatHits(query: string, hits: SearchHit[], threshold: number): string {
+  const lines = [`query: ${query}`];
+  if (hits.length === 0) lines.push(`  (no indexed sentence with cosine >= ${threshold})`);
+  for (const h of hits) lines.push(`  ${h.score.toFixed(4)}  ${h.sentence}`);
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  await main(async () => {
+    const { values } = parseFlags(Deno.args, {
+      model: { type: "string" },
+      index: { type: "string" },
+      query: { type: "string", multiple: true },
+      build: { type: "string" },
+      pooler: { type: "string" },
+      "top-k": { type: "string" },
+      threshold: { type: "string" },
+      approximate: { type: "boolean", default: false },
+      exact: { type: "boolean", default: false },
+      "batch-size": { type: "string" },
+      backend: { type: "string", default: "auto" },
+      json: { type: "boolean", default: false },
+    }, USAGE);
+    const modelDir = required(values.model as string | undefined, "model", USAGE);
+    const indexPath = required(values.index as string | undefined, "index", USAGE);
+    const queries = (values.query as string[] | undefined) ?? [];
+    const buildFile = values.build as string | undefined;
+    const topK = positiveInt(values["top-k"] as string | undefined, "top-k", DEFAULT_TOP_K);
+    const threshold = numberFlag(values.threshold as string | undefined, "threshold", DEFAULT_THRESHOLD);
+    const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 64);
+    const poolerFlag = values.pooler === undefined ? undefined : parsePooler(values.pooler as string);
+    if (values.approximate && values.exact) {
+      throw new InputError(`--approximate and --exact exclude each other\n${USAGE}`);
+    }
+    if (!buildFile && queries.length === 0) {
+      throw new InputError(`give --query (or --build to make an index)\n${USAGE}`);
+    }
+
+    let pooler: PoolerType = poolerFlag ?? "cls_before_pooler";
+    if (!buildFile) {
+      const meta = await readIndexHeader(indexPath);
+      if (meta.pooler !== null) {
+        if (poolerFlag !== undefined && poolerFlag !== meta.pooler) {
+          throw new InputError(
+            `the index was built with --pooler ${meta.pooler}; use it (or rebuild with --build)`,
+            { file: indexPath },
+          );
+        }
+        pooler = parsePooler(meta.pooler);
+      }
+      if (meta.modelPath !== null && (await realPath(meta.modelPath)) !== (await realPath(modelDir))) {
+        console.error(`warning: ${indexPath} was built with --model ${meta.modelPath}, not ${modelDir}`);
+      }
+    }
+    await checkModelFolder(modelDir);
+    await useBackend(parseBackend(values.backend as string));
+    const encoder = await SentenceEncoder.load(modelDir, { pooler });
+    try {
+      let index: SentenceIndex;
+      if (buildFile) {
+        const t0 = performance.now();
+        index = await buildIndex(buildFile, encoder, {
+          batchSize,
+          approximate: values.approximate as boolean,
+          modelPath: modelDir,
+          pooler,
+          progress: true,
+        });
+        await index.save(indexPath);
+        console.error(
+          `indexed ${index.size} sentences (size ${index.dim}, ${pooler}${
+            index.approximate ? ", HNSW" : ""
+          }) ` +
+            `in ${((performance.now() - t0) / 1000).toFixed(1)} s -> ${indexPath}`,
+        );
+      } else {
+        index = await SentenceIndex.load(indexPath, encoder, {
+          batchSize,
+          approximate: values.approximate ? true : values.exact ? false : undefined,
+        });
+      }
+      if (queries.length === 0) return;
+      const results = await index.search(queries, { topK, threshold });
+      if (values.json) {
+        console.log(JSON.stringify(queries.map((query, i) => ({ query, hits: results[i] })), null, 2));
+      } else {
+        console.log(queries.map((q, i) => formatHits(q, results[i], threshold)).join("\n"));
+      }
+    } finally {
+      encoder.dispose();
+    }
+  });
+}
+
+async function realPath(p: string): Promise<string> {
+  try {
+    return await Deno.realPath(p);
+  } catch {
+    return p;
+  }
+}
