@@ -7,11 +7,13 @@
  */
 import { writeResultsMarkdown as reproduction } from "../experiments/reproduction/tables.ts";
 import { writeResultsMarkdown as chinese } from "../experiments/chinese-transfer/tables.ts";
+import { writeResultsMarkdown as gpt2 } from "../experiments/gpt2-wavg/tables.ts";
 
 /** Every generated table: name → writer(check) returning "was stale". */
 export const TABLES: Record<string, (check: boolean) => Promise<boolean>> = {
   "experiments/reproduction/RESULTS.md": (c) => reproduction(c),
   "experiments/chinese-transfer/RESULTS.md": (c) => chinese(c),
+  "experiments/gpt2-wavg/RESULTS.md": (c) => gpt2(c),
 };
 
 if (import.meta.main) {

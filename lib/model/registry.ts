@@ -17,6 +17,9 @@ import { readJsonConfig } from "../checkpoint/hf_folder.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { BertModel } from "./bert.ts";
 import { loadBert, saveBert } from "./bert_checkpoint.ts";
+import { Gpt2Tokenizer } from "../tokenizer/gpt2_tokenizer.ts";
+import type { Gpt2Model } from "./gpt2.ts";
+import { loadGpt2, saveGpt2 } from "./gpt2_checkpoint.ts";
 import type { Encoder, TextTokenizer } from "./encoder.ts";
 
 export interface SaveOptions {
@@ -42,6 +45,16 @@ export const ARCHITECTURES: Record<string, Architecture> = {
       const bert = encoder as BertModel;
       // SimCSE trains BERT without its pooler: never write back the untrained pretrained pooler.
       await saveBert(new BertModel(bert.config, bert.trainableParams()), dir, opts);
+    },
+  },
+  gpt2: {
+    async load(dir) {
+      const tokenizer = await Gpt2Tokenizer.fromFolder(dir);
+      const { model } = await loadGpt2(dir);
+      return { encoder: model, tokenizer };
+    },
+    async save(encoder, dir, opts) {
+      await saveGpt2(encoder as Gpt2Model, dir, opts);
     },
   },
 };

@@ -1,0 +1,203 @@
+/**
+ * GPT-2 encoder in TensorFlow.js, mirroring Hugging Face `GPT2Model` (transformers 4.2.1
+ * `modeling_gpt2.py`; SIMCSE-SPEC §i, §d.2): token (`wte`) + position (`wpe`, ids 0…L−1, not derived
+ * from the mask) embeddings, embedding dropout; pre-LayerNorm blocks
+ * `x + attn(ln_1(x))`, `x + mlp(ln_2(x))`; the final `ln_f`.
+ *
+ * Attention as HF 4.2.1: scores = q·kᵀ / √d; causal (future) positions are *replaced* by
+ * `masked_bias` = −1e4; then the additive key-padding mask (1 − m)·(−10000) is added; softmax;
+ * dropout; ·v; `c_proj`; dropout. MLP: `c_fc` → `gelu_new` → `c_proj` → dropout. Padding sits on the
+ * right, so real tokens never see a pad and their states do not depend on the batch's padding; pad
+ * positions still get hidden states (they see every earlier token).
+ *
+ * Parameters live in a `Map` keyed by Hugging Face `GPT2Model` names (`h.0.attn.c_attn.weight`, …).
+ * Conv1D weights are already [in, out], so the forward pass is `linear(x, W, b)` with no transpose.
+ * Token type ids are ignored: GPT-2's tokenizer returns none and SimCSE passes none (HF would add
+ * `wte(token_type_ids)` if they were given).
+ *
+ * Dropout sites are numbered as BERT's (`dropout.ts`): embeddings 0; block l: attention
+ * probabilities 1 + 3l, attention output 2 + 3l, MLP output 3 + 3l.
+ *
+ * `hiddenStates` as HF: [embedding output, block 1, …, block n−1, ln_f(block n)], so the last entry is
+ * `lastHiddenState`.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { Gpt2Model } from "./gpt2.ts";
+ * import { gpt2ConfigFromJson } from "./gpt2_config.ts";
+ * const cfg = gpt2ConfigFromJson({ model_type: "gpt2", vocab_size: 50, n_embd: 16, n_layer: 1, n_head: 2,
+ *   n_positions: 16 }, "config.json");
+ * const model = Gpt2Model.init(cfg, 1);
+ * const out = model.forward({ inputIds: tf.tensor2d([[2, 5, 3]], undefined, "int32"),
+ *   attentionMask: tf.tensor2d([[1, 1, 1]], undefined, "int32") });
+ * console.log(out.lastHiddenState.shape); // [1, 3, 16]
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { activation, type BertInputs, type EncoderOutput, type ForwardOptions, layerNorm } from "./bert.ts";
+import type { Encoder } from "./encoder.ts";
+import type { Gpt2Config } from "./gpt2_config.ts";
+import { linear } from "./linear.ts";
+
+export type { Gpt2Config };
+
+/**
+ * The MLP activation. `gelu_new` = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) with x³ as x·x·x:
+ * `tf.pow`'s gradient also differentiates the exponent (a log per element), a third of the MLP's cost.
+ */
+export function act(name: Gpt2Config["activationFunction"], x: tf.Tensor): tf.Tensor {
+  if (name !== "gelu_new") return activation(name, x);
+  const cube = tf.mul(tf.mul(x, x), x);
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, cube)));
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+}
+
+/** HF 4.2.1 `Attention.masked_bias`: the logit that replaces causally masked scores. */
+export const MASKED_BIAS = -1e4;
+
+/** Every parameter name of `GPT2Model` and its shape (Conv1D weights [in, out], as stored by HF). */
+export function gpt2ParamShapes(cfg: Gpt2Config): Map<string, number[]> {
+  const H = cfg.hiddenSize, I = cfg.intermediateSize;
+  const m = new Map<string, number[]>([
+    ["wte.weight", [cfg.vocabSize, H]],
+    ["wpe.weight", [cfg.nPositions, H]],
+  ]);
+  for (let i = 0; i < cfg.numHiddenLayers; i++) {
+    const p = `h.${i}.`;
+    m.set(`${p}ln_1.weight`, [H]);
+    m.set(`${p}ln_1.bias`, [H]);
+    m.set(`${p}attn.c_attn.weight`, [H, 3 * H]);
+    m.set(`${p}attn.c_attn.bias`, [3 * H]);
+    m.set(`${p}attn.c_proj.weight`, [H, H]);
+    m.set(`${p}attn.c_proj.bias`, [H]);
+    m.set(`${p}ln_2.weight`, [H]);
+    m.set(`${p}ln_2.bias`, [H]);
+    m.set(`${p}mlp.c_fc.weight`, [H, I]);
+    m.set(`${p}mlp.c_fc.bias`, [I]);
+    m.set(`${p}mlp.c_proj.weight`, [I, H]);
+    m.set(`${p}mlp.c_proj.bias`, [H]);
+  }
+  m.set("ln_f.weight", [H]);
+  m.set("ln_f.bias", [H]);
+  return m;
+}
+
+export class Gpt2Model implements Encoder {
+  readonly kind = "gpt2";
+  /** GPT-2 has no pretrained pooler. */
+  readonly hasPooler = false;
+  /** `wte` has no padding_idx: every row, the pad (EOS) row included, is trained. */
+  readonly paddingIdx = null;
+  readonly wordEmbeddingName = "wte.weight";
+
+  constructor(readonly config: Gpt2Config, readonly params: Map<string, tf.Variable>) {}
+
+  /** Fresh random weights (HF 4.2.1 `_init_weights`: normal(0, initializerRange), LayerNorm 1/0, zero biases). */
+  static init(config: Gpt2Config, seed: number): Gpt2Model {
+    const params = new Map<string, tf.Variable>();
+    let s = seed;
+    for (const [name, shape] of gpt2ParamShapes(config)) {
+      let t: tf.Tensor;
+      const isLn = /(^|\.)ln_(1|2|f)\./.test(name);
+      if (isLn && name.endsWith(".weight")) t = tf.ones(shape);
+      else if (name.endsWith(".bias")) t = tf.zeros(shape);
+      else t = tf.randomNormal(shape, 0, config.initializerRange, "float32", s++);
+      params.set(name, tf.variable(t, true));
+      t.dispose();
+    }
+    return new Gpt2Model(config, params);
+  }
+
+  /** A parameter by HF name; throws naming it if absent. */
+  p(name: string): tf.Variable {
+    const v = this.params.get(name);
+    if (!v) throw new Error(`GPT-2 parameter '${name}' is missing`);
+    return v;
+  }
+
+  /** Every parameter (GPT-2 has no unused pooler). */
+  trainableParams(): Map<string, tf.Variable> {
+    return new Map(this.params);
+  }
+
+  /** Set resid/embd/attn dropout (SimCSE-jittor `--dropout_rate` overwrites every `*pdrop`). */
+  setDropout(rate: number): void {
+    this.config.residPdrop = rate;
+    this.config.embdPdrop = rate;
+    this.config.attnPdrop = rate;
+  }
+
+  private linear(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    return linear(x, this.p(`${name}.weight`) as tf.Tensor2D, this.p(`${name}.bias`) as tf.Tensor1D);
+  }
+
+  private ln(x: tf.Tensor, name: string): tf.Tensor2D {
+    return layerNorm(
+      x,
+      this.p(`${name}.weight`),
+      this.p(`${name}.bias`),
+      this.config.layerNormEps,
+    ) as tf.Tensor2D;
+  }
+
+  /** Run the model. Call inside `tf.tidy` (or dispose the outputs). */
+  forward(inputs: BertInputs, opts: ForwardOptions = {}): EncoderOutput {
+    const cfg = this.config;
+    const [B, L] = inputs.inputIds.shape;
+    const H = cfg.hiddenSize, nh = cfg.numAttentionHeads, dh = H / nh;
+    if (L > cfg.maxPositionEmbeddings) {
+      throw new Error(
+        `sequence length ${L} exceeds the model's limit ${cfg.maxPositionEmbeddings} (n_positions/n_ctx)`,
+      );
+    }
+    const training = opts.training ?? false;
+    if (training && !opts.dropout) throw new Error("forward(training: true) needs a dropout function");
+    const drop = (x: tf.Tensor, rate: number, site: number) =>
+      training && rate > 0 ? opts.dropout!(x, rate, site) : x;
+
+    const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
+    const ids = tf.reshape(inputs.inputIds, [B * L]);
+    const positions = tf.tile(tf.range(0, L, 1, "int32"), [B]); // [B*L]: 0..L-1 per row
+    let h = tf.add(
+      tf.gather(this.p("wte.weight"), ids),
+      tf.gather(this.p("wpe.weight"), positions),
+    ) as tf.Tensor2D; // [B*L, H]
+    h = drop(h, cfg.embdPdrop, 0) as tf.Tensor2D;
+    const hiddenStates: tf.Tensor3D[] = [];
+
+    // Causal mask [L, L] (1 = key j <= query i): kept scores pass unchanged, future ones become
+    // exactly MASKED_BIAS (s·1 + 0 = s; s·0 + MASKED_BIAS), as torch.where(bias, w, masked_bias).
+    const causal = tf.linalg.bandPart(tf.ones([L, L]), -1, 0);
+    const future = tf.mul(tf.sub(1, causal), MASKED_BIAS);
+    const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]); // additive, over keys
+    const scale = Math.sqrt(dh);
+    const heads = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
+
+    for (let i = 0; i < cfg.numHiddenLayers; i++) {
+      const p = `h.${i}.`;
+      hiddenStates.push(tf.reshape(h, [B, L, H]));
+      const qkv = this.linear(this.ln(h, `${p}ln_1`), `${p}attn.c_attn`); // [B*L, 3H]
+      const [q, k, v] = tf.split(qkv, 3, 1).map(heads);
+      let scores = tf.div(tf.matMul(q, k, false, true), scale); // [B, nh, L, L]
+      scores = tf.add(tf.mul(scores, causal), future);
+      scores = tf.add(scores, extMask);
+      const probs = drop(tf.softmax(scores, -1), cfg.attnPdrop, 1 + 3 * i);
+      const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]) as tf.Tensor2D;
+      const attnOut = drop(this.linear(ctx, `${p}attn.c_proj`), cfg.residPdrop, 2 + 3 * i);
+      h = tf.add(h, attnOut) as tf.Tensor2D;
+      const inner = act(cfg.activationFunction, this.linear(this.ln(h, `${p}ln_2`), `${p}mlp.c_fc`));
+      const mlpOut = drop(this.linear(inner as tf.Tensor2D, `${p}mlp.c_proj`), cfg.residPdrop, 3 + 3 * i);
+      h = tf.add(h, mlpOut) as tf.Tensor2D;
+    }
+    const lastHiddenState = tf.reshape(this.ln(h, "ln_f"), [B, L, H]) as tf.Tensor3D;
+    hiddenStates.push(lastHiddenState);
+    return { lastHiddenState, hiddenStates, attentionMask: mask };
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    this.params.clear();
+  }
+}
