@@ -26,7 +26,7 @@ export async function chineseTable(resultsDir = `${ROOT}results`): Promise<strin
       (presetName.includes("pawsx") ? "PAWSX" : "LCQMC");
     const col = (v?: number) => task === "LCQMC" ? [cell(v), "—"] : ["—", cell(v)];
     const mark = s.note ? " †" : "";
-    if (s.note) notes.add(`† ${s.note.replace(/LCQMC|PAWSX/, "the task's")}.`);
+    if (s.note) notes.add(`† ${s.note.replace(/^the (LCQMC|PAWSX) train split/, "the train split")}.`);
     rows.push([
       `ours: ${presetName} before training (${s.evalPooler})${mark}`,
       ...col(s.initialScores?.[task]),
