@@ -25,6 +25,9 @@ import { tf } from "../tf.ts";
 import type { BertConfig } from "./bert_config.ts";
 import type { DropoutFn } from "./dropout.ts";
 import { linear } from "./linear.ts";
+import type { Precision } from "./fp16.ts";
+import { fp16Linear } from "./fp16_linear.ts";
+import { fp16AttentionContext, fp16AttentionScores } from "./fp16_matmul.ts";
 import type { Encoder } from "./encoder.ts";
 
 export type { BertConfig };
@@ -135,6 +138,12 @@ export function activation(name: BertConfig["hiddenAct"], x: tf.Tensor): tf.Tens
 
 export class BertModel implements Encoder {
   readonly kind = "bert";
+  /**
+   * "fp16" runs every encoder-layer Linear and the attention matmuls (QKᵀ, probs·V) as fp16
+   * mixed-precision ops (`fp16_linear.ts`, `fp16_matmul.ts`; GELU fused in fp16 as in SimCSE-Jittor);
+   * embeddings, LayerNorms, softmax and the pooler stay fp32. Default "fp32".
+   */
+  precision: Precision = "fp32";
   constructor(readonly config: BertConfig, readonly params: Map<string, tf.Variable>) {}
 
   /** HF's BertEmbeddings uses `padding_idx = pad_token_id`: the [PAD] row gets no gradient. */
@@ -179,9 +188,15 @@ export class BertModel implements Encoder {
     return this.params.has("pooler.dense.weight");
   }
 
-  /** x [N, in] @ W [in, out] + b. */
-  private linear(x: tf.Tensor2D, name: string): tf.Tensor2D {
-    return linear(x, this.p(`${name}.weight`) as tf.Tensor2D, this.p(`${name}.bias`) as tf.Tensor1D);
+  /** x [N, in] @ W [in, out] + b; in fp16 mixed precision when `half` (optionally with a fused activation). */
+  private linear(
+    x: tf.Tensor2D,
+    name: string,
+    half = false,
+    act?: BertConfig["hiddenAct"],
+  ): tf.Tensor2D {
+    const w = this.p(`${name}.weight`) as tf.Tensor2D, b = this.p(`${name}.bias`) as tf.Tensor1D;
+    return half ? fp16Linear(x, w, b, { activation: act }) : linear(x, w, b);
   }
 
   private ln(x: tf.Tensor, name: string): tf.Tensor {
@@ -219,19 +234,36 @@ export class BertModel implements Encoder {
     const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
     const scale = 1 / Math.sqrt(dh);
     const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
+    const half = this.precision === "fp16";
 
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
       const p = `encoder.layer.${i}.`;
-      const q = heads(this.linear(h, `${p}attention.self.query`));
-      const k = heads(this.linear(h, `${p}attention.self.key`));
-      const v = heads(this.linear(h, `${p}attention.self.value`));
-      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), extMask); // [B, nh, L, L]
-      const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i);
-      const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]) as tf.Tensor2D; // [B*L, H]
-      const attnOut = drop(this.linear(ctx, `${p}attention.output.dense`), cfg.hiddenDropoutProb, 2 + 3 * i);
+      let ctx: tf.Tensor2D; // [B*L, H]
+      if (half) {
+        const hs = { batch: B, seqLen: L, heads: nh };
+        const q = this.linear(h, `${p}attention.self.query`, true);
+        const k = this.linear(h, `${p}attention.self.key`, true);
+        const scores = tf.add(fp16AttentionScores(q, k, hs, scale), extMask); // [B, nh, L, L]
+        const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
+        ctx = fp16AttentionContext(probs, this.linear(h, `${p}attention.self.value`, true), hs);
+      } else {
+        const q = heads(this.linear(h, `${p}attention.self.query`));
+        const k = heads(this.linear(h, `${p}attention.self.key`));
+        const v = heads(this.linear(h, `${p}attention.self.value`));
+        const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), extMask); // [B, nh, L, L]
+        const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i);
+        ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]) as tf.Tensor2D;
+      }
+      const attnOut = drop(
+        this.linear(ctx, `${p}attention.output.dense`, half),
+        cfg.hiddenDropoutProb,
+        2 + 3 * i,
+      );
       const a = this.ln(tf.add(attnOut, h), `${p}attention.output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
-      const inter = activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D; // [B*L, I]
-      const ffnOut = drop(this.linear(inter, `${p}output.dense`), cfg.hiddenDropoutProb, 3 + 3 * i);
+      const inter = half // [B*L, I]
+        ? this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct)
+        : activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
+      const ffnOut = drop(this.linear(inter, `${p}output.dense`, half), cfg.hiddenDropoutProb, 3 + 3 * i);
       h = this.ln(tf.add(ffnOut, a), `${p}output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
       hiddenStates.push(tf.reshape(h, [B, L, H]));
     }

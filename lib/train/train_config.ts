@@ -70,6 +70,11 @@ export interface TrainConfig {
   evalInitialModel: boolean;
   /** Free-form note recorded in the run record (e.g. which split stood in for a missing train split). */
   note?: string;
+  /**
+   * fp16 mixed precision (SimCSE-jittor `--fp16`): encoder Linear layers and attention matmuls run in
+   * fp16 with fp32 master weights and dynamic loss scaling; evaluation stays fp32.
+   */
+  fp16: boolean;
 }
 
 /** Official unsupervised SimCSE-BERT defaults (run_unsup_example.sh; HF 4.2.1 Trainer defaults). */
@@ -98,6 +103,7 @@ export const BASE_UNSUP: Omit<TrainConfig, "modelDir" | "trainFile" | "outputDir
     finalEvalTasks: ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness"],
     saveSteps: 125,
     evalInitialModel: false,
+    fp16: false,
     // Optional knobs, listed so that `--set` knows them.
     maxSteps: undefined,
     maxTrainExamples: undefined,

