@@ -23,7 +23,7 @@ import { BERT_TINY_DIR, preset, type PresetName } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
 
 const USAGE = `usage: deno task reproduce [--preset paper|cpu] [--backend auto|tensorflow|webgpu|wasm|cpu]
-       [--data-dir DIR] [--resume] [--set key=value ...]`;
+       [--data-dir DIR] [--resume] [--fp16] [--set key=value ...]`;
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
@@ -61,6 +61,7 @@ if (import.meta.main) {
       backend: { type: "string", default: "auto" },
       "data-dir": { type: "string" },
       resume: { type: "boolean", default: false },
+      fp16: { type: "boolean", default: false },
       set: { type: "string", multiple: true, default: [] },
     }, USAGE);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
@@ -93,7 +94,8 @@ if (import.meta.main) {
           : `cpu preset: ${BERT_TINY_DIR} is absent (\`deno task fetch google/bert_uncased_L-2_H-128_A-2\`); starting from random weights`,
       );
     }
-    const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), values.set as string[]);
+    const sets = [...(values.fp16 ? ["fp16=true"] : []), ...(values.set as string[])];
+    const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), sets);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflight(cfg);
     const result = await train(cfg, { backend, resume: values.resume as boolean });
