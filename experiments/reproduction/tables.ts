@@ -53,21 +53,29 @@ interface Fp16Bench {
   backend: string;
   gpu: string;
   table: string;
-  jittorReference?: { gpu: string; fp32: { itPerS: number; memGB: number }; fp16: { itPerS: number; memGB: number } };
+  jittorReference?: {
+    gpu: string;
+    fp32: { itPerS: number; memGB: number };
+    fp16: { itPerS: number; memGB: number };
+  };
 }
 
 /** The newest FP32-vs-FP16 bench record (`bench/fp16_bench.ts`) as a section, or "" when there is none. */
 async function fp16Section(resultsDir: string): Promise<string> {
   let names: string[] = [];
   try {
-    names = [...Deno.readDirSync(`${resultsDir}/bench`)].map((e) => e.name).filter((n) => /^fp16-.*\.json$/.test(n)).sort();
+    names = [...Deno.readDirSync(`${resultsDir}/bench`)].map((e) => e.name).filter((n) =>
+      /^fp16-.*\.json$/.test(n)
+    ).sort();
   } catch { /* no bench records */ }
   if (names.length === 0) return "";
   const b = JSON.parse(await Deno.readTextFile(`${resultsDir}/bench/${names.at(-1)}`)) as Fp16Bench;
   const j = b.jittorReference;
   const ref = j
     ? `\n\nReference (SimCSE-Jittor README, ${j.gpu}): FP32 ${j.fp32.itPerS} it/s, ${j.fp32.memGB} GB; ` +
-      `OurFP16 ${j.fp16.itPerS} it/s, ${j.fp16.memGB} GB (speed ×${(j.fp16.itPerS / j.fp32.itPerS).toFixed(2)}, ` +
+      `OurFP16 ${j.fp16.itPerS} it/s, ${j.fp16.memGB} GB (speed ×${
+        (j.fp16.itPerS / j.fp32.itPerS).toFixed(2)
+      }, ` +
       `memory ×${(j.fp16.memGB / j.fp32.memGB).toFixed(2)}).`
     : "";
   return `\n\n### FP32 vs FP16 training step (\`${names.at(-1)}\`, backend ${b.backend}, ${b.gpu})\n\n` +
