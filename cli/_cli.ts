@@ -7,6 +7,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { InputError } from "../lib/errors.ts";
+import { printable } from "../lib/checkpoint/printable.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -52,11 +53,11 @@ export async function main(fn: () => Promise<void>): Promise<void> {
     await fn();
   } catch (e) {
     if (e instanceof InputError || (e instanceof Error && e.name === "InputError")) {
-      console.error(`error: ${e.message}`);
+      console.error(`error: ${e.message.split("\n").map((l) => printable(l, 1000)).join("\n")}`);
       Deno.exit(1);
     }
     if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
-      console.error(`error: ${(e as Error).message}`);
+      console.error(`error: ${printable((e as Error).message)}`);
       Deno.exit(1);
     }
     throw e;

@@ -70,14 +70,14 @@ export class SentenceEncoder {
   embedBatch(sentences: string[]): Float32Array[] {
     if (sentences.length === 0) return [];
     const maxPos = this.maxPositions;
-    const enc = this.tokenizer.encodeBatch(sentences);
-    let batch = enc;
-    if (enc.seqLen > maxPos) {
-      if (!this.warnedLength) {
-        console.warn(`warning: a sentence is longer than ${maxPos} tokens; truncating to the model's limit`);
-        this.warnedLength = true;
-      }
-      batch = this.tokenizer.encodeBatch(sentences, { maxLength: maxPos });
+    // Tokenize with the model's position limit: identical ids when nothing is that long, and a huge
+    // line costs no more than the part that is kept.
+    const batch = this.tokenizer.encodeBatch(sentences, { maxLength: maxPos });
+    if (batch.seqLen >= maxPos && !this.warnedLength) {
+      console.warn(
+        `warning: a sentence reaches the model's limit of ${maxPos} tokens; longer ones are truncated`,
+      );
+      this.warnedLength = true;
     }
     const { batchSize: B, seqLen: L } = batch;
     const flat = tf.tidy(() => {

@@ -11,7 +11,15 @@ Fixtures (all tiny):
   unaligned.safetensors       header length not padded, so tensor data is not 4/8-byte aligned.
   sharded/                    model.safetensors.index.json + two safetensors shards.
   sharded_bin/                pytorch_model.bin.index.json + two torch.save shards.
-  legacy.bin                  torch.save(..., _use_new_zipfile_serialization=False) (pre-1.6 format).
+  legacy.bin                  torch.save(..., _use_new_zipfile_serialization=False) (pre-1.6 format) of {w: ones(2)}.
+  legacy_state_dict.bin       the state_dict.bin state dict in the legacy format.
+  legacy_view.bin             a legacy file whose persistent ids carry view_metadata (as torch < 0.4 wrote):
+                              two views of one 10-float root storage; torch 1.13 loads it.
+  legacy_bert/pytorch_model.bin  testdata/bert/tiny-torchbin-pretraining re-saved in the legacy format
+                              (needs make_bert_fixtures.py to have run first).
+  torch_fuzz_cases.json       seeded mutations (ops) of legacy_state_dict.bin and of state_dict.bin's data.pkl
+                              (re-zipped), each with what torch.load(weights_only=True) makes of it
+                              (reference/torch_fuzz_oracle.py): the oracle of the fuzz tests.
   malicious_os_system.bin     torch-like zip whose data.pkl calls os.system (hand-assembled, never loaded).
   malicious_reduce.bin        the same via pickle.dumps of an object whose __reduce__ names os.system.
   storage_larger_than_entry.bin  pickle declares 10**9 floats, the data entry holds 24 bytes.
@@ -33,6 +41,8 @@ import zipfile
 
 import numpy as np
 import torch
+
+from torch_fuzz_oracle import outcome
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "checkpoint")
 
@@ -167,6 +177,23 @@ def main():
 
     torch.save(collections.OrderedDict(w=torch.ones(2)), os.path.join(OUT, "legacy.bin"),
                _use_new_zipfile_serialization=False)
+    expected["legacy"] = {"w": describe(torch.ones(2))}
+    legacy_sd = os.path.join(OUT, "legacy_state_dict.bin")
+    torch.save(sd, legacy_sd, _use_new_zipfile_serialization=False)
+    with open(legacy_sd, "rb") as f:
+        assert f.read(2) == b"\x80\x02"  # a pickle, not a zip
+    back = torch.load(legacy_sd)
+    assert list(back) == list(sd)
+    for k, v in sd.items():
+        assert torch.equal(back[k], v) or k == "f32_special", k
+    write_legacy_view(os.path.join(OUT, "legacy_view.bin"))
+    back = torch.load(os.path.join(OUT, "legacy_view.bin"))
+    expected["legacy_view"] = {k: describe(v) for k, v in back.items()}
+    assert back["a"].tolist() == [2.0, 3.0, 4.0, 5.0] and back["b"].tolist() == [[7.0, 9.0], [8.0, 10.0]]
+    bert_src = os.path.join(OUT, "..", "bert", "tiny-torchbin-pretraining", "pytorch_model.bin")
+    os.makedirs(os.path.join(OUT, "legacy_bert"), exist_ok=True)
+    torch.save(torch.load(bert_src), os.path.join(OUT, "legacy_bert", "pytorch_model.bin"),
+               _use_new_zipfile_serialization=False)
 
     # --- hostile torch-like archives -----------------------------------------------------
     six_floats = np.arange(6, dtype="<f4").tobytes()
@@ -265,10 +292,123 @@ def main():
         data = pickle.dumps(value, protocol=2)
         expected["pickles"].append({"hex": data.hex(), "value": to_json(value)})
 
+    write_fuzz_cases(os.path.join(OUT, "torch_fuzz_cases.json"))
+
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
         f.write("\n")
     print("wrote fixtures to", os.path.normpath(OUT))
+
+
+class ViewStorage:
+    """Stands for a storage view in the hand-made legacy pickle below."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+
+def write_legacy_view(path):
+    """Legacy torch.save bytes whose two tensors use views of one root storage (view_metadata)."""
+    root = np.arange(10, dtype="<f4") + 1.0  # 1..10
+    view_a = ("storage", torch.FloatStorage, "root", "cpu", 10, ("va", 1, 5))  # root[1:6] = 2..6
+    view_b = ("storage", torch.FloatStorage, "root", "cpu", 10, ("vb", 6, 4))  # root[6:10] = 7..10
+    rebuild = torch._utils._rebuild_tensor_v2
+
+    class Tensorish:
+        def __init__(self, storage, offset, size, stride):
+            self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return (rebuild, self.args)
+
+    obj = collections.OrderedDict(
+        a=Tensorish(ViewStorage(view_a), 0, (4,), (1,)),  # va[0:4] = 2, 3, 4, 5
+        b=Tensorish(ViewStorage(view_b), 0, (2, 2), (1, 2)),  # vb[i + 2j] = [[7, 9], [8, 10]]
+    )
+    buf = io.BytesIO()
+    for value in (0x1950A86A20F9469CFC6C, 1001,
+                  {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        pickle.dump(value, buf, protocol=2)
+    pickler = pickle.Pickler(buf, protocol=2)
+    pickler.persistent_id = lambda o: o.pid if isinstance(o, ViewStorage) else None
+    pickler.dump(obj)
+    pickle.dump(["root"], buf, protocol=2)
+    buf.write(struct.pack("<q", 10) + root.tobytes())
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+
+
+def mutate(data, ops):
+    """Apply mutation ops (the TS test applies the same ones): flip/set a byte, truncate, delete, duplicate."""
+    b = bytearray(data)
+    for op in ops:
+        if op[0] == "flip":
+            b[op[1]] ^= 1 << op[2]
+        elif op[0] == "set":
+            b[op[1]] = op[2]
+        elif op[0] == "trunc":
+            del b[op[1]:]
+        elif op[0] == "del":
+            del b[op[1]:op[1] + op[2]]
+        elif op[0] == "dup":
+            b[op[3]:op[3]] = b[op[1]:op[1] + op[2]]
+    return bytes(b)
+
+
+def random_ops(rng, n, hot):
+    """1-3 ops, mostly inside the first `hot` bytes (the pickles)."""
+    ops = []
+    for _ in range(rng.randint(1, 3)):
+        r = rng.random()
+        size = hot if rng.random() < 0.8 else n
+        if r < 0.45:
+            ops.append(["flip", rng.randrange(size), rng.randrange(8)])
+        elif r < 0.7:
+            ops.append(["set", rng.randrange(size), rng.choice([0, 1, 0x7F, 0x80, 0xFF, 0x2E, 0x28, 0x4E])])
+        elif r < 0.8:
+            ops.append(["trunc", rng.randrange(n)])
+            n = ops[-1][1]
+            hot = min(hot, n)
+        elif r < 0.9:
+            at = rng.randrange(size)
+            ops.append(["del", at, rng.randint(1, 16)])
+        else:
+            ops.append(["dup", rng.randrange(size), rng.randint(1, 16), rng.randrange(size)])
+        if n == 0:
+            break
+    return ops
+
+
+def write_fuzz_cases(path):
+    import random
+
+    rng = random.Random(20240611)
+    with open(os.path.join(OUT, "legacy_state_dict.bin"), "rb") as f:
+        legacy = f.read()
+    hot = legacy.rfind(b"\x80\x02]")  # the storage key list starts the tail end of the pickles
+    with zipfile.ZipFile(os.path.join(OUT, "state_dict.bin")) as z:
+        files = {i.filename: z.read(i.filename) for i in z.infolist()}
+    pkl_name = "state_dict/data.pkl"
+    pkl = files[pkl_name]
+
+    def rezip(pkl_bytes):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+            for name, data in files.items():
+                put(z, name, pkl_bytes if name == pkl_name else data)
+        return buf.getvalue()
+
+    cases = {"legacy_original": outcome(legacy)["ok"], "pickle_original": outcome(rezip(pkl))["ok"],
+             "legacy": [], "pickle": []}
+    for _ in range(150):
+        ops = random_ops(rng, len(legacy), hot + 64)
+        cases["legacy"].append({"ops": ops, "torch": outcome(mutate(legacy, ops))})
+    for _ in range(150):
+        ops = random_ops(rng, len(pkl), len(pkl))
+        cases["pickle"].append({"ops": ops, "torch": outcome(rezip(mutate(pkl, ops)))})
+    with open(path, "w") as f:
+        json.dump(cases, f, separators=(",", ":"))
+        f.write("\n")
 
 
 def to_json(v):

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { inputError } from "./printable.ts";
 import { readInputText } from "./read_input.ts";
 import { readSafetensors } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
@@ -37,9 +37,9 @@ export async function loadStateDictFromFolder(dir: string): Promise<{ stateDict:
   try {
     info = await Deno.stat(folder);
   } catch {
-    throw new InputError("model folder not found", { file: folder });
+    throw inputError("model folder not found", { file: folder });
   }
-  if (!info.isDirectory) throw new InputError("expected a model folder, found a file", { file: folder });
+  if (!info.isDirectory) throw inputError("expected a model folder, found a file", { file: folder });
   for (const name of WEIGHT_FILES) {
     const file = `${folder}/${name}`;
     if (!(await isFile(file))) continue;
@@ -49,7 +49,7 @@ export async function loadStateDictFromFolder(dir: string): Promise<{ stateDict:
       : await readShard(file);
     return { stateDict, file };
   }
-  throw new InputError(
+  throw inputError(
     "no weights found: expected model.safetensors or pytorch_model.bin (or a sharded *.index.json)",
     { file: folder },
   );
@@ -63,13 +63,13 @@ async function loadSharded(
   const index = await readJsonConfig(indexFile);
   const map = index["weight_map"];
   if (typeof map !== "object" || map === null || Array.isArray(map)) {
-    throw new InputError("weight_map is missing or not an object", { file: indexFile, key: "weight_map" });
+    throw inputError("weight_map is missing or not an object", { file: indexFile, key: "weight_map" });
   }
   const byShard = new Map<string, Set<string>>();
   for (const [tensor, shard] of Object.entries(map)) {
     if (typeof shard !== "string" || !/^[^/\\]+$/.test(shard) || shard === "." || shard === "..") {
       const shown = typeof shard === "string" ? JSON.stringify(shard) : `of type ${typeof shard}`;
-      throw new InputError(`shard ${shown} is not a file name in this folder`, {
+      throw inputError(`shard ${shown} is not a file name in this folder`, {
         file: indexFile,
         key: tensor,
       });
@@ -83,7 +83,7 @@ async function loadSharded(
     const sd = await readShard(path);
     for (const [name, tensor] of sd) {
       if (!wanted.has(name)) {
-        throw new InputError(`tensor is in shard ${shard} but ${indexFile} does not map it there`, {
+        throw inputError(`tensor is in shard ${shard} but ${indexFile} does not map it there`, {
           file: path,
           key: name,
         });
@@ -92,7 +92,7 @@ async function loadSharded(
     }
     for (const name of wanted) {
       if (!sd.has(name)) {
-        throw new InputError(`the index maps this tensor to ${shard}, which does not hold it`, {
+        throw inputError(`the index maps this tensor to ${shard}, which does not hold it`, {
           file: indexFile,
           key: name,
         });
@@ -108,7 +108,11 @@ async function loadSharded(
  * {@link InputError}s.
  */
 export async function readJsonConfig(path: string): Promise<Record<string, unknown>> {
-  const text = await readInputText(path);
+  return parseJsonConfig(await readInputText(path), path);
+}
+
+/** Parse the text of a JSON config file (see {@link readJsonConfig}); `file` names it in errors. */
+export function parseJsonConfig(text: string, file: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -117,11 +121,14 @@ export async function readJsonConfig(path: string): Promise<Record<string, unkno
     const m = /position (\d+)/.exec(msg);
     const pos = m ? Number(m[1]) : undefined;
     const line = pos === undefined ? undefined : text.slice(0, pos).split("\n").length;
-    throw new InputError(`invalid JSON (${msg})`, { file: path, line });
+    throw inputError(`invalid JSON (${msg.length > 120 ? msg.slice(0, 117) + "..." : msg})`, {
+      file,
+      line,
+    });
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     const kind = value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
-    throw new InputError(`expected a JSON object, found ${kind}`, { file: path });
+    throw inputError(`expected a JSON object, found ${kind}`, { file });
   }
   return value as Record<string, unknown>;
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { inputError } from "./printable.ts";
 
 /**
  * The bytes of `path`, or an {@link InputError} naming it. Reads straight into one buffer of the
@@ -31,7 +31,7 @@ export async function readInputFile(path: string): Promise<Uint8Array> {
     }
     return off === buf.length ? buf : buf.subarray(0, off);
   } catch (e) {
-    throw new InputError(describeIoError(e), { file: path });
+    throw inputError(describeIoError(e), { file: path });
   } finally {
     f?.close();
   }
@@ -39,11 +39,15 @@ export async function readInputFile(path: string): Promise<Uint8Array> {
 
 /** The text of `path` (UTF-8), or an {@link InputError} naming it. */
 export async function readInputText(path: string): Promise<string> {
-  const bytes = await readInputFile(path);
+  return decodeInputText(await readInputFile(path), path);
+}
+
+/** Strict UTF-8 decode of a file's bytes (a leading BOM is dropped), or an {@link InputError}. */
+export function decodeInputText(bytes: Uint8Array, file: string): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new InputError("file is not valid UTF-8 text", { file: path });
+    throw inputError("file is not valid UTF-8 text", { file });
   }
 }
 

@@ -26,7 +26,7 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { inputError } from "./printable.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import {
   bytesOf,
@@ -75,7 +75,7 @@ interface HeaderEntry {
 
 function parseHeader(bytes: Uint8Array, file: string) {
   if (bytes.length < 8) {
-    throw new InputError(`file is ${bytes.length} bytes, too short for a safetensors header length`, {
+    throw inputError(`file is ${bytes.length} bytes, too short for a safetensors header length`, {
       file,
       offset: 0,
     });
@@ -83,13 +83,13 @@ function parseHeader(bytes: Uint8Array, file: string) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
-    throw new InputError(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`, {
+    throw inputError(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`, {
       file,
       offset: 0,
     });
   }
   if (n > BigInt(bytes.length - 8)) {
-    throw new InputError(`header length ${n} runs past the end of the file (${bytes.length} bytes)`, {
+    throw inputError(`header length ${n} runs past the end of the file (${bytes.length} bytes)`, {
       file,
       offset: 0,
     });
@@ -100,10 +100,10 @@ function parseHeader(bytes: Uint8Array, file: string) {
     const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart));
     header = JSON.parse(text);
   } catch (e) {
-    throw new InputError(`header is not valid UTF-8 JSON (${(e as Error).message})`, { file, offset: 8 });
+    throw inputError(`header is not valid UTF-8 JSON (${(e as Error).message})`, { file, offset: 8 });
   }
   if (!isPlainObject(header)) {
-    throw new InputError("header is not a JSON object", { file, offset: 8 });
+    throw inputError("header is not a JSON object", { file, offset: 8 });
   }
   const metadata = parseMetadata(header["__metadata__"], file);
   const entries: HeaderEntry[] = [];
@@ -118,12 +118,12 @@ function parseHeader(bytes: Uint8Array, file: string) {
 function parseMetadata(meta: unknown, file: string): Record<string, string> {
   if (meta === undefined) return {};
   if (!isPlainObject(meta)) {
-    throw new InputError("__metadata__ is not an object of strings", { file, key: "__metadata__" });
+    throw inputError("__metadata__ is not an object of strings", { file, key: "__metadata__" });
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta)) {
     if (typeof v !== "string") {
-      throw new InputError(`__metadata__ value for "${k}" is not a string`, { file, key: "__metadata__" });
+      throw inputError(`__metadata__ value for "${k}" is not a string`, { file, key: "__metadata__" });
     }
     out[k] = v;
   }
@@ -131,7 +131,7 @@ function parseMetadata(meta: unknown, file: string): Record<string, string> {
 }
 
 function parseEntry(name: string, info: unknown, file: string): HeaderEntry {
-  const fail = (detail: string) => new InputError(detail, { file, key: name });
+  const fail = (detail: string) => inputError(detail, { file, key: name });
   if (!isPlainObject(info)) throw fail("tensor entry is not an object");
   const { dtype, shape, data_offsets: offsets } = info;
   if (!isDType(dtype)) throw fail(`unsupported dtype ${brief(dtype)}`);
@@ -161,7 +161,7 @@ function checkTiling(entries: HeaderEntry[], dataStart: number, dataLength: numb
   let pos = 0;
   for (const e of sorted) {
     if (e.begin < pos) {
-      throw new InputError(
+      throw inputError(
         `data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (ends at ${pos})`,
         {
           file,
@@ -170,13 +170,13 @@ function checkTiling(entries: HeaderEntry[], dataStart: number, dataLength: numb
       );
     }
     if (e.begin > pos) {
-      throw new InputError(`data_offsets [${e.begin}, ${e.end}] leave a gap after byte ${pos} of the data`, {
+      throw inputError(`data_offsets [${e.begin}, ${e.end}] leave a gap after byte ${pos} of the data`, {
         file,
         key: e.name,
       });
     }
     if (e.end > dataLength) {
-      throw new InputError(
+      throw inputError(
         `data_offsets [${e.begin}, ${e.end}] run past the end of the data block (${dataLength} bytes)`,
         { file, key: e.name },
       );
@@ -184,7 +184,7 @@ function checkTiling(entries: HeaderEntry[], dataStart: number, dataLength: numb
     pos = e.end;
   }
   if (pos !== dataLength) {
-    throw new InputError(`tensors cover ${pos} bytes but the data block holds ${dataLength}`, {
+    throw inputError(`tensors cover ${pos} bytes but the data block holds ${dataLength}`, {
       file,
       offset: dataStart + pos,
     });
@@ -209,7 +209,7 @@ export function serializeSafetensors(
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== "string") {
-        throw new InputError(`metadata value for "${k}" is not a string`, { file, key: "__metadata__" });
+        throw inputError(`metadata value for "${k}" is not a string`, { file, key: "__metadata__" });
       }
     }
     parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
@@ -217,7 +217,7 @@ export function serializeSafetensors(
   let offset = 0;
   for (const name of names) {
     if (name === "__metadata__") {
-      throw new InputError("a tensor may not be named __metadata__", { file, key: name });
+      throw inputError("a tensor may not be named __metadata__", { file, key: name });
     }
     const t = tensors.get(name)!;
     const info = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
@@ -270,7 +270,7 @@ export async function writeSafetensors(
 }
 
 function checkTensor(name: string, t: NamedTensor, file: string): void {
-  const fail = (detail: string) => new InputError(detail, { file, key: name });
+  const fail = (detail: string) => inputError(detail, { file, key: name });
   if (!isDType(t.dtype)) throw fail(`unsupported dtype ${brief(t.dtype)}`);
   if (!Array.isArray(t.shape) || !t.shape.every(isIndex)) {
     throw fail(`shape ${brief(t.shape)} is not a list of non-negative integers`);

@@ -31,6 +31,9 @@ export interface Expected {
   safetensors: Record<string, ExpectedTensor>;
   safetensors_metadata: Record<string, string>;
   sharded: Record<string, ExpectedTensor>;
+  /** legacy.bin (`{w: ones(2)}`) and legacy_view.bin (storage views), as torch.load returns them. */
+  legacy: Record<string, ExpectedTensor>;
+  legacy_view: Record<string, ExpectedTensor>;
   pickles: { hex: string; value: unknown }[];
 }
 

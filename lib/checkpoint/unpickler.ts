@@ -5,6 +5,8 @@
  * {@link PyCallable} or refuses the name; BINPERSID goes through `persistentLoad`. Anything
  * unexpected (unknown opcode, stack underflow, bad memo index, truncated argument) is one
  * {@link InputError} naming the file, the pickle's entry name and the opcode's byte offset.
+ * Bounded: at most {@link MAX_PICKLE_ITEMS} stack and memo entries and four times as many opcodes,
+ * GLOBAL names of at most 256 bytes, and (as in Python) no lists or dicts as dict keys.
  *
  * Python values map to: None -> null, bool, int -> number (bigint beyond 2^53), float -> number,
  * str -> string, list -> array, tuple -> frozen array, dict -> Map.
@@ -20,6 +22,7 @@
  */
 
 import { InputError } from "../errors.ts";
+import { inputError } from "./printable.ts";
 
 /** A value produced by the unpickler. */
 export type PyValue =
@@ -57,15 +60,39 @@ export interface UnpickleOptions {
   findGlobal?: (module: string, name: string) => PyValue;
   /** Resolve a persistent id (BINPERSID). Default: refuse. */
   persistentLoad?: (pid: PyValue) => PyValue;
+  /**
+   * Most stack and memo entries (default {@link MAX_PICKLE_ITEMS}); at most four times as many
+   * opcodes run. Without a cap each opcode byte of a hostile pickle could cost a heap object.
+   */
+  maxItems?: number;
 }
+
+/**
+ * Default cap on stack and memo entries: 1,000,000 (about 100 MB of heap at worst; 4,000,000
+ * opcodes). A state dict needs about ten memo entries and 25 opcodes per tensor.
+ */
+export const MAX_PICKLE_ITEMS = 1_000_000;
 
 /** A failure inside a hook, reported at the current opcode. */
 export class PickleRefusal extends Error {}
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Run the pickle in `bytes` and return its single result. */
+/** Run the pickle in `bytes` and return its single result (bytes after its STOP are ignored). */
 export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
+  return unpickleFrom(bytes, 0, opts).value;
+}
+
+/**
+ * Run the pickle that starts at byte `start` of `bytes` (files that hold several pickles one after
+ * another, like the legacy `torch.save` format). Returns its result and the offset just past its
+ * STOP opcode; error offsets are offsets in `bytes`.
+ */
+export function unpickleFrom(
+  bytes: Uint8Array,
+  start: number,
+  opts: UnpickleOptions,
+): { value: PyValue; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stack: PyValue[] = [];
   const marks: number[] = [];
@@ -76,10 +103,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   const persistentLoad = opts.persistentLoad ?? (() => {
     throw new PickleRefusal("persistent ids are not allowed here");
   });
-  let pos = 0, op = 0, opAt = 0;
+  let pos = start, op = 0, opAt = start;
+  const maxItems = opts.maxItems ?? MAX_PICKLE_ITEMS;
+  let opcodes = 0;
 
   const fail = (detail: string): never => {
-    throw new InputError(detail, { file: opts.file, key: opts.key, offset: opAt });
+    throw inputError(detail, { file: opts.file, key: opts.key, offset: opAt });
   };
   const take = (n: number): number => {
     if (n > bytes.length - pos) fail(`truncated pickle: opcode 0x${hex(op)} needs ${n} more bytes`);
@@ -105,8 +134,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     }
   };
   const line = (): string => {
-    const end = bytes.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 256) fail("GLOBAL name is not a short newline-terminated line");
+    const nl = bytes.subarray(pos, pos + 257).indexOf(0x0a);
+    if (nl < 0) fail("GLOBAL name is not a short newline-terminated line");
+    const end = pos + nl;
     const s = String.fromCharCode(...bytes.subarray(pos, end));
     pos = end + 1;
     return s;
@@ -122,6 +152,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     const d = top();
     return d instanceof Map ? d : fail("SETITEM target is not a dict");
   };
+  /** Python refuses lists and dicts (and tuples holding them) as dict keys: so do we. */
+  const hashable = (k: PyValue): PyValue =>
+    isHashable(k, 0) ? k : fail("unhashable dict key (a list or dict)");
   const hook = <T>(f: () => T): T => {
     try {
       return f();
@@ -132,6 +165,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   };
 
   while (true) {
+    if (stack.length > maxItems || memo.size > maxItems || ++opcodes > 4 * maxItems) {
+      fail(`pickle exceeds ${maxItems} stack/memo entries or ${4 * maxItems} opcodes: refused as a bomb`);
+    }
     opAt = pos;
     if (pos >= bytes.length) fail("pickle ends without a STOP opcode");
     op = bytes[take(1)];
@@ -144,7 +180,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
         break;
       case 0x2e: // STOP
         if (stack.length !== 1 || marks.length) fail("pickle ended with a malformed stack");
-        return stack[0];
+        return { value: stack[0], end: pos };
       case 0x28: // MARK
         marks.push(stack.length);
         break;
@@ -251,14 +287,14 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       }
       case 0x73: { // SETITEM
         const v = pop(), k = pop();
-        dict().set(k, v);
+        dict().set(hashable(k), v);
         break;
       }
       case 0x75: { // SETITEMS
         const items = popMark();
         if (items.length % 2) fail("SETITEMS needs key/value pairs");
         const d = dict();
-        for (let i = 0; i < items.length; i += 2) d.set(items[i], items[i + 1]);
+        for (let i = 0; i < items.length; i += 2) d.set(hashable(items[i]), items[i + 1]);
         break;
       }
       case 0x61: { // APPEND
@@ -283,6 +319,18 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
         fail(`unsupported pickle opcode 0x${hex(op)}`);
     }
   }
+}
+
+/** Tuples already found hashable (a shared tuple used as a key many times is checked once). */
+const hashableTuples = new WeakSet<PyValue[]>();
+
+function isHashable(v: PyValue, depth: number): boolean {
+  if (v instanceof Map) return false;
+  if (!Array.isArray(v)) return true;
+  if (hashableTuples.has(v)) return true;
+  if (!Object.isFrozen(v) || depth >= 100 || !v.every((x) => isHashable(x, depth + 1))) return false;
+  hashableTuples.add(v);
+  return true;
 }
 
 function isCallable(v: PyValue): v is PyCallable {

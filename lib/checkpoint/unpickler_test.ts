@@ -81,3 +81,34 @@ Deno.test("`unpickle()` turns malformed pickles into InputErrors at the opcode",
     expectInputError(() => unpickle(Uint8Array.from(bytes), { file: F }), F, fragment);
   }
 });
+
+Deno.test("`unpickle()` refuses memory and CPU bombs: too many stack/memo entries, unhashable keys", async () => {
+  const { MAX_PICKLE_ITEMS, unpickleFrom } = await import("./unpickler.ts");
+  assert(MAX_PICKLE_ITEMS >= 100_000);
+  // 2000 x EMPTY_LIST then STOP: more stack entries than a cap of 1000
+  const bomb = Uint8Array.from([0x80, 2, ...new Array(2000).fill(0x5d), 0x2e]);
+  expectInputError(() => unpickle(bomb, { file: F, maxItems: 1000 }), F, "exceeds 1000 stack/memo entries");
+  // {[]: 1}: EMPTY_DICT EMPTY_LIST BININT1 1 SETITEM STOP
+  expectInputError(
+    () => unpickle(Uint8Array.of(0x80, 2, 0x7d, 0x5d, 0x4b, 1, 0x73, 0x2e), { file: F }),
+    F,
+    "unhashable dict key",
+  );
+  // a tuple key is fine: {(1,): 2}
+  const d = unpickle(Uint8Array.of(0x80, 2, 0x7d, 0x4b, 1, 0x85, 0x4b, 2, 0x73, 0x2e), { file: F }) as Map<
+    PyValue,
+    PyValue
+  >;
+  assertEquals([...d.values()], [2]);
+  // a GLOBAL name line longer than 256 bytes is refused without scanning the rest of the input
+  const long = Uint8Array.from([0x80, 2, 0x63, ...new Array(300).fill(0x61), 0x0a, 0x61, 0x0a, 0x2e]);
+  expectInputError(
+    () => unpickle(long, { file: F }),
+    F,
+    "GLOBAL name is not a short newline-terminated line",
+  );
+  // several pickles in a row: each ends at its STOP
+  const two = Uint8Array.of(0x80, 2, 0x4b, 7, 0x2e, 0x80, 2, 0x4b, 8, 0x2e);
+  const first = unpickleFrom(two, 0, { file: F });
+  assertEquals([first.value, first.end, unpickleFrom(two, first.end, { file: F }).value], [7, 5, 8]);
+});

@@ -24,6 +24,7 @@
 
 import { Inflate } from "fflate";
 import { InputError } from "../errors.ts";
+import { inputError } from "./printable.ts";
 
 /** One file in the archive, as its central-directory record describes it. */
 export interface ZipEntry {
@@ -145,7 +146,7 @@ export function extractZipEntry(bytes: Uint8Array, entry: ZipEntry, file: string
   const out = entry.method === 0 ? raw : inflateBounded(raw, entry, file);
   const crc = crc32(out);
   if (crc !== entry.crc32) {
-    throw new InputError(
+    throw inputError(
       `CRC-32 mismatch (computed ${hex(crc)}, archive says ${hex(entry.crc32)}): the entry is corrupt`,
       { file, key: entry.name, offset: entry.dataOffset },
     );
@@ -159,7 +160,7 @@ function inflateBounded(raw: Uint8Array, entry: ZipEntry, file: string): Uint8Ar
   const where = { file, key: entry.name, offset: entry.dataOffset };
   const inflater = new Inflate((chunk: Uint8Array) => {
     if (written + chunk.length > out.length) {
-      throw new InputError(`inflates beyond its declared ${entry.size} bytes`, where);
+      throw inputError(`inflates beyond its declared ${entry.size} bytes`, where);
     }
     out.set(chunk, written);
     written += chunk.length;
@@ -171,10 +172,10 @@ function inflateBounded(raw: Uint8Array, entry: ZipEntry, file: string): Uint8Ar
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`corrupt DEFLATE data (${(e as Error).message})`, where);
+    throw inputError(`corrupt DEFLATE data (${(e as Error).message})`, where);
   }
   if (written !== out.length) {
-    throw new InputError(`inflates to ${written} bytes, but ${entry.size} are declared`, where);
+    throw inputError(`inflates to ${written} bytes, but ${entry.size} are declared`, where);
   }
   return out;
 }
@@ -186,7 +187,7 @@ class Reader {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   fail(detail: string, offset: number, key?: string): never {
-    throw new InputError(`corrupt ZIP archive: ${detail}`, { file: this.file, key, offset });
+    throw inputError(`corrupt ZIP archive: ${detail}`, { file: this.file, key, offset });
   }
   need(p: number, n: number, limit = this.bytes.length): void {
     if (p < 0 || p + n > limit) this.fail(`record at ${p} (${n} bytes) runs past ${limit}`, p);

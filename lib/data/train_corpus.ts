@@ -15,8 +15,12 @@
  *   position, not by name. Blank lines are skipped (pandas does the same). A `"` inside an
  *   unquoted field is kept as a literal character (as pandas / Python `csv` do). An empty field
  *   is kept as `""` (pandas reads it as NaN → None, which SimCSE turns into " ").
- *   Deviation: every row must have exactly as many fields as the header (pandas silently fills
- *   short rows with NaN), and pandas' other NA strings ("NA", "null", "nan", ...) stay text.
+ *   Records end at LF, CRLF or a lone CR outside quotes (so a file mixing them still splits
+ *   right). Deviations, where pandas would silently produce wrong sentences: every row must have
+ *   exactly as many fields as the header (pandas fills short rows with NaN), text after a closing
+ *   quote (`"a"b`, pandas glues `ab`) and a quote that never closes (pandas swallows the rest of
+ *   the file) are errors (Python's `csv` with `strict=True` does the same); pandas' other NA
+ *   strings ("NA", "null", "nan", ...) stay text.
  * - anything else (including `.json`) is an {@link InputError}.
  *
  * Bytes must be valid UTF-8 (else an {@link InputError} with the byte offset and line of the
@@ -34,8 +38,7 @@
  * @module
  */
 
-import { parse as parseCsv } from "csv-parse/sync";
-import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 
 /** The sentences of a training file. */
 export interface TrainExamples {
@@ -64,7 +67,7 @@ export function trainFileFormat(path: string): TrainFileFormat {
   if (ext === "data") return "senteval_cn";
   if (ext === "tsv") return "tsv";
   if (ext === "csv") return path.includes("tsv") ? "tsv" : "csv";
-  throw new InputError(
+  throw inputError(
     `unsupported training file type ${JSON.stringify(ext ? "." + ext : base)}; ` +
       `use .txt (one sentence per line), .csv/.tsv with a header of 1-3 columns, or a Chinese .data file`,
     { file: path },
@@ -78,11 +81,11 @@ export async function loadTrainFile(path: string): Promise<TrainExamples> {
   try {
     bytes = await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new InputError("training file not found", { file: path });
+    if (e instanceof Deno.errors.NotFound) throw inputError("training file not found", { file: path });
     if (e instanceof Deno.errors.IsADirectory) {
-      throw new InputError("is a directory, not a file", { file: path });
+      throw inputError("is a directory, not a file", { file: path });
     }
-    throw new InputError(`cannot read training file: ${(e as Error).message}`, { file: path });
+    throw inputError(`cannot read training file: ${(e as Error).message}`, { file: path });
   }
   return parseTrainBytes(bytes, path, format);
 }
@@ -93,10 +96,10 @@ export function parseTrainBytes(
   path: string,
   format: TrainFileFormat = trainFileFormat(path),
 ): TrainExamples {
-  if (bytes.length === 0) throw new InputError("training file is empty", { file: path });
+  if (bytes.length === 0) throw inputError("training file is empty", { file: path });
   const text = decodeUtf8Strict(bytes, path);
   if (text.length === 0) {
-    throw new InputError("training file is empty (only a byte-order mark)", { file: path });
+    throw inputError("training file is empty (only a byte-order mark)", { file: path });
   }
   if (format === "senteval_cn") return parseSentevalCn(text, path);
   return format === "text"
@@ -125,7 +128,7 @@ function parseSentevalCn(text: string, file: string): TrainExamples {
   lines.forEach((line, i) => {
     const f = line.split("\t");
     if (f.length !== 3) {
-      throw new InputError(`expected 3 TAB-separated fields (s1, s2, label), got ${f.length}`, {
+      throw inputError(`expected 3 TAB-separated fields (s1, s2, label), got ${f.length}`, {
         file,
         line: i + 1,
       });
@@ -135,66 +138,119 @@ function parseSentevalCn(text: string, file: string): TrainExamples {
   return { columns: 1, rows, file, columnNames: ["s1"] };
 }
 
+/** One CSV record and the 1-based line it starts on. */
 interface CsvRecord {
-  record: string[];
-  info: { lines: number; empty_lines: number };
+  fields: string[];
+  line: number;
+}
+
+/**
+ * Split CSV text into records like Python's `csv.reader(..., strict=True)` (and pandas' C parser):
+ * fields separated by `delimiter`; records end at LF, CRLF or a lone CR outside quotes; a field
+ * that starts with `"` is quoted (`""` inside it is one quote, line breaks are kept); a `"` inside
+ * an unquoted field is a literal character; blank lines are skipped. Refused (an
+ * {@link InputError} with the line): text after a closing quote (`"a"b`, where pandas would
+ * silently glue `ab`), and a quoted field that never closes (where pandas would swallow the rest
+ * of the file into one field).
+ */
+export function splitCsv(text: string, delimiter: string, file: string): CsvRecord[] {
+  const records: CsvRecord[] = [];
+  let fields: string[] = [];
+  let field = "";
+  let line = 1;
+  let start = 1;
+  let quotedFrom = 0;
+  // START = at a field's start, PLAIN = in an unquoted field, QUOTED = in quotes, AFTER = just after a closing quote
+  let state: "START" | "PLAIN" | "QUOTED" | "AFTER" = "START";
+  const endRecord = () => {
+    fields.push(field);
+    records.push({ fields, line: start });
+    fields = [];
+    field = "";
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (state === "QUOTED") {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else state = "AFTER";
+      } else {
+        field += c;
+        if (c === "\n" || (c === "\r" && text[i + 1] !== "\n")) line++;
+      }
+      continue;
+    }
+    if (c === "\n" || c === "\r") {
+      if (c === "\r" && text[i + 1] === "\n") i++;
+      if (state !== "START" || fields.length > 0) endRecord(); // else a blank line: no record
+      state = "START";
+      line++;
+      start = line;
+      continue;
+    }
+    if (c === delimiter) {
+      fields.push(field);
+      field = "";
+      state = "START";
+      continue;
+    }
+    if (state === "AFTER") {
+      throw inputError(
+        `malformed ${delimiter === "\t" ? "TSV" : "CSV"}: text after the closing quote of a field ` +
+          `(quote the whole field and double the quotes inside it)`,
+        { file, line },
+      );
+    }
+    if (state === "START" && c === '"') {
+      state = "QUOTED";
+      quotedFrom = line;
+      continue;
+    }
+    field += c;
+    state = "PLAIN";
+  }
+  if (state === "QUOTED") {
+    throw inputError(
+      `malformed ${
+        delimiter === "\t" ? "TSV" : "CSV"
+      }: the quoted field opened on line ${quotedFrom} never closes`,
+      { file, line: quotedFrom },
+    );
+  }
+  if (state !== "START" || fields.length > 0) endRecord();
+  return records;
 }
 
 function parseDelimited(text: string, file: string, delimiter: string): TrainExamples {
-  let records: CsvRecord[];
-  try {
-    records = parseCsv(text, {
-      delimiter,
-      quote: '"',
-      relax_quotes: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      info: true,
-    }) as unknown as CsvRecord[];
-  } catch (e) {
-    const err = e as Error & { lines?: number };
-    const line = typeof err.lines === "number" && err.lines > 0 ? err.lines : undefined;
-    throw new InputError(`malformed ${delimiter === "\t" ? "TSV" : "CSV"}: ${err.message}`, { file, line });
-  }
-  if (records.length === 0) throw new InputError("training file has no header row", { file });
-
-  // Line where each record starts: one after the previous record's last line, plus blank lines skipped.
-  let prevEnd = 0;
-  let prevEmpty = 0;
-  const startLine = (r: CsvRecord): number => {
-    const start = prevEnd + 1 + (r.info.empty_lines - prevEmpty);
-    prevEnd = r.info.lines;
-    prevEmpty = r.info.empty_lines;
-    return start;
-  };
-
+  const records = splitCsv(text, delimiter, file);
+  if (records.length === 0) throw inputError("training file has no header row", { file });
   const header = records[0];
-  const headerLine = startLine(header);
-  const columnNames = header.record;
+  const columnNames = header.fields;
   const n = columnNames.length;
   if (n !== 1 && n !== 2 && n !== 3) {
-    throw new InputError(
-      `header has ${n} columns (${columnNames.map((c) => JSON.stringify(c)).join(", ")}); ` +
+    throw inputError(
+      `header has ${n} columns (${columnNames.slice(0, 8).map((c) => JSON.stringify(c)).join(", ")}); ` +
         `expected 1 (unsupervised), 2 (sent0, sent1) or 3 (sent0, sent1, hard_neg)`,
-      { file, line: headerLine },
+      { file, line: header.line },
     );
   }
-  if (records.length === 1) throw new InputError("training file has a header but no data rows", { file });
+  if (records.length === 1) throw inputError("training file has a header but no data rows", { file });
 
   const rows = new Array<string[]>(records.length - 1);
   for (let i = 1; i < records.length; i++) {
     const r = records[i];
-    const line = startLine(r);
-    if (r.record.length !== n) {
-      throw new InputError(
-        `row has ${r.record.length} field${r.record.length === 1 ? "" : "s"}, the header has ${n} ` +
+    if (r.fields.length !== n) {
+      throw inputError(
+        `row has ${r.fields.length} field${r.fields.length === 1 ? "" : "s"}, the header has ${n} ` +
           `(quote fields that contain ${delimiter === "\t" ? "TABs" : "commas"} or line breaks)`,
-        { file, line },
+        { file, line: r.line },
       );
     }
-    rows[i - 1] = r.record;
+    rows[i - 1] = r.fields;
   }
-  return { columns: n, rows, file, columnNames };
+  return { columns: n as 1 | 2 | 3, rows, file, columnNames };
 }
 
 /** Decode strict UTF-8 (a leading BOM is dropped); on failure name the offset and line of the bad byte. */
@@ -203,12 +259,12 @@ export function decodeUtf8Strict(bytes: Uint8Array, file: string): string {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     const offset = firstInvalidUtf8(bytes);
-    if (offset < 0) throw new InputError("invalid UTF-8", { file });
+    if (offset < 0) throw inputError("invalid UTF-8", { file });
     let line = 1;
     for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
     const shown = Array.from(bytes.subarray(offset, offset + 4), (b) => b.toString(16).padStart(2, "0"))
       .join(" ");
-    throw new InputError(`invalid UTF-8 (bytes ${shown})`, { file, line, offset });
+    throw inputError(`invalid UTF-8 (bytes ${shown})`, { file, line, offset });
   }
 }
 

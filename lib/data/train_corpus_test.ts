@@ -228,3 +228,30 @@ Deno.test("`loadTrainFile()` reads the first column of a Chinese .data file and 
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("`parseTrainBytes()` .csv splits records at LF, CRLF and lone CR alike, even mixed (as Python csv)", () => {
+  // Python: list(csv.reader(io.StringIO('a,b\r"x\r y",z\r\nc,d\ne,f', newline="")))
+  const ex = parseTrainBytes(enc.encode('a,b\r"x\r y",z\r\nc,d\ne,f'), "m.csv");
+  assertEquals(ex.rows, [["x\r y", "z"], ["c", "d"], ["e", "f"]]);
+  // a quote inside an unquoted field is literal; "" inside quotes is one quote; an empty last field
+  assertEquals(parseTrainBytes(enc.encode('a,b\nx"y,"q""r"\nc,\n'), "q.csv").rows, [['x"y', 'q"r'], [
+    "c",
+    "",
+  ]]);
+});
+
+Deno.test("`parseTrainBytes()` .csv refuses text after a closing quote and an unclosed quote, naming the line", () => {
+  throws(() => parseTrainBytes(enc.encode('s0,s1\na,b\n"He said "hi" there",c\n'), "t.csv"), (e: Error) => {
+    assert(
+      e instanceof InputError && e.message.startsWith("t.csv:3: malformed CSV: text after the closing quote"),
+    );
+    return true;
+  });
+  throws(() => parseTrainBytes(enc.encode('s0,s1\na,"b\nc,d\n'), "u.csv"), (e: Error) => {
+    assert(
+      e instanceof InputError && e.message.startsWith("u.csv:2: malformed CSV: the quoted field opened"),
+    );
+    return true;
+  });
+  throws(() => parseTrainBytes(enc.encode('s0\ts1\n"a"b\tc\n'), "v.tsv"), /v\.tsv:2: malformed TSV/);
+});

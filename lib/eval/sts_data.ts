@@ -17,7 +17,7 @@
  * newlines (CRLF and CR become LF). STS12–16 and Chinese files are split like `str.splitlines()`;
  * STS-B and SICK like file iteration (LF only), then `str.strip()`. Deviation: a UTF-8 BOM at the
  * very start of a file is removed (Python's "utf8" codec would keep it); a U+FEFF anywhere else
- * is kept. Scores must be plain decimal numbers (no `nan`/`inf`, unlike Python's `float()`).
+ * is kept. Scores must be plain, finite decimal numbers (no `nan`/`inf`/`1e999`, unlike Python's `float()`).
  *
  * Every bad input (missing file, wrong column count, non-numeric score, input/gold line-count
  * mismatch, unexpected pair count) throws {@link InputError} naming the file, and the line where
@@ -32,7 +32,8 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
+import { firstInvalidUtf8 } from "../data/train_corpus.ts";
 
 /** The English STS tasks SimCSE reports, in table order. */
 export type StsTask =
@@ -199,7 +200,9 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 /** Parses a score like Python's `float()` on plain decimals; undefined if it is not a number. */
 function parseScore(field: string): number | undefined {
   const s = pyStrip(field);
-  return DECIMAL.test(s) ? Number(s) : undefined;
+  if (!DECIMAL.test(s)) return undefined;
+  const x = Number(s);
+  return Number.isFinite(x) ? x : undefined; // "1e999" overflows to inf in Python too: refuse it
 }
 
 /** Reads a data file as Python's `io.open(path, encoding="utf8")` would see it (see module doc). */
@@ -209,18 +212,30 @@ export async function readDataText(path: string): Promise<string> {
     bytes = await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new InputError(
+      throw inputError(
         "data file not found (pass --data-dir DIR or set SIMCSE_DATA_DIR, or run `deno task fetch senteval`)",
         { file: path },
       );
     }
-    throw new InputError(`cannot read data file: ${(e as Error).message}`, { file: path });
+    throw inputError(`cannot read data file: ${(e as Error).message}`, { file: path });
   }
+  return decodeDataText(bytes, path);
+}
+
+/**
+ * Decode a data file's bytes like Python's `io.open(path, encoding="utf8")`: strict UTF-8 (an
+ * {@link InputError} naming the line and byte offset of the first bad sequence), a leading BOM
+ * removed, CRLF and CR turned into LF.
+ */
+export function decodeDataText(bytes: Uint8Array, file: string): string {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    throw new InputError("not valid UTF-8", { file: path });
+    const offset = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+    throw inputError("not valid UTF-8", offset < 0 ? { file } : { file, line, offset });
   }
   if (text.startsWith("\uFEFF")) text = text.slice(1);
   return text.replace(/\r\n?/g, "\n");
@@ -228,7 +243,7 @@ export async function readDataText(path: string): Promise<string> {
 
 function checkCount(file: string, found: number, expected: number, opts: LoadOptions): void {
   if ((opts.checkCounts ?? true) && found !== expected) {
-    throw new InputError(
+    throw inputError(
       `expected ${expected} scored pairs (SentEval count), found ${found}; wrong or truncated file?`,
       { file },
     );
@@ -236,7 +251,7 @@ function checkCount(file: string, found: number, expected: number, opts: LoadOpt
 }
 
 function badScore(field: string, file: string, line: number): never {
-  throw new InputError(`score ${JSON.stringify(field)} is not a number`, { file, line });
+  throw inputError(`score ${JSON.stringify(field)} is not a number`, { file, line });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,13 +282,29 @@ export async function loadStsSubset(
 ): Promise<StsSubset> {
   const inputFile = joinPath(dir, `STS.input.${name}.txt`);
   const goldFile = joinPath(dir, `STS.gs.${name}.txt`);
-  const inputLines = pySplitlines(await readDataText(inputFile));
-  const goldLines = pySplitlines(await readDataText(goldFile));
+  const inputText = await readDataText(inputFile);
+  const goldText = await readDataText(goldFile);
+  return parseStsSubset(inputText, goldText, { name, inputFile, goldFile, expected, ...opts });
+}
+
+/** Where an STS12–16 subset's text came from, and its expected pair count. */
+export interface StsSubsetSource extends LoadOptions {
+  name: string;
+  inputFile: string;
+  goldFile: string;
+  expected?: number;
+}
+
+/** Parses the (decoded) text of an STS12–16 subset's input and gold files, in SentEval order. */
+export function parseStsSubset(inputText: string, goldText: string, src: StsSubsetSource): StsSubset {
+  const { name, inputFile, goldFile, expected } = src;
+  const inputLines = pySplitlines(inputText);
+  const goldLines = pySplitlines(goldText);
   // sts.py parses every input line before it filters on the gold file.
   const fields = inputLines.map((l, i) => {
     const f = l.split("\t");
     if (f.length !== 2) {
-      throw new InputError(`expected 2 tab-separated fields (sentence1, sentence2), got ${f.length}`, {
+      throw inputError(`expected 2 tab-separated fields (sentence1, sentence2), got ${f.length}`, {
         file: inputFile,
         line: i + 1,
       });
@@ -281,7 +312,7 @@ export async function loadStsSubset(
     return f;
   });
   if (goldLines.length !== inputLines.length) {
-    throw new InputError(
+    throw inputError(
       `${goldLines.length} gold lines but ${inputLines.length} lines in STS.input.${name}.txt`,
       { file: goldFile, line: Math.min(goldLines.length, inputLines.length) + 1 },
     );
@@ -294,7 +325,7 @@ export async function loadStsSubset(
     const t2 = pySplit(fields[i][1]);
     pairs.push({ s1: t1.join(" "), s2: t2.join(" "), gold, len1: t1.length, len2: t2.length });
   }
-  if (expected !== undefined) checkCount(goldFile, pairs.length, expected, opts);
+  if (expected !== undefined) checkCount(goldFile, pairs.length, expected, src);
   return { name, ...sortPairs(pairs) };
 }
 
@@ -321,7 +352,7 @@ export function sickFile(dataDir: string, split: EnSplit): string {
 }
 
 /** Parses tab-separated lines (strip, split on TAB) into pairs in file order. */
-function parseTabbed(
+export function parseTabbed(
   file: string,
   text: string,
   skipHeader: boolean,
@@ -332,7 +363,7 @@ function parseTabbed(
   for (let i = skipHeader ? 1 : 0; i < lines.length; i++) {
     const f = pyStrip(lines[i]).split("\t");
     if (f.length < cols.min) {
-      throw new InputError(`expected at least ${cols.min} tab-separated fields, got ${f.length}`, {
+      throw inputError(`expected at least ${cols.min} tab-separated fields, got ${f.length}`, {
         file,
         line: i + 1,
       });
@@ -351,9 +382,14 @@ export async function loadStsBenchmark(
   opts: LoadOptions = {},
 ): Promise<PairList> {
   const file = stsBenchmarkFile(dataDir, split);
-  const pairs = parseTabbed(file, await readDataText(file), false, { score: 4, s1: 5, s2: 6, min: 7 });
+  const pairs = parseStsBenchmark(await readDataText(file), file);
   checkCount(file, pairs.gold.length, EN_SPLIT_COUNTS.STSBenchmark[split], opts);
   return pairs;
+}
+
+/** Parses the (decoded) text of an STSBenchmark csv: columns 4 score, 5 s1, 6 s2; no header. */
+export function parseStsBenchmark(text: string, file: string): PairList {
+  return parseTabbed(file, text, false, { score: 4, s1: 5, s2: 6, min: 7 });
 }
 
 /** Loads one SICK-R split in file order (header skipped; columns 1 s1, 2 s2, 3 relatedness). */
@@ -363,11 +399,15 @@ export async function loadSickRelatedness(
   opts: LoadOptions = {},
 ): Promise<PairList> {
   const file = sickFile(dataDir, split);
-  const text = await readDataText(file);
-  if (text === "") throw new InputError("empty file (expected a header line and pairs)", { file });
-  const pairs = parseTabbed(file, text, true, { score: 3, s1: 1, s2: 2, min: 4 });
+  const pairs = parseSick(await readDataText(file), file);
   checkCount(file, pairs.gold.length, EN_SPLIT_COUNTS.SICKRelatedness[split], opts);
   return pairs;
+}
+
+/** Parses the (decoded) text of a SICK file: header skipped; columns 1 s1, 2 s2, 3 relatedness. */
+export function parseSick(text: string, file: string): PairList {
+  if (text === "") throw inputError("empty file (expected a header line and pairs)", { file });
+  return parseTabbed(file, text, true, { score: 3, s1: 1, s2: 2, min: 4 });
 }
 
 /** Path of a Chinese split file. */
@@ -386,11 +426,21 @@ export async function loadChinese(
   opts: LoadOptions = {},
 ): Promise<PairList> {
   const file = chineseFile(dataDir, task, split);
-  const lines = pySplitlines(await readDataText(file));
+  return parseChinese(await readDataText(file), file, ZH_SPLIT_COUNTS[task][split], opts);
+}
+
+/** Parses the (decoded) text of a Chinese `.data` split (see {@link loadChinese}). */
+export function parseChinese(
+  text: string,
+  file: string,
+  expected?: number,
+  opts: LoadOptions = {},
+): PairList {
+  const lines = pySplitlines(text);
   const pairs: SortablePair[] = lines.map((l, i) => {
     const f = l.split("\t");
     if (f.length !== 3) {
-      throw new InputError(`expected 3 tab-separated fields (sentence1, sentence2, label), got ${f.length}`, {
+      throw inputError(`expected 3 tab-separated fields (sentence1, sentence2, label), got ${f.length}`, {
         file,
         line: i + 1,
       });
@@ -398,7 +448,7 @@ export async function loadChinese(
     const gold = parseScore(f[2]) ?? badScore(f[2], file, i + 1);
     return { s1: f[0], s2: f[1], gold, len1: codePointLength(f[0]), len2: codePointLength(f[1]) };
   });
-  checkCount(file, pairs.length, ZH_SPLIT_COUNTS[task][split], opts);
+  if (expected !== undefined) checkCount(file, pairs.length, expected, opts);
   return sortPairs(pairs);
 }
 

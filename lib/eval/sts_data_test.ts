@@ -265,3 +265,34 @@ Deno.test("`loadChinese()` throws `InputError` with file and line; keeps quotes 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pure parsers: a score of 1e999 (inf in Python) is refused; bad UTF-8 names line and byte", async () => {
+  const { decodeDataText, parseChinese, parseSick, parseStsBenchmark } = await import("./sts_data.ts");
+  const err = (f: () => unknown, fragment: string) => {
+    try {
+      f();
+    } catch (e) {
+      assert(
+        e instanceof InputError && e.message.includes(fragment),
+        `${(e as Error).message} lacks ${fragment}`,
+      );
+      return;
+    }
+    assert(false, `no error (${fragment})`);
+  };
+  err(() => parseChinese("a\tb\t1e999\n", "z.data"), 'z.data:1: score "1e999" is not a number');
+  err(
+    () => parseStsBenchmark("g\tf\ty\ti\t-1e400\ta\tb\n", "s.csv"),
+    's.csv:1: score "-1e400" is not a number',
+  );
+  err(() => parseSick("", "k.txt"), "k.txt: empty file");
+  err(
+    () => decodeDataText(Uint8Array.of(0x61, 0x0a, 0x62, 0xc3, 0x28), "d.txt"),
+    "d.txt:2 @byte 3: not valid UTF-8",
+  );
+  assertEquals(
+    decodeDataText(Uint8Array.of(0xef, 0xbb, 0xbf, 0x61, 0x0d, 0x62, 0x0d, 0x0a), "d.txt"),
+    "a\nb\n",
+  );
+  assertEquals(parseChinese("a\tb\t1e2\n", "z.data").gold, [100]);
+});

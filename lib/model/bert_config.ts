@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 
 export interface BertConfig {
   /** Word-piece vocabulary size (bert-base-uncased: 30522). */
@@ -48,7 +48,7 @@ function num(json: Record<string, unknown>, key: string, file: string, fallback?
   const v = json[key];
   if (v === undefined && fallback !== undefined) return fallback;
   if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new InputError(
+    throw inputError(
       v === undefined ? "missing required field" : `expected a number, got ${JSON.stringify(v)}`,
       { file, key },
     );
@@ -56,10 +56,30 @@ function num(json: Record<string, unknown>, key: string, file: string, fallback?
   return v;
 }
 
+/**
+ * Upper bounds for the sizes: far beyond any BERT, small enough that a hostile config.json cannot
+ * make a random-init model allocate without limit (the products are checked too, see below).
+ */
+const MAX_SIZE: Readonly<Record<string, number>> = {
+  vocab_size: 2 ** 22,
+  hidden_size: 2 ** 16,
+  num_hidden_layers: 1024,
+  num_attention_heads: 2 ** 16,
+  intermediate_size: 2 ** 18,
+  max_position_embeddings: 2 ** 20,
+  type_vocab_size: 2 ** 16,
+};
+
+/** Most parameters a config may describe (4 G floats = 16 GB, far above BERT-large's 340 M). */
+const MAX_PARAMS = 2 ** 32;
+
 function posInt(json: Record<string, unknown>, key: string, file: string, fallback?: number): number {
   const v = num(json, key, file, fallback);
   if (!Number.isInteger(v) || v <= 0) {
-    throw new InputError(`expected a positive integer, got ${v}`, { file, key });
+    throw inputError(`expected a positive integer, got ${v}`, { file, key });
+  }
+  if (v > (MAX_SIZE[key] ?? Infinity)) {
+    throw inputError(`${v} is implausibly large (at most ${MAX_SIZE[key]})`, { file, key });
   }
   return v;
 }
@@ -68,20 +88,20 @@ function posInt(json: Record<string, unknown>, key: string, file: string, fallba
 export function bertConfigFromJson(json: Record<string, unknown>, file: string): BertConfig {
   const modelType = json.model_type;
   if (modelType !== undefined && modelType !== "bert") {
-    throw new InputError(`model_type '${String(modelType)}' is not a BERT model`, {
+    throw inputError(`model_type ${JSON.stringify(modelType)} is not a BERT model`, {
       file,
       key: "model_type",
     });
   }
   const act = json.hidden_act ?? "gelu";
   if (typeof act !== "string" || !(ACTS as readonly string[]).includes(act)) {
-    throw new InputError(`unsupported hidden_act ${JSON.stringify(act)}; supported: ${ACTS.join(", ")}`, {
+    throw inputError(`unsupported hidden_act ${JSON.stringify(act)}; supported: ${ACTS.join(", ")}`, {
       file,
       key: "hidden_act",
     });
   }
   if (json.position_embedding_type !== undefined && json.position_embedding_type !== "absolute") {
-    throw new InputError(`only absolute position embeddings are supported`, {
+    throw inputError(`only absolute position embeddings are supported`, {
       file,
       key: "position_embedding_type",
     });
@@ -102,14 +122,40 @@ export function bertConfigFromJson(json: Record<string, unknown>, file: string):
     padTokenId: num(json, "pad_token_id", file, 0),
   };
   if (cfg.hiddenSize % cfg.numAttentionHeads !== 0) {
-    throw new InputError(
+    throw inputError(
       `hidden_size ${cfg.hiddenSize} is not a multiple of num_attention_heads ${cfg.numAttentionHeads}`,
       { file, key: "num_attention_heads" },
     );
   }
   for (const key of ["hidden_dropout_prob", "attention_probs_dropout_prob"] as const) {
     const p = num(json, key, file, 0.1);
-    if (p < 0 || p >= 1) throw new InputError(`dropout must be in [0, 1), got ${p}`, { file, key });
+    if (p < 0 || p >= 1) throw inputError(`dropout must be in [0, 1), got ${p}`, { file, key });
+  }
+  if (!(cfg.layerNormEps > 0)) {
+    throw inputError(`layer_norm_eps must be positive, got ${cfg.layerNormEps}`, {
+      file,
+      key: "layer_norm_eps",
+    });
+  }
+  if (cfg.initializerRange < 0) {
+    throw inputError(`initializer_range must be >= 0, got ${cfg.initializerRange}`, {
+      file,
+      key: "initializer_range",
+    });
+  }
+  if (!Number.isInteger(cfg.padTokenId) || cfg.padTokenId < 0 || cfg.padTokenId >= cfg.vocabSize) {
+    throw inputError(`pad_token_id ${cfg.padTokenId} is not a token id (0..${cfg.vocabSize - 1})`, {
+      file,
+      key: "pad_token_id",
+    });
+  }
+  const H = cfg.hiddenSize;
+  const params = (cfg.vocabSize + cfg.maxPositionEmbeddings + cfg.typeVocabSize) * H +
+    cfg.numHiddenLayers * (4 * H * H + 2 * H * cfg.intermediateSize);
+  if (params > MAX_PARAMS) {
+    throw inputError(`describes about ${params.toExponential(2)} parameters, more than ${MAX_PARAMS}`, {
+      file,
+    });
   }
   return cfg;
 }

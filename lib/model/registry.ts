@@ -39,6 +39,13 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     async load(dir) {
       const tokenizer = await BertTokenizer.fromFolder(dir);
       const { model } = await loadBert(dir);
+      if (tokenizer.info.vocabSize > model.config.vocabSize) {
+        model.dispose();
+        throw new InputError(
+          `the tokenizer has ${tokenizer.info.vocabSize} ids but vocab_size is ${model.config.vocabSize}`,
+          { file: `${dir}/config.json`, key: "vocab_size" },
+        );
+      }
       return { encoder: model, tokenizer };
     },
     async save(encoder, dir, opts) {

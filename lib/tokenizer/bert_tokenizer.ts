@@ -25,10 +25,13 @@ import { InputError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { preNormalize, type PreNormalizeFlags } from "./bert_pre_normalizer.ts";
 import { parseVocabTxt } from "./vocab_file.ts";
+import { describeIoError } from "../checkpoint/read_input.ts";
 import {
   type BertTokenizerOptions,
   DEFAULT_BERT_OPTIONS,
   optionsFromTokenizerConfig,
+  parseJsonText,
+  parseTokenizerJson,
   tokenizerConfigJson,
   vocabToTokenizerJson,
 } from "./vocab_to_tokenizer_json.ts";
@@ -175,13 +178,13 @@ export class BertTokenizer {
     const d = dir.replace(/\/+$/, "") || "/";
     const path = (name: string) => `${d}/${name}`;
     const configText = await readIfExists(path(TOKENIZER_CONFIG_JSON));
-    const config = configText === null ? {} : parseJson(configText, path(TOKENIZER_CONFIG_JSON));
+    const config = configText === null ? {} : parseJsonText(configText, path(TOKENIZER_CONFIG_JSON));
     const fileOptions = optionsFromTokenizerConfig(config, path(TOKENIZER_CONFIG_JSON));
 
     const tokJsonText = await readIfExists(path(TOKENIZER_JSON));
     if (tokJsonText !== null) {
       const file = path(TOKENIZER_JSON);
-      const json = checkTokenizerJson(parseJson(tokJsonText, file), file);
+      const json = parseTokenizerJson(tokJsonText, file);
       const n = json.normalizer as Record<string, unknown> | null;
       const options: BertTokenizerOptions = { ...fileOptions };
       if (n?.type === "BertNormalizer") {
@@ -338,56 +341,6 @@ function checkPositiveInt(v: number, name: string): void {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
 }
 
-function checkTokenizerJson(json: unknown, file: string): Record<string, unknown> {
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new InputError("expected a JSON object", { file });
-  }
-  const j = json as Record<string, unknown>;
-  const model = j.model as Record<string, unknown> | undefined;
-  if (!model || typeof model !== "object") throw new InputError("no model", { file, key: "model" });
-  if (model.type !== "WordPiece") {
-    throw new InputError(
-      `model.type is ${JSON.stringify(model.type)}, expected "WordPiece" (a BERT tokenizer)`,
-      {
-        file,
-        key: "model.type",
-      },
-    );
-  }
-  const vocab = model.vocab;
-  if (!vocab || typeof vocab !== "object" || Array.isArray(vocab)) {
-    throw new InputError("expected an object of token ids", { file, key: "model.vocab" });
-  }
-  for (const [token, id] of Object.entries(vocab)) {
-    if (!Number.isInteger(id) || (id as number) < 0) {
-      throw new InputError(`token ${JSON.stringify(token)} has id ${JSON.stringify(id)}`, {
-        file,
-        key: "model.vocab",
-      });
-    }
-  }
-  if (j.added_tokens !== undefined && !Array.isArray(j.added_tokens)) {
-    throw new InputError("expected an array", { file, key: "added_tokens" });
-  }
-  // The library requires these keys to exist (null is allowed).
-  return {
-    ...j,
-    added_tokens: j.added_tokens ?? [],
-    normalizer: j.normalizer ?? null,
-    pre_tokenizer: j.pre_tokenizer ?? null,
-    post_processor: j.post_processor ?? null,
-    decoder: j.decoder ?? null,
-  };
-}
-
-function parseJson(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`invalid JSON: ${(e as Error).message}`, { file });
-  }
-}
-
 async function readIfExists(path: string): Promise<string | null> {
   const bytes = await readBytesIfExists(path);
   if (bytes === null) return null;
@@ -403,6 +356,6 @@ async function readBytesIfExists(path: string): Promise<Uint8Array | null> {
     return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
+    throw new InputError(describeIoError(e), { file: path });
   }
 }

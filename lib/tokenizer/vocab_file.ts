@@ -22,13 +22,13 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 
 /** Parse vocab.txt (text or raw bytes). Returns the tokens in id order. */
 export function parseVocabTxt(data: string | Uint8Array, file = "vocab.txt"): string[] {
   const text = typeof data === "string" ? data : decodeUtf8(data, file);
   let body = text.startsWith("\uFEFF") ? text.slice(1) : text;
-  if (body.length === 0) throw new InputError("vocab file is empty", { file });
+  if (body.length === 0) throw inputError("vocab file is empty", { file });
   if (body.endsWith("\n")) body = body.slice(0, -1);
   const lines = body.split("\n");
   const seen = new Map<string, number>();
@@ -38,17 +38,17 @@ export function parseVocabTxt(data: string | Uint8Array, file = "vocab.txt"): st
     if (token.endsWith("\r")) token = token.slice(0, -1);
     const line = i + 1;
     if (token.includes("\r")) {
-      throw new InputError("stray carriage return (\\r) inside a token; use \\n or \\r\\n line ends", {
+      throw inputError("stray carriage return (\\r) inside a token; use \\n or \\r\\n line ends", {
         file,
         line,
       });
     }
     if (token.length === 0) {
-      throw new InputError(`empty line (token id ${i}); every line must hold one token`, { file, line });
+      throw inputError(`empty line (token id ${i}); every line must hold one token`, { file, line });
     }
     const first = seen.get(token);
     if (first !== undefined) {
-      throw new InputError(
+      throw inputError(
         `duplicate token ${JSON.stringify(token)} (first on line ${first + 1}); ids would be ambiguous`,
         { file, line },
       );
@@ -73,11 +73,11 @@ function decodeUtf8(bytes: Uint8Array, file: string): string {
       try {
         decoder.decode(bytes.subarray(start, end));
       } catch {
-        throw new InputError("invalid UTF-8", { file, line, offset: start });
+        throw inputError("invalid UTF-8", { file, line, offset: start });
       }
       start = end + 1;
       line++;
     }
-    throw new InputError("invalid UTF-8", { file });
+    throw inputError("invalid UTF-8", { file });
   }
 }

@@ -141,3 +141,46 @@ Deno.test("`tokenizerConfigJson()` round-trips through `optionsFromTokenizerConf
   assertEquals(json.tokenizer_class, "BertTokenizer");
   assertEquals(optionsFromTokenizerConfig(JSON.parse(JSON.stringify(json))), o);
 });
+
+Deno.test("`parseTokenizerJson()` refuses ids that are out of range, shared or malformed, naming the key", async () => {
+  const { parseTokenizerJson } = await import("./vocab_to_tokenizer_json.ts");
+  const good = vocabToTokenizerJson(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hi"]);
+  // deno-lint-ignore no-explicit-any
+  const edit = (f: (j: Record<string, any>) => void) => {
+    // deno-lint-ignore no-explicit-any
+    const j = structuredClone(good) as unknown as Record<string, any>;
+    f(j);
+    return JSON.stringify(j);
+  };
+  const refuses = (text: string, fragment: string) =>
+    throws(() => parseTokenizerJson(text, "t.json"), (e: Error) => {
+      assert(e instanceof InputError && e.message.includes(fragment), e.message);
+      return true;
+    });
+  const parsed = parseTokenizerJson(JSON.stringify(good), "t.json");
+  assertEquals([parsed.truncation, parsed.padding], [null, null]);
+  assertEquals(parsed.model, good.model);
+  refuses(
+    edit((j) => j.model.vocab.hi = 2 ** 31),
+    't.json [model.vocab]: token "hi" has id 2147483648, but there are only 6 tokens',
+  );
+  refuses(edit((j) => j.model.vocab.hi = 1e308), "[model.vocab]");
+  refuses(edit((j) => j.model.vocab.hi = 2), 'tokens "[CLS]" and "hi" share id 2');
+  refuses(
+    edit((j) => j.model.unk_token = false),
+    "t.json [model.unk_token]: unk_token false is not in the vocabulary",
+  );
+  refuses(edit((j) => j.added_tokens[0].id = []), "t.json [added_tokens[0]]: id [] is not in 0..5");
+  refuses(edit((j) => j.added_tokens[1].id = 4), "[added_tokens[1]]: id 4 differs from the vocabulary's 1");
+  refuses(
+    edit((j) => j.added_tokens[1].lstrip = "yes"),
+    '[added_tokens[1]]: lstrip is "yes", expected true or false',
+  );
+  refuses(
+    edit((j) => j.post_processor.single[2] = true),
+    "t.json [post_processor.single[2]]: expected {SpecialToken",
+  );
+  refuses(edit((j) => j.normalizer.lowercase = "no"), "[normalizer.lowercase]: expected a boolean");
+  refuses(edit((j) => j.decoder = 5), "[decoder]: expected null or an object with a string type");
+  refuses("{oops", "t.json: invalid JSON");
+});

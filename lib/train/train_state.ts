@@ -11,6 +11,7 @@ import { InputError } from "../errors.ts";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors.ts";
 import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
+import { readJsonConfig } from "../checkpoint/hf_folder.ts";
 import type { AdamW } from "./adamw.ts";
 
 export interface TrainerState {
@@ -81,7 +82,7 @@ export async function loadTrainState(
   vars: Map<string, tf.Variable>,
   opt: AdamW,
 ): Promise<TrainerState> {
-  const state = JSON.parse(await Deno.readTextFile(`${dir}/trainer_state.json`)) as TrainerState;
+  const state = (await readJsonConfig(`${dir}/trainer_state.json`)) as unknown as TrainerState;
   const weights = await readSafetensors(`${dir}/weights.safetensors`);
   for (const [n, v] of vars) {
     const t = weights.get(n);

@@ -23,6 +23,7 @@ import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { SentenceEncoder } from "../sentence_encoder.ts";
 import { type EvalTask, evaluate } from "../eval/sts_eval.ts";
 import { ProgressBar } from "../progress.ts";
+import { loadChinese, loadSickRelatedness, loadStsBenchmark } from "../eval/sts_data.ts";
 import { RunRecord } from "../results/run_record.ts";
 import { loadTrainFile } from "../data/train_corpus.ts";
 import {
@@ -159,6 +160,8 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   }
   const { newRunId } = await import("../results/run_record.ts");
   if (!state.runId) state.runId = `${newRunId()}-${cfg.preset}`;
+  // Read (and so validate) the selection data before anything is written.
+  await checkDevData(cfg);
   const record = await RunRecord.create(
     `${opts.resultsDir ?? "results"}/${cfg.experiment}`,
     state.runId,
@@ -330,6 +333,17 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     finalScores,
     stepsPerSecond,
   };
+}
+
+/** Load the dev/valid data used for model selection, so a missing or malformed file fails up front. */
+async function checkDevData(cfg: TrainConfig): Promise<void> {
+  const task = SELECT_TASK[cfg.metricForBestModel];
+  if (task === "STSBenchmark") {
+    await loadStsBenchmark(cfg.dataDir, "dev");
+    await loadSickRelatedness(cfg.dataDir, "dev");
+  } else {
+    await loadChinese(cfg.dataDir, task as "LCQMC" | "PAWSX", "valid");
+  }
 }
 
 /** Save the current model as the best checkpoint: an HF folder of its architecture + tokenizer files. */

@@ -1,0 +1,57 @@
+/**
+ * Every fuzz target, in report order: the checkpoint readers, then the text readers.
+ *
+ * @example
+ * ```ts
+ * import { TARGETS } from "./targets.ts";
+ * console.log(TARGETS.map((t) => t.name));
+ * ```
+ * @module
+ */
+
+import {
+  safetensorsTarget,
+  torchLegacyTarget,
+  torchPickleTarget,
+  torchZipTarget,
+} from "./checkpoint_targets.ts";
+import type { FuzzTarget } from "./harness.ts";
+import {
+  chineseTarget,
+  configTarget,
+  sickTarget,
+  stsbTarget,
+  stsTarget,
+  tokenizerJsonTarget,
+  trainCnTarget,
+  trainCsvTarget,
+  trainTsvTarget,
+  trainTxtTarget,
+  vocabTarget,
+} from "./text_targets.ts";
+
+/** All targets. */
+export const TARGETS: readonly FuzzTarget[] = [
+  safetensorsTarget,
+  torchZipTarget,
+  torchPickleTarget,
+  torchLegacyTarget,
+  configTarget,
+  vocabTarget,
+  tokenizerJsonTarget,
+  stsTarget,
+  stsbTarget,
+  sickTarget,
+  chineseTarget,
+  trainTxtTarget,
+  trainCsvTarget,
+  trainTsvTarget,
+  trainCnTarget,
+];
+
+/** The target called `name` (an Error listing the names otherwise). */
+export function targetNamed(name: string): FuzzTarget {
+  const t = TARGETS.find((x) => x.name === name);
+  if (!t) throw new Error(`no fuzz target "${name}"; targets: ${TARGETS.map((x) => x.name).join(", ")}`);
+  return t;
+}
