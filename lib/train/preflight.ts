@@ -1,0 +1,29 @@
+/**
+ * Up-front checks of an English SimCSE run's inputs (model folder, training corpus, STS-B and SICK-R
+ * dev files), so a run fails before any work, naming what is missing and how to get it.
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import { checkModelFolder } from "../model/model_folder.ts";
+import type { TrainConfig } from "./train_config.ts";
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+/** Throw an `InputError` for the first missing input; `checkModel: false` skips generated models. */
+export async function preflightEnglish(cfg: TrainConfig, checkModel: boolean): Promise<void> {
+  if (checkModel) await checkModelFolder(cfg.modelDir);
+  const need = [
+    [cfg.trainFile, "wiki1m"],
+    [`${cfg.dataDir}/senteval/STS/STSBenchmark/sts-dev.csv`, "senteval"],
+    [`${cfg.dataDir}/senteval/SICK/SICK_trial.txt`, "senteval"],
+  ];
+  for (const [file, what] of need) {
+    if (!(await exists(file))) {
+      throw new InputError(
+        `missing; get it with \`deno task fetch ${what}\` or point --data-dir / SIMCSE_DATA_DIR at a copy`,
+        { file },
+      );
+    }
+  }
+}
