@@ -27,10 +27,8 @@ import { parseBackend, useBackend } from "../lib/backend.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { BertModel } from "../lib/model/bert.ts";
-import { bertConfigFromJson } from "../lib/model/bert_config.ts";
 import { seededDropout } from "../lib/model/dropout.ts";
 import type { Precision } from "../lib/model/fp16.ts";
-import { loadEncoder } from "../lib/model/registry.ts";
 import { BertTokenizer } from "../lib/tokenizer/bert_tokenizer.ts";
 import { bertBaseUncasedVocabText } from "../lib/tokenizer/npm_vocab.ts";
 import {
@@ -47,7 +45,7 @@ import { LossScaler } from "../lib/train/loss_scaler.ts";
 import { MlpHead } from "../lib/train/mlp_head.ts";
 import { SimcseModel } from "../lib/train/simcse_model.ts";
 import type { TrainConfig } from "../lib/train/train_config.ts";
-import { train, trainStep } from "../lib/train/trainer.ts";
+import { buildModel, train, trainStep } from "../lib/train/trainer.ts";
 import { BERT_TINY_DIR, preset } from "../experiments/reproduction/config.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
@@ -74,28 +72,12 @@ async function benchConfig(dataDir: string): Promise<TrainConfig> {
 async function buildSimcse(
   cfg: TrainConfig,
 ): Promise<{ sm: SimcseModel; bert: BertModel; tokenizer: BertTokenizer }> {
-  let bert: BertModel, tokenizer: BertTokenizer;
-  if (cfg.randomInit) {
-    const r = cfg.randomInit;
-    tokenizer = await BertTokenizer.fromFolder(r.tokenizerDir);
-    const config = bertConfigFromJson({
-      vocab_size: tokenizer.info.vocabSize,
-      hidden_size: r.hiddenSize,
-      num_hidden_layers: r.numHiddenLayers,
-      num_attention_heads: r.numAttentionHeads,
-      intermediate_size: r.intermediateSize,
-      max_position_embeddings: r.maxPositionEmbeddings,
-      pad_token_id: tokenizer.info.padId,
-    }, "randomInit");
-    bert = BertModel.init(config, cfg.seed, false);
-  } else {
-    const loaded = await loadEncoder(cfg.modelDir);
-    if (!(loaded.encoder instanceof BertModel) || !(loaded.tokenizer instanceof BertTokenizer)) {
-      throw new Error(`${cfg.modelDir}: the benchmark expects a BERT checkpoint`);
-    }
-    bert = loaded.encoder;
-    tokenizer = loaded.tokenizer;
+  const built = await buildModel(cfg);
+  if (!(built.bert instanceof BertModel) || !(built.tokenizer instanceof BertTokenizer)) {
+    built.bert.dispose();
+    throw new Error(`${cfg.modelDir}: the benchmark expects a BERT checkpoint`);
   }
+  const bert = built.bert, tokenizer = built.tokenizer;
   const mlp = MlpHead.init(bert.config.hiddenSize, bert.config.initializerRange, cfg.seed + 1);
   const sm = new SimcseModel(bert, {
     poolerType: cfg.poolerType,

@@ -71,7 +71,8 @@ const SELECT_TASK: Record<TrainConfig["metricForBestModel"], EvalTask> = {
   pawsx_spearman: "PAWSX",
 };
 
-async function buildModel(
+/** The encoder and tokenizer a run starts from: `cfg.randomInit`, else the checkpoint in `cfg.modelDir`. */
+export async function buildModel(
   cfg: TrainConfig,
 ): Promise<{ bert: Encoder; tokenizer: TextTokenizer }> {
   if (cfg.randomInit) {
