@@ -1,7 +1,8 @@
 /**
  * One call that turns the TF.js `cpu` backend into the toolkit's fast CPU path: the output buffer
- * pool (`cpu_pool.ts`), the hand-written float32 kernels (`cpu_fast.ts`) and, when a system BLAS
- * can be opened, sgemm matmuls (`cpu_blas.ts`). Without BLAS it prints ONE line saying why and keeps
+ * pool (`cpu_pool.ts`), the hand-written float32 kernels (`cpu_fast.ts`), the fused layer kernels
+ * (`cpu_fused.ts`: LayerNorm, GELU, attention softmax, dropout) and, when a system BLAS can be
+ * opened, sgemm matmuls (`cpu_blas.ts`) and head-strided attention matmuls (`cpu_head_matmul.ts`). Without BLAS it prints ONE line saying why and keeps
  * the stock matmul. `SIMCSE_CPU_KERNELS=stock` leaves the cpu backend untouched (for comparisons).
  *
  * @example
@@ -15,6 +16,8 @@
  */
 import { type BlasInfo, registerBlasKernels } from "./cpu_blas.ts";
 import { registerFastCpuKernels } from "./cpu_fast.ts";
+import { registerFusedCpuKernels } from "./cpu_fused.ts";
+import { registerHeadMatMulKernel } from "./cpu_head_matmul.ts";
 import { installCpuPool } from "./cpu_pool.ts";
 
 /** What {@link accelerateCpuBackend} enabled. */
@@ -37,7 +40,9 @@ export function accelerateCpuBackend(opts: { quiet?: boolean } = {}): CpuAcceler
   }
   installCpuPool();
   registerFastCpuKernels();
+  registerFusedCpuKernels();
   const r = registerBlasKernels();
+  if (r.ok) registerHeadMatMulKernel();
   result = r.ok
     ? { blas: r.info, blasReason: null, fastKernels: true }
     : { blas: null, blasReason: r.reason, fastKernels: true };

@@ -25,6 +25,7 @@ import { tf } from "../tf.ts";
 import type { BertConfig } from "./bert_config.ts";
 import type { DropoutFn } from "./dropout.ts";
 import { linear } from "./linear.ts";
+import { attentionContext, attentionScores, attentionSoftmax, fusedGelu, fusedLayerNorm } from "./fused.ts";
 import type { Precision } from "./fp16.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores } from "./fp16_matmul.ts";
@@ -114,15 +115,14 @@ export function isLinearKernel(name: string): boolean {
 
 /** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta);
+  return fusedLayerNorm(x, gamma, beta, eps);
 }
 
 /** Activations by HF name: "gelu" is exact erf GELU; "gelu_new" is the tanh approximation (GPT-2). */
 export function activation(name: BertConfig["hiddenAct"], x: tf.Tensor): tf.Tensor {
   switch (name) {
     case "gelu":
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+      return fusedGelu(x);
     case "gelu_new": {
       const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
       return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
@@ -233,7 +233,6 @@ export class BertModel implements Encoder {
     // Additive key mask, broadcast over heads and queries: [B, 1, 1, L].
     const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
     const scale = 1 / Math.sqrt(dh);
-    const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
     const half = this.precision === "fp16";
 
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
@@ -247,12 +246,15 @@ export class BertModel implements Encoder {
         const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
         ctx = fp16AttentionContext(probs, this.linear(h, `${p}attention.self.value`, true), hs);
       } else {
-        const q = heads(this.linear(h, `${p}attention.self.query`));
-        const k = heads(this.linear(h, `${p}attention.self.key`));
-        const v = heads(this.linear(h, `${p}attention.self.value`));
-        const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), extMask); // [B, nh, L, L]
-        const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i);
-        ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]) as tf.Tensor2D;
+        const hs = { batch: B, seqLen: L, heads: nh };
+        const q = this.linear(h, `${p}attention.self.query`);
+        const k = this.linear(h, `${p}attention.self.key`);
+        const probs = drop(
+          attentionSoftmax(attentionScores(q, k, hs), extMask, scale), // [B, nh, L, L]
+          cfg.attentionProbsDropoutProb,
+          1 + 3 * i,
+        ) as tf.Tensor4D;
+        ctx = attentionContext(probs, this.linear(h, `${p}attention.self.value`), hs);
       }
       const attnOut = drop(
         this.linear(ctx, `${p}attention.output.dense`, half),

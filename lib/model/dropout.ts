@@ -7,6 +7,7 @@
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
+import { fusedDropout } from "./fused.ts";
  * import { seededDropout } from "./dropout.ts";
  * const drop = seededDropout(42, 0);
  * const y = drop(tf.ones([2, 3]), 0.1, 0); // entries are 0 or 1/0.9
@@ -14,6 +15,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { fusedDropout } from "./fused.ts";
 
 /** Apply dropout with `rate` to `x` at forward-pass location `site`; returns a new tensor. */
 export type DropoutFn = (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
@@ -29,6 +31,6 @@ export function seededDropout(seed: number, step = 0, siteOffset = 0): DropoutFn
     // Mix into a 31-bit seed; distinct for every (step, site) pair of one run.
     const s = (Math.imul(seed ^ 0x5bd1e995, 0x01000193) + Math.imul(step + 1, 0x9e3779b1) +
       Math.imul(site + siteOffset + 1, 0x85ebca6b)) >>> 1;
-    return tf.dropout(x, rate, undefined, s);
+    return fusedDropout(x, rate, s) ?? tf.dropout(x, rate, undefined, s);
   };
 }

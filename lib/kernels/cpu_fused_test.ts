@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import { dropoutHash, erf, registerFusedCpuKernels, unregisterFusedCpuKernels } from "./cpu_fused.ts";
+import { attentionSoftmax, fusedDropout, fusedGelu, fusedLayerNorm } from "../model/fused.ts";
+import { assertClose } from "../testing/fixtures.ts";
+
+// Reference: TF.js autodiff over the primitive ops these layers were written with before fusion
+// (stock kernels of the cpu backend), not the fused code's own formulas.
+await tf.setBackend("cpu");
+
+const rnd = (shape: number[], seed: number, sd = 1) => tf.randomNormal(shape, 0, sd, "float32", seed);
+
+function refLayerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), g), b);
+}
+const refGelu = (x: tf.Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+const refAttn = (s: tf.Tensor, m: tf.Tensor, scale: number) => tf.softmax(tf.add(tf.mul(s, scale), m), -1);
+
+/** Value and the gradients of sum(op(xs) * w) with respect to the first `nGrad` inputs. */
+function valueAndGrads(op: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], nGrad = xs.length) {
+  return tf.tidy(() => {
+    const y = op(...xs);
+    const w = rnd(y.shape, 99);
+    const f = (...ins: tf.Tensor[]) => tf.sum(tf.mul(op(...ins, ...xs.slice(nGrad)), w));
+    const g = tf.grads(f)(xs.slice(0, nGrad));
+    return [y, ...g].map((t) => ({ v: t.dataSync().slice(), s: t.shape }));
+  });
+}
+
+function compare(
+  what: string,
+  fused: (...xs: tf.Tensor[]) => tf.Tensor,
+  ref: (...xs: tf.Tensor[]) => tf.Tensor,
+  xs: tf.Tensor[],
+  nGrad: number,
+  tol: number,
+) {
+  const want = valueAndGrads(ref, xs, nGrad);
+  for (const kernels of [true, false]) { // the cpu kernels, then the TF.js-op path other backends use
+    if (kernels) registerFusedCpuKernels();
+    else unregisterFusedCpuKernels();
+    const got = valueAndGrads(fused, xs, nGrad);
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < got.length; i++) {
+      assert.deepEqual(got[i].s, want[i].s, `${what} output ${i} shape`);
+      assertClose(got[i].v, want[i].v, tol, `${what} (${kernels ? "cpu kernel" : "tf ops"}) output ${i}`);
+    }
+  }
+  registerFusedCpuKernels();
+}
+
+Deno.test("fused LayerNorm matches autodiff over tf.moments (value, dx, dγ, dβ)", () => {
+  for (const [shape, eps] of [[[37, 24], 1e-12], [[3, 5, 16], 1e-5]] as [number[], number][]) {
+    const H = shape[shape.length - 1];
+    const x = tf.add(rnd(shape, 1, 3), 2), g = rnd([H], 2), b = rnd([H], 3);
+    compare(
+      `layerNorm ${shape}`,
+      (a, c, d) => fusedLayerNorm(a, c, d, eps),
+      (a, c, d) => refLayerNorm(a, c, d, eps),
+      [
+        x,
+        g,
+        b,
+      ],
+      3,
+      2e-5,
+    );
+  }
+});
+
+Deno.test("fused GELU matches autodiff over tf.erf (value and gradient), incl. tails", () => {
+  const x = tf.concat([rnd([500], 4, 3), tf.tensor1d([-12, -6, -3, -1e-4, 0, 1e-4, 3, 6, 12])]);
+  compare("gelu", fusedGelu, refGelu, [x], 1, 1e-5);
+});
+
+Deno.test("fused attention softmax matches autodiff (broadcast [B,1,1,L] mask, scores and grads)", () => {
+  const [B, h, L] = [3, 2, 7];
+  const mask = tf.reshape(
+    tf.mul(
+      tf.sub(1, tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0]])),
+      -10000,
+    ),
+    [B, 1, 1, L],
+  );
+  const s = rnd([B, h, L, L], 5, 4);
+  compare(
+    "attnSoftmax",
+    (a, m) => attentionSoftmax(a, m, 0.125),
+    (a, m) => refAttn(a, m, 0.125),
+    [s, mask],
+    1,
+    1e-5,
+  );
+  // a mask of the scores' own shape works too
+  const full = tf.mul(tf.cast(tf.greater(rnd([B, h, L, L], 6), 1), "float32"), -10000);
+  compare(
+    "attnSoftmax full mask",
+    (a, m) => attentionSoftmax(a, m, 0.5),
+    (a, m) => refAttn(a, m, 0.5),
+    [s, full],
+    1,
+    1e-5,
+  );
+});
+
+Deno.test("erf matches tabulated values (Abramowitz & Stegun Table 7.1) to 2e-7", () => {
+  const table: [number, number][] = [
+    [0, 0],
+    [0.1, 0.1124629160],
+    [0.5, 0.5204998778],
+    [1, 0.8427007929],
+    [
+      1.5,
+      0.9661051465,
+    ],
+    [2, 0.9953222650],
+    [3, 0.9999779095],
+  ];
+  for (const [x, want] of table) {
+    assert.ok(Math.abs(erf(x) - want) < 2e-7, `erf(${x})`);
+    assert.ok(Math.abs(erf(-x) + want) < 2e-7, `erf(${-x})`);
+  }
+});
+
+Deno.test("fused dropout: y = x·keep/(1−p), dx = dy·keep/(1−p), ~p dropped, mask fixed by (seed, index)", () => {
+  registerFusedCpuKernels();
+  const x = tf.add(rnd([200, 50], 7), 5); // no zeros, so y = 0 marks a dropped element
+  const rate = 0.1;
+  const y1 = fusedDropout(x, rate, 1234)!.dataSync();
+  const y2 = fusedDropout(x, rate, 1234)!.dataSync();
+  const y3 = fusedDropout(x, rate, 1235)!.dataSync();
+  const xv = x.dataSync();
+  let dropped = 0, differ = 0;
+  for (let i = 0; i < xv.length; i++) {
+    const kept = dropoutHash(1234, i) >= Math.floor(rate * 2 ** 32);
+    if (!kept) dropped++;
+    assert.equal(y1[i], kept ? Math.fround(xv[i] * (1 / (1 - rate))) : 0, `element ${i}`);
+    assert.equal(y1[i], y2[i]);
+    if ((y1[i] === 0) !== (y3[i] === 0)) differ++;
+  }
+  const frac = dropped / xv.length;
+  assert.ok(Math.abs(frac - rate) < 0.01, `dropped fraction ${frac}`);
+  assert.ok(differ > 0.1 * xv.length, "another seed gives another mask");
+  const w = rnd([200, 50], 8);
+  const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(fusedDropout(t, rate, 1234)!, w)))(x).dataSync();
+  const wv = w.dataSync();
+  for (let i = 0; i < xv.length; i++) {
+    assert.ok(Math.abs(dx[i] - (y1[i] === 0 ? 0 : wv[i] / (1 - rate))) < 1e-6, `grad ${i}`);
+  }
+  // the hash is murmur3's fmix32 of (i·0x9e3779b1) xor seed: spot values computed with Python integers
+  assert.equal(dropoutHash(0, 1), 301794027);
+  assert.equal(dropoutHash(1234, 5), 312024737);
+  assert.equal(dropoutHash(0xdeadbeef, 123456), 3111342883);
+});

@@ -1,0 +1,89 @@
+/**
+ * The `SimcseHeadMatMul` kernel (`lib/model/fused.ts`) for the TF.js `cpu` backend with a BLAS:
+ * attention matmuls computed straight on the [B·L, H] outputs of the Q/K/V Linear layers, one
+ * `cblas_sgemm` per (batch, head) with a sub-array view as the pointer offset and the leading
+ * dimension H as the row stride. This removes the four [B, L, heads, dh] ↔ [B, heads, L, dh]
+ * transposes per layer forward (and four more backward) that TF.js needs otherwise.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { registerHeadMatMulKernel } from "./cpu_head_matmul.ts";
+ * import { attentionScores } from "../model/fused.ts";
+ * await tf.setBackend("cpu");
+ * registerHeadMatMulKernel(); // false when no BLAS can be opened
+ * attentionScores(tf.ones([4, 6]), tf.ones([4, 6]), { batch: 2, seqLen: 2, heads: 3 }).print(); // all 2
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { FUSED_KERNELS, type HeadMatMulAttrs } from "../model/fused.ts";
+import { loadBlas } from "./cpu_blas.ts";
+import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
+
+type KernelArgs = {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+};
+
+function headMatMul({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
+  const be = backend as CpuBackendLike;
+  const at = attrs as unknown as HeadMatMulAttrs;
+  const { batch: B, seqLen: L, heads: nh } = at;
+  const gemm = loadBlas()!.sgemm;
+  const a = float32Values(be, inputs.a), b = float32Values(be, inputs.b);
+  // the [B·L, H] operand fixes H (every call has at least one)
+  const ref = at.aHeads ? inputs.a : inputs.b;
+  const H = ref.shape[ref.shape.length - 1], dh = H / nh;
+  const view = (heads: boolean, bi: number, h: number) =>
+    heads
+      ? { off: bi * L * H + h * dh, rows: L, cols: dh, ld: H }
+      : { off: (bi * nh + h) * L * L, rows: L, cols: L, ld: L };
+  const outShape = at.outHeads ? [B * L, H] : [B, nh, L, L];
+  const c = allocFloat32(outShape.reduce((p, q) => p * q, 1));
+  for (let bi = 0; bi < B; bi++) {
+    for (let h = 0; h < nh; h++) {
+      const va = view(at.aHeads, bi, h), vb = view(at.bHeads, bi, h), vc = view(at.outHeads, bi, h);
+      const m = at.transposeA ? va.cols : va.rows, k = at.transposeA ? va.rows : va.cols;
+      const n = at.transposeB ? vb.rows : vb.cols;
+      if ((at.transposeB ? vb.cols : vb.rows) !== k || vc.rows !== m || vc.cols !== n) {
+        throw new Error(`SimcseHeadMatMul: shapes do not chain (${JSON.stringify(at)})`);
+      }
+      gemm(
+        at.transposeA,
+        at.transposeB,
+        m,
+        n,
+        k,
+        1,
+        a.subarray(va.off),
+        va.ld,
+        b.subarray(vb.off),
+        vb.ld,
+        0,
+        c.subarray(vc.off),
+        vc.ld,
+      );
+    }
+  }
+  return be.makeTensorInfo(outShape, "float32", c);
+}
+
+/** Register the kernel for the cpu backend when a BLAS can be opened; returns whether it is registered. */
+export function registerHeadMatMulKernel(): boolean {
+  if (tf.getKernel(FUSED_KERNELS.headMatMul, "cpu")) return true;
+  if (!loadBlas()) return false;
+  cpuBackend();
+  tf.registerKernel({
+    kernelName: FUSED_KERNELS.headMatMul,
+    backendName: "cpu",
+    kernelFunc: headMatMul as never,
+  });
+  return true;
+}
+
+/** Remove it again (tests compare against the TF.js-op path). */
+export function unregisterHeadMatMulKernel(): void {
+  if (tf.getKernel(FUSED_KERNELS.headMatMul, "cpu")) tf.unregisterKernel(FUSED_KERNELS.headMatMul, "cpu");
+}

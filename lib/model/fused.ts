@@ -1,0 +1,310 @@
+/**
+ * Layer-level ops with hand-written gradients: LayerNorm, exact (erf) GELU, the attention softmax
+ * (scale + additive mask + softmax) and dropout. TF.js autodiff over the primitive ops of these
+ * layers records 5–15 ops each and as many full-size intermediates on the tape; here each op saves
+ * what its closed-form gradient needs and nothing else:
+ *
+ * - LayerNorm: y = x̂·γ + β with x̂ = (x − μ)·r, r = 1/√(σ² + ε);
+ *   dx = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ; dγ = Σ dy·x̂; dβ = Σ dy. Saves x̂ and r.
+ * - GELU: y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). Saves x.
+ * - Attention softmax: p = softmax(s·scale + mask); ds = scale·p·(dp − Σ dp·p). Saves p.
+ * - Dropout (fused kernel only): y = x·keep/(1 − rate); dx = dy·keep/(1 − rate). Saves the mask.
+ *
+ * Each op runs a fused backend kernel when one is registered for the active backend
+ * (`lib/kernels/cpu_fused.ts` registers them for `cpu`: one pass per op, no temporaries), and the
+ * same formulas as TF.js ops otherwise, so model code stays backend-agnostic.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { fusedLayerNorm, fusedGelu } from "./fused.ts";
+ * const x = tf.tensor2d([[1, 2, 3], [4, 5, 7]]);
+ * fusedLayerNorm(x, tf.ones([3]), tf.zeros([3]), 1e-12).print();
+ * fusedGelu(x).print();
+ * ```
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+/** Kernel names the fused backends register (inputs / attrs as documented on each). */
+export const FUSED_KERNELS = {
+  /** inputs {x [N,H], gamma [H], beta [H]}, attrs {eps} → [y [N,H], xhat [N,H], rstd [N]]. */
+  layerNorm: "SimcseLayerNorm",
+  /** inputs {dy, xhat, rstd, gamma} → [dx [N,H], dgamma [H], dbeta [H]]. */
+  layerNormGrad: "SimcseLayerNormGrad",
+  /** inputs {x} → y = x·Φ(x). */
+  gelu: "SimcseGelu",
+  /** inputs {dy, x} → dy·(Φ(x) + x·φ(x)). */
+  geluGrad: "SimcseGeluGrad",
+  /** inputs {scores [..., L], mask [B,1,1,L] or any shape broadcasting to scores}, attrs {scale} → probs. */
+  attnSoftmax: "SimcseAttnSoftmax",
+  /** inputs {dp, p}, attrs {scale} → ds. */
+  attnSoftmaxGrad: "SimcseAttnSoftmaxGrad",
+  /** inputs {x}, attrs {rate, seed} → [y, keep (bool)]. */
+  dropout: "SimcseDropout",
+  /** inputs {dy, keep}, attrs {rate} → dx. */
+  dropoutGrad: "SimcseDropoutGrad",
+  /**
+   * Per-(batch, head) matmul on head-strided operands, see {@link HeadMatMulAttrs}:
+   * inputs {a, b} → [B·L, H] (outHeads) or [B, heads, L, L].
+   */
+  headMatMul: "SimcseHeadMatMul",
+} as const;
+
+/** Batch, sequence length and number of heads of [B·L, H] activations. */
+export interface HeadDims {
+  batch: number;
+  seqLen: number;
+  heads: number;
+}
+
+/**
+ * Attributes of the `SimcseHeadMatMul` kernel. For every (b, h) it computes op(A_bh)·op(B_bh), where
+ * an operand marked "heads" is the [L, H/heads] column block of head h in the rows of batch b of a
+ * [B·L, H] matrix (row stride H), and otherwise the [L, L] matrix (b, h) of a [B, heads, L, L]
+ * tensor; the output is of the same two kinds (`outHeads`).
+ */
+export interface HeadMatMulAttrs extends HeadDims {
+  aHeads: boolean;
+  bHeads: boolean;
+  transposeA: boolean;
+  transposeB: boolean;
+  outHeads: boolean;
+}
+
+/** Whether the active backend has a fused kernel `name`. */
+export function hasFusedKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+function run(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown> = {}) {
+  return tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor | tf.Tensor[];
+}
+
+type CustomGradFn = Parameters<typeof tf.customGrad>[0];
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm
+
+const layerNormOps = (eps: number) =>
+  tf.customGrad(
+    ((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+      const H = x.shape[x.rank - 1];
+      let y: tf.Tensor, xhat: tf.Tensor, rstd: tf.Tensor;
+      if (hasFusedKernel(FUSED_KERNELS.layerNorm)) {
+        [y, xhat, rstd] = run(FUSED_KERNELS.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+      } else {
+        const { mean, variance } = tf.moments(x, -1, true);
+        rstd = tf.rsqrt(tf.add(variance, eps));
+        xhat = tf.mul(tf.sub(x, mean), rstd);
+        y = tf.add(tf.mul(xhat, gamma), beta);
+      }
+      save([xhat, rstd, gamma]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xh, r, g] = saved;
+          if (hasFusedKernel(FUSED_KERNELS.layerNormGrad)) {
+            return run(FUSED_KERNELS.layerNormGrad, { dy, xhat: xh, rstd: r, gamma: g }) as tf.Tensor[];
+          }
+          const lead = xh.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+          const dy2 = tf.reshape(dy, [lead, H]), xh2 = tf.reshape(xh, [lead, H]);
+          const gx = tf.mul(dy2, g);
+          const dx = tf.mul(
+            tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh2, tf.mean(tf.mul(gx, xh2), -1, true))),
+            tf.reshape(r, [lead, 1]),
+          );
+          return [tf.reshape(dx, xh.shape), tf.sum(tf.mul(dy2, xh2), 0), tf.sum(dy2, 0)];
+        },
+      };
+    }) as unknown as CustomGradFn,
+  );
+
+const layerNormCache = new Map<number, ReturnType<typeof tf.customGrad>>();
+
+/** LayerNorm over the last axis with biased variance (torch.nn.LayerNorm semantics). */
+export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
+  let op = layerNormCache.get(eps);
+  if (!op) layerNormCache.set(eps, op = layerNormOps(eps));
+  return op(x, gamma, beta) as tf.Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GELU (exact, erf)
+
+const geluOp = tf.customGrad(
+  ((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x]);
+    const y = hasFusedKernel(FUSED_KERNELS.gelu)
+      ? run(FUSED_KERNELS.gelu, { x }) as tf.Tensor
+      : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs] = saved;
+        if (hasFusedKernel(FUSED_KERNELS.geluGrad)) {
+          return [
+            run(FUSED_KERNELS.geluGrad, { dy, x: xs }) as tf.Tensor,
+          ];
+        }
+        const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
+        const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+        return [tf.mul(dy, tf.add(cdf, tf.mul(xs, pdf)))];
+      },
+    };
+  }) as unknown as CustomGradFn,
+);
+
+/** Exact GELU x·Φ(x) (HF `hidden_act="gelu"`). */
+export function fusedGelu(x: tf.Tensor): tf.Tensor {
+  return geluOp(x) as tf.Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention softmax
+
+const attnSoftmaxOps = (scale: number) =>
+  tf.customGrad(
+    ((scores: tf.Tensor, mask: tf.Tensor, save: tf.GradSaveFunc) => {
+      const p = hasFusedKernel(FUSED_KERNELS.attnSoftmax)
+        ? run(FUSED_KERNELS.attnSoftmax, { scores, mask }, { scale }) as tf.Tensor
+        : tf.softmax(tf.add(tf.mul(scores, scale), mask), -1);
+      save([p, mask]);
+      return {
+        value: p,
+        gradFunc: (dp: tf.Tensor, saved: tf.Tensor[]) => {
+          const [ps, m] = saved;
+          const ds = hasFusedKernel(FUSED_KERNELS.attnSoftmaxGrad)
+            ? run(FUSED_KERNELS.attnSoftmaxGrad, { dp, p: ps }, { scale }) as tf.Tensor
+            : tf.mul(tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))), scale);
+          return [ds, tf.zerosLike(m)];
+        },
+      };
+    }) as unknown as CustomGradFn,
+  );
+
+const attnCache = new Map<number, ReturnType<typeof tf.customGrad>>();
+
+/**
+ * softmax(scores·scale + mask) over the last axis; `mask` broadcasts to `scores` (e.g. [B,1,1,L]
+ * against [B,heads,L,L]) and gets no gradient.
+ */
+export function attentionSoftmax(scores: tf.Tensor, mask: tf.Tensor, scale: number): tf.Tensor {
+  let op = attnCache.get(scale);
+  if (!op) attnCache.set(scale, op = attnSoftmaxOps(scale));
+  return op(scores, mask) as tf.Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropout
+
+const dropoutOps = (rate: number, seed: number) =>
+  tf.customGrad(
+    ((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [y, keep] = run(FUSED_KERNELS.dropout, { x }, { rate, seed }) as tf.Tensor[];
+      save([keep]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+          run(FUSED_KERNELS.dropoutGrad, { dy, keep: saved[0] }, { rate }) as tf.Tensor,
+        ],
+      };
+    }) as unknown as CustomGradFn,
+  );
+
+/**
+ * Dropout with a fused kernel that keeps a 1-byte mask for the gradient, or null when the active
+ * backend has none (callers then use `tf.dropout`). The mask is a function of (`seed`, element
+ * index) only, so a run repeats exactly on one backend.
+ */
+export function fusedDropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor | null {
+  if (!hasFusedKernel(FUSED_KERNELS.dropout)) return null;
+  return dropoutOps(rate, seed)(x) as tf.Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention matmuls on [B·L, H] rows (no head transposes where a kernel exists)
+
+function headMatMul(a: tf.Tensor, b: tf.Tensor, attrs: HeadMatMulAttrs): tf.Tensor {
+  return run(FUSED_KERNELS.headMatMul, { a, b }, attrs as unknown as Record<string, unknown>) as tf.Tensor;
+}
+
+function splitHeads(x: tf.Tensor, d: HeadDims): tf.Tensor4D {
+  const H = x.shape[x.rank - 1];
+  return tf.transpose(tf.reshape(x, [d.batch, d.seqLen, d.heads, H / d.heads]), [0, 2, 1, 3]);
+}
+
+const scoresOps = (d: HeadDims) =>
+  tf.customGrad(
+    ((q: tf.Tensor, k: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([q, k]);
+      const m = { ...d, outHeads: false };
+      return {
+        value: headMatMul(q, k, { ...m, aHeads: true, bHeads: true, transposeA: false, transposeB: true }),
+        gradFunc: (ds: tf.Tensor, saved: tf.Tensor[]) => {
+          const [qs, ks] = saved;
+          const h = { ...d, outHeads: true };
+          return [
+            headMatMul(ds, ks, { ...h, aHeads: false, bHeads: true, transposeA: false, transposeB: false }),
+            headMatMul(ds, qs, { ...h, aHeads: false, bHeads: true, transposeA: true, transposeB: false }),
+          ];
+        },
+      };
+    }) as unknown as CustomGradFn,
+  );
+
+const contextOps = (d: HeadDims) =>
+  tf.customGrad(
+    ((p: tf.Tensor, v: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([p, v]);
+      return {
+        value: headMatMul(p, v, {
+          ...d,
+          aHeads: false,
+          bHeads: true,
+          transposeA: false,
+          transposeB: false,
+          outHeads: true,
+        }),
+        gradFunc: (dc: tf.Tensor, saved: tf.Tensor[]) => {
+          const [ps, vs] = saved;
+          return [
+            headMatMul(dc, vs, {
+              ...d,
+              aHeads: true,
+              bHeads: true,
+              transposeA: false,
+              transposeB: true,
+              outHeads: false,
+            }),
+            headMatMul(ps, dc, {
+              ...d,
+              aHeads: false,
+              bHeads: true,
+              transposeA: true,
+              transposeB: false,
+              outHeads: true,
+            }),
+          ];
+        },
+      };
+    }) as unknown as CustomGradFn,
+  );
+
+/** Raw attention scores Q·Kᵀ per head, [B, heads, L, L], from Q and K as [B·L, H] Linear outputs. */
+export function attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, d: HeadDims): tf.Tensor4D {
+  if (!hasFusedKernel(FUSED_KERNELS.headMatMul)) {
+    return tf.matMul(splitHeads(q, d), splitHeads(k, d), false, true);
+  }
+  return scoresOps(d)(q, k) as tf.Tensor4D;
+}
+
+/** The attention context probs·V with V as [B·L, H] rows, heads merged back: [B·L, H]. */
+export function attentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, d: HeadDims): tf.Tensor2D {
+  const H = v.shape[1];
+  if (!hasFusedKernel(FUSED_KERNELS.headMatMul)) {
+    const ctx = tf.matMul(probs, splitHeads(v, d)); // [B, heads, L, dh]
+    return tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [d.batch * d.seqLen, H]);
+  }
+  return contextOps(d)(probs, v) as tf.Tensor2D;
+}
