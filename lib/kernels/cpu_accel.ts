@@ -2,7 +2,8 @@
  * One call that turns the TF.js `cpu` backend into the toolkit's fast CPU path: the output buffer
  * pool (`cpu_pool.ts`), the hand-written float32 kernels (`cpu_fast.ts`), the fused layer kernels
  * (`cpu_fused.ts`: LayerNorm, GELU, attention softmax, dropout) and, when a system BLAS can be
- * opened, sgemm matmuls (`cpu_blas.ts`) and head-strided attention matmuls (`cpu_head_matmul.ts`). Without BLAS it prints ONE line saying why and keeps
+ * opened, sgemm matmuls (`cpu_blas.ts`) and head-strided attention matmuls (`cpu_head_matmul.ts`);
+ * the fused kernels run as vectorised C (`native_kernels.ts`) when a C compiler can build them. Without BLAS it prints ONE line saying why and keeps
  * the stock matmul. `SIMCSE_CPU_KERNELS=stock` leaves the cpu backend untouched (for comparisons).
  *
  * @example
@@ -18,6 +19,7 @@ import { type BlasInfo, registerBlasKernels } from "./cpu_blas.ts";
 import { registerFastCpuKernels } from "./cpu_fast.ts";
 import { registerFusedCpuKernels } from "./cpu_fused.ts";
 import { registerHeadMatMulKernel } from "./cpu_head_matmul.ts";
+import { loadNativeKernels, nativeKernelsUnavailableReason } from "./native_kernels.ts";
 import { installCpuPool } from "./cpu_pool.ts";
 
 /** What {@link accelerateCpuBackend} enabled. */
@@ -28,6 +30,10 @@ export interface CpuAcceleration {
   blasReason: string | null;
   /** Whether the fast JS kernels and buffer pool are on. */
   fastKernels: boolean;
+  /** The compiled C kernels in use (`native_kernels.ts`), or null. */
+  native: string | null;
+  /** Why there are no C kernels (null when there are). */
+  nativeReason: string | null;
 }
 
 let result: CpuAcceleration | null = null;
@@ -36,18 +42,29 @@ let result: CpuAcceleration | null = null;
 export function accelerateCpuBackend(opts: { quiet?: boolean } = {}): CpuAcceleration {
   if (result) return result;
   if (Deno.env.get("SIMCSE_CPU_KERNELS") === "stock") {
-    return result = { blas: null, blasReason: "SIMCSE_CPU_KERNELS=stock", fastKernels: false };
+    return result = {
+      blas: null,
+      blasReason: "SIMCSE_CPU_KERNELS=stock",
+      fastKernels: false,
+      native: null,
+      nativeReason: "SIMCSE_CPU_KERNELS=stock",
+    };
   }
   installCpuPool();
   registerFastCpuKernels();
   registerFusedCpuKernels();
   const r = registerBlasKernels();
   if (r.ok) registerHeadMatMulKernel();
+  const nk = loadNativeKernels();
+  const native = { native: nk?.path ?? null, nativeReason: nk ? null : nativeKernelsUnavailableReason() };
   result = r.ok
-    ? { blas: r.info, blasReason: null, fastKernels: true }
-    : { blas: null, blasReason: r.reason, fastKernels: true };
+    ? { blas: r.info, blasReason: null, fastKernels: true, ...native }
+    : { blas: null, blasReason: r.reason, fastKernels: true, ...native };
   if (!r.ok && !opts.quiet) {
     console.warn(`cpu backend: no BLAS for matmuls (${r.reason}); using slow JS matmuls.`);
+  }
+  if (!nk && !opts.quiet && nativeKernelsUnavailableReason() !== "SIMCSE_NATIVE_KERNELS=off") {
+    console.warn(`cpu backend: no compiled C kernels (${nativeKernelsUnavailableReason()}); using JS loops.`);
   }
   return result;
 }

@@ -25,6 +25,7 @@
  */
 import { tf } from "../tf.ts";
 import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
+import { nativeKernels } from "./native_kernels.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Broadcasting binary ops
@@ -493,11 +494,21 @@ function fallback(name: string, args: KernelArgs): tf.TensorInfo {
   return stock.get(name)!(args as never) as tf.TensorInfo;
 }
 
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 function binaryKernel(name: string) {
   return (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     if (!isF32(a, b)) return fallback(name, args);
     const be = args.backend as CpuBackendLike;
+    const nk = nativeKernels();
+    if (nk && name === "Add" && sameShape(a.shape, b.shape)) {
+      const o = allocFloat32(a.shape.reduce((p, q) => p * q, 1));
+      nk.add(float32Values(be, a), float32Values(be, b), o, o.length);
+      return out(be, a.shape, o);
+    }
     const r = binaryValues(name, float32Values(be, a), a.shape, float32Values(be, b), b.shape);
     return out(be, r.shape, r.values);
   };
@@ -549,6 +560,10 @@ const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo> = {
     if (!isF32(x)) return fallback("Transpose", args);
     const perm = (args.attrs as { perm: number[] }).perm;
     const be = args.backend as CpuBackendLike;
+    if (perm.every((d, i) => d === i)) { // identity (tf.gather's gradient asks for two per call): share the data
+      be.incRef(x.dataId);
+      return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+    }
     const shape = perm.map((d) => x.shape[d]);
     return out(be, shape, transposeValues(float32Values(be, x), x.shape, perm));
   },

@@ -22,6 +22,7 @@
 import { tf } from "../tf.ts";
 import { FUSED_KERNELS } from "../model/fused.ts";
 import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
+import { nativeKernels } from "./native_kernels.ts";
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;
@@ -79,6 +80,24 @@ function layerNorm({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const eps = (attrs as { eps: number }).eps;
   const [N, H] = lastDim(inputs.x);
   const y = allocFloat32(N * H), xh = allocFloat32(N * H), rstd = new Float32Array(N);
+  const nk = nativeKernels();
+  if (nk) nk.layerNorm(x, g, b, y, xh, rstd, N, H, eps);
+  else layerNormJs(x, g, b, y, xh, rstd, N, H, eps);
+  const shape = inputs.x.shape;
+  return [f32(be, shape, y), f32(be, shape, xh), f32(be, shape.slice(0, -1), rstd)];
+}
+
+function layerNormJs(
+  x: Float32Array,
+  g: Float32Array,
+  b: Float32Array,
+  y: Float32Array,
+  xh: Float32Array,
+  rstd: Float32Array,
+  N: number,
+  H: number,
+  eps: number,
+): void {
   for (let r = 0, o = 0; r < N; r++, o += H) {
     let s = 0;
     for (let j = 0; j < H; j++) s += x[o + j];
@@ -96,8 +115,6 @@ function layerNorm({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
       y[o + j] = t * g[j] + b[j];
     }
   }
-  const shape = inputs.x.shape;
-  return [f32(be, shape, y), f32(be, shape, xh), f32(be, shape.slice(0, -1), rstd)];
 }
 
 function layerNormGrad({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
@@ -107,18 +124,22 @@ function layerNormGrad({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
   const [N, H] = lastDim(inputs.xhat);
   const dx = allocFloat32(N * H);
   const dg = new Float64Array(H), db = new Float64Array(H);
-  for (let r = 0, o = 0; r < N; r++, o += H) {
-    let s1 = 0, s2 = 0;
-    for (let j = 0; j < H; j++) {
-      const d = dy[o + j], t = xh[o + j];
-      const gx = d * g[j];
-      s1 += gx;
-      s2 += gx * t;
-      dg[j] += d * t;
-      db[j] += d;
+  const nk = nativeKernels();
+  if (nk) nk.layerNormGrad(dy, xh, rstd, g, dx, dg, db, N, H);
+  else {
+    for (let r = 0, o = 0; r < N; r++, o += H) {
+      let s1 = 0, s2 = 0;
+      for (let j = 0; j < H; j++) {
+        const d = dy[o + j], t = xh[o + j];
+        const gx = d * g[j];
+        s1 += gx;
+        s2 += gx * t;
+        dg[j] += d * t;
+        db[j] += d;
+      }
+      const m1 = s1 / H, m2 = s2 / H, rs = rstd[r];
+      for (let j = 0; j < H; j++) dx[o + j] = rs * (dy[o + j] * g[j] - m1 - xh[o + j] * m2);
     }
-    const m1 = s1 / H, m2 = s2 / H, rs = rstd[r];
-    for (let j = 0; j < H; j++) dx[o + j] = rs * (dy[o + j] * g[j] - m1 - xh[o + j] * m2);
   }
   return [
     f32(be, inputs.xhat.shape, dx),
@@ -131,9 +152,13 @@ function gelu({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const be = backend as CpuBackendLike;
   const x = values(be, inputs.x);
   const y = allocFloat32(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    y[i] = 0.5 * v * (1 + erf(v * SQRT1_2));
+  const nk = nativeKernels();
+  if (nk) nk.gelu(x, y, x.length);
+  else {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      y[i] = 0.5 * v * (1 + erf(v * SQRT1_2));
+    }
   }
   return f32(be, inputs.x.shape, y);
 }
@@ -142,9 +167,13 @@ function geluGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
   const be = backend as CpuBackendLike;
   const dy = values(be, inputs.dy), x = values(be, inputs.x);
   const dx = allocFloat32(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    dx[i] = dy[i] * (0.5 * (1 + erf(v * SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+  const nk = nativeKernels();
+  if (nk) nk.geluGrad(dy, x, dx, x.length);
+  else {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      dx[i] = dy[i] * (0.5 * (1 + erf(v * SQRT1_2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+    }
   }
   return f32(be, inputs.x.shape, dx);
 }
@@ -190,6 +219,11 @@ function attnSoftmax({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const mOff = broadcastRowOffsets(inputs.scores.shape, inputs.mask.shape);
   const mInner = inputs.mask.shape[inputs.mask.shape.length - 1] === 1 ? 0 : 1;
   const p = allocFloat32(rows * L);
+  const nk = nativeKernels();
+  if (nk) {
+    nk.attnSoftmax(s, m, mOff, mInner, p, rows, L, scale);
+    return f32(be, inputs.scores.shape, p);
+  }
   for (let r = 0, o = 0; r < rows; r++, o += L) {
     const mo = mOff[r];
     let mx = -Infinity;
@@ -216,6 +250,11 @@ function attnSoftmaxGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo 
   const scale = (attrs as { scale: number }).scale;
   const [rows, L] = lastDim(inputs.p);
   const ds = allocFloat32(rows * L);
+  const nk = nativeKernels();
+  if (nk) {
+    nk.attnSoftmaxGrad(dp, p, ds, rows, L, scale);
+    return f32(be, inputs.p.shape, ds);
+  }
   for (let r = 0, o = 0; r < rows; r++, o += L) {
     let dot = 0;
     for (let j = 0; j < L; j++) dot += dp[o + j] * p[o + j];
@@ -232,6 +271,11 @@ function dropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const inv = 1 / (1 - rate);
   const y = allocFloat32(x.length), keep = new Uint8Array(x.length);
   const s = seed >>> 0;
+  const nk = nativeKernels();
+  if (nk) {
+    nk.dropout(x, y, keep, x.length, s, threshold, inv);
+    return [f32(be, inputs.x.shape, y), be.makeTensorInfo(inputs.x.shape, "bool", keep)];
+  }
   for (let i = 0; i < x.length; i++) {
     if (dropoutHash(s, i) >= threshold) {
       keep[i] = 1;
@@ -247,7 +291,9 @@ function dropoutGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const keep = be.data.get(inputs.keep.dataId).values as Uint8Array;
   const inv = 1 / (1 - (attrs as { rate: number }).rate);
   const dx = allocFloat32(dy.length);
-  for (let i = 0; i < dy.length; i++) dx[i] = keep[i] ? dy[i] * inv : 0;
+  const nk = nativeKernels();
+  if (nk) nk.dropoutGrad(dy, keep, dx, dy.length, inv);
+  else for (let i = 0; i < dy.length; i++) dx[i] = keep[i] ? dy[i] * inv : 0;
   return f32(be, inputs.dy.shape, dx);
 }
 

@@ -3,10 +3,21 @@ import { tf } from "../tf.ts";
 import { dropoutHash, erf, registerFusedCpuKernels, unregisterFusedCpuKernels } from "./cpu_fused.ts";
 import { attentionSoftmax, fusedDropout, fusedGelu, fusedLayerNorm } from "../model/fused.ts";
 import { assertClose } from "../testing/fixtures.ts";
+import { AdamW } from "../train/adamw.ts";
+import { registerFastCpuKernels, unregisterFastCpuKernels } from "./cpu_fast.ts";
+import {
+  loadNativeKernels,
+  nativeKernelsUnavailableReason,
+  setNativeKernelsEnabled,
+} from "./native_kernels.ts";
 
 // Reference: TF.js autodiff over the primitive ops these layers were written with before fusion
 // (stock kernels of the cpu backend), not the fused code's own formulas.
 await tf.setBackend("cpu");
+const native = loadNativeKernels() !== null;
+if (!native) console.warn(`C kernels not tested: ${nativeKernelsUnavailableReason()}`);
+/** The implementations each cpu kernel has: the C library (when it builds here) and the JS loops. */
+const IMPLS: [string, boolean][] = native ? [["C", true], ["JS", false]] : [["JS", false]];
 
 const rnd = (shape: number[], seed: number, sd = 1) => tf.randomNormal(shape, 0, sd, "float32", seed);
 
@@ -37,16 +48,27 @@ function compare(
   tol: number,
 ) {
   const want = valueAndGrads(ref, xs, nGrad);
-  for (const kernels of [true, false]) { // the cpu kernels, then the TF.js-op path other backends use
+  // the cpu kernels (C, then JS loops), then the TF.js-op path other backends use
+  const paths: [string, boolean, boolean][] = [
+    ...IMPLS.map(([n, c]): [string, boolean, boolean] => [n, true, c]),
+    [
+      "tf ops",
+      false,
+      false,
+    ],
+  ];
+  for (const [label, kernels, c] of paths) {
     if (kernels) registerFusedCpuKernels();
     else unregisterFusedCpuKernels();
+    setNativeKernelsEnabled(c);
     const got = valueAndGrads(fused, xs, nGrad);
     assert.equal(got.length, want.length);
     for (let i = 0; i < got.length; i++) {
       assert.deepEqual(got[i].s, want[i].s, `${what} output ${i} shape`);
-      assertClose(got[i].v, want[i].v, tol, `${what} (${kernels ? "cpu kernel" : "tf ops"}) output ${i}`);
+      assertClose(got[i].v, want[i].v, tol, `${what} (${label}) output ${i}`);
     }
   }
+  setNativeKernelsEnabled(true);
   registerFusedCpuKernels();
 }
 
@@ -152,4 +174,46 @@ Deno.test("fused dropout: y = x·keep/(1−p), dx = dy·keep/(1−p), ~p dropped
   assert.equal(dropoutHash(0, 1), 301794027);
   assert.equal(dropoutHash(1234, 5), 312024737);
   assert.equal(dropoutHash(0xdeadbeef, 123456), 3111342883);
+});
+
+Deno.test({
+  name: "C kernels: dropout masks identical to the JS loops; AdamW and add equal to the JS loops" +
+    (native ? "" : ` [skipped: ${nativeKernelsUnavailableReason()}]`),
+  ignore: !native,
+  fn() {
+    registerFusedCpuKernels();
+    const x = tf.add(rnd([301, 37], 11), 5);
+    const run = (c: boolean) => {
+      setNativeKernelsEnabled(c);
+      const y = fusedDropout(x, 0.1, 987654321)!;
+      const v = y.dataSync().slice();
+      y.dispose();
+      return v;
+    };
+    const cy = run(true), jy = run(false);
+    setNativeKernelsEnabled(true);
+    for (let i = 0; i < cy.length; i++) assert.equal(cy[i], jy[i], `dropout element ${i}`);
+
+    const n = 1000;
+    const p0 = rnd([n], 12).dataSync() as Float32Array, g = rnd([n], 13).dataSync() as Float32Array;
+    const adam = (c: boolean) => {
+      setNativeKernelsEnabled(c);
+      const p = tf.variable(tf.tensor1d(p0));
+      const opt = new AdamW({ weightDecay: 0.01 });
+      const grads = new Map([["w", tf.tensor1d(g)]]);
+      for (let s = 0; s < 3; s++) opt.step(new Map([["w", p]]), grads, 1e-3);
+      const v = p.dataSync().slice();
+      p.dispose();
+      return v;
+    };
+    const ca = adam(true), ja = adam(false);
+    setNativeKernelsEnabled(true);
+    assertClose(ca, ja, 1e-6, "AdamW C vs JS");
+
+    registerFastCpuKernels(); // its Add calls the C add for same-shape inputs
+    const a = rnd([64, 33], 14), b = rnd([64, 33], 15);
+    const sum = tf.add(a, b).dataSync(), av = a.dataSync(), bv = b.dataSync();
+    for (let i = 0; i < sum.length; i++) assert.equal(sum[i], Math.fround(av[i] + bv[i]));
+    unregisterFastCpuKernels();
+  },
 });

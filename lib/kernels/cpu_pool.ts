@@ -31,6 +31,7 @@ export interface CpuBackendLike {
   disposeData(dataId: unknown, force?: boolean): boolean;
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: unknown): tf.TensorInfo;
   disposeIntermediateTensorInfo(t: tf.TensorInfo): void;
+  incRef(dataId: unknown): void;
 }
 
 /** The cpu backend instance (created on first use). */

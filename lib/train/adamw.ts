@@ -8,6 +8,7 @@
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
+import { nativeKernels } from "../kernels/native_kernels.ts";
  * import { AdamW } from "./adamw.ts";
  * const p = tf.variable(tf.tensor1d([1, 2]));
  * const opt = new AdamW({ weightDecay: 0.01 });
@@ -16,6 +17,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { nativeKernels } from "../kernels/native_kernels.ts";
 
 export interface AdamWOptions {
   beta1?: number;
@@ -74,13 +76,17 @@ export class AdamW {
         this.v.set(name, v);
       }
       const decay = noDecay(name) ? 0 : lr * this.weightDecay;
-      const out = new Float32Array(pv.length);
-      for (let i = 0; i < gv.length; i++) {
-        const gi = gv[i];
-        const mi = m[i] = b1 * m[i] + (1 - b1) * gi;
-        const vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        const pi = pv[i] - stepSize * mi / (Math.sqrt(vi) + eps);
-        out[i] = pi - decay * pi;
+      const out = pv.slice();
+      const nk = nativeKernels();
+      if (nk) nk.adamw(out, gv, m, v, gv.length, b1, b2, stepSize, eps, decay);
+      else {
+        for (let i = 0; i < gv.length; i++) {
+          const gi = gv[i];
+          const mi = m[i] = b1 * m[i] + (1 - b1) * gi;
+          const vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+          const pi = pv[i] - stepSize * mi / (Math.sqrt(vi) + eps);
+          out[i] = pi - decay * pi;
+        }
       }
       const t = tf.tensor(out, p.shape, "float32");
       p.assign(t);

@@ -1,0 +1,163 @@
+/*
+ * Elementwise and row kernels of the toolkit's CPU training path, called from TF.js kernels through
+ * Deno's FFI (lib/kernels/native_kernels.ts compiles this file once per machine with the system C
+ * compiler and caches the library). Each function mirrors a JS kernel in cpu_fused.ts / adamw.ts:
+ * same formulas, same dropout hash (so masks are identical with and without this library), written
+ * so that the compiler vectorises the loops.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#define R restrict
+
+/* erf as x*P(x^2)/Q(x^2) on x clamped to [-4, 4] (the float32 rational fit of Eigen/XLA). */
+static inline float erf_f(float x) {
+  float v = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
+  float z = v * v;
+  float p = -2.72614225801306e-10f;
+  p = p * z + 2.77068142495902e-08f;
+  p = p * z - 2.10102402082508e-06f;
+  p = p * z - 5.69250639462346e-05f;
+  p = p * z - 7.34990630326855e-04f;
+  p = p * z - 2.95459980854025e-03f;
+  p = p * z - 1.60960333262415e-02f;
+  float q = -1.45660718464996e-05f;
+  q = q * z - 2.13374055278905e-04f;
+  q = q * z - 1.68282697438203e-03f;
+  q = q * z - 7.37332916720468e-03f;
+  q = q * z - 1.42647390514189e-02f;
+  return v * p / q;
+}
+
+void simcse_gelu(const float *R x, float *R y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i];
+    y[i] = 0.5f * v * (1.0f + erf_f(v * 0.70710678118654752f));
+  }
+}
+
+void simcse_gelu_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i];
+    float cdf = 0.5f * (1.0f + erf_f(v * 0.70710678118654752f));
+    float pdf = 0.3989422804014327f * expf(-0.5f * v * v);
+    dx[i] = dy[i] * (cdf + v * pdf);
+  }
+}
+
+static inline uint32_t dropout_hash(uint32_t seed, uint32_t i) {
+  uint32_t h = (i * 0x9e3779b1u) ^ seed;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+void simcse_dropout(const float *R x, float *R y, uint8_t *R keep, int64_t n, uint32_t seed,
+                    uint32_t threshold, double inv) {
+  for (int64_t i = 0; i < n; i++) {
+    uint8_t k = dropout_hash(seed, (uint32_t)i) >= threshold;
+    keep[i] = k;
+    y[i] = k ? (float)((double)x[i] * inv) : 0.0f;
+  }
+}
+
+void simcse_dropout_grad(const float *R dy, const uint8_t *R keep, float *R dx, int64_t n, double inv) {
+  for (int64_t i = 0; i < n; i++) dx[i] = keep[i] ? (float)((double)dy[i] * inv) : 0.0f;
+}
+
+void simcse_layernorm(const float *R x, const float *R g, const float *R b, float *R y, float *R xhat,
+                      float *R rstd, int64_t rows, int64_t H, double eps) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *xr = x + r * H;
+    double s = 0;
+    for (int64_t j = 0; j < H; j++) s += xr[j];
+    double mu = s / H, v = 0;
+    for (int64_t j = 0; j < H; j++) {
+      double d = xr[j] - mu;
+      v += d * d;
+    }
+    float rs = (float)(1.0 / sqrt(v / H + eps));
+    float muf = (float)mu;
+    rstd[r] = rs;
+    float *yr = y + r * H, *hr = xhat + r * H;
+    for (int64_t j = 0; j < H; j++) {
+      float t = (xr[j] - muf) * rs;
+      hr[j] = t;
+      yr[j] = t * g[j] + b[j];
+    }
+  }
+}
+
+void simcse_layernorm_grad(const float *R dy, const float *R xhat, const float *R rstd, const float *R g,
+                           float *R dx, double *R dg, double *R db, int64_t rows, int64_t H) {
+  for (int64_t j = 0; j < H; j++) dg[j] = db[j] = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *d = dy + r * H, *t = xhat + r * H;
+    float s1 = 0, s2 = 0;
+    for (int64_t j = 0; j < H; j++) {
+      float gx = d[j] * g[j];
+      s1 += gx;
+      s2 += gx * t[j];
+      dg[j] += (double)(d[j] * t[j]);
+      db[j] += (double)d[j];
+    }
+    float m1 = s1 / H, m2 = s2 / H, rs = rstd[r];
+    float *o = dx + r * H;
+    for (int64_t j = 0; j < H; j++) o[j] = rs * (d[j] * g[j] - m1 - t[j] * m2);
+  }
+}
+
+void simcse_attn_softmax(const float *R s, const float *R m, const int32_t *R mOff, int32_t mInner, float *R p,
+                         int64_t rows, int64_t L, float scale) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *sr = s + r * L, *mr = m + mOff[r];
+    float *pr = p + r * L;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < L; j++) {
+      float v = sr[j] * scale + mr[j * mInner];
+      pr[j] = v;
+      mx = v > mx ? v : mx;
+    }
+    float sum = 0;
+    for (int64_t j = 0; j < L; j++) {
+      float e = expf(pr[j] - mx);
+      pr[j] = e;
+      sum += e;
+    }
+    float inv = 1.0f / sum;
+    for (int64_t j = 0; j < L; j++) pr[j] *= inv;
+  }
+}
+
+void simcse_attn_softmax_grad(const float *R dp, const float *R p, float *R ds, int64_t rows, int64_t L,
+                              float scale) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float *a = dp + r * L, *b = p + r * L;
+    float dot = 0;
+    for (int64_t j = 0; j < L; j++) dot += a[j] * b[j];
+    float *o = ds + r * L;
+    for (int64_t j = 0; j < L; j++) o[j] = scale * b[j] * (a[j] - dot);
+  }
+}
+
+/* HF AdamW (decoupled decay applied to the updated parameter), in place, one parameter buffer. */
+void simcse_adamw(float *R p, const float *R g, float *R m, float *R v, int64_t n, double b1, double b2,
+                  double stepSize, double eps, double decay) {
+  for (int64_t i = 0; i < n; i++) {
+    double gi = g[i];
+    double mi = b1 * m[i] + (1 - b1) * gi; /* used unrounded, as the JS loop does */
+    double vi = b2 * v[i] + (1 - b2) * gi * gi;
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+    double pi = p[i] - stepSize * mi / (sqrt(vi) + eps);
+    p[i] = (float)(pi - decay * pi);
+  }
+}
+
+/* out = a + b, same shape (residual adds and gradient accumulation). */
+void simcse_add(const float *R a, const float *R b, float *R out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
