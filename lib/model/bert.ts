@@ -25,6 +25,7 @@ import { tf } from "../tf.ts";
 import type { BertConfig } from "./bert_config.ts";
 import type { DropoutFn } from "./dropout.ts";
 import { linear } from "./linear.ts";
+import { checkpointed } from "./checkpointing.ts";
 import { attentionContext, attentionScores, attentionSoftmax, fusedGelu, fusedLayerNorm } from "./fused.ts";
 import type { Precision } from "./fp16.ts";
 import { fp16Linear } from "./fp16_linear.ts";
@@ -57,6 +58,12 @@ export interface ForwardOptions {
   training?: boolean;
   /** Dropout implementation used when training; required when `training` is true. */
   dropout?: DropoutFn;
+  /**
+   * Activation checkpointing (training only, fp32): keep only each encoder layer's input for the
+   * backward pass and recompute the layer there (`checkpointing.ts`). Less memory, one more forward
+   * pass. The dropout function must be deterministic per site (every DropoutFn here is). Default false.
+   */
+  checkpointLayers?: boolean;
 }
 
 /** Names of the parameters of one layer, in HF order. */
@@ -235,38 +242,14 @@ export class BertModel implements Encoder {
     const scale = 1 / Math.sqrt(dh);
     const half = this.precision === "fp16";
 
+    const layerCtx = { B, L, extMask, drop, half, scale };
+    const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
-      const p = `encoder.layer.${i}.`;
-      let ctx: tf.Tensor2D; // [B*L, H]
-      if (half) {
-        const hs = { batch: B, seqLen: L, heads: nh };
-        const q = this.linear(h, `${p}attention.self.query`, true);
-        const k = this.linear(h, `${p}attention.self.key`, true);
-        const scores = tf.add(fp16AttentionScores(q, k, hs, scale), extMask); // [B, nh, L, L]
-        const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
-        ctx = fp16AttentionContext(probs, this.linear(h, `${p}attention.self.value`, true), hs);
-      } else {
-        const hs = { batch: B, seqLen: L, heads: nh };
-        const q = this.linear(h, `${p}attention.self.query`);
-        const k = this.linear(h, `${p}attention.self.key`);
-        const probs = drop(
-          attentionSoftmax(attentionScores(q, k, hs), extMask, scale), // [B, nh, L, L]
-          cfg.attentionProbsDropoutProb,
-          1 + 3 * i,
-        ) as tf.Tensor4D;
-        ctx = attentionContext(probs, this.linear(h, `${p}attention.self.value`), hs);
-      }
-      const attnOut = drop(
-        this.linear(ctx, `${p}attention.output.dense`, half),
-        cfg.hiddenDropoutProb,
-        2 + 3 * i,
-      );
-      const a = this.ln(tf.add(attnOut, h), `${p}attention.output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
-      const inter = half // [B*L, I]
-        ? this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct)
-        : activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
-      const ffnOut = drop(this.linear(inter, `${p}output.dense`, half), cfg.hiddenDropoutProb, 3 + 3 * i);
-      h = this.ln(tf.add(ffnOut, a), `${p}output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
+      const body = (x: tf.Tensor, [m]: tf.Tensor[]) =>
+        this.layer(i, x as tf.Tensor2D, { ...layerCtx, extMask: m });
+      h = checkpoint
+        ? checkpointed(body, h, [extMask], bertLayerParamNames(i).map((n) => this.p(n))) as tf.Tensor2D
+        : body(h, [extMask]);
       hiddenStates.push(tf.reshape(h, [B, L, H]));
     }
     const lastHiddenState = hiddenStates[hiddenStates.length - 1];
@@ -276,6 +259,52 @@ export class BertModel implements Encoder {
       pooledOutput = tf.tanh(this.linear(cls, "pooler.dense"));
     }
     return { lastHiddenState, hiddenStates, attentionMask: mask, pooledOutput };
+  }
+
+  /** Encoder layer `i` on h [B·L, H] (post-LN: attention, add & norm, FFN, add & norm). */
+  private layer(
+    i: number,
+    h: tf.Tensor2D,
+    c: {
+      B: number;
+      L: number;
+      extMask: tf.Tensor;
+      drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
+      half: boolean;
+      scale: number;
+    },
+  ): tf.Tensor2D {
+    const cfg = this.config, p = `encoder.layer.${i}.`;
+    const { drop, half, extMask, scale } = c;
+    const hs = { batch: c.B, seqLen: c.L, heads: cfg.numAttentionHeads };
+    let ctx: tf.Tensor2D; // [B*L, H]
+    if (half) {
+      const q = this.linear(h, `${p}attention.self.query`, true);
+      const k = this.linear(h, `${p}attention.self.key`, true);
+      const scores = tf.add(fp16AttentionScores(q, k, hs, scale), extMask); // [B, nh, L, L]
+      const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
+      ctx = fp16AttentionContext(probs, this.linear(h, `${p}attention.self.value`, true), hs);
+    } else {
+      const q = this.linear(h, `${p}attention.self.query`);
+      const k = this.linear(h, `${p}attention.self.key`);
+      const probs = drop(
+        attentionSoftmax(attentionScores(q, k, hs), extMask, scale), // [B, nh, L, L]
+        cfg.attentionProbsDropoutProb,
+        1 + 3 * i,
+      ) as tf.Tensor4D;
+      ctx = attentionContext(probs, this.linear(h, `${p}attention.self.value`), hs);
+    }
+    const attnOut = drop(
+      this.linear(ctx, `${p}attention.output.dense`, half),
+      cfg.hiddenDropoutProb,
+      2 + 3 * i,
+    );
+    const a = this.ln(tf.add(attnOut, h), `${p}attention.output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
+    const inter = half // [B*L, I]
+      ? this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct)
+      : activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
+    const ffnOut = drop(this.linear(inter, `${p}output.dense`, half), cfg.hiddenDropoutProb, 3 + 3 * i);
+    return this.ln(tf.add(ffnOut, a), `${p}output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
   }
 
   dispose(): void {

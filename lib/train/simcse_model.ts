@@ -29,6 +29,8 @@ export interface SimcseOptions {
   hardNegativeWeight?: number;
   /** Weight λ of the MLM auxiliary loss (0.1) when an MLM head is given. */
   mlmWeight?: number;
+  /** Activation checkpointing of the encoder layers in training (see `ForwardOptions`). Default false. */
+  checkpointLayers?: boolean;
 }
 
 /** A collated training batch as tensors: rows interleaved per example ([numSent*N, L]). */
@@ -67,7 +69,8 @@ export class SimcseModel {
 
   /** Training loss (scalar). `dropoutAt(offset)` gives the dropout for a forward pass whose sites start at `offset`. */
   contrastiveLoss(batch: TrainBatch, dropoutAt: (siteOffset: number) => DropoutFn): tf.Scalar {
-    const out = this.encoder.forward(batch, { training: true, dropout: dropoutAt(0) });
+    const checkpointLayers = this.opts.checkpointLayers ?? false;
+    const out = this.encoder.forward(batch, { training: true, dropout: dropoutAt(0), checkpointLayers });
     const z = this.pooled(out, true);
     let loss = simcseLoss(z, {
       temp: this.opts.temp,
@@ -77,7 +80,7 @@ export class SimcseModel {
     if (this.mlm && batch.mlmInputIds && batch.mlmLabels) {
       const mout = this.encoder.forward(
         { inputIds: batch.mlmInputIds, attentionMask: batch.attentionMask, tokenTypeIds: batch.tokenTypeIds },
-        { training: true, dropout: dropoutAt(1000) },
+        { training: true, dropout: dropoutAt(1000), checkpointLayers },
       );
       const [R, L, H] = mout.lastHiddenState.shape;
       const mlmLoss = this.mlm.loss(tf.reshape(mout.lastHiddenState, [R * L, H]), batch.mlmLabels);

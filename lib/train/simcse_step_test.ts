@@ -40,7 +40,7 @@ function hfToKernel(a: ArrayFixture): tf.Tensor {
   return tf.tidy(() => tf.transpose(tf.tensor2d(a.data, a.shape as [number, number])));
 }
 
-async function setup(fx: StepFixture, numSent: 2 | 3) {
+async function setup(fx: StepFixture, numSent: 2 | 3, checkpointLayers = false) {
   const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
   const H = model.config.hiddenSize;
   const mlp = MlpHead.fromHf(
@@ -66,6 +66,7 @@ async function setup(fx: StepFixture, numSent: 2 | 3) {
       temp: fx.temp,
       hardNegativeWeight: fx.hard_negative_weight ?? 0,
       mlmWeight: fx.mlm_weight ?? 0.1,
+      checkpointLayers,
     },
     mlp,
     mlm,
@@ -103,17 +104,20 @@ const CASES: [string, string, 2 | 3][] = [
 
 for (const backend of ["cpu", "wasm"] as const) {
   for (const [what, file, numSent] of CASES) {
-    Deno.test(`SimCSE ${what} on ${backend}: loss and every gradient match PyTorch within 1e-4`, async () => {
-      await useBackend(backend);
-      const fx = readFixture<StepFixture>(file);
-      const { sm, batch, padId } = await setup(fx, numSent);
-      const vars = sm.namedVariables();
-      const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
-      assertClose([loss.dataSync()[0]], [fx.loss], 1e-5, "loss");
-      checkGrads(fx, grads);
-      tf.dispose([loss, ...grads.values()]);
-      sm.dispose();
-    });
+    for (const checkpoint of [false, true]) {
+      const how = checkpoint ? " with activation checkpointing" : "";
+      Deno.test(`SimCSE ${what} on ${backend}${how}: loss and every gradient match PyTorch within 1e-4`, async () => {
+        await useBackend(backend);
+        const fx = readFixture<StepFixture>(file);
+        const { sm, batch, padId } = await setup(fx, numSent, checkpoint);
+        const vars = sm.namedVariables();
+        const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
+        assertClose([loss.dataSync()[0]], [fx.loss], 1e-5, "loss");
+        checkGrads(fx, grads);
+        tf.dispose([loss, ...grads.values()]);
+        sm.dispose();
+      });
+    }
   }
 }
 

@@ -123,6 +123,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
       temp: cfg.temp,
       hardNegativeWeight: cfg.hardNegativeWeight,
       mlmWeight: cfg.mlmWeight,
+      checkpointLayers: cfg.gradientCheckpointing,
     },
     mlp,
     mlm,
