@@ -178,6 +178,39 @@ function geluGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
   return f32(be, inputs.x.shape, dx);
 }
 
+const GELU_NEW_C = Math.sqrt(2 / Math.PI);
+
+function geluNew({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const be = backend as CpuBackendLike;
+  const x = values(be, inputs.x);
+  const y = allocFloat32(x.length);
+  const nk = nativeKernels();
+  if (nk) nk.geluNew(x, y, x.length);
+  else {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      y[i] = 0.5 * v * (1 + Math.tanh(GELU_NEW_C * (v + 0.044715 * v * v * v)));
+    }
+  }
+  return f32(be, inputs.x.shape, y);
+}
+
+function geluNewGrad({ inputs, backend }: KernelArgs): tf.TensorInfo {
+  const be = backend as CpuBackendLike;
+  const dy = values(be, inputs.dy), x = values(be, inputs.x);
+  const dx = allocFloat32(x.length);
+  const nk = nativeKernels();
+  if (nk) nk.geluNewGrad(dy, x, dx, x.length);
+  else {
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      const t = Math.tanh(GELU_NEW_C * (v + 0.044715 * v * v * v));
+      dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_NEW_C * (1 + 3 * 0.044715 * v * v));
+    }
+  }
+  return f32(be, inputs.x.shape, dx);
+}
+
 /** Offsets of each row of `shape` (all axes but the last) into a tensor of `mShape` broadcast to it. */
 function broadcastRowOffsets(shape: number[], mShape: number[]): Int32Array {
   const R = shape.length;
@@ -302,6 +335,8 @@ const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInf
   [FUSED_KERNELS.layerNormGrad]: layerNormGrad,
   [FUSED_KERNELS.gelu]: gelu,
   [FUSED_KERNELS.geluGrad]: geluGrad,
+  [FUSED_KERNELS.geluNew]: geluNew,
+  [FUSED_KERNELS.geluNewGrad]: geluNewGrad,
   [FUSED_KERNELS.attnSoftmax]: attnSoftmax,
   [FUSED_KERNELS.attnSoftmaxGrad]: attnSoftmaxGrad,
   [FUSED_KERNELS.dropout]: dropout,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { dropoutHash, erf, registerFusedCpuKernels, unregisterFusedCpuKernels } from "./cpu_fused.ts";
-import { attentionSoftmax, fusedDropout, fusedGelu, fusedLayerNorm } from "../model/fused.ts";
+import { attentionSoftmax, fusedDropout, fusedGelu, fusedGeluNew, fusedLayerNorm } from "../model/fused.ts";
 import { assertClose } from "../testing/fixtures.ts";
 import { AdamW } from "../train/adamw.ts";
 import { registerFastCpuKernels, unregisterFastCpuKernels } from "./cpu_fast.ts";
@@ -94,6 +94,41 @@ Deno.test("fused LayerNorm matches autodiff over tf.moments (value, dx, dγ, dβ
 Deno.test("fused GELU matches autodiff over tf.erf (value and gradient), incl. tails", () => {
   const x = tf.concat([rnd([500], 4, 3), tf.tensor1d([-12, -6, -3, -1e-4, 0, 1e-4, 3, 6, 12])]);
   compare("gelu", fusedGelu, refGelu, [x], 1, 1e-5);
+});
+
+Deno.test("fused gelu_new matches autodiff over the tanh formula with x·x·x (value and gradient)", () => {
+  const c = Math.sqrt(2 / Math.PI);
+  const ref = (x: tf.Tensor) =>
+    tf.mul(
+      tf.mul(x, 0.5),
+      tf.add(1, tf.tanh(tf.mul(c, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))),
+    );
+  const x = tf.concat([rnd([500], 21, 3), tf.tensor1d([-12, -6, -3, -1e-4, 0, 1e-4, 3, 6, 12])]);
+  // 1e-4: the float32 tf.tanh reference itself loses ~1e-6 absolute to cancellation (1 − t²) where
+  // tanh saturates; the next test holds the kernels to a float64 evaluation at 1e-6.
+  compare("gelu_new", fusedGeluNew, ref, [x], 1, 1e-4);
+});
+
+Deno.test("gelu_new kernels (C and JS) agree with the formula evaluated in float64 to 1e-6", () => {
+  const c = Math.sqrt(2 / Math.PI);
+  const xs = Array.from({ length: 401 }, (_, i) => -10 + i * 0.05);
+  const x = tf.tensor1d(xs);
+  const wantY = xs.map((v) => 0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v ** 3))));
+  const wantD = xs.map((v) => {
+    const t = Math.tanh(c * (v + 0.044715 * v ** 3));
+    return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v);
+  });
+  registerFusedCpuKernels();
+  for (const [label, native] of IMPLS) {
+    setNativeKernelsEnabled(native);
+    const y = fusedGeluNew(x).dataSync();
+    const d = tf.grad((t: tf.Tensor) => tf.sum(fusedGeluNew(t)))(x).dataSync();
+    for (let i = 0; i < xs.length; i++) {
+      assert.ok(Math.abs(y[i] - wantY[i]) <= 1e-6 * Math.max(1, Math.abs(wantY[i])), `${label} y(${xs[i]})`);
+      assert.ok(Math.abs(d[i] - wantD[i]) <= 1e-6, `${label} dy/dx(${xs[i]}): ${d[i]} vs ${wantD[i]}`);
+    }
+  }
+  setNativeKernelsEnabled(true);
 });
 
 Deno.test("fused attention softmax matches autodiff (broadcast [B,1,1,L] mask, scores and grads)", () => {

@@ -1,6 +1,6 @@
 /**
  * Vectorised C versions of the CPU path's elementwise and row kernels (`native/simcse_kernels.c`:
- * GELU and its gradient, dropout, LayerNorm forward/backward, attention softmax forward/backward,
+ * GELU (erf and tanh forms) and their gradients, dropout, LayerNorm forward/backward, attention softmax forward/backward,
  * AdamW, same-shape add), reached through `Deno.dlopen`. JS loops reach 3–40 ns per element for
  * these; the C loops run at SIMD speed.
  *
@@ -26,6 +26,8 @@ const FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-shared"];
 const SYMBOLS = {
   simcse_gelu: { parameters: ["buffer", "buffer", "i64"], result: "void" },
   simcse_gelu_grad: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
+  simcse_gelu_new: { parameters: ["buffer", "buffer", "i64"], result: "void" },
+  simcse_gelu_new_grad: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
   simcse_dropout: { parameters: ["buffer", "buffer", "buffer", "i64", "u32", "u32", "f64"], result: "void" },
   simcse_dropout_grad: { parameters: ["buffer", "buffer", "buffer", "i64", "f64"], result: "void" },
   simcse_layernorm: {
@@ -57,6 +59,8 @@ type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 export interface NativeKernels {
   gelu(x: Float32Array, y: Float32Array, n: number): void;
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number): void;
+  geluNew(x: Float32Array, y: Float32Array, n: number): void;
+  geluNewGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number): void;
   dropout(
     x: Float32Array,
     y: Float32Array,
@@ -198,6 +202,8 @@ function wrap(lib: Lib, path: string): NativeKernels {
     path,
     gelu: (x, y, n) => lib.simcse_gelu(x, y, BigInt(n)),
     geluGrad: (dy, x, dx, n) => lib.simcse_gelu_grad(dy, x, dx, BigInt(n)),
+    geluNew: (x, y, n) => lib.simcse_gelu_new(x, y, BigInt(n)),
+    geluNewGrad: (dy, x, dx, n) => lib.simcse_gelu_new_grad(dy, x, dx, BigInt(n)),
     dropout: (x, y, keep, n, seed, threshold, inv) =>
       lib.simcse_dropout(x, y, keep, BigInt(n), seed >>> 0, threshold >>> 0, inv),
     dropoutGrad: (dy, keep, dx, n, inv) => lib.simcse_dropout_grad(dy, keep, dx, BigInt(n), inv),

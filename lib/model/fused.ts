@@ -36,6 +36,10 @@ export const FUSED_KERNELS = {
   gelu: "SimcseGelu",
   /** inputs {dy, x} → dy·(Φ(x) + x·φ(x)). */
   geluGrad: "SimcseGeluGrad",
+  /** inputs {x} → 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (GPT-2's `gelu_new`). */
+  geluNew: "SimcseGeluNew",
+  /** inputs {dy, x} → dy · d gelu_new / dx. */
+  geluNewGrad: "SimcseGeluNewGrad",
   /** inputs {scores [..., L], mask [B,1,1,L] or any shape broadcasting to scores}, attrs {scale} → probs. */
   attnSoftmax: "SimcseAttnSoftmax",
   /** inputs {dp, p}, attrs {scale} → ds. */
@@ -94,9 +98,12 @@ const layerNormOps = (eps: number) =>
       if (hasFusedKernel(FUSED_KERNELS.layerNorm)) {
         [y, xhat, rstd] = run(FUSED_KERNELS.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
       } else {
+        // the forward in the same ops and order as before fusion ((x − μ) / √(σ² + ε)), so that
+        // evaluation numbers on backends without the kernel do not move by a rounding
         const { mean, variance } = tf.moments(x, -1, true);
-        rstd = tf.rsqrt(tf.add(variance, eps));
-        xhat = tf.mul(tf.sub(x, mean), rstd);
+        const std = tf.sqrt(tf.add(variance, eps));
+        xhat = tf.div(tf.sub(x, mean), std);
+        rstd = tf.reciprocal(std); // [..., 1]
         y = tf.add(tf.mul(xhat, gamma), beta);
       }
       save([xhat, rstd, gamma]);
@@ -158,6 +165,43 @@ const geluOp = tf.customGrad(
 /** Exact GELU x·Φ(x) (HF `hidden_act="gelu"`). */
 export function fusedGelu(x: tf.Tensor): tf.Tensor {
   return geluOp(x) as tf.Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GELU, tanh approximation (GPT-2 `gelu_new`)
+
+const GELU_NEW_C = Math.sqrt(2 / Math.PI);
+
+const geluNewOp = tf.customGrad(
+  ((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x]);
+    const inner = (t: tf.Tensor) => tf.mul(GELU_NEW_C, tf.add(t, tf.mul(0.044715, tf.mul(tf.mul(t, t), t))));
+    const y = hasFusedKernel(FUSED_KERNELS.geluNew)
+      ? run(FUSED_KERNELS.geluNew, { x }) as tf.Tensor
+      : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner(x))));
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs] = saved;
+        if (hasFusedKernel(FUSED_KERNELS.geluNewGrad)) {
+          return [run(FUSED_KERNELS.geluNewGrad, { dy, x: xs }) as tf.Tensor];
+        }
+        // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3·0.044715·x²), t = tanh(c·(x + 0.044715·x³))
+        const t = tf.tanh(inner(xs));
+        const du = tf.mul(GELU_NEW_C, tf.add(1, tf.mul(3 * 0.044715, tf.square(xs))));
+        const d = tf.add(
+          tf.mul(0.5, tf.add(1, t)),
+          tf.mul(tf.mul(tf.mul(0.5, xs), tf.sub(1, tf.square(t))), du),
+        );
+        return [tf.mul(dy, d)];
+      },
+    };
+  }) as unknown as CustomGradFn,
+);
+
+/** GPT-2's `gelu_new` (tanh approximation), with x³ as x·x·x. */
+export function fusedGeluNew(x: tf.Tensor): tf.Tensor {
+  return geluNewOp(x) as tf.Tensor;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import { activation, type BertInputs, type EncoderOutput, type ForwardOptions, l
 import type { Encoder } from "./encoder.ts";
 import type { Gpt2Config } from "./gpt2_config.ts";
 import { linear } from "./linear.ts";
+import { attentionContext, attentionScores, attentionSoftmax, fusedGeluNew } from "./fused.ts";
 
 export type { Gpt2Config };
 
@@ -49,9 +50,7 @@ export type { Gpt2Config };
  */
 export function act(name: Gpt2Config["activationFunction"], x: tf.Tensor): tf.Tensor {
   if (name !== "gelu_new") return activation(name, x);
-  const cube = tf.mul(tf.mul(x, x), x);
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, cube)));
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+  return fusedGeluNew(x);
 }
 
 /** HF 4.2.1 `Attention.masked_bias`: the logit that replaces causally masked scores. */
@@ -167,24 +166,29 @@ export class Gpt2Model implements Encoder {
     h = drop(h, cfg.embdPdrop, 0) as tf.Tensor2D;
     const hiddenStates: tf.Tensor3D[] = [];
 
-    // Causal mask [L, L] (1 = key j <= query i): kept scores pass unchanged, future ones become
-    // exactly MASKED_BIAS (s·1 + 0 = s; s·0 + MASKED_BIAS), as torch.where(bias, w, masked_bias).
+    // One additive mask [B, 1, L, L]: MASKED_BIAS on future keys (causal) plus the key-padding term
+    // (1 − m)·(−10000). HF replaces a future score by exactly MASKED_BIAS (torch.where) where this adds
+    // it to the score; either way exp(score − max) underflows to exactly 0 in float32, so the
+    // probabilities are the same (a row always keeps its own position).
     const causal = tf.linalg.bandPart(tf.ones([L, L]), -1, 0);
-    const future = tf.mul(tf.sub(1, causal), MASKED_BIAS);
-    const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]); // additive, over keys
-    const scale = Math.sqrt(dh);
-    const heads = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
+    const future = tf.reshape(tf.mul(tf.sub(1, causal), MASKED_BIAS), [1, 1, L, L]);
+    const keyPad = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
+    const attnMask = tf.add(future, keyPad); // [B, 1, L, L]
+    const invScale = 1 / Math.sqrt(dh);
+    const hs = { batch: B, seqLen: L, heads: nh };
 
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
       const p = `h.${i}.`;
       hiddenStates.push(tf.reshape(h, [B, L, H]));
       const qkv = this.linear(this.ln(h, `${p}ln_1`), `${p}attn.c_attn`); // [B*L, 3H]
-      const [q, k, v] = tf.split(qkv, 3, 1).map(heads);
-      let scores = tf.div(tf.matMul(q, k, false, true), scale); // [B, nh, L, L]
-      scores = tf.add(tf.mul(scores, causal), future);
-      scores = tf.add(scores, extMask);
-      const probs = drop(tf.softmax(scores, -1), cfg.attnPdrop, 1 + 3 * i);
-      const ctx = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [B * L, H]) as tf.Tensor2D;
+      const [q, k, v] = [0, 1, 2].map((j) => tf.slice(qkv, [0, j * H], [B * L, H]) as tf.Tensor2D);
+      const scores = attentionScores(q, k, hs); // [B, nh, L, L]
+      const probs = drop(
+        attentionSoftmax(scores, attnMask, invScale),
+        cfg.attnPdrop,
+        1 + 3 * i,
+      ) as tf.Tensor4D;
+      const ctx = attentionContext(probs, v, hs);
       const attnOut = drop(this.linear(ctx, `${p}attn.c_proj`), cfg.residPdrop, 2 + 3 * i);
       h = tf.add(h, attnOut) as tf.Tensor2D;
       const inner = act(cfg.activationFunction, this.linear(this.ln(h, `${p}ln_2`), `${p}mlp.c_fc`));

@@ -45,6 +45,37 @@ void simcse_gelu_grad(const float *R dy, const float *R x, float *R dx, int64_t 
   }
 }
 
+#define GELU_NEW_C 0.7978845608028654f /* sqrt(2/pi) */
+
+/* 0.5(1 + tanh u) = 1/(1 + e^{-2u}) and 1 - tanh^2 u = 4 s (1 - s) with 1 - s = e^{-2u}/(1 + e^{-2u}):
+ * no cancellation where tanh saturates (a float32 tanh near -1 leaves 1 + t off by 6e-8). u is
+ * clamped to +-20, where tanh is +-1 in float32 anyway. */
+static inline void gelu_new_parts(float v, float *s, float *one_minus_s) {
+  float u = GELU_NEW_C * (v + 0.044715f * v * v * v);
+  u = u < -20.0f ? -20.0f : (u > 20.0f ? 20.0f : u);
+  float e = expf(-2.0f * u);
+  float inv = 1.0f / (1.0f + e);
+  *s = inv;
+  *one_minus_s = e * inv;
+}
+
+void simcse_gelu_new(const float *R x, float *R y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float s, r;
+    gelu_new_parts(x[i], &s, &r);
+    y[i] = x[i] * s;
+  }
+}
+
+void simcse_gelu_new_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float v = x[i], s, r;
+    gelu_new_parts(v, &s, &r);
+    float du = GELU_NEW_C * (1.0f + 3.0f * 0.044715f * v * v);
+    dx[i] = dy[i] * (s + 2.0f * v * s * r * du);
+  }
+}
+
 static inline uint32_t dropout_hash(uint32_t seed, uint32_t i) {
   uint32_t h = (i * 0x9e3779b1u) ^ seed;
   h ^= h >> 16;
