@@ -63,10 +63,43 @@ export function accelerateCpuBackend(opts: { quiet?: boolean } = {}): CpuAcceler
   if (!r.ok && !opts.quiet) {
     console.warn(`cpu backend: no BLAS for matmuls (${r.reason}); using slow JS matmuls.`);
   }
+  const hint = r.ok ? openblasCoreHint(r.info) : null;
+  if (hint && !opts.quiet && Deno.stderr.isTerminal()) console.warn(`cpu backend: ${hint}`); // advice for people, not logs
   if (!nk && !opts.quiet && nativeKernelsUnavailableReason() !== "SIMCSE_NATIVE_KERNELS=off") {
     console.warn(`cpu backend: no compiled C kernels (${nativeKernelsUnavailableReason()}); using JS loops.`);
   }
   return result;
+}
+
+const AVX512_CORES = new Set(["SkylakeX", "Cooperlake", "SapphireRapids"]);
+
+/**
+ * One line of advice when OpenBLAS runs older kernels than the CPU supports: Debian's OpenBLAS 0.3.21
+ * does not recognise recent AVX-512 CPUs (e.g. AMD Zen 4) and falls back to its Haswell (AVX2)
+ * kernels. Only the user can choose otherwise, by setting `OPENBLAS_CORETYPE` before the process
+ * starts (OpenBLAS reads it when the library loads); this toolkit never sets it. Null when there is
+ * nothing to say.
+ */
+export function openblasCoreHint(info: BlasInfo, cpuFlags?: string): string | null {
+  if (!info.corename || AVX512_CORES.has(info.corename)) return null;
+  try {
+    if (Deno.env.get("OPENBLAS_CORETYPE")) return null;
+  } catch {
+    return null;
+  }
+  let flags = cpuFlags;
+  if (flags === undefined) {
+    try {
+      flags = Deno.readTextFileSync("/proc/cpuinfo").split("\n").find((l) => l.startsWith("flags")) ?? "";
+    } catch {
+      return null;
+    }
+  }
+  const has = new Set(flags.split(/\s+/));
+  if (!["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].every((f) => has.has(f))) return null;
+  return `OpenBLAS uses its ${info.corename} kernels on this AVX-512 CPU (its build does not know the CPU); ` +
+    "`export OPENBLAS_CORETYPE=SkylakeX` before starting runs its AVX-512 kernels " +
+    "(`deno task bench --openblas-coretype SkylakeX` measures the difference).";
 }
 
 /** The acceleration in effect, or null when {@link accelerateCpuBackend} has not run. */
