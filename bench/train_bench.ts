@@ -1,13 +1,14 @@
 /**
  * `deno task bench` (`deno run -A bench/train_bench.ts`): CPU training and encoding speed against
  * PyTorch on the same machine, in the same run. For each BERT config (tiny L2/H128, mini L4/H256,
- * small L4/H512, base L12/H768) and each backend (`cpu` = TF.js cpu + fused C/JS kernels + BLAS
+ * small L4/H512, base L12/H768; GPT-2 configs gpt2-mini L4/H256 and gpt2 L12/H768 with avg pooling)
+ * and each backend (`cpu` = TF.js cpu + fused C/JS kernels + BLAS
  * sgemm, `cpu-ckpt` = the same with activation checkpointing, `wasm`), a child process times one SimCSE training step (64 sentences = 128 sequences of length
  * 32, fp32, dropout 0.1, MLP head on [CLS], AdamW) and the encoding of 64 sentences, and reports its
  * peak RSS; `reference/bench_torch.py` does the same with PyTorch when `/usr/bin/python3` has torch.
  * Prints a table with ours/PyTorch ratios and writes a record to `results/bench/<timestamp>.json`.
  *
- * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` `--steps 2` `--warmup 1`
+ * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` `--steps 3` `--warmup 2`
  * `--encode-batches 3` `--torch-threads best` (runs PyTorch with 1 and with 2 threads and keeps the
  * faster; or a number, 0 = torch default) `--no-torch` `--profile` (per-kernel
  * profile of the last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every
@@ -24,6 +25,7 @@
 import { tf } from "../lib/tf.ts";
 import { type BackendName, useBackend } from "../lib/backend.ts";
 import { BertModel } from "../lib/model/bert.ts";
+import { type Gpt2Config, Gpt2Model } from "../lib/model/gpt2.ts";
 import type { BertConfig } from "../lib/model/bert_config.ts";
 import { seededDropout } from "../lib/model/dropout.ts";
 import { SimcseModel } from "../lib/train/simcse_model.ts";
@@ -39,7 +41,37 @@ const CONFIGS: Record<string, [number, number]> = {
   mini: [4, 256],
   small: [4, 512],
   base: [12, 768],
+  // GPT-2 (decoder-only, gelu_new, avg pooling without MLP, as the gpt2-wavg experiment trains)
+  "gpt2-mini": [4, 256],
+  gpt2: [12, 768],
 };
+
+function isGpt2(name: string): boolean {
+  return name.startsWith("gpt2");
+}
+
+function gpt2Config(name: string): Gpt2Config {
+  const [L, H] = CONFIGS[name];
+  return {
+    vocabSize: 50257,
+    hiddenSize: H,
+    numHiddenLayers: L,
+    numAttentionHeads: H / 64,
+    intermediateSize: 4 * H,
+    nInner: null,
+    nPositions: 1024,
+    nCtx: 1024,
+    maxPositionEmbeddings: 1024,
+    activationFunction: "gelu_new",
+    residPdrop: 0.1,
+    embdPdrop: 0.1,
+    attnPdrop: 0.1,
+    layerNormEps: 1e-5,
+    initializerRange: 0.02,
+    bosTokenId: 50256,
+    eosTokenId: 50256,
+  };
+}
 const BATCH = 64, SEQ = 32;
 
 /** One measured (config, backend) pair, as a child reports it. */
@@ -110,13 +142,18 @@ async function child(
     if (backend.startsWith("cpu")) {
       res.blas = acc?.blas ? `${acc.blas.config} (core ${acc.blas.corename})` : `none: ${acc?.blasReason}`;
     }
-    const cfg = bertConfig(config);
-    const bert = BertModel.init(cfg, 1, false);
-    const sm = new SimcseModel(
-      bert,
-      { poolerType: "cls", mlpOnlyTrain: true, temp: 0.05, checkpointLayers },
-      MlpHead.init(cfg.hiddenSize, 0.02, 2),
-    );
+    const sm = isGpt2(config)
+      ? new SimcseModel(Gpt2Model.init(gpt2Config(config), 1), {
+        poolerType: "avg",
+        mlpOnlyTrain: false,
+        temp: 0.05,
+        checkpointLayers,
+      })
+      : new SimcseModel(
+        BertModel.init(bertConfig(config), 1, false),
+        { poolerType: "cls", mlpOnlyTrain: true, temp: 0.05, checkpointLayers },
+        MlpHead.init(bertConfig(config).hiddenSize, 0.02, 2),
+      );
     const vars = sm.namedVariables();
     const opt = new AdamW({ weightDecay: 0 });
     const rows = 2 * BATCH;
@@ -210,10 +247,10 @@ async function main(args: string[]): Promise<void> {
   }
   const configs = flag(args, "configs", "tiny,mini,small,base").split(",");
   for (const c of configs) {
-    if (!CONFIGS[c]) throw new Error(`unknown config '${c}' (tiny, mini, small, base)`);
+    if (!CONFIGS[c]) throw new Error(`unknown config '${c}' (${Object.keys(CONFIGS).join(", ")})`);
   }
   const backends = flag(args, "backends", "cpu,wasm").split(",");
-  const steps = Number(flag(args, "steps", "2")), warmup = Number(flag(args, "warmup", "1"));
+  const steps = Number(flag(args, "steps", "3")), warmup = Number(flag(args, "warmup", "2"));
   const encodeBatches = Number(flag(args, "encode-batches", "3"));
   const threadsFlag = flag(args, "torch-threads", "best");
   const torchThreads = threadsFlag === "best" ? [1, 2] : [Number(threadsFlag)];

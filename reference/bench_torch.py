@@ -23,6 +23,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bert_reference  # noqa: E402
 from bert_reference import BertConfig, BertModel, Dropout, MLPLayer, contrastive_loss  # noqa: E402
+from gpt2_reference import GPT2Model, Gpt2Config  # noqa: E402
+from gpt2_reference import pool as gpt2_pool  # noqa: E402
 
 # HF transformers 4.2.1 maps hidden_act "gelu" to torch's fused F.gelu (activations.py); the reference
 # spells the formula out for readability (4 elementwise ops). The peer gets the fused kernel, as a
@@ -34,6 +36,8 @@ CONFIGS = {
     "mini": (4, 256),
     "small": (4, 512),
     "base": (12, 768),
+    "gpt2-mini": (4, 256),
+    "gpt2": (12, 768),
 }
 
 
@@ -48,13 +52,30 @@ def main() -> None:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     layers, hidden = CONFIGS[args.config]
-    cfg = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
-                     num_attention_heads=hidden // 64, intermediate_size=4 * hidden,
-                     max_position_embeddings=512, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
     torch.manual_seed(0)
-    bert = BertModel(cfg, add_pooling_layer=False)
-    mlp = MLPLayer(cfg)
-    params = list(bert.parameters()) + list(mlp.parameters())
+    if args.config.startswith("gpt2"):
+        gcfg = Gpt2Config(vocab_size=50257, n_positions=1024, n_ctx=1024, n_embd=hidden, n_layer=layers,
+                          n_head=hidden // 64, n_inner=None, bos_token_id=50256, eos_token_id=50256)
+        gpt2 = GPT2Model(gcfg)
+
+        def bert(ids, mask, types, drop=None):  # same call shape as the BERT reference
+            return gpt2(ids, mask, drop=drop)
+
+        def pooled(out, mask):
+            return gpt2_pool("avg", out, mask)
+
+        params = list(gpt2.parameters())
+    else:
+        cfg = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers,
+                         num_attention_heads=hidden // 64, intermediate_size=4 * hidden,
+                         max_position_embeddings=512, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+        bert = BertModel(cfg, add_pooling_layer=False)
+        mlp = MLPLayer(cfg)
+
+        def pooled(out, mask):
+            return mlp(out["last_hidden_state"][:, 0])
+
+        params = list(bert.parameters()) + list(mlp.parameters())
     opt = torch.optim.AdamW(params, lr=3e-5, weight_decay=0.0)
 
     batch, length = 64, 32
@@ -70,7 +91,7 @@ def main() -> None:
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         out = bert(ids, mask, types, drop=Dropout("bernoulli", 0.1))
-        z = mlp(out["last_hidden_state"][:, 0])
+        z = pooled(out, mask)
         loss = contrastive_loss(z, 2, 0.05)
         loss = loss[0] if isinstance(loss, tuple) else loss
         loss.backward()
