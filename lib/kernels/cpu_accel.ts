@@ -80,14 +80,21 @@ const AVX512_CORES = new Set(["SkylakeX", "Cooperlake", "SapphireRapids"]);
  * starts (OpenBLAS reads it when the library loads); this toolkit never sets it. Null when there is
  * nothing to say.
  */
-export function openblasCoreHint(info: BlasInfo, cpuFlags?: string): string | null {
+export function openblasCoreHint(
+  info: BlasInfo,
+  sys: { cpuFlags?: string; coretypeEnv?: string | null } = {},
+): string | null {
   if (!info.corename || AVX512_CORES.has(info.corename)) return null;
-  try {
-    if (Deno.env.get("OPENBLAS_CORETYPE")) return null;
-  } catch {
-    return null;
+  let coretype = sys.coretypeEnv;
+  if (coretype === undefined) {
+    try {
+      coretype = Deno.env.get("OPENBLAS_CORETYPE") ?? null;
+    } catch {
+      return null;
+    }
   }
-  let flags = cpuFlags;
+  if (coretype) return null; // the user (or the environment) chose; this is their setting
+  let flags = sys.cpuFlags;
   if (flags === undefined) {
     try {
       flags = Deno.readTextFileSync("/proc/cpuinfo").split("\n").find((l) => l.startsWith("flags")) ?? "";

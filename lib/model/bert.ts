@@ -120,6 +120,18 @@ export function isLinearKernel(name: string): boolean {
   return name.endsWith(".weight") && !name.startsWith("embeddings.") && !name.includes("LayerNorm");
 }
 
+/**
+ * Dispose intermediates of a training forward pass as soon as nothing reads them again. TF.js would
+ * keep them until the whole backward pass ends, although every op that needs a tensor for its
+ * gradient keeps its own clone (`saveTensorsForBackwardMode`): a dense output that only fed a
+ * dropout, a dropout output that only fed an add, a sum that only fed a LayerNorm (which saves x̂),
+ * the raw attention scores. Freed memory comes back only for tensors no op saved; disposing the
+ * others is harmless.
+ */
+function release(...ts: tf.Tensor[]): void {
+  for (const t of ts) if (!t.isDisposed) t.dispose();
+}
+
 /** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   return fusedLayerNorm(x, gamma, beta, eps);
@@ -287,24 +299,26 @@ export class BertModel implements Encoder {
     } else {
       const q = this.linear(h, `${p}attention.self.query`);
       const k = this.linear(h, `${p}attention.self.key`);
-      const probs = drop(
-        attentionSoftmax(attentionScores(q, k, hs), extMask, scale), // [B, nh, L, L]
-        cfg.attentionProbsDropoutProb,
-        1 + 3 * i,
-      ) as tf.Tensor4D;
+      const scores = attentionScores(q, k, hs); // [B, nh, L, L]
+      const soft = attentionSoftmax(scores, extMask, scale);
+      const probs = drop(soft, cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
       ctx = attentionContext(probs, this.linear(h, `${p}attention.self.value`), hs);
+      release(scores, soft, probs);
     }
-    const attnOut = drop(
-      this.linear(ctx, `${p}attention.output.dense`, half),
-      cfg.hiddenDropoutProb,
-      2 + 3 * i,
-    );
-    const a = this.ln(tf.add(attnOut, h), `${p}attention.output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
+    // Residual branches: dense → dropout → + residual → LayerNorm.
+    const branch = (x: tf.Tensor2D, name: string, site: number, residual: tf.Tensor2D) => {
+      const dense = this.linear(x, `${p}${name}.dense`, half);
+      const dropped = drop(dense, cfg.hiddenDropoutProb, site);
+      const sum = tf.add(dropped, residual);
+      const out = this.ln(sum, `${p}${name}.LayerNorm`) as tf.Tensor2D;
+      if (!half) release(dense, dropped, sum);
+      return out;
+    };
+    const a = branch(ctx, "attention.output", 2 + 3 * i, h); // [B*L, H]
     const inter = half // [B*L, I]
       ? this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct)
       : activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
-    const ffnOut = drop(this.linear(inter, `${p}output.dense`, half), cfg.hiddenDropoutProb, 3 + 3 * i);
-    return this.ln(tf.add(ffnOut, a), `${p}output.LayerNorm`) as tf.Tensor2D; // [B*L, H]
+    return branch(inter, "output", 3 + 3 * i, a); // [B*L, H]
   }
 
   dispose(): void {
