@@ -1,9 +1,10 @@
 /**
  * The fused layer kernels of `lib/model/fused.ts` for the TF.js `cpu` backend: LayerNorm forward
- * and backward, exact GELU and its gradient, the attention softmax (scale + additive mask +
- * softmax) and its gradient, and dropout with a 1-byte mask. Each is one pass over its data in a
- * tight float32 loop (row statistics in float64), writing into pooled output buffers
- * (`cpu_pool.ts`), where TF.js autodiff would run 5–15 primitive kernels and keep their outputs.
+ * and backward, exact GELU and GPT-2's gelu_new with their gradients, the attention softmax (scale +
+ * additive mask + softmax) and its gradient, and dropout with a 1-byte mask. Each is one pass over
+ * its data, writing into pooled output buffers (`cpu_pool.ts`), where TF.js autodiff would run 5–15
+ * primitive kernels and keep their outputs. The loops run as vectorised C when `native_kernels.ts`
+ * could build its library, and as the JS loops here otherwise (row statistics in float64).
  *
  * Dropout masks are counter-based: element i of a call with seed s is kept when
  * hash32(s, i) ≥ rate·2³², so a mask depends only on (seed, index), not on call order.
