@@ -6,9 +6,12 @@
  *
  * - LayerNorm: y = x̂·γ + β with x̂ = (x − μ)·r, r = 1/√(σ² + ε);
  *   dx = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ; dγ = Σ dy·x̂; dβ = Σ dy. Saves x̂ and r.
- * - GELU: y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). Saves x.
+ * - GELU: y = x·Φ(x); dx = dy·(Φ(x) + x·φ(x)). Saves x. GPT-2's `gelu_new` likewise.
  * - Attention softmax: p = softmax(s·scale + mask); ds = scale·p·(dp − Σ dp·p). Saves p.
  * - Dropout (fused kernel only): y = x·keep/(1 − rate); dx = dy·keep/(1 − rate). Saves the mask.
+ * - Attention matmuls Q·Kᵀ and P·V on the [B·L, H] Linear outputs (`attentionScores`,
+ *   `attentionContext`): per-head strided sgemm where the kernel exists, reshape + transpose + matMul
+ *   otherwise.
  *
  * Each op runs a fused backend kernel when one is registered for the active backend
  * (`lib/kernels/cpu_fused.ts` registers them for `cpu`: one pass per op, no temporaries), and the
