@@ -47,6 +47,20 @@ export function float32Values(backend: CpuBackendLike, t: tf.TensorInfo): Float3
   return v instanceof Float32Array ? v : Float32Array.from(v as ArrayLike<number>);
 }
 
+/**
+ * The Float32Array behind a cpu-backend tensor when this tensor is its only user (ref count 1), so
+ * that an optimizer may update it in place; null on other backends or when the data is shared.
+ */
+export function exclusiveFloat32(t: tf.Tensor): Float32Array | null {
+  if (tf.getBackend() !== "cpu" || t.dtype !== "float32") return null;
+  const b = cpuBackend();
+  if (!b.data.has(t.dataId)) return null;
+  const entry = b.data.get(t.dataId);
+  if (entry.refCount !== 1 || !(entry.values instanceof Float32Array)) return null;
+  escape(entry.values); // handed out: never recycle it behind the tensor's back
+  return entry.values;
+}
+
 const MIN_POOLED = 4096; // smaller arrays are cheap to allocate
 
 const free = new Map<number, Float32Array[]>();

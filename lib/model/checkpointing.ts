@@ -24,6 +24,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { releasing } from "./grad_release.ts";
 
 interface EngineState {
   activeTape: unknown;
@@ -49,7 +50,7 @@ export function checkpointed(
       save(inputs);
       return {
         value: fn(inputs[0], inputs.slice(1)),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
           const state = (tf.engine() as unknown as { state: EngineState }).state;
           const tape = state.activeTape;
           try {
@@ -59,7 +60,7 @@ export function checkpointed(
           } finally {
             state.activeTape = tape;
           }
-        },
+        }),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );

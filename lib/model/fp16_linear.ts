@@ -28,6 +28,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { releasing } from "./grad_release.ts";
 import { asF16, isF16Valued, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
 
 /** Activation fused into the fp16 op (HF names; "none" = plain Linear). */
@@ -140,7 +141,7 @@ export function fp16Linear(
       if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
       return {
         value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
             let g = asF16(dy) as tf.Tensor2D;
@@ -155,7 +156,8 @@ export function fp16Linear(
             const dw = tf.matMul(tf.transpose(xh), g);
             const db = tf.sum(g, 0);
             return [dx, dw, db];
-          }),
+          })
+        ),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );

@@ -22,6 +22,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { releasing } from "./grad_release.ts";
 import { asF16, isF16Valued, markF16, roundF16, unpackF16Tensor } from "./fp16.ts";
 import { recordingGradients, sharedPackedF16 } from "./fp16_linear.ts";
 
@@ -90,7 +91,7 @@ export function fp16MatMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, trans
       if (taping) save([aPacked!, bPacked!]);
       return {
         value: roundF16(mm(a16, b16)),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const g = asF16(dy);
             const A = unpackF16Tensor(saved[0], aShape), B = unpackF16Tensor(saved[1], bShape);
@@ -101,7 +102,8 @@ export function fp16MatMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, trans
               roundF16(transposeA ? swapLast(dOpA) : dOpA),
               roundF16(transposeB ? swapLast(dOpB) : dOpB),
             ];
-          }),
+          })
+        ),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
@@ -128,7 +130,7 @@ export function fp16AttentionScores(
       if (taping) save([qPacked!, kPacked!]);
       return {
         value: roundF16(tf.mul(roundF16(mm(qh, swapLast(kh))), scale)),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const g = roundF16(tf.mul(asF16(dy), scale)); // d(QKᵀ), fp16
             const qh = splitHeads(unpackF16Tensor(saved[0], q.shape), shape);
@@ -137,7 +139,8 @@ export function fp16AttentionScores(
               roundF16(mergeHeads(mm(g, kh), shape)), // dQ = g K
               roundF16(mergeHeads(mm(swapLast(g), qh), shape)), // dK = gᵀ Q
             ];
-          }),
+          })
+        ),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
@@ -159,7 +162,7 @@ export function fp16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: 
       if (taping) save([pPacked!, vPacked!]);
       return {
         value: markF16(mergeHeads(roundF16(mm(p16, vh)), shape)),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const g = splitHeads(asF16(dy), shape); // [B, nh, L, dh]
             const p = unpackF16Tensor(saved[0], probs.shape);
@@ -168,7 +171,8 @@ export function fp16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: 
               roundF16(mm(g, swapLast(vh))), // dP = g Vᵀ
               roundF16(mergeHeads(mm(swapLast(p), g), shape)), // dV = Pᵀ g
             ];
-          }),
+          })
+        ),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );

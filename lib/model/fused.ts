@@ -28,6 +28,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { releasing } from "./grad_release.ts";
 
 /** Kernel names the fused backends register (inputs / attrs as documented on each). */
 export const FUSED_KERNELS = {
@@ -112,7 +113,7 @@ const layerNormOps = (eps: number) =>
       save([xhat, rstd, gamma]);
       return {
         value: y,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [xh, r, g] = saved;
           if (hasFusedKernel(FUSED_KERNELS.layerNormGrad)) {
             return run(FUSED_KERNELS.layerNormGrad, { dy, xhat: xh, rstd: r, gamma: g }) as tf.Tensor[];
@@ -125,7 +126,7 @@ const layerNormOps = (eps: number) =>
             tf.reshape(r, [lead, 1]),
           );
           return [tf.reshape(dx, xh.shape), tf.sum(tf.mul(dy2, xh2), 0), tf.sum(dy2, 0)];
-        },
+        }),
       };
     }) as unknown as CustomGradFn,
   );
@@ -150,7 +151,7 @@ const geluOp = tf.customGrad(
       : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs] = saved;
         if (hasFusedKernel(FUSED_KERNELS.geluGrad)) {
           return [
@@ -160,7 +161,7 @@ const geluOp = tf.customGrad(
         const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
         const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
         return [tf.mul(dy, tf.add(cdf, tf.mul(xs, pdf)))];
-      },
+      }),
     };
   }) as unknown as CustomGradFn,
 );
@@ -184,7 +185,7 @@ const geluNewOp = tf.customGrad(
       : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner(x))));
     return {
       value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs] = saved;
         if (hasFusedKernel(FUSED_KERNELS.geluNewGrad)) {
           return [run(FUSED_KERNELS.geluNewGrad, { dy, x: xs }) as tf.Tensor];
@@ -197,7 +198,7 @@ const geluNewOp = tf.customGrad(
           tf.mul(tf.mul(tf.mul(0.5, xs), tf.sub(1, tf.square(t))), du),
         );
         return [tf.mul(dy, d)];
-      },
+      }),
     };
   }) as unknown as CustomGradFn,
 );
@@ -219,13 +220,13 @@ const attnSoftmaxOps = (scale: number) =>
       save([p, mask]);
       return {
         value: p,
-        gradFunc: (dp: tf.Tensor, saved: tf.Tensor[]) => {
+        gradFunc: releasing((dp: tf.Tensor, saved: tf.Tensor[]) => {
           const [ps, m] = saved;
           const ds = hasFusedKernel(FUSED_KERNELS.attnSoftmaxGrad)
             ? run(FUSED_KERNELS.attnSoftmaxGrad, { dp, p: ps }, { scale }) as tf.Tensor
             : tf.mul(tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))), scale);
           return [ds, tf.zerosLike(m)];
-        },
+        }),
       };
     }) as unknown as CustomGradFn,
   );
@@ -252,9 +253,9 @@ const dropoutOps = (rate: number, seed: number) =>
       save([keep]);
       return {
         value: y,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => [
           run(FUSED_KERNELS.dropoutGrad, { dy, keep: saved[0] }, { rate }) as tf.Tensor,
-        ],
+        ]),
       };
     }) as unknown as CustomGradFn,
   );
@@ -288,14 +289,14 @@ const scoresOps = (d: HeadDims) =>
       const m = { ...d, outHeads: false };
       return {
         value: headMatMul(q, k, { ...m, aHeads: true, bHeads: true, transposeA: false, transposeB: true }),
-        gradFunc: (ds: tf.Tensor, saved: tf.Tensor[]) => {
+        gradFunc: releasing((ds: tf.Tensor, saved: tf.Tensor[]) => {
           const [qs, ks] = saved;
           const h = { ...d, outHeads: true };
           return [
             headMatMul(ds, ks, { ...h, aHeads: false, bHeads: true, transposeA: false, transposeB: false }),
             headMatMul(ds, qs, { ...h, aHeads: false, bHeads: true, transposeA: true, transposeB: false }),
           ];
-        },
+        }),
       };
     }) as unknown as CustomGradFn,
   );
@@ -313,7 +314,7 @@ const contextOps = (d: HeadDims) =>
           transposeB: false,
           outHeads: true,
         }),
-        gradFunc: (dc: tf.Tensor, saved: tf.Tensor[]) => {
+        gradFunc: releasing((dc: tf.Tensor, saved: tf.Tensor[]) => {
           const [ps, vs] = saved;
           return [
             headMatMul(dc, vs, {
@@ -333,7 +334,7 @@ const contextOps = (d: HeadDims) =>
               outHeads: true,
             }),
           ];
-        },
+        }),
       };
     }) as unknown as CustomGradFn,
   );

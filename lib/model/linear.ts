@@ -15,6 +15,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { releasing } from "./grad_release.ts";
 
 const linearOp = tf.customGrad(
   ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -24,7 +25,7 @@ const linearOp = tf.customGrad(
       value: flags
         ? tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b })
         : tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as tf.Tensor2D[];
         const dx = flags
           ? tf.matMul(dy as tf.Tensor2D, ws, false, true)
@@ -34,7 +35,7 @@ const linearOp = tf.customGrad(
           : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
         const db = tf.sum(dy, 0);
         return [dx, dw, db];
-      },
+      }),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0],
 );

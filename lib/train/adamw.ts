@@ -9,6 +9,7 @@
  * ```ts
  * import { tf } from "../tf.ts";
 import { nativeKernels } from "../kernels/native_kernels.ts";
+import { exclusiveFloat32 } from "../kernels/cpu_pool.ts";
  * import { AdamW } from "./adamw.ts";
  * const p = tf.variable(tf.tensor1d([1, 2]));
  * const opt = new AdamW({ weightDecay: 0.01 });
@@ -18,6 +19,7 @@ import { nativeKernels } from "../kernels/native_kernels.ts";
  */
 import { tf } from "../tf.ts";
 import { nativeKernels } from "../kernels/native_kernels.ts";
+import { exclusiveFloat32 } from "../kernels/cpu_pool.ts";
 
 export interface AdamWOptions {
   beta1?: number;
@@ -67,7 +69,8 @@ export class AdamW {
       const g = grads.get(name);
       if (!g) continue;
       const gv = g.dataSync() as Float32Array;
-      const pv = p.dataSync() as Float32Array;
+      const own = exclusiveFloat32(p); // cpu backend: update the variable's own buffer, no copy
+      const pv = own ?? p.dataSync() as Float32Array;
       let m = this.m.get(name), v = this.v.get(name);
       if (!m || !v) {
         m = new Float32Array(gv.length);
@@ -76,7 +79,7 @@ export class AdamW {
         this.v.set(name, v);
       }
       const decay = noDecay(name) ? 0 : lr * this.weightDecay;
-      const out = pv.slice();
+      const out = own ?? pv.slice();
       const nk = nativeKernels();
       if (nk) nk.adamw(out, gv, m, v, gv.length, b1, b2, stepSize, eps, decay);
       else {
@@ -88,6 +91,7 @@ export class AdamW {
           out[i] = pi - decay * pi;
         }
       }
+      if (own) continue; // updated in place
       const t = tf.tensor(out, p.shape, "float32");
       p.assign(t);
       t.dispose();
