@@ -229,6 +229,7 @@ export function blasBatchMatMul(
   bShape: number[],
   transposeA: boolean,
   transposeB: boolean,
+  rowBias?: Float32Array,
 ): { values: Float32Array; shape: number[] } {
   const ra = aShape.length, rb = bShape.length;
   const k = transposeA ? aShape[ra - 2] : aShape[ra - 1];
@@ -249,11 +250,15 @@ export function blasBatchMatMul(
   const out = allocFloat32(batch * m * n);
   const sizeA = m * k, sizeB = k * n, sizeC = m * n;
   const lda = transposeA ? m : k, ldb = transposeB ? k : n;
+  // A bias of n values is added to every output row by writing it there first and running sgemm
+  // with beta = 1 (one pass less over the output than adding it afterwards).
+  const beta = rowBias ? 1 : 0;
+  if (rowBias) { for (let o = 0; o < out.length; o += n) out.set(rowBias, o); }
   if (k === 0) {
-    out.fill(0);
+    if (!rowBias) out.fill(0);
   } else if (sizeC > 0) {
     if (batch === 1) {
-      gemm(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, 0, out, n);
+      gemm(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, beta, out, n);
     } else {
       for (let bi = 0; bi < batch; bi++) {
         const ia = bi % batchA, ib = bi % batchB;
@@ -268,7 +273,7 @@ export function blasBatchMatMul(
           lda,
           b.subarray(ib * sizeB, (ib + 1) * sizeB),
           ldb,
-          0,
+          beta,
           out.subarray(bi * sizeC, (bi + 1) * sizeC),
           n,
         );
@@ -330,6 +335,9 @@ function fusedMatMulKernel(args: {
     activation?: string;
     leakyreluAlpha?: number;
   };
+  const n = transposeB ? b!.shape[b!.shape.length - 2] : b!.shape[b!.shape.length - 1];
+  const bv = bias ? float32Values(backend, bias) : undefined;
+  const rowBias = bias && bias.shape.length <= 1 && bv!.length === n ? bv : undefined; // the usual [n] bias
   const r = blasBatchMatMul(
     loaded!.sgemm,
     float32Values(backend, a!),
@@ -338,22 +346,14 @@ function fusedMatMulKernel(args: {
     b!.shape,
     transposeA,
     transposeB,
+    rowBias,
   );
   let current = backend.makeTensorInfo(r.shape, "float32", r.values);
-  if (bias) {
-    const n = r.shape[r.shape.length - 1];
-    const bv = float32Values(backend, bias);
-    if (bias.shape.length <= 1 && bv.length === n) {
-      const out = r.values;
-      for (let o = 0; o < out.length; o += n) {
-        for (let j = 0; j < n; j++) out[o + j] += bv[j];
-      }
-    } else {
-      const add = tf.getKernel("Add", "cpu")!.kernelFunc;
-      const next = add({ inputs: { a: current, b: bias }, backend: backend as never }) as tf.TensorInfo;
-      backend.disposeIntermediateTensorInfo(current);
-      current = next;
-    }
+  if (bias && !rowBias) { // other bias shapes: the Add kernel's broadcasting
+    const add = tf.getKernel("Add", "cpu")!.kernelFunc;
+    const next = add({ inputs: { a: current, b: bias }, backend: backend as never }) as tf.TensorInfo;
+    backend.disposeIntermediateTensorInfo(current);
+    current = next;
   }
   if (activation && activation !== "linear") {
     const name = ACTIVATION_KERNELS[activation];
