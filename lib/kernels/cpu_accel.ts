@@ -19,7 +19,7 @@ import { type BlasInfo, registerBlasKernels } from "./cpu_blas.ts";
 import { registerFastCpuKernels } from "./cpu_fast.ts";
 import { registerFusedCpuKernels } from "./cpu_fused.ts";
 import { registerHeadMatMulKernel } from "./cpu_head_matmul.ts";
-import { loadNativeKernels, nativeKernelsUnavailableReason } from "./native_kernels.ts";
+import { cpuFlags, loadNativeKernels, nativeKernelsUnavailableReason } from "./native_kernels.ts";
 import { installCpuPool } from "./cpu_pool.ts";
 
 /** What {@link accelerateCpuBackend} enabled. */
@@ -94,14 +94,7 @@ export function openblasCoreHint(
     }
   }
   if (coretype) return null; // the user (or the environment) chose; this is their setting
-  let flags = sys.cpuFlags;
-  if (flags === undefined) {
-    try {
-      flags = Deno.readTextFileSync("/proc/cpuinfo").split("\n").find((l) => l.startsWith("flags")) ?? "";
-    } catch {
-      return null;
-    }
-  }
+  const flags = sys.cpuFlags ?? cpuFlags();
   const has = new Set(flags.split(/\s+/));
   if (!["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].every((f) => has.has(f))) return null;
   return `OpenBLAS uses its ${info.corename} kernels on this AVX-512 CPU (its build does not know the CPU); ` +

@@ -157,12 +157,13 @@ function cacheDir(): string {
   return `${env("HOME") ?? "/tmp"}/.cache/simcse-ts`;
 }
 
-function cpuFlags(): string {
+/** The CPU's feature-flag line from /proc/cpuinfo ("" where there is none, e.g. macOS). */
+export function cpuFlags(): string {
   try {
     const info = Deno.readTextFileSync("/proc/cpuinfo");
     return info.split("\n").find((l) => l.startsWith("flags")) ?? "";
   } catch {
-    return Deno.build.arch;
+    return "";
   }
 }
 
@@ -242,7 +243,7 @@ export function loadNativeKernels(): NativeKernels | null {
     const ext = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
     const dir = cacheDir();
     const path = `${dir}/simcse_kernels-${
-      fnv1a([text, FLAGS.join(" "), cpuFlags(), compilers()[0]].join("\n"))
+      fnv1a([text, FLAGS.join(" "), cpuFlags() || Deno.build.arch, compilers()[0]].join("\n"))
     }.${ext}`;
     let exists = false;
     try {

@@ -26,7 +26,14 @@ import type { BertConfig } from "./bert_config.ts";
 import type { DropoutFn } from "./dropout.ts";
 import { linear } from "./linear.ts";
 import { checkpointed } from "./checkpointing.ts";
-import { attentionContext, attentionScores, attentionSoftmax, fusedGelu, fusedLayerNorm } from "./fused.ts";
+import {
+  attentionContext,
+  attentionScores,
+  attentionSoftmax,
+  fusedGelu,
+  fusedGeluNew,
+  fusedLayerNorm,
+} from "./fused.ts";
 import type { Precision } from "./fp16.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores } from "./fp16_matmul.ts";
@@ -142,10 +149,8 @@ export function activation(name: BertConfig["hiddenAct"], x: tf.Tensor): tf.Tens
   switch (name) {
     case "gelu":
       return fusedGelu(x);
-    case "gelu_new": {
-      const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
-    }
+    case "gelu_new":
+      return fusedGeluNew(x);
     case "relu":
       return tf.relu(x);
     default: {

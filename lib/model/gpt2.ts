@@ -40,18 +40,9 @@ import { activation, type BertInputs, type EncoderOutput, type ForwardOptions, l
 import type { Encoder } from "./encoder.ts";
 import type { Gpt2Config } from "./gpt2_config.ts";
 import { linear } from "./linear.ts";
-import { attentionContext, attentionScores, attentionSoftmax, fusedGeluNew } from "./fused.ts";
+import { attentionContext, attentionScores, attentionSoftmax } from "./fused.ts";
 
 export type { Gpt2Config };
-
-/**
- * The MLP activation. `gelu_new` = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) with x³ as x·x·x:
- * `tf.pow`'s gradient also differentiates the exponent (a log per element), a third of the MLP's cost.
- */
-export function act(name: Gpt2Config["activationFunction"], x: tf.Tensor): tf.Tensor {
-  if (name !== "gelu_new") return activation(name, x);
-  return fusedGeluNew(x);
-}
 
 /** HF 4.2.1 `Attention.masked_bias`: the logit that replaces causally masked scores. */
 export const MASKED_BIAS = -1e4;
@@ -191,7 +182,7 @@ export class Gpt2Model implements Encoder {
       const ctx = attentionContext(probs, v, hs);
       const attnOut = drop(this.linear(ctx, `${p}attn.c_proj`), cfg.residPdrop, 2 + 3 * i);
       h = tf.add(h, attnOut) as tf.Tensor2D;
-      const inner = act(cfg.activationFunction, this.linear(this.ln(h, `${p}ln_2`), `${p}mlp.c_fc`));
+      const inner = activation(cfg.activationFunction, this.linear(this.ln(h, `${p}ln_2`), `${p}mlp.c_fc`));
       const mlpOut = drop(this.linear(inner as tf.Tensor2D, `${p}mlp.c_proj`), cfg.residPdrop, 3 + 3 * i);
       h = tf.add(h, mlpOut) as tf.Tensor2D;
     }
