@@ -238,6 +238,8 @@ function axisBlock(axis: number | number[] | undefined, rank: number): [number, 
   return [sorted[0], sorted[sorted.length - 1]];
 }
 
+let reduceScratch = new Float64Array(0); // the C reduction's per-column accumulators
+
 /** Sum, mean or max over axes [first..last] of a float32 array; null when axes are not contiguous. */
 export function reduceValues(
   kind: "sum" | "mean" | "max",
@@ -277,6 +279,9 @@ export function reduceValues(
       for (let r = 0; r < red; r++) s += x[base + r];
       out[o] = kind === "mean" ? s / red : s;
     }
+  } else if (nativeKernels() && outer * red * inner > 0) {
+    if (reduceScratch.length < inner) reduceScratch = new Float64Array(inner);
+    nativeKernels()!.reduceMid(x, out, reduceScratch, outer, red, inner, scale);
   } else {
     const acc = new Float64Array(inner);
     for (let o = 0; o < outer; o++) {

@@ -22,7 +22,7 @@
  */
 import { tf } from "../tf.ts";
 import { FUSED_KERNELS } from "../model/fused.ts";
-import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
+import { allocFloat32, allocUint8, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 import { nativeKernels } from "./native_kernels.ts";
 
 type KernelArgs = {
@@ -303,7 +303,7 @@ function dropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const { rate, seed } = attrs as { rate: number; seed: number };
   const threshold = Math.min(2 ** 32 - 1, Math.floor(rate * 2 ** 32));
   const inv = 1 / (1 - rate);
-  const y = allocFloat32(x.length), keep = new Uint8Array(x.length);
+  const y = allocFloat32(x.length), keep = allocUint8(x.length);
   const s = seed >>> 0;
   const nk = nativeKernels();
   if (nk) {
@@ -314,7 +314,10 @@ function dropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
     if (dropoutHash(s, i) >= threshold) {
       keep[i] = 1;
       y[i] = x[i] * inv;
-    } else y[i] = 0;
+    } else {
+      keep[i] = 0; // pooled arrays are not zeroed
+      y[i] = 0;
+    }
   }
   return [f32(be, inputs.x.shape, y), be.makeTensorInfo(inputs.x.shape, "bool", keep)];
 }

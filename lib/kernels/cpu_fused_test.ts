@@ -212,7 +212,8 @@ Deno.test("fused dropout: y = x·keep/(1−p), dx = dy·keep/(1−p), ~p dropped
 });
 
 Deno.test({
-  name: "C kernels: dropout masks identical to the JS loops; AdamW and add equal to the JS loops" +
+  name:
+    "C kernels: dropout masks identical to the JS loops; AdamW (with a gradient scale) and add equal to the JS loops; Sum/Mean against float64 sums" +
     (native ? "" : ` [skipped: ${nativeKernelsUnavailableReason()}]`),
   ignore: !native,
   fn() {
@@ -236,7 +237,7 @@ Deno.test({
       const p = tf.variable(tf.tensor1d(p0));
       const opt = new AdamW({ weightDecay: 0.01 });
       const grads = new Map([["w", tf.tensor1d(g)]]);
-      for (let s = 0; s < 3; s++) opt.step(new Map([["w", p]]), grads, 1e-3);
+      for (let s = 0; s < 3; s++) opt.step(new Map([["w", p]]), grads, 1e-3, s === 1 ? 0.37 : 1);
       const v = p.dataSync().slice();
       p.dispose();
       return v;
@@ -245,7 +246,29 @@ Deno.test({
     setNativeKernelsEnabled(true);
     assertClose(ca, ja, 1e-6, "AdamW C vs JS");
 
-    registerFastCpuKernels(); // its Add calls the C add for same-shape inputs
+    registerFastCpuKernels(); // its Add calls the C add for same-shape inputs, its Sum/Mean the C reduction
+    for (
+      const [shape, axis] of [[[300, 37], 0], [[5, 64, 3], 1], [[4, 6, 5], [0, 1]]] as [
+        number[],
+        number | number[],
+      ][]
+    ) {
+      const x = rnd(shape, 16);
+      const xv = x.dataSync(), red = tf.sum(x, axis).dataSync(), mean = tf.mean(x, axis).dataSync();
+      const ax = Array.isArray(axis) ? axis : [axis];
+      const inner = shape.slice(ax[ax.length - 1] + 1).reduce((p, q) => p * q, 1);
+      const redN = ax.reduce((p, a) => p * shape[a], 1);
+      for (let o = 0; o < red.length / inner; o++) { // float64 sums by hand
+        for (let i = 0; i < inner; i++) {
+          let want = 0;
+          for (let r = 0; r < redN; r++) want += xv[(o * redN + r) * inner + i];
+          const k = o * inner + i;
+          assert.ok(Math.abs(red[k] - want) <= 1e-5 * Math.max(1, Math.abs(want)), `sum ${shape} ${k}`);
+          assert.ok(Math.abs(mean[k] - want / redN) <= 1e-6, `mean ${shape} ${k}`);
+        }
+      }
+      x.dispose();
+    }
     const a = rnd([64, 33], 14), b = rnd([64, 33], 15);
     const sum = tf.add(a, b).dataSync(), av = a.dataSync(), bv = b.dataSync();
     for (let i = 0; i < sum.length; i++) assert.equal(sum[i], Math.fround(av[i] + bv[i]));

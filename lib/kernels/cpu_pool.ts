@@ -61,9 +61,26 @@ export function exclusiveFloat32(t: tf.Tensor): Float32Array | null {
   return entry.values;
 }
 
+/**
+ * The Float32Array behind a cpu-backend tensor, WITHOUT taking it out of the pool's reach: for
+ * synchronous use only (read it, or write it when `forWrite`, then drop the reference before the
+ * tensor can be disposed). With `forWrite` it is returned only when this tensor is the data's sole
+ * holder (ref count 1), so no other tensor sees the change. Null on other backends, for other
+ * dtypes, or when the data is shared and `forWrite` is set.
+ */
+export function peekFloat32(t: tf.Tensor, forWrite = false): Float32Array | null {
+  if (tf.getBackend() !== "cpu" || t.dtype !== "float32" || t.isDisposed) return null;
+  const b = cpuBackend();
+  if (!b.data.has(t.dataId)) return null;
+  const entry = b.data.get(t.dataId);
+  if (!(entry.values instanceof Float32Array) || (forWrite && entry.refCount !== 1)) return null;
+  return entry.values;
+}
+
 const MIN_POOLED = 4096; // smaller arrays are cheap to allocate
 
-const free = new Map<number, Float32Array[]>();
+type Pooled = Float32Array | Uint8Array;
+const free = new Map<number, Pooled[]>(); // key: element count, negated for Uint8Array
 let freeBytes = 0;
 let maxFreeBytes = 0;
 const fresh = new WeakSet<ArrayBuffer>(); // allocated here, not yet stored in the backend
@@ -71,38 +88,50 @@ const owned = new WeakSet<ArrayBuffer>(); // stored in exactly one backend entry
 let installed = false;
 let stats = { allocs: 0, reused: 0, released: 0 };
 
-/**
- * A Float32Array of `n` elements with ARBITRARY contents (recycled when the pool is installed and
- * one is free). Write every element before storing it with `makeTensorInfo`.
- */
-export function allocFloat32(n: number): Float32Array {
-  if (!installed || n < MIN_POOLED) return new Float32Array(n);
+const keyOf = (a: Pooled) => (a instanceof Uint8Array ? -a.length : a.length);
+
+function alloc<T extends Pooled>(n: number, key: number, make: (n: number) => T): T {
+  if (!installed || n < MIN_POOLED) return make(n);
   stats.allocs++;
-  const list = free.get(n);
+  const list = free.get(key);
   if (list && list.length > 0) {
-    const a = list.pop()!;
+    const a = list.pop()! as T;
     freeBytes -= a.byteLength;
     fresh.add(a.buffer as ArrayBuffer);
     stats.reused++;
     return a;
   }
-  const a = new Float32Array(n);
+  const a = make(n);
   fresh.add(a.buffer as ArrayBuffer);
   return a;
 }
 
-/** Give back a scratch array from {@link allocFloat32} that was never stored in a tensor. */
-export function releaseFloat32(a: Float32Array): void {
+/**
+ * A Float32Array of `n` elements with ARBITRARY contents (recycled when the pool is installed and
+ * one is free). Write every element before storing it with `makeTensorInfo`.
+ */
+export function allocFloat32(n: number): Float32Array {
+  return alloc(n, n, (k) => new Float32Array(k));
+}
+
+/** A Uint8Array (e.g. a "bool" mask tensor's storage) of `n` elements, on the same terms as {@link allocFloat32}. */
+export function allocUint8(n: number): Uint8Array {
+  return alloc(n, -n, (k) => new Uint8Array(k));
+}
+
+/** Give back a scratch array from {@link allocFloat32} / {@link allocUint8} that was never stored in a tensor. */
+export function releaseFloat32(a: Pooled): void {
   const buf = a.buffer as ArrayBuffer;
   if (!installed || !fresh.has(buf) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength) return;
   fresh.delete(buf);
   pushFree(a);
 }
 
-function pushFree(a: Float32Array): void {
+function pushFree(a: Pooled): void {
   if (freeBytes + a.byteLength > maxFreeBytes) return; // over the cap: let GC have it
-  let list = free.get(a.length);
-  if (!list) free.set(a.length, list = []);
+  const key = keyOf(a);
+  let list = free.get(key);
+  if (!list) free.set(key, list = []);
   list.push(a);
   freeBytes += a.byteLength;
   stats.released++;
@@ -152,7 +181,7 @@ export function installCpuPool(maxFreeMB?: number): void {
     const done = disposeData(dataId, force);
     if (entry && !b.data.has(dataId)) {
       const v = entry.values;
-      if (v instanceof Float32Array && owned.has(v.buffer as ArrayBuffer)) {
+      if ((v instanceof Float32Array || v instanceof Uint8Array) && owned.has(v.buffer as ArrayBuffer)) {
         owned.delete(v.buffer as ArrayBuffer);
         pushFree(v);
       }

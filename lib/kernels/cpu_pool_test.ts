@@ -34,3 +34,33 @@ Deno.test("the cpu buffer pool never recycles an array that was read out or is a
   r.dispose();
   x.dispose();
 });
+
+Deno.test("dropout masks come from the pool and are fully rewritten (C and JS loops)", async () => {
+  const { registerFusedCpuKernels, dropoutHash } = await import("./cpu_fused.ts");
+  const { fusedDropout } = await import("../model/fused.ts");
+  const { loadNativeKernels, setNativeKernelsEnabled } = await import("./native_kernels.ts");
+  registerFusedCpuKernels();
+  loadNativeKernels();
+  const n = 8192, rate = 0.5, threshold = Math.floor(rate * 2 ** 32);
+  const x = tf.ones([n]);
+  for (const native of [true, false]) {
+    setNativeKernelsEnabled(native);
+    try {
+      // dx of sum(dropout(x)) is keep/(1-p): after mask A is recycled, mask B must not inherit A's ones.
+      const grad = (seed: number) =>
+        tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(fusedDropout(t, rate, seed)!))(x));
+      grad(1).dispose();
+      cpuPoolStats(true);
+      const g = grad(2);
+      assert.ok(cpuPoolStats().reused >= 1, "a recycled buffer was used");
+      const v = g.dataSync();
+      for (let i = 0; i < n; i++) {
+        assert.equal(v[i], dropoutHash(2, i) >= threshold ? 2 : 0, `${native ? "C" : "JS"} element ${i}`);
+      }
+      g.dispose();
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  }
+  x.dispose();
+});

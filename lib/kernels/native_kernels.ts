@@ -47,10 +47,15 @@ const SYMBOLS = {
     result: "void",
   },
   simcse_adamw: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "f64", "f64", "f64", "f64", "f64"],
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "f64", "f64", "f64", "f64", "f64", "f32"],
     result: "void",
   },
   simcse_add: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
+  simcse_reduce_mid: {
+    parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i64", "f64"],
+    result: "void",
+  },
+  simcse_sumsq: { parameters: ["buffer", "i64"], result: "f64" },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -122,8 +127,21 @@ export interface NativeKernels {
     stepSize: number,
     eps: number,
     decay: number,
+    gradScale: number,
   ): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
+  /** out[o, i] = scale · Σ_r x[o, r, i] for x [outer, red, inner] (double accumulation; acc: inner doubles). */
+  reduceMid(
+    x: Float32Array,
+    out: Float32Array,
+    acc: Float64Array,
+    outer: number,
+    red: number,
+    inner: number,
+    scale: number,
+  ): void;
+  /** Σ x² in double. */
+  sumSquares(x: Float32Array, n: number): number;
   /** Where the compiled library is. */
   path: string;
 }
@@ -216,9 +234,12 @@ function wrap(lib: Lib, path: string): NativeKernels {
       lib.simcse_attn_softmax(s, m, mOff, mInner, p, BigInt(rows), BigInt(l), scale),
     attnSoftmaxGrad: (dp, p, ds, rows, l, scale) =>
       lib.simcse_attn_softmax_grad(dp, p, ds, BigInt(rows), BigInt(l), scale),
-    adamw: (p, g, m, v, n, b1, b2, stepSize, eps, decay) =>
-      lib.simcse_adamw(p, g, m, v, BigInt(n), b1, b2, stepSize, eps, decay),
+    adamw: (p, g, m, v, n, b1, b2, stepSize, eps, decay, gradScale) =>
+      lib.simcse_adamw(p, g, m, v, BigInt(n), b1, b2, stepSize, eps, decay, gradScale),
     add: (a, b, out, n) => lib.simcse_add(a, b, out, BigInt(n)),
+    reduceMid: (x, out, acc, outer, red, inner, scale) =>
+      lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
+    sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,
   };
 }
 

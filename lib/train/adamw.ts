@@ -8,8 +8,6 @@
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
-import { nativeKernels } from "../kernels/native_kernels.ts";
-import { exclusiveFloat32 } from "../kernels/cpu_pool.ts";
  * import { AdamW } from "./adamw.ts";
  * const p = tf.variable(tf.tensor1d([1, 2]));
  * const opt = new AdamW({ weightDecay: 0.01 });
@@ -19,7 +17,7 @@ import { exclusiveFloat32 } from "../kernels/cpu_pool.ts";
  */
 import { tf } from "../tf.ts";
 import { nativeKernels } from "../kernels/native_kernels.ts";
-import { exclusiveFloat32 } from "../kernels/cpu_pool.ts";
+import { exclusiveFloat32, peekFloat32 } from "../kernels/cpu_pool.ts";
 
 export interface AdamWOptions {
   beta1?: number;
@@ -60,15 +58,19 @@ export class AdamW {
     return this.t;
   }
 
-  /** Apply one update with learning rate `lr` to every variable that has a gradient. */
-  step(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number): void {
+  /**
+   * Apply one update with learning rate `lr` to every variable that has a gradient. Each gradient
+   * is first multiplied by `gradScale` in float32 (the clipping factor from {@link clipFactor}: the
+   * same arithmetic as torch's in-place `clip_grad_norm_`, without a scaled copy of every gradient).
+   */
+  step(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
     this.t++;
     const { beta1: b1, beta2: b2, eps } = this;
     const stepSize = lr * Math.sqrt(1 - b2 ** this.t) / (1 - b1 ** this.t);
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
-      const gv = g.dataSync() as Float32Array;
+      const gv = peekFloat32(g) ?? g.dataSync() as Float32Array; // cpu: the buffer stays poolable
       const own = exclusiveFloat32(p); // cpu backend: update the variable's own buffer, no copy
       const pv = own ?? p.dataSync() as Float32Array;
       let m = this.m.get(name), v = this.v.get(name);
@@ -81,10 +83,11 @@ export class AdamW {
       const decay = noDecay(name) ? 0 : lr * this.weightDecay;
       const out = own ?? pv.slice();
       const nk = nativeKernels();
-      if (nk) nk.adamw(out, gv, m, v, gv.length, b1, b2, stepSize, eps, decay);
+      const gs = Math.fround(gradScale);
+      if (nk) nk.adamw(out, gv, m, v, gv.length, b1, b2, stepSize, eps, decay, gs);
       else {
         for (let i = 0; i < gv.length; i++) {
-          const gi = gv[i];
+          const gi = Math.fround(gv[i] * gs);
           const mi = m[i] = b1 * m[i] + (1 - b1) * gi;
           const vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
           const pi = pv[i] - stepSize * mi / (Math.sqrt(vi) + eps);
@@ -118,25 +121,27 @@ export function linearSchedule(step: number, totalSteps: number, warmupSteps = 0
 }
 
 /**
- * Global L2-norm clipping (torch `clip_grad_norm_`): scale every gradient by max/(norm + 1e-6) when
- * that is below 1. Returns the norm before clipping and the (possibly new) gradients.
+ * The global L2 norm of all gradients (torch `clip_grad_norm_`'s total norm), accumulated in double.
+ * On the cpu backend the gradient buffers are read in place.
  */
-export function clipGlobalNorm(
-  grads: Map<string, tf.Tensor>,
-  maxNorm: number,
-): { norm: number; grads: Map<string, tf.Tensor> } {
+export function globalGradNorm(grads: Iterable<tf.Tensor>): number {
+  const nk = nativeKernels();
   let sq = 0;
-  for (const g of grads.values()) {
-    const d = g.dataSync();
-    for (let i = 0; i < d.length; i++) sq += d[i] * d[i];
+  for (const g of grads) {
+    const d = peekFloat32(g) ?? g.dataSync() as Float32Array;
+    if (nk) sq += nk.sumSquares(d, d.length);
+    else for (let i = 0; i < d.length; i++) sq += d[i] * d[i];
   }
-  const norm = Math.sqrt(sq);
+  return Math.sqrt(sq);
+}
+
+/**
+ * torch `clip_grad_norm_`'s factor: max/(norm + 1e-6) when that is below 1, else 1. `maxNorm` ≤ 0
+ * switches clipping off (1), as HF's Trainer clips only when `max_grad_norm > 0`. A NaN norm gives 1
+ * (torch's `clip_coef < 1` is false too). Pass the factor to {@link AdamW.step} as `gradScale`.
+ */
+export function clipFactor(norm: number, maxNorm: number): number {
+  if (!(maxNorm > 0)) return 1;
   const coef = maxNorm / (norm + 1e-6);
-  if (!(coef < 1)) return { norm, grads };
-  const out = new Map<string, tf.Tensor>();
-  for (const [n, g] of grads) {
-    out.set(n, tf.mul(g, coef));
-    g.dispose();
-  }
-  return { norm, grads: out };
+  return coef < 1 ? coef : 1;
 }

@@ -56,6 +56,7 @@ export interface TrainConfig {
   mlmProbability: number;
   weightDecay: number;
   warmupSteps: number;
+  /** Global L2-norm gradient clipping threshold; 0 switches clipping off (HF: only when > 0). */
   maxGradNorm: number;
   /** Dropout rate override (SimCSE-jittor `--dropout_rate`); undefined keeps the checkpoint's. */
   dropout?: number;

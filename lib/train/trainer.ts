@@ -19,6 +19,7 @@ import type { Encoder, TextTokenizer } from "../model/encoder.ts";
 import { loadEncoder, saveEncoder } from "../model/registry.ts";
 import { seededDropout } from "../model/dropout.ts";
 import { hasPrecisionSwitch } from "../model/fp16.ts";
+import { peekFloat32 } from "../kernels/cpu_pool.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { SentenceEncoder } from "../sentence_encoder.ts";
 import { type EvalTask, evaluate } from "../eval/sts_eval.ts";
@@ -34,7 +35,7 @@ import {
   tokenizeExamples,
   totalSteps,
 } from "../data/batches.ts";
-import { AdamW, clipGlobalNorm, linearSchedule } from "./adamw.ts";
+import { AdamW, clipFactor, globalGradNorm, linearSchedule } from "./adamw.ts";
 import { LossScaler, type LossScalerState } from "./loss_scaler.ts";
 import { MlpHead } from "./mlp_head.ts";
 import { MlmHead } from "./mlm_head.ts";
@@ -413,7 +414,11 @@ export function lossAndGrads(
   }
   const weName = sm.encoder.wordEmbeddingName;
   const we = padId === null ? undefined : byName.get(weName);
-  if (we && padId !== null) {
+  const weValues = we && padId !== null ? peekFloat32(we, true) : null;
+  if (weValues && padId !== null) { // cpu: zero the [PAD] row in place
+    const H = we!.shape[1] ?? 1;
+    weValues.fill(0, padId * H, (padId + 1) * H);
+  } else if (we && padId !== null) {
     const [V] = we.shape;
     const keep = tf.tidy(() => tf.reshape(tf.sub(1, tf.oneHot(tf.scalar(padId, "int32"), V)), [V, 1]));
     byName.set(weName, tf.mul(we, keep));
@@ -451,10 +456,9 @@ export function trainStep(
     if (skipped) {
       tf.dispose([...g.values()]);
     } else {
-      const clipped = clipGlobalNorm(g, o.maxGradNorm);
-      norm = clipped.norm;
-      opt.step(vars, clipped.grads, o.lr);
-      tf.dispose([...clipped.grads.values()]);
+      norm = globalGradNorm(g.values());
+      opt.step(vars, g, o.lr, clipFactor(norm, o.maxGradNorm)); // clipping is folded into the update
+      tf.dispose([...g.values()]);
     }
   } else {
     tf.dispose([...grads.values()]);

@@ -174,11 +174,12 @@ void simcse_attn_softmax_grad(const float *R dp, const float *R p, float *R ds, 
   }
 }
 
-/* HF AdamW (decoupled decay applied to the updated parameter), in place, one parameter buffer. */
+/* HF AdamW (decoupled decay applied to the updated parameter), in place, one parameter buffer. The
+ * gradient is first multiplied by gscale in float32, as torch's clip_grad_norm_ scales it in place. */
 void simcse_adamw(float *R p, const float *R g, float *R m, float *R v, int64_t n, double b1, double b2,
-                  double stepSize, double eps, double decay) {
+                  double stepSize, double eps, double decay, float gscale) {
   for (int64_t i = 0; i < n; i++) {
-    double gi = g[i];
+    double gi = g[i] * gscale;
     double mi = b1 * m[i] + (1 - b1) * gi; /* used unrounded, as the JS loop does */
     double vi = b2 * v[i] + (1 - b2) * gi * gi;
     m[i] = (float)mi;
@@ -191,4 +192,28 @@ void simcse_adamw(float *R p, const float *R g, float *R m, float *R v, int64_t 
 /* out = a + b, same shape (residual adds and gradient accumulation). */
 void simcse_add(const float *R a, const float *R b, float *R out, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* out[o, i] = scale * sum_r x[o, r, i], for x [outer, red, inner], accumulated in double in row
+ * order (the JS loop's order); acc holds inner doubles of scratch. Bias gradients are the outer = 1
+ * case: column sums of a [rows, features] matrix. */
+void simcse_reduce_mid(const float *R x, float *R out, double *R acc, int64_t outer, int64_t red, int64_t inner,
+                       double scale) {
+  for (int64_t o = 0; o < outer; o++) {
+    const float *xo = x + o * red * inner;
+    for (int64_t i = 0; i < inner; i++) acc[i] = 0;
+    for (int64_t r = 0; r < red; r++) {
+      const float *row = xo + r * inner;
+      for (int64_t i = 0; i < inner; i++) acc[i] += row[i];
+    }
+    float *dst = out + o * inner;
+    for (int64_t i = 0; i < inner; i++) dst[i] = (float)(acc[i] * scale);
+  }
+}
+
+/* sum of squares in double (the global gradient norm). */
+double simcse_sumsq(const float *R x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+  return s;
 }
