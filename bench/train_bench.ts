@@ -2,19 +2,26 @@
  * `deno task bench` (`deno run -A bench/train_bench.ts`): CPU training and encoding speed against
  * PyTorch on the same machine, in the same run. For each BERT config (tiny L2/H128, mini L4/H256,
  * small L4/H512, base L12/H768; GPT-2 configs gpt2-mini L4/H256 and gpt2 L12/H768 with avg pooling)
- * and each backend (`cpu` = TF.js cpu + fused C/JS kernels + BLAS
- * sgemm, `cpu-ckpt` = the same with activation checkpointing, `wasm`), a child process times one SimCSE training step (64 sentences = 128 sequences of length
- * 32, fp32, dropout 0.1, MLP head on [CLS], AdamW) and the encoding of 64 sentences, and reports its
- * peak RSS; `reference/bench_torch.py` does the same with PyTorch when `/usr/bin/python3` has torch.
- * Prints a table with ours/PyTorch ratios and writes a record to `results/bench/<timestamp>.json`.
+ * and each backend (`cpu` = TF.js cpu + fused C/JS kernels + BLAS sgemm, `cpu-ckpt` = the same with
+ * activation checkpointing, `wasm`), a child process times SimCSE training steps (64 sentences = 128
+ * sequences of length 32, fp32, dropout 0.1, MLP head on [CLS], clipping at `--max-grad-norm`, AdamW)
+ * and the encoding of 64 sentences, and reports its peak RSS; `reference/bench_torch.py` does the same
+ * with PyTorch (1 and 2 threads) when `/usr/bin/python3` has torch.
  *
- * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` `--steps 3` `--warmup 2`
- * `--encode-batches 3` `--torch-threads best` (runs PyTorch with 1 and with 2 threads and keeps the
- * faster; or a number, 0 = torch default) `--no-torch` `--profile` (per-kernel
- * profile of the last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every
- * child, ours and PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not
- * recognise; the record states it). Timings are wall clock; each row also gives process CPU seconds,
- * which show how much a busy machine inflated the wall times.
+ * **Interleaved rounds.** On a shared machine the load drifts within seconds, so the children stay
+ * alive and take turns: after each side's warm-up steps, every round runs one step of ours, then one
+ * of each PyTorch child (the order rotates per round), and likewise for encoding. Each side's median
+ * over the rounds is reported, PyTorch's as the better of its thread counts; the ratio is
+ * PyTorch's median time over ours (> 1: we are faster). Only one child computes at a time.
+ * Prints a table and writes a record to `results/bench/<timestamp>.json` with every timing.
+ *
+ * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` `--steps 6` (timed rounds) `--warmup 2`
+ * `--encode-batches 10` `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
+ * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our
+ * last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every child, ours and
+ * PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not recognise; the
+ * record states it). Each row also gives process CPU seconds per step, which show how much a busy
+ * machine inflated the wall times.
  *
  * @example
  * ```sh
@@ -74,16 +81,16 @@ function gpt2Config(name: string): Gpt2Config {
 }
 const BATCH = 64, SEQ = 32;
 
-/** One measured (config, backend) pair, as a child reports it. */
-interface ChildResult {
-  config: string;
-  backend: string;
-  trainS?: number[];
-  trainCpuS?: number[];
-  encodeS?: number[];
+/** What one side (one of our backends, or PyTorch with a thread count) measured in a config. */
+interface SideResult {
+  label: string;
+  trainS: number[];
+  trainCpuS: number[];
+  encodeS: number[];
   peakRssBytes?: number;
   blas?: string;
   profile?: { kernel: string; ms: number; calls: number }[];
+  info?: Record<string, unknown>;
   error?: string;
 }
 
@@ -126,23 +133,33 @@ function peakRss(): number {
   return Deno.memoryUsage().rss;
 }
 
-async function child(
-  config: string,
-  backend: string,
-  steps: number,
-  warmup: number,
-  encodeBatches: number,
-  profile: boolean,
-): Promise<ChildResult> {
-  const res: ChildResult = { config, backend };
+/** Our side of the protocol (see the module doc): build the model, then answer commands on stdin. */
+async function serveChild(config: string, backend: string, maxGradNorm: number): Promise<void> {
+  const say = (o: unknown) => console.log(JSON.stringify(o));
+  let sm: SimcseModel;
+  let vars: Map<string, tf.Variable>;
+  const opt = new AdamW({ weightDecay: 0 });
+  const rows = 2 * BATCH;
+  const ids = new Int32Array(rows * SEQ);
+  for (let i = 0; i < ids.length; i++) ids[i] = 1000 + (i * 7919) % 20000;
+  const batch = {
+    inputIds: ids,
+    attentionMask: new Int32Array(rows * SEQ).fill(1),
+    tokenTypeIds: new Int32Array(rows * SEQ),
+    rows,
+    seqLen: SEQ,
+    numSent: 2 as const,
+    batchSize: BATCH,
+  };
+  let blas: string | undefined;
   try {
     const checkpointLayers = backend.endsWith("-ckpt"); // "cpu-ckpt": the cpu backend with activation checkpointing
     await useBackend(backend.replace(/-ckpt$/, "") as BackendName);
     const acc = cpuAcceleration();
     if (backend.startsWith("cpu")) {
-      res.blas = acc?.blas ? `${acc.blas.config} (core ${acc.blas.corename})` : `none: ${acc?.blasReason}`;
+      blas = acc?.blas ? `${acc.blas.config} (core ${acc.blas.corename})` : `none: ${acc?.blasReason}`;
     }
-    const sm = isGpt2(config)
+    sm = isGpt2(config)
       ? new SimcseModel(Gpt2Model.init(gpt2Config(config), 1), {
         poolerType: "avg",
         mlpOnlyTrain: false,
@@ -154,58 +171,185 @@ async function child(
         { poolerType: "cls", mlpOnlyTrain: true, temp: 0.05, checkpointLayers },
         MlpHead.init(bertConfig(config).hiddenSize, 0.02, 2),
       );
-    const vars = sm.namedVariables();
-    const opt = new AdamW({ weightDecay: 0 });
-    const rows = 2 * BATCH;
-    const ids = new Int32Array(rows * SEQ);
-    for (let i = 0; i < ids.length; i++) ids[i] = 1000 + (i * 7919) % 20000;
-    const batch = {
-      inputIds: ids,
-      attentionMask: new Int32Array(rows * SEQ).fill(1),
-      tokenTypeIds: new Int32Array(rows * SEQ),
-      rows,
-      seqLen: SEQ,
-      numSent: 2 as const,
-      batchSize: BATCH,
-    };
-    res.trainS = [];
-    res.trainCpuS = [];
-    for (let s = 0; s < warmup + steps; s++) {
-      const prof = profile && backend.startsWith("cpu") && s === warmup + steps - 1;
-      if (prof) startKernelProfile();
-      const c0 = cpuSeconds(), t0 = performance.now();
-      trainStep(sm, vars, opt, batch, undefined, {
-        lr: 3e-5,
-        maxGradNorm: 0,
-        dropoutAt: (o) => seededDropout(1, s, o),
-        padId: 0,
-      });
-      const dt = (performance.now() - t0) / 1000, dc = cpuSeconds() - c0;
-      if (prof) res.profile = stopKernelProfile().slice(0, 25).map((k) => ({ ...k, ms: Math.round(k.ms) }));
-      if (s >= warmup) {
-        res.trainS.push(dt);
-        res.trainCpuS.push(dc);
-      }
-    }
-    res.encodeS = [];
-    const enc = {
-      inputIds: tf.tensor2d(ids.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
-      attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
-      tokenTypeIds: tf.tensor2d(batch.tokenTypeIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
-    };
-    for (let e = 0; e < 1 + encodeBatches; e++) {
-      const t0 = performance.now();
-      const emb = tf.tidy(() => sm.embed(enc));
-      await emb.data();
-      emb.dispose();
-      if (e > 0) res.encodeS.push((performance.now() - t0) / 1000);
-    }
-    res.peakRssBytes = peakRss();
+    vars = sm.namedVariables();
   } catch (e) {
-    res.error = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    res.peakRssBytes = peakRss();
+    say({ error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
+    return;
   }
-  return res;
+  say({ ready: true, blas });
+  const enc = {
+    inputIds: tf.tensor2d(ids.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+    attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+  };
+  let step = 0;
+  for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream()).pipeThrough(lines())) {
+    const cmd = line.trim();
+    try {
+      if (cmd === "train" || cmd === "train-profile") {
+        const prof = cmd === "train-profile";
+        if (prof) startKernelProfile();
+        const c0 = cpuSeconds(), t0 = performance.now();
+        const s = step++;
+        trainStep(sm, vars, opt, batch, undefined, {
+          lr: 3e-5,
+          maxGradNorm,
+          dropoutAt: (o) => seededDropout(1, s, o),
+          padId: 0,
+        });
+        const out: Record<string, unknown> = {
+          train_s: (performance.now() - t0) / 1000,
+          cpu_s: cpuSeconds() - c0,
+        };
+        if (prof) out.profile = stopKernelProfile().slice(0, 25).map((k) => ({ ...k, ms: Math.round(k.ms) }));
+        say(out);
+      } else if (cmd === "encode") {
+        const t0 = performance.now();
+        const emb = tf.tidy(() => sm.embed(enc));
+        await emb.data();
+        emb.dispose();
+        say({ encode_s: (performance.now() - t0) / 1000 });
+      } else if (cmd === "done") {
+        say({ peak_rss_bytes: peakRss() });
+        return;
+      } else say({ error: `unknown command '${cmd}'` });
+    } catch (e) {
+      say({ error: e instanceof Error ? e.message.split("\n")[0] : String(e), peak_rss_bytes: peakRss() });
+      return;
+    }
+  }
+}
+
+/** A TransformStream splitting text into lines. */
+function lines(): TransformStream<string, string> {
+  let rest = "";
+  return new TransformStream({
+    transform(chunk, ctl) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const p of parts) ctl.enqueue(p);
+    },
+    flush(ctl) {
+      if (rest) ctl.enqueue(rest);
+    },
+  });
+}
+
+/** A child process that answers one JSON line per command line (ours or PyTorch's `--serve`). */
+class Peer {
+  readonly result: SideResult;
+  private proc: Deno.ChildProcess;
+  private writer: WritableStreamDefaultWriter<Uint8Array>;
+  private reader: ReadableStreamDefaultReader<string>;
+  private stderrTail: Promise<string>;
+  private dead = false;
+
+  constructor(label: string, cmd: string[], env: Record<string, string>) {
+    this.result = { label, trainS: [], trainCpuS: [], encodeS: [] };
+    this.proc = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      env,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .spawn();
+    this.writer = this.proc.stdin.getWriter();
+    this.reader = this.proc.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lines()).getReader();
+    this.stderrTail = new Response(this.proc.stderr).text().then((t) =>
+      t.trim().split("\n").slice(-3).join(" | ")
+    );
+  }
+
+  get ok(): boolean {
+    return !this.dead;
+  }
+
+  /** The next JSON line (skipping anything else the child prints); null when it exited. */
+  async next(): Promise<Record<string, unknown> | null> {
+    while (true) {
+      const { value, done } = await this.reader.read();
+      if (done) return null;
+      if (value.startsWith("{")) return JSON.parse(value);
+    }
+  }
+
+  /** Wait for `ready`; false (with the error recorded) when the child failed to start. */
+  async start(): Promise<boolean> {
+    const r = await this.next();
+    if (r?.ready) {
+      if (typeof r.blas === "string") this.result.blas = r.blas;
+      this.result.info = r;
+      return true;
+    }
+    await this.fail(r);
+    return false;
+  }
+
+  private async fail(r: Record<string, unknown> | null): Promise<void> {
+    this.dead = true;
+    this.result.error = (r?.error as string | undefined) ?? ((await this.stderrTail) || "exited");
+    if (typeof r?.peak_rss_bytes === "number") this.result.peakRssBytes = r.peak_rss_bytes;
+    try {
+      this.proc.kill();
+    } catch { /* gone */ }
+  }
+
+  /** Send one command; records its timing (when `record`) and returns false once the child failed. */
+  async ask(cmd: "train" | "train-profile" | "encode", record: boolean): Promise<boolean> {
+    if (this.dead) return false;
+    await this.writer.write(new TextEncoder().encode(cmd + "\n"));
+    const r = await this.next();
+    if (!r || r.error) {
+      await this.fail(r);
+      return false;
+    }
+    if (!record) return true;
+    if (typeof r.train_s === "number") {
+      this.result.trainS.push(r.train_s);
+      this.result.trainCpuS.push(r.cpu_s as number);
+    }
+    if (typeof r.encode_s === "number") this.result.encodeS.push(r.encode_s);
+    if (r.profile) this.result.profile = r.profile as SideResult["profile"];
+    return true;
+  }
+
+  /** Ask for the peak RSS and let the child exit. */
+  async finish(): Promise<SideResult> {
+    if (!this.dead) {
+      await this.writer.write(new TextEncoder().encode("done\n"));
+      const r = await this.next();
+      if (typeof r?.peak_rss_bytes === "number") this.result.peakRssBytes = r.peak_rss_bytes;
+      await this.writer.close().catch(() => {});
+    }
+    await this.proc.status;
+    await this.stderrTail;
+    return this.result;
+  }
+}
+
+/**
+ * Warm up the peers in `warm` (`warmup` training steps and one encode each), then time `steps`
+ * interleaved training rounds and `encodes` encoding rounds over all `peers`, rotating the order.
+ */
+async function interleave(
+  peers: Peer[],
+  warm: Peer[],
+  o: { steps: number; warmup: number; encodes: number; profile?: Peer },
+): Promise<void> {
+  for (const p of warm) {
+    for (let w = 0; w < o.warmup; w++) await p.ask("train", false);
+    await p.ask("encode", false);
+  }
+  for (let r = 0; r < o.steps; r++) {
+    for (let i = 0; i < peers.length; i++) {
+      const p = peers[(r + i) % peers.length];
+      await p.ask(r === o.steps - 1 && p === o.profile ? "train-profile" : "train", true);
+    }
+  }
+  for (let r = 0; r < o.encodes; r++) {
+    for (let i = 0; i < peers.length; i++) await peers[(r + i) % peers.length].ask("encode", true);
+  }
 }
 
 function median(xs: number[] | undefined): number {
@@ -219,30 +363,24 @@ function flag(args: string[], name: string, fallback: string): string {
   return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
 }
 
-async function runChild(
-  cmd: string[],
-  env: Record<string, string>,
-): Promise<{ json: unknown; stderr: string }> {
-  const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), env, stdout: "piped", stderr: "piped" })
-    .output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop();
-  if (!line) {
-    return { json: null, stderr: stderr.trim().split("\n").slice(-3).join(" | ") || `exit ${out.code}` };
-  }
-  return { json: JSON.parse(line), stderr };
-}
-
 function fmt(x: number, d = 2): string {
   return Number.isFinite(x) ? x.toFixed(d) : "–";
 }
 
+/** PyTorch's best side for a metric (lowest median), or undefined. */
+function bestOf(sides: SideResult[], key: "trainS" | "encodeS"): SideResult | undefined {
+  let best: SideResult | undefined;
+  for (const t of sides) {
+    if (t.error || t[key].length === 0) continue;
+    if (!best || median(t[key]) < median(best[key])) best = t;
+  }
+  return best;
+}
+
 async function main(args: string[]): Promise<void> {
   if (args[0] === "--child") {
-    const [, config, backend, steps, warmup, enc, prof] = args;
-    const r = await child(config, backend, Number(steps), Number(warmup), Number(enc), prof === "1");
-    console.log(JSON.stringify(r));
+    const [, config, backend, maxGradNorm] = args;
+    await serveChild(config, backend, Number(maxGradNorm));
     return;
   }
   const configs = flag(args, "configs", "tiny,mini,small,base").split(",");
@@ -250,8 +388,15 @@ async function main(args: string[]): Promise<void> {
     if (!CONFIGS[c]) throw new Error(`unknown config '${c}' (${Object.keys(CONFIGS).join(", ")})`);
   }
   const backends = flag(args, "backends", "cpu,wasm").split(",");
-  const steps = Number(flag(args, "steps", "3")), warmup = Number(flag(args, "warmup", "2"));
-  const encodeBatches = Number(flag(args, "encode-batches", "3"));
+  const steps = Number(flag(args, "steps", "6")), warmup = Number(flag(args, "warmup", "2"));
+  const encodeBatches = Number(flag(args, "encode-batches", "10"));
+  const maxGradNorm = Number(flag(args, "max-grad-norm", "1"));
+  for (const [n, v] of [["steps", steps], ["warmup", warmup], ["encode-batches", encodeBatches]] as const) {
+    if (!Number.isInteger(v) || v < (n === "warmup" ? 0 : 1)) {
+      throw new Error(`--${n} must be a whole number`);
+    }
+  }
+  if (!(maxGradNorm >= 0)) throw new Error("--max-grad-norm must be a number >= 0");
   const threadsFlag = flag(args, "torch-threads", "best");
   const torchThreads = threadsFlag === "best" ? [1, 2] : [Number(threadsFlag)];
   const coretype = flag(args, "openblas-coretype", "");
@@ -269,59 +414,51 @@ async function main(args: string[]): Promise<void> {
   const torchScript = new URL("../reference/bench_torch.py", import.meta.url).pathname;
   const load0 = Deno.loadavg();
   const started = new Date();
-  const rows: {
-    config: string;
-    ours: ChildResult[];
-    torch: Record<string, unknown> | null;
-    torchError?: string;
-  }[] = [];
+  const rows: { config: string; ours: SideResult[]; torch: SideResult[] }[] = [];
   for (const config of configs) {
-    const ours: ChildResult[] = [];
-    for (const backend of backends) {
-      console.error(`[bench] ${config} on ${backend} ...`);
-      const { json, stderr } = await runChild(
-        [
-          Deno.execPath(),
-          "run",
-          "-A",
-          self,
-          "--child",
-          config,
-          backend,
-          String(steps),
-          String(warmup),
-          String(encodeBatches),
-          profile ? "1" : "0",
-        ],
-        env,
-      );
-      ours.push((json as ChildResult) ?? { config, backend, error: stderr });
-    }
-    let torch: Record<string, unknown> | null = null, torchError: string | undefined;
+    const torch: Peer[] = [];
     for (const threads of hasTorch ? torchThreads : []) {
-      console.error(`[bench] ${config} on PyTorch (${threads || "default"} threads) ...`);
-      const { json, stderr } = await runChild(
-        [
-          "/usr/bin/python3",
-          torchScript,
-          "--config",
-          config,
-          "--steps",
-          String(steps),
-          "--warmup",
-          String(warmup),
-          "--encode-batches",
-          String(encodeBatches),
-          "--threads",
-          String(threads),
-        ],
-        env,
-      );
-      const t = json as Record<string, unknown> | null;
-      if (!t) torchError = stderr;
-      else if (!torch || median(t.train_s as number[]) < median(torch.train_s as number[])) torch = t; // PyTorch's best
+      const cmd = [
+        "/usr/bin/python3",
+        torchScript,
+        "--serve",
+        "--config",
+        config,
+        "--threads",
+        String(threads),
+        "--max-grad-norm",
+        String(maxGradNorm),
+      ];
+      const p = new Peer(`PyTorch ${threads || "default"} thread${threads === 1 ? "" : "s"}`, cmd, env);
+      if (await p.start()) torch.push(p);
+      else rows.push({ config, ours: [], torch: [await p.finish()] });
     }
-    rows.push({ config, ours, torch, torchError });
+    const ours: SideResult[] = [];
+    let torchWarm = false;
+    for (const backend of backends) {
+      const with_ = torch.map((t) => t.result.label).join(", ") || "nothing";
+      console.error(`[bench] ${config}: ${backend} interleaved with ${with_} ...`);
+      const cmd = [Deno.execPath(), "run", "-A", self, "--child", config, backend, String(maxGradNorm)];
+      const p = new Peer(backend, cmd, env);
+      if (await p.start()) {
+        // PyTorch keeps running for every backend (its rounds pool across them); it warms up once.
+        await interleave([p, ...torch], torchWarm ? [p] : [p, ...torch], {
+          steps,
+          warmup,
+          encodes: encodeBatches,
+          profile: profile && backend.startsWith("cpu") ? p : undefined,
+        });
+        torchWarm = true;
+      }
+      ours.push(await p.finish());
+    }
+    const torchResults: SideResult[] = [];
+    for (const t of torch) torchResults.push(await t.finish());
+    const row = rows.find((r) => r.config === config);
+    if (row) {
+      row.ours = ours;
+      row.torch.push(...torchResults);
+    } else rows.push({ config, ours, torch: torchResults });
   }
   const load1 = Deno.loadavg();
 
@@ -331,12 +468,13 @@ async function main(args: string[]): Promise<void> {
     "|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const r of rows) {
-    const tTrain = median(r.torch?.train_s as number[]), tEnc = median(r.torch?.encode_s as number[]);
-    const tCpu = median(r.torch?.train_cpu_s as number[]);
+    const bt = bestOf(r.torch, "trainS"), be = bestOf(r.torch, "encodeS");
+    const tTrain = median(bt?.trainS), tEnc = median(be?.encodeS), tCpu = median(bt?.trainCpuS);
+    const tRss = bt?.peakRssBytes ?? NaN;
     for (const o of r.ours) {
       if (o.error) {
         lines.push(
-          `| ${r.config} | ${o.backend} | failed: ${o.error.slice(0, 80)} | | | | | | ${
+          `| ${r.config} | ${o.label} | failed: ${o.error.slice(0, 80)} | | | | | | ${
             fmt((o.peakRssBytes ?? NaN) / 2 ** 30)
           } | |`,
         );
@@ -344,11 +482,11 @@ async function main(args: string[]): Promise<void> {
       }
       const ts = median(o.trainS), es = median(o.encodeS);
       lines.push(
-        `| ${r.config} | ${o.backend} | ${fmt(1 / ts, 3)} (${fmt(median(o.trainCpuS))}) | ${
+        `| ${r.config} | ${o.label} | ${fmt(1 / ts, 3)} (${fmt(median(o.trainCpuS))}) | ${
           fmt(1 / tTrain, 3)
         } (${fmt(tCpu)}) | ${fmt(tTrain / ts)} | ${fmt(BATCH / es, 0)} | ${fmt(BATCH / tEnc, 0)} | ${
           fmt(tEnc / es)
-        } | ${fmt((o.peakRssBytes ?? NaN) / 2 ** 30)} | ${fmt(Number(r.torch?.peak_rss_bytes) / 2 ** 30)} |`,
+        } | ${fmt((o.peakRssBytes ?? NaN) / 2 ** 30)} | ${fmt(tRss / 2 ** 30)} |`,
       );
     }
   }
@@ -359,24 +497,24 @@ async function main(args: string[]): Promise<void> {
       return "";
     }
   })();
-  const header =
-    `SimCSE step: ${BATCH} sentences = ${
-      2 * BATCH
-    } sequences x ${SEQ} tokens, fp32; encode: ${BATCH} sentences. ` +
-    `median of ${steps} timed steps after ${warmup} warm-up. CPU: ${cpuModel} x ${navigator.hardwareConcurrency}; ` +
-    `load average ${load0.map((x) => x.toFixed(1)).join("/")} at start, ${
-      load1.map((x) => x.toFixed(1)).join("/")
-    } at end` +
+  const header = `SimCSE step: ${BATCH} sentences = ${2 * BATCH} sequences x ${SEQ} tokens, fp32, ` +
+    (maxGradNorm > 0 ? `clipping at ${maxGradNorm}` : "no clipping") + `; encode: ${BATCH} sentences. ` +
+    `Median of ${steps} interleaved timed rounds after ${warmup} warm-up steps (encode: ${encodeBatches} rounds); ` +
+    `PyTorch: the better of ${torchThreads.map((t) => t || "default").join(" and ")} threads. ` +
+    `CPU: ${cpuModel} x ${navigator.hardwareConcurrency}; load average ${
+      load0.map((x) => x.toFixed(1)).join("/")
+    } at start, ${load1.map((x) => x.toFixed(1)).join("/")} at end` +
     (coretype ? `; OPENBLAS_CORETYPE=${coretype} for ours and PyTorch` : "");
   console.log(header);
   console.log(lines.join("\n"));
   for (const r of rows) {
+    for (const t of r.torch) if (t.error) console.log(`${r.config}/${t.label} failed: ${t.error}`);
     for (const o of r.ours) {
-      if (o.blas) console.log(`${r.config}/${o.backend} BLAS: ${o.blas}`);
+      if (o.blas) console.log(`${r.config}/${o.label} BLAS: ${o.blas}`);
       if (o.profile) {
         const total = o.profile.reduce((a, k) => a + k.ms, 0);
         console.log(
-          `${r.config}/${o.backend} kernel profile of the last timed step (top 25, ${total} ms in kernels):`,
+          `${r.config}/${o.label} kernel profile of the last timed step (top 25, ${total} ms in kernels):`,
         );
         console.log(
           o.profile.map((k) =>
@@ -385,7 +523,6 @@ async function main(args: string[]): Promise<void> {
         );
       }
     }
-    if (r.torchError) console.log(`${r.config}/PyTorch failed: ${r.torchError}`);
   }
   const stamp = started.toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
   const dir = new URL("../results/bench/", import.meta.url).pathname;
@@ -397,6 +534,7 @@ async function main(args: string[]): Promise<void> {
       {
         started: started.toISOString(),
         command: ["deno", "task", "bench", ...args].join(" "),
+        method: "interleaved",
         header,
         table: lines,
         rows,

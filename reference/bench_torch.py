@@ -2,11 +2,17 @@
 
 Uses the hand-written reference BERT (`bert_reference.py`, HF 4.2.1 semantics: post-LN, erf GELU as
 torch's fused `F.gelu` like transformers, torch Bernoulli dropout 0.1), SimCSE's MLP head on [CLS], temperature 0.05 cross-entropy over the
-in-batch cosine matrix, and `torch.optim.AdamW`. Batch: 64 sentences = 128 sequences of 32 tokens.
+in-batch cosine matrix, global-norm clipping (`--max-grad-norm`, 1.0 as SimCSE trains; 0 = off) and
+`torch.optim.AdamW`. Batch: 64 sentences = 128 sequences of 32 tokens.
 
 Usage: /usr/bin/python3 reference/bench_torch.py --config mini --steps 3 --encode-batches 4 [--threads N]
 Prints ONE JSON line: {"config", "threads", "train_s": [per timed step], "encode_s": [...],
 "sentences_per_encode_batch", "peak_rss_bytes", "torch", "blas_core"}.
+
+With `--serve` it builds the model, prints {"ready": true, ...} and then answers one JSON line per
+command read from stdin: `train` -> {"train_s", "cpu_s"} (one step), `encode` -> {"encode_s"} (one
+batch), `done` -> {"peak_rss_bytes", ...} and exits. The benchmark interleaves these with its own
+steps, so that both sides see the same machine load.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--encode-batches", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
+    ap.add_argument("--max-grad-norm", type=float, default=1.0, help="global-norm clipping (0 = off)")
+    ap.add_argument("--serve", action="store_true", help="answer train/encode/done commands on stdin")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -95,14 +103,11 @@ def main() -> None:
         loss = contrastive_loss(z, 2, 0.05)
         loss = loss[0] if isinstance(loss, tuple) else loss
         loss.backward()
+        if args.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
         opt.step()
         cpu_s.append(time.process_time() - c0)
         return time.perf_counter() - t0
-
-    for _ in range(args.warmup):
-        step()
-    cpu_s.clear()
-    train_s = [step() for _ in range(args.steps)]
 
     enc_ids, enc_mask, enc_types = ids[:batch], mask[:batch], types[:batch]
 
@@ -112,13 +117,37 @@ def main() -> None:
             bert(enc_ids, enc_mask, enc_types)["last_hidden_state"][:, 0].contiguous()
         return time.perf_counter() - t0
 
+    info = {"config": args.config, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""), "max_grad_norm": args.max_grad_norm}
+
+    def peak() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    if args.serve:
+        print(json.dumps({"ready": True, **info}), flush=True)
+        for line in sys.stdin:
+            cmd = line.strip()
+            if cmd == "train":
+                t = step()
+                print(json.dumps({"train_s": t, "cpu_s": cpu_s[-1]}), flush=True)
+            elif cmd == "encode":
+                print(json.dumps({"encode_s": encode()}), flush=True)
+            elif cmd == "done":
+                print(json.dumps({"peak_rss_bytes": peak(), **info}), flush=True)
+                return
+            else:
+                print(json.dumps({"error": f"unknown command {cmd!r}"}), flush=True)
+        return
+
+    for _ in range(args.warmup):
+        step()
+    cpu_s.clear()
+    train_s = [step() for _ in range(args.steps)]
     encode()
     encode_s = [encode() for _ in range(args.encode_batches)]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({
-        "config": args.config, "threads": torch.get_num_threads(), "train_s": train_s, "train_cpu_s": cpu_s, "encode_s": encode_s,
-        "sentences_per_encode_batch": batch, "peak_rss_bytes": peak, "torch": torch.__version__,
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        **info, "train_s": train_s, "train_cpu_s": cpu_s, "encode_s": encode_s,
+        "sentences_per_encode_batch": batch, "peak_rss_bytes": peak(),
     }))
 
 
