@@ -12,7 +12,7 @@
  */
 import { main, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
-import { parsePooler, pool, type PoolerType } from "../lib/pooling.ts";
+import { parsePooler, pool, type PoolerType, poolsFirstToken } from "../lib/pooling.ts";
 import { InputError } from "../lib/errors.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { CHINESE_TASKS, type EvalTask, evaluate, STS_TASKS } from "../lib/eval/sts_eval.ts";
@@ -67,7 +67,7 @@ export async function loadSentenceEncoder(
   model.precision = "fp16";
   return new SentenceEncoder(
     tokenizer,
-    (x) => pool(pooler, model.forward(x)),
+    (x) => pool(pooler, model.forward(x, { firstTokenOnly: poolsFirstToken(pooler) })),
     model.config.maxPositionEmbeddings,
     model,
   );

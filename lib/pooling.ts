@@ -39,6 +39,14 @@ export const POOLERS = [
 ] as const;
 export type PoolerType = typeof POOLERS[number];
 
+/**
+ * Whether a pooler reads only position 0 of the last layer, so that the encoder may skip the other
+ * positions there (`ForwardOptions.firstTokenOnly`).
+ */
+export function poolsFirstToken(mode: PoolerType): boolean {
+  return mode === "cls" || mode === "cls_before_pooler";
+}
+
 /** Parse a `--pooler` value, listing the valid names on failure. */
 export function parsePooler(name: string): PoolerType {
   if ((POOLERS as readonly string[]).includes(name)) return name as PoolerType;

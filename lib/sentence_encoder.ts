@@ -14,7 +14,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import { pool, type PoolerType } from "./pooling.ts";
+import { pool, type PoolerType, poolsFirstToken } from "./pooling.ts";
 import type { EncoderInputs, TextTokenizer } from "./model/encoder.ts";
 import { loadEncoder } from "./model/registry.ts";
 import { ProgressBar } from "./progress.ts";
@@ -57,7 +57,7 @@ export class SentenceEncoder {
     const pooler = opts.pooler;
     return new SentenceEncoder(
       tokenizer,
-      (x) => pool(pooler, model.forward(x)),
+      (x) => pool(pooler, model.forward(x, { firstTokenOnly: poolsFirstToken(pooler) })),
       model.config.maxPositionEmbeddings,
       model,
     );

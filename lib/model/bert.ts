@@ -41,6 +41,13 @@ import type { Encoder } from "./encoder.ts";
 
 export type { BertConfig };
 
+/** Position ids 0..L-1 for each of B rows, flattened: int32 [B·L] (built directly; TF.js's cpu Tile is slow). */
+export function positionIds(B: number, L: number): tf.Tensor1D {
+  const ids = new Int32Array(B * L);
+  for (let i = 0; i < ids.length; i++) ids[i] = i % L;
+  return tf.tensor1d(ids, "int32");
+}
+
 /** Token ids and masks for a padded batch, all [B, L]. */
 export interface BertInputs {
   inputIds: tf.Tensor2D; // int32 [B, L]
@@ -71,6 +78,13 @@ export interface ForwardOptions {
    * pass. The dropout function must be deterministic per site (every DropoutFn here is). Default false.
    */
   checkpointLayers?: boolean;
+  /**
+   * The caller reads only position 0 of the last layer ([CLS] pooling at evaluation): the last encoder
+   * layer then computes its output for position 0 alone (keys and values still cover every token), and
+   * `lastHiddenState` and the last `hiddenStates` entry are [B, 1, H]. Same values as the full pass;
+   * less work. Ignored when training and in fp16 mode; encoders without it return [B, L, H] as usual.
+   */
+  firstTokenOnly?: boolean;
 }
 
 /** Names of the parameters of one layer, in HF order. */
@@ -242,7 +256,7 @@ export class BertModel implements Encoder {
 
     const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
     const ids = tf.reshape(inputs.inputIds, [B * L]);
-    const positions = tf.tile(tf.range(0, L, 1, "int32"), [B]); // [B*L]: 0..L-1 per row
+    const positions = positionIds(B, L);
     const types = inputs.tokenTypeIds ? tf.reshape(inputs.tokenTypeIds, [B * L]) : tf.zeros([B * L], "int32");
     let h = tf.add(
       tf.add(
@@ -261,7 +275,12 @@ export class BertModel implements Encoder {
 
     const layerCtx = { B, L, extMask, drop, half, scale };
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
+    const firstOnly = (opts.firstTokenOnly ?? false) && !training && !half;
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
+      if (firstOnly && i === cfg.numHiddenLayers - 1) {
+        hiddenStates.push(tf.reshape(this.firstTokenLayer(i, h, layerCtx), [B, 1, H]));
+        break;
+      }
       const body = (x: tf.Tensor, [m]: tf.Tensor[]) =>
         this.layer(i, x as tf.Tensor2D, { ...layerCtx, extMask: m });
       h = checkpoint
@@ -324,6 +343,31 @@ export class BertModel implements Encoder {
       ? this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct)
       : activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
     return branch(inter, "output", 3 + 3 * i, a); // [B*L, H]
+  }
+
+  /**
+   * Encoder layer `i` at evaluation for position 0 only: [CLS]'s query attends over every token's key
+   * and value, then the dense, add & norm and FFN run on B rows instead of B·L. Returns [B, H].
+   */
+  private firstTokenLayer(
+    i: number,
+    h: tf.Tensor2D,
+    c: { B: number; L: number; extMask: tf.Tensor; scale: number },
+  ) {
+    const cfg = this.config, p = `encoder.layer.${i}.`;
+    const { B, L } = c, H = cfg.hiddenSize, nh = cfg.numAttentionHeads, dh = H / nh;
+    const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
+    const first = tf.reshape(tf.slice(tf.reshape(h, [B, L, H]), [0, 0, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+    const q = tf.reshape(this.linear(first, `${p}attention.self.query`), [B, nh, 1, dh]);
+    const k = heads(this.linear(h, `${p}attention.self.key`));
+    const v = heads(this.linear(h, `${p}attention.self.value`));
+    const probs = attentionSoftmax(tf.matMul(q, k, false, true), c.extMask, c.scale); // [B, nh, 1, L]
+    const ctx = tf.reshape(tf.matMul(probs, v), [B, H]) as tf.Tensor2D; // [B, nh, 1, dh] is [B, H] in memory
+    const branch = (x: tf.Tensor2D, name: string, residual: tf.Tensor2D) =>
+      this.ln(tf.add(this.linear(x, `${p}${name}.dense`), residual), `${p}${name}.LayerNorm`) as tf.Tensor2D;
+    const a = branch(ctx, "attention.output", first);
+    const inter = activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
+    return branch(inter, "output", a);
   }
 
   dispose(): void {

@@ -55,6 +55,17 @@ for (const backend of ["cpu", "wasm"] as const) {
         );
         assertClose(out.pooledOutput!.dataSync(), exp.pooler_output.data, TOL, "pooler_output");
         for (const p of POOLERS) assertClose(pool(p, out).dataSync(), exp.pooled[p].data, TOL, `pooler ${p}`);
+        // [CLS] pooling at evaluation: the last layer runs for position 0 only, same values.
+        const first = model.forward(inputs(fx), { firstTokenOnly: true });
+        const [B, , H] = out.lastHiddenState.shape;
+        if (first.lastHiddenState.shape.join() !== [B, 1, H].join()) {
+          throw new Error(
+            `firstTokenOnly: lastHiddenState is [${first.lastHiddenState.shape}], not [${B}, 1, ${H}]`,
+          );
+        }
+        for (const p of ["cls", "cls_before_pooler"] as const) {
+          assertClose(pool(p, first).dataSync(), exp.pooled[p].data, TOL, `firstTokenOnly pooler ${p}`);
+        }
       });
       model.dispose();
       if (tf.memory().numTensors !== before) {

@@ -36,7 +36,14 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { activation, type BertInputs, type EncoderOutput, type ForwardOptions, layerNorm } from "./bert.ts";
+import {
+  activation,
+  type BertInputs,
+  type EncoderOutput,
+  type ForwardOptions,
+  layerNorm,
+  positionIds,
+} from "./bert.ts";
 import type { Encoder } from "./encoder.ts";
 import type { Gpt2Config } from "./gpt2_config.ts";
 import { linear } from "./linear.ts";
@@ -149,7 +156,7 @@ export class Gpt2Model implements Encoder {
 
     const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
     const ids = tf.reshape(inputs.inputIds, [B * L]);
-    const positions = tf.tile(tf.range(0, L, 1, "int32"), [B]); // [B*L]: 0..L-1 per row
+    const positions = positionIds(B, L);
     let h = tf.add(
       tf.gather(this.p("wte.weight"), ids),
       tf.gather(this.p("wpe.weight"), positions),

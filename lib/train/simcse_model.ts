@@ -13,7 +13,7 @@
 import { tf } from "../tf.ts";
 import type { Encoder, EncoderInputs, EncoderOutput } from "../model/encoder.ts";
 import type { DropoutFn } from "../model/dropout.ts";
-import { pool, type PoolerType } from "../pooling.ts";
+import { pool, type PoolerType, poolsFirstToken } from "../pooling.ts";
 import { simcseLoss } from "./contrastive_loss.ts";
 import type { MlpHead } from "./mlp_head.ts";
 import type { MlmHead } from "./mlm_head.ts";
@@ -91,7 +91,10 @@ export class SimcseModel {
 
   /** Sentence embeddings for evaluation (dropout off): [B, H]. */
   embed(inputs: EncoderInputs): tf.Tensor2D {
-    return this.pooled(this.encoder.forward(inputs), false);
+    return this.pooled(
+      this.encoder.forward(inputs, { firstTokenOnly: poolsFirstToken(this.opts.poolerType) }),
+      false,
+    );
   }
 
   /** Every trained variable under its HF-style name (encoder, `mlp.dense.*`, `lm_head.*`). */
