@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { dropoutHash, erf, registerFusedCpuKernels, unregisterFusedCpuKernels } from "./cpu_fused.ts";
-import { attentionSoftmax, fusedDropout, fusedGelu, fusedGeluNew, fusedLayerNorm } from "../model/fused.ts";
+import {
+  activationLinear,
+  attentionSoftmax,
+  fusedDropout,
+  fusedGelu,
+  fusedGeluNew,
+  fusedLayerNorm,
+} from "../model/fused.ts";
 import { assertClose } from "../testing/fixtures.ts";
 import { AdamW } from "../train/adamw.ts";
 import { registerFastCpuKernels, unregisterFastCpuKernels } from "./cpu_fast.ts";
@@ -94,6 +101,26 @@ Deno.test("fused LayerNorm matches autodiff over tf.moments (value, dx, dγ, dβ
 Deno.test("fused GELU matches autodiff over tf.erf (value and gradient), incl. tails", () => {
   const x = tf.concat([rnd([500], 4, 3), tf.tensor1d([-12, -6, -3, -1e-4, 0, 1e-4, 3, 6, 12])]);
   compare("gelu", fusedGelu, refGelu, [x], 1, 1e-5);
+});
+
+Deno.test("activationLinear (act(x)·W + b, act recomputed in the backward pass) matches autodiff (value, dx, dW, db)", () => {
+  const c = Math.sqrt(2 / Math.PI);
+  const refNew = (x: tf.Tensor) =>
+    tf.mul(
+      tf.mul(x, 0.5),
+      tf.add(1, tf.tanh(tf.mul(c, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))),
+    );
+  const x = rnd([37, 24], 30, 2), w = rnd([24, 11], 31), b = rnd([11], 32);
+  for (const [act, ref, tol] of [["gelu", refGelu, 1e-5], ["gelu_new", refNew, 1e-4]] as const) {
+    compare(
+      `activationLinear ${act}`,
+      (a, m, d) => activationLinear(act, a as tf.Tensor2D, m as tf.Tensor2D, d as tf.Tensor1D),
+      (a, m, d) => tf.add(tf.matMul(ref(a), m), d),
+      [x, w, b],
+      3,
+      tol,
+    );
+  }
 });
 
 Deno.test("fused gelu_new matches autodiff over the tanh formula with x·x·x (value and gradient)", () => {

@@ -27,6 +27,7 @@ import type { DropoutFn } from "./dropout.ts";
 import { linear } from "./linear.ts";
 import { checkpointed } from "./checkpointing.ts";
 import {
+  activationLinear,
   attentionContext,
   attentionScores,
   attentionSoftmax,
@@ -73,7 +74,7 @@ export interface ForwardOptions {
   /** Dropout implementation used when training; required when `training` is true. */
   dropout?: DropoutFn;
   /**
-   * Activation checkpointing (training only, fp32): keep only each encoder layer's input for the
+   * Activation checkpointing (training only, fp32; BERT and GPT-2): keep only each layer's input for the
    * backward pass and recompute the layer there (`checkpointing.ts`). Less memory, one more forward
    * pass. The dropout function must be deterministic per site (every DropoutFn here is). Default false.
    */
@@ -149,7 +150,7 @@ export function isLinearKernel(name: string): boolean {
  * the raw attention scores. Freed memory comes back only for tensors no op saved; disposing the
  * others is harmless.
  */
-function release(...ts: tf.Tensor[]): void {
+export function release(...ts: tf.Tensor[]): void {
   for (const t of ts) if (!t.isDisposed) t.dispose();
 }
 
@@ -172,6 +173,19 @@ export function activation(name: BertConfig["hiddenAct"], x: tf.Tensor): tf.Tens
       throw new Error(`unknown activation ${never}`);
     }
   }
+}
+
+/**
+ * act(x) @ W + b, the FFN's second half. For GELU and gelu_new one fused op that recomputes the
+ * activation in the backward pass instead of keeping its [N, 4H] output (`activationLinear`).
+ */
+export function activationThenLinear(
+  name: BertConfig["hiddenAct"],
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+): tf.Tensor2D {
+  return name === "relu" ? linear(tf.relu(x), w, b) : activationLinear(name, x, w, b);
 }
 
 export class BertModel implements Encoder {
@@ -277,15 +291,19 @@ export class BertModel implements Encoder {
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
     const firstOnly = (opts.firstTokenOnly ?? false) && !training && !half;
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
+      const prev = h;
       if (firstOnly && i === cfg.numHiddenLayers - 1) {
-        hiddenStates.push(tf.reshape(this.firstTokenLayer(i, h, layerCtx), [B, 1, H]));
+        hiddenStates.push(tf.reshape(tf.tidy(() => this.firstTokenLayer(i, prev, layerCtx)), [B, 1, H]));
         break;
       }
       const body = (x: tf.Tensor, [m]: tf.Tensor[]) =>
         this.layer(i, x as tf.Tensor2D, { ...layerCtx, extMask: m });
+      // At evaluation each layer's intermediates go as soon as it is done (not when the caller's tidy ends).
       h = checkpoint
         ? checkpointed(body, h, [extMask], bertLayerParamNames(i).map((n) => this.p(n))) as tf.Tensor2D
-        : body(h, [extMask]);
+        : training
+        ? body(h, [extMask])
+        : tf.tidy(() => body(prev, [extMask]));
       hiddenStates.push(tf.reshape(h, [B, L, H]));
     }
     const lastHiddenState = hiddenStates[hiddenStates.length - 1];
@@ -330,19 +348,23 @@ export class BertModel implements Encoder {
       release(scores, soft, probs);
     }
     // Residual branches: dense → dropout → + residual → LayerNorm.
-    const branch = (x: tf.Tensor2D, name: string, site: number, residual: tf.Tensor2D) => {
-      const dense = this.linear(x, `${p}${name}.dense`, half);
+    const branch = (dense: tf.Tensor2D, name: string, site: number, residual: tf.Tensor2D) => {
       const dropped = drop(dense, cfg.hiddenDropoutProb, site);
       const sum = tf.add(dropped, residual);
       const out = this.ln(sum, `${p}${name}.LayerNorm`) as tf.Tensor2D;
       if (!half) release(dense, dropped, sum);
       return out;
     };
-    const a = branch(ctx, "attention.output", 2 + 3 * i, h); // [B*L, H]
-    const inter = half // [B*L, I]
-      ? this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct)
-      : activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
-    return branch(inter, "output", 3 + 3 * i, a); // [B*L, H]
+    const a = branch(this.linear(ctx, `${p}attention.output.dense`, half), "attention.output", 2 + 3 * i, h);
+    const out = half // [B*L, H]
+      ? this.linear(this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct), `${p}output.dense`, true)
+      : activationThenLinear(
+        cfg.hiddenAct,
+        this.linear(a, `${p}intermediate.dense`), // [B*L, I]
+        this.p(`${p}output.dense.weight`) as tf.Tensor2D,
+        this.p(`${p}output.dense.bias`) as tf.Tensor1D,
+      );
+    return branch(out, "output", 3 + 3 * i, a); // [B*L, H]
   }
 
   /**
@@ -367,7 +389,7 @@ export class BertModel implements Encoder {
       this.ln(tf.add(this.linear(x, `${p}${name}.dense`), residual), `${p}${name}.LayerNorm`) as tf.Tensor2D;
     const a = branch(ctx, "attention.output", first);
     const inter = activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
-    return branch(inter, "output", a);
+    return branch(inter, "output", a); // (no backward pass: the activation's output need not be recomputed)
   }
 
   dispose(): void {

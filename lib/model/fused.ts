@@ -29,6 +29,7 @@
  */
 import { tf } from "../tf.ts";
 import { releasing } from "./grad_release.ts";
+import { linearGrads, linearValue } from "./linear.ts";
 
 /** Kernel names the fused backends register (inputs / attrs as documented on each). */
 export const FUSED_KERNELS = {
@@ -141,71 +142,124 @@ export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, 
 }
 
 // ---------------------------------------------------------------------------------------------
-// GELU (exact, erf)
+// GELU (exact, erf) and GPT-2's gelu_new
 
-const geluOp = tf.customGrad(
-  ((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([x]);
-    const y = hasFusedKernel(FUSED_KERNELS.gelu)
-      ? run(FUSED_KERNELS.gelu, { x }) as tf.Tensor
-      : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-    return {
-      value: y,
-      gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs] = saved;
-        if (hasFusedKernel(FUSED_KERNELS.geluGrad)) {
-          return [
-            run(FUSED_KERNELS.geluGrad, { dy, x: xs }) as tf.Tensor,
-          ];
-        }
-        const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(xs, Math.SQRT1_2))));
-        const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-        return [tf.mul(dy, tf.add(cdf, tf.mul(xs, pdf)))];
-      }),
-    };
-  }) as unknown as CustomGradFn,
-);
+/** Exact GELU x·Φ(x): the kernel where registered, else TF.js ops. */
+function geluValue(x: tf.Tensor): tf.Tensor {
+  return hasFusedKernel(FUSED_KERNELS.gelu)
+    ? run(FUSED_KERNELS.gelu, { x }) as tf.Tensor
+    : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+/** dy·GELU'(x) = dy·(Φ(x) + x·φ(x)). */
+function geluGradValue(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (hasFusedKernel(FUSED_KERNELS.geluGrad)) return run(FUSED_KERNELS.geluGrad, { dy, x }) as tf.Tensor;
+  const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+  return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+}
+
+const GELU_NEW_C = Math.sqrt(2 / Math.PI);
+const geluNewInner = (t: tf.Tensor) =>
+  tf.mul(GELU_NEW_C, tf.add(t, tf.mul(0.044715, tf.mul(tf.mul(t, t), t))));
+
+/** GPT-2's gelu_new 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+function geluNewValue(x: tf.Tensor): tf.Tensor {
+  return hasFusedKernel(FUSED_KERNELS.geluNew)
+    ? run(FUSED_KERNELS.geluNew, { x }) as tf.Tensor
+    : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(geluNewInner(x))));
+}
+
+/** dy · d gelu_new/dx = dy·(0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3·0.044715·x²)), t = tanh(c·(x + 0.044715·x³)). */
+function geluNewGradValue(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (hasFusedKernel(FUSED_KERNELS.geluNewGrad)) {
+    return run(FUSED_KERNELS.geluNewGrad, { dy, x }) as tf.Tensor;
+  }
+  const t = tf.tanh(geluNewInner(x));
+  const du = tf.mul(GELU_NEW_C, tf.add(1, tf.mul(3 * 0.044715, tf.square(x))));
+  const d = tf.add(tf.mul(0.5, tf.add(1, t)), tf.mul(tf.mul(tf.mul(0.5, x), tf.sub(1, tf.square(t))), du));
+  return tf.mul(dy, d);
+}
+
+/** The fused activations: value and input gradient. */
+const ACTIVATIONS = {
+  gelu: { value: geluValue, grad: geluGradValue },
+  gelu_new: { value: geluNewValue, grad: geluNewGradValue },
+} as const;
+
+/** An activation that {@link fusedActivation} and {@link activationLinear} cover. */
+export type FusedActivation = keyof typeof ACTIVATIONS;
+
+const activationOps = Object.fromEntries(
+  Object.entries(ACTIVATIONS).map(([name, f]) => [
+    name,
+    tf.customGrad(
+      ((x: tf.Tensor, save: tf.GradSaveFunc) => {
+        save([x]);
+        return {
+          value: f.value(x),
+          gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => [f.grad(dy, saved[0])]),
+        };
+      }) as unknown as CustomGradFn,
+    ),
+  ]),
+) as Record<FusedActivation, ReturnType<typeof tf.customGrad>>;
 
 /** Exact GELU x·Φ(x) (HF `hidden_act="gelu"`). */
 export function fusedGelu(x: tf.Tensor): tf.Tensor {
-  return geluOp(x) as tf.Tensor;
+  return activationOps.gelu(x) as tf.Tensor;
 }
-
-// ---------------------------------------------------------------------------------------------
-// GELU, tanh approximation (GPT-2 `gelu_new`)
-
-const GELU_NEW_C = Math.sqrt(2 / Math.PI);
-
-const geluNewOp = tf.customGrad(
-  ((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([x]);
-    const inner = (t: tf.Tensor) => tf.mul(GELU_NEW_C, tf.add(t, tf.mul(0.044715, tf.mul(tf.mul(t, t), t))));
-    const y = hasFusedKernel(FUSED_KERNELS.geluNew)
-      ? run(FUSED_KERNELS.geluNew, { x }) as tf.Tensor
-      : tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner(x))));
-    return {
-      value: y,
-      gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs] = saved;
-        if (hasFusedKernel(FUSED_KERNELS.geluNewGrad)) {
-          return [run(FUSED_KERNELS.geluNewGrad, { dy, x: xs }) as tf.Tensor];
-        }
-        // d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·c·(1 + 3·0.044715·x²), t = tanh(c·(x + 0.044715·x³))
-        const t = tf.tanh(inner(xs));
-        const du = tf.mul(GELU_NEW_C, tf.add(1, tf.mul(3 * 0.044715, tf.square(xs))));
-        const d = tf.add(
-          tf.mul(0.5, tf.add(1, t)),
-          tf.mul(tf.mul(tf.mul(0.5, xs), tf.sub(1, tf.square(t))), du),
-        );
-        return [tf.mul(dy, d)];
-      }),
-    };
-  }) as unknown as CustomGradFn,
-);
 
 /** GPT-2's `gelu_new` (tanh approximation), with x³ as x·x·x. */
 export function fusedGeluNew(x: tf.Tensor): tf.Tensor {
-  return geluNewOp(x) as tf.Tensor;
+  return activationOps.gelu_new(x) as tf.Tensor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation + Linear (the FFN's second half)
+
+const activationLinearOps = Object.fromEntries(
+  Object.entries(ACTIVATIONS).map(([name, f]) => [
+    name,
+    tf.customGrad(
+      ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+        save([x, w]);
+        const g = f.value(x);
+        const y = linearValue(g as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
+        g.dispose();
+        return {
+          value: y,
+          gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const [xs, ws] = saved;
+            const g = f.value(xs); // recomputed: one elementwise pass instead of keeping [N, I] floats
+            const { dx: dg, dw, db } = linearGrads(dy as tf.Tensor2D, g as tf.Tensor2D, ws as tf.Tensor2D);
+            g.dispose();
+            const dx = f.grad(dg, xs);
+            dg.dispose();
+            return [dx, dw, db];
+          }),
+        };
+      }) as unknown as CustomGradFn,
+    ),
+  ]),
+) as Record<FusedActivation, ReturnType<typeof tf.customGrad>>;
+
+/**
+ * act(x) @ W + b for x [N, I], W [I, H], b [H], with act GELU or gelu_new: the FFN's activation and
+ * output Linear as one op that saves only x for the backward pass and recomputes act(x) there. The
+ * activation's output, [N, I] with I = 4H the largest tensor of a layer, is otherwise kept by the
+ * Linear until the backward pass reaches it (PyTorch keeps it too).
+ */
+export function activationLinear(
+  act: FusedActivation,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+): tf.Tensor2D {
+  if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
+    throw new Error(`activationLinear: x [${x.shape}] and W [${w.shape}] do not chain`);
+  }
+  return activationLinearOps[act](x, w, b) as tf.Tensor2D;
 }
 
 // ---------------------------------------------------------------------------------------------

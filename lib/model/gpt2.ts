@@ -37,16 +37,18 @@
  */
 import { tf } from "../tf.ts";
 import {
-  activation,
+  activationThenLinear,
   type BertInputs,
   type EncoderOutput,
   type ForwardOptions,
   layerNorm,
   positionIds,
+  release,
 } from "./bert.ts";
 import type { Encoder } from "./encoder.ts";
 import type { Gpt2Config } from "./gpt2_config.ts";
 import { linear } from "./linear.ts";
+import { checkpointed } from "./checkpointing.ts";
 import { attentionContext, attentionScores, attentionSoftmax } from "./fused.ts";
 
 export type { Gpt2Config };
@@ -175,27 +177,68 @@ export class Gpt2Model implements Encoder {
     const invScale = 1 / Math.sqrt(dh);
     const hs = { batch: B, seqLen: L, heads: nh };
 
+    const checkpoint = training && (opts.checkpointLayers ?? false);
+    const layerCtx = { training, drop, hs, invScale };
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
-      const p = `h.${i}.`;
       hiddenStates.push(tf.reshape(h, [B, L, H]));
-      const qkv = this.linear(this.ln(h, `${p}ln_1`), `${p}attn.c_attn`); // [B*L, 3H]
-      const [q, k, v] = [0, 1, 2].map((j) => tf.slice(qkv, [0, j * H], [B * L, H]) as tf.Tensor2D);
-      const scores = attentionScores(q, k, hs); // [B, nh, L, L]
-      const probs = drop(
-        attentionSoftmax(scores, attnMask, invScale),
-        cfg.attnPdrop,
-        1 + 3 * i,
-      ) as tf.Tensor4D;
-      const ctx = attentionContext(probs, v, hs);
-      const attnOut = drop(this.linear(ctx, `${p}attn.c_proj`), cfg.residPdrop, 2 + 3 * i);
-      h = tf.add(h, attnOut) as tf.Tensor2D;
-      const inner = activation(cfg.activationFunction, this.linear(this.ln(h, `${p}ln_2`), `${p}mlp.c_fc`));
-      const mlpOut = drop(this.linear(inner as tf.Tensor2D, `${p}mlp.c_proj`), cfg.residPdrop, 3 + 3 * i);
-      h = tf.add(h, mlpOut) as tf.Tensor2D;
+      const body = (x: tf.Tensor, [m]: tf.Tensor[]) => this.layer(i, x as tf.Tensor2D, m, layerCtx);
+      const prev = h;
+      // At evaluation each block's intermediates go as soon as it is done (not when the caller's tidy ends).
+      h = checkpoint
+        ? checkpointed(body, h, [attnMask], this.layerParams(i)) as tf.Tensor2D
+        : training
+        ? body(h, [attnMask])
+        : tf.tidy(() => body(prev, [attnMask]));
     }
     const lastHiddenState = tf.reshape(this.ln(h, "ln_f"), [B, L, H]) as tf.Tensor3D;
     hiddenStates.push(lastHiddenState);
     return { lastHiddenState, hiddenStates, attentionMask: mask };
+  }
+
+  /** Block `i`'s parameters (what a checkpointed block takes gradients for). */
+  private layerParams(i: number): tf.Variable[] {
+    return [...this.params.entries()].filter(([n]) => n.startsWith(`h.${i}.`)).map(([, v]) => v);
+  }
+
+  /** Block `i` on h [B·L, H] (pre-LN: h + attn(ln_1(h)), then + mlp(ln_2(·))); m is the additive mask. */
+  private layer(
+    i: number,
+    h: tf.Tensor2D,
+    m: tf.Tensor,
+    c: {
+      training: boolean;
+      drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
+      hs: { batch: number; seqLen: number; heads: number };
+      invScale: number;
+    },
+  ): tf.Tensor2D {
+    const cfg = this.config, p = `h.${i}.`, H = cfg.hiddenSize;
+    const { training, drop, hs, invScale } = c;
+    // q, k, v as three Linear layers on column blocks of c_attn's [H, 3H] weight: slicing the
+    // [B·L, 3H] output instead would cost three [B·L, 3H] zero-padded gradients and their sum.
+    const x = this.ln(h, `${p}ln_1`);
+    const w = this.p(`${p}attn.c_attn.weight`), b = this.p(`${p}attn.c_attn.bias`);
+    const [q, k, v] = [0, 1, 2].map((j) =>
+      linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
+    );
+    const scores = attentionScores(q, k, hs); // [B, nh, L, L]
+    const soft = attentionSoftmax(scores, m, invScale);
+    const probs = drop(soft, cfg.attnPdrop, 1 + 3 * i) as tf.Tensor4D;
+    const ctx = attentionContext(probs, v, hs);
+    const proj = this.linear(ctx, `${p}attn.c_proj`);
+    const attnOut = drop(proj, cfg.residPdrop, 2 + 3 * i);
+    const h1 = tf.add(h, attnOut) as tf.Tensor2D;
+    const fc = this.linear(this.ln(h1, `${p}ln_2`), `${p}mlp.c_fc`);
+    const mlp = activationThenLinear(
+      cfg.activationFunction,
+      fc,
+      this.p(`${p}mlp.c_proj.weight`) as tf.Tensor2D,
+      this.p(`${p}mlp.c_proj.bias`) as tf.Tensor1D,
+    );
+    const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);
+    const out = tf.add(h1, mlpOut) as tf.Tensor2D;
+    if (training) release(scores, soft, probs, proj, attnOut, fc, mlp, mlpOut); // what no op saved (bert.ts)
+    return out;
   }
 
   dispose(): void {

@@ -111,12 +111,20 @@ Deno.test("`wavg` and `avg` give the same embedding for a sentence alone and ins
 });
 
 for (const backend of ["cpu", "wasm"] as const) {
-  for (const pooler of ["avg", "wavg"] as const) {
-    Deno.test(`SimCSE on GPT-2 (${pooler}, no MLP head) on ${backend}: loss and gradients match PyTorch within 1e-4`, async () => {
+  for (
+    const [pooler, checkpointLayers] of [["avg", false], ["wavg", false], ["wavg", true]] as const
+  ) {
+    const how = checkpointLayers ? " with activation checkpointing" : "";
+    Deno.test(`SimCSE on GPT-2 (${pooler}, no MLP head) on ${backend}${how}: loss and gradients match PyTorch within 1e-4`, async () => {
       await useBackend(backend);
       const step = readFixture<StepFixture>("gpt2/train_step.json", FORMAT);
       const { model } = await loadGpt2(`${TESTDATA}gpt2/tiny-safetensors`);
-      const sm = new SimcseModel(model, { poolerType: pooler, mlpOnlyTrain: false, temp: step.temp });
+      const sm = new SimcseModel(model, {
+        poolerType: pooler,
+        mlpOnlyTrain: false,
+        temp: step.temp,
+        checkpointLayers,
+      });
       const batch: TrainBatch = { ...batchInputs(step.input_ids, step.attention_mask), numSent: 2 };
       const vars = sm.namedVariables();
       deepEqual([...vars.keys()].sort(), [...model.params.keys()].sort()); // no head, every parameter trained

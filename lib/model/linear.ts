@@ -17,23 +17,38 @@
 import { tf } from "../tf.ts";
 import { releasing } from "./grad_release.ts";
 
+/** Whether matmul transpose flags are free on the active backend (all but wasm). */
+const freeTransposes = () => tf.getBackend() !== "wasm";
+
+/** x @ W + b, the forward value (bias fused into the matmul where the backend can). */
+export function linearValue(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  return (freeTransposes()
+    ? tf.fused.matMul({ a: x, b: w, bias: b })
+    : tf.add(tf.matMul(x, w), b)) as tf.Tensor2D;
+}
+
+/** The gradients of x @ W + b for an output gradient dy: dx = dy @ Wᵀ, dW = xᵀ @ dy, db = Σ_rows dy. */
+export function linearGrads(
+  dy: tf.Tensor2D,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+): { dx: tf.Tensor2D; dw: tf.Tensor2D; db: tf.Tensor1D } {
+  const flags = freeTransposes();
+  return {
+    dx: flags ? tf.matMul(dy, w, false, true) : tf.matMul(dy, tf.transpose(w)),
+    dw: flags ? tf.matMul(x, dy, true, false) : tf.matMul(tf.transpose(x), dy),
+    db: tf.sum(dy, 0),
+  };
+}
+
 const linearOp = tf.customGrad(
   ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
     save([x, w]);
-    const flags = tf.getBackend() !== "wasm";
     return {
-      value: flags
-        ? tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b })
-        : tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b),
+      value: linearValue(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D),
       gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as tf.Tensor2D[];
-        const dx = flags
-          ? tf.matMul(dy as tf.Tensor2D, ws, false, true)
-          : tf.matMul(dy as tf.Tensor2D, tf.transpose(ws));
-        const dw = flags
-          ? tf.matMul(xs, dy as tf.Tensor2D, true, false)
-          : tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
-        const db = tf.sum(dy, 0);
+        const { dx, dw, db } = linearGrads(dy as tf.Tensor2D, xs, ws);
         return [dx, dw, db];
       }),
     };
