@@ -385,11 +385,16 @@ export class BertModel implements Encoder {
     const v = heads(this.linear(h, `${p}attention.self.value`));
     const probs = attentionSoftmax(tf.matMul(q, k, false, true), c.extMask, c.scale); // [B, nh, 1, L]
     const ctx = tf.reshape(tf.matMul(probs, v), [B, H]) as tf.Tensor2D; // [B, nh, 1, dh] is [B, H] in memory
-    const branch = (x: tf.Tensor2D, name: string, residual: tf.Tensor2D) =>
-      this.ln(tf.add(this.linear(x, `${p}${name}.dense`), residual), `${p}${name}.LayerNorm`) as tf.Tensor2D;
-    const a = branch(ctx, "attention.output", first);
-    const inter = activation(cfg.hiddenAct, this.linear(a, `${p}intermediate.dense`)) as tf.Tensor2D;
-    return branch(inter, "output", a); // (no backward pass: the activation's output need not be recomputed)
+    const addNorm = (x: tf.Tensor2D, name: string, residual: tf.Tensor2D) =>
+      this.ln(tf.add(x, residual), `${p}${name}.LayerNorm`) as tf.Tensor2D;
+    const a = addNorm(this.linear(ctx, `${p}attention.output.dense`), "attention.output", first);
+    const out = activationThenLinear(
+      cfg.hiddenAct,
+      this.linear(a, `${p}intermediate.dense`),
+      this.p(`${p}output.dense.weight`) as tf.Tensor2D,
+      this.p(`${p}output.dense.bias`) as tf.Tensor1D,
+    );
+    return addNorm(out, "output", a);
   }
 
   dispose(): void {
