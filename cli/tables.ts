@@ -1,6 +1,7 @@
 /**
- * `deno task tables [--check]`: regenerate every generated result table (each experiment's RESULTS.md)
- * from the run records in `results/` and the committed reference numbers. `--check` writes nothing and
+ * `deno task tables [--check]`: regenerate every generated result table (each experiment's RESULTS.md,
+ * and README.md's CPU speed table from `results/bench/`) from the run records in `results/` and the
+ * committed reference numbers. `--check` writes nothing and
  * exits 1 when a table is stale.
  *
  * @module
@@ -8,12 +9,17 @@
 import { writeResultsMarkdown as reproduction } from "../experiments/reproduction/tables.ts";
 import { writeResultsMarkdown as chinese } from "../experiments/chinese-transfer/tables.ts";
 import { writeResultsMarkdown as gpt2 } from "../experiments/gpt2-wavg/tables.ts";
+import { benchTable } from "../lib/results/bench_table.ts";
+import { updateRegion } from "../lib/results/markdown_tables.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
 
 /** Every generated table: name → writer(check) returning "was stale". */
 export const TABLES: Record<string, (check: boolean) => Promise<boolean>> = {
   "experiments/reproduction/RESULTS.md": (c) => reproduction(c),
   "experiments/chinese-transfer/RESULTS.md": (c) => chinese(c),
   "experiments/gpt2-wavg/RESULTS.md": (c) => gpt2(c),
+  "README.md": (c) => updateRegion(`${ROOT}README.md`, `\n${benchTable(`${ROOT}results/bench`)}\n`, c),
 };
 
 if (import.meta.main) {

@@ -72,6 +72,16 @@ export function markdownTable(header: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/**
+ * A markdown table with every column padded to its widest cell, as `deno fmt` lays tables out: for
+ * generated tables in files that the formatter also checks (README.md).
+ */
+export function alignedMarkdownTable(header: string[], rows: string[][]): string {
+  const width = header.map((h, j) => Math.max(3, h.length, ...rows.map((r) => (r[j] ?? "").length)));
+  const line = (cells: string[]) => `| ${width.map((w, j) => (cells[j] ?? "").padEnd(w)).join(" | ")} |`;
+  return [line(header), `| ${width.map((w) => "-".repeat(w)).join(" | ")} |`, ...rows.map(line)].join("\n");
+}
+
 /** Replace the generated region of `text` with `content`. */
 export function replaceRegion(text: string, content: string, file = "markdown file"): string {
   const a = text.indexOf(BEGIN), b = text.indexOf(END);

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { benchTable } from "./bench_table.ts";
+
+const side = (label: string, trainS: number[], encodeS: number[], peakRssBytes: number) => ({
+  label,
+  trainS,
+  trainCpuS: trainS,
+  encodeS,
+  peakRssBytes,
+});
+
+Deno.test("the README speed table takes the newest interleaved record per config, ratios by hand, and deno fmt leaves it as is", async () => {
+  const dir = await Deno.makeTempDir();
+  const rec = (ours: number[], method?: string) => ({
+    method,
+    rows: [{
+      config: "mini",
+      ours: [side("cpu", ours, [0.5, 0.5], 2 ** 29)],
+      // median train: 1 thread 5 s, 2 threads 3 s (the better: 3); median encode: 1 s
+      torch: [
+        side("PyTorch 1 thread", [5, 4, 6], [1, 2], 2 ** 30),
+        side("PyTorch 2 threads", [3, 3, 9], [1, 1], 2 ** 30),
+      ],
+    }],
+  });
+  await Deno.writeTextFile(`${dir}/20260101-000000.json`, JSON.stringify(rec([9, 9, 9], "interleaved")));
+  await Deno.writeTextFile(`${dir}/20260102-000000.json`, JSON.stringify(rec([2, 1, 3], "interleaved")));
+  await Deno.writeTextFile(`${dir}/20260103-000000.json`, JSON.stringify(rec([7, 7, 7]))); // older format: skipped
+  await Deno.writeTextFile(`${dir}/fp16-20260104-000000.json`, "{}"); // another bench's record: skipped
+  const table = benchTable(dir);
+  const rows = table.split("\n").slice(2).map((l) => l.split("|").slice(1, -1).map((c) => c.trim()));
+  assert.equal(rows.length, 1);
+  // ours: median 2 s/step -> 0.500 steps/s; PyTorch 3 s -> 0.333; ratio 3/2; encode 64/0.5 = 128 vs 64/1
+  assert.deepEqual(rows[0], [
+    "BERT mini L4/256",
+    "cpu",
+    "0.500",
+    "0.333",
+    "1.50",
+    "128",
+    "64",
+    "2.00",
+    "0.50",
+    "1.00",
+    "20260102-000000.json",
+  ]);
+  const md = `${dir}/t.md`;
+  await Deno.writeTextFile(md, `# t\n\n${table}\n`);
+  const fmt = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--check", md],
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  assert.ok(fmt.success, new TextDecoder().decode(fmt.stderr));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the README speed table says so when there are no records", async () => {
+  const dir = await Deno.makeTempDir();
+  assert.match(benchTable(dir), /no benchmark records/i);
+  assert.match(benchTable(`${dir}/missing`), /no benchmark records/i);
+  await Deno.remove(dir, { recursive: true });
+});
