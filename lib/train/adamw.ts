@@ -137,8 +137,9 @@ export function globalGradNorm(grads: Iterable<tf.Tensor>): number {
 
 /**
  * torch `clip_grad_norm_`'s factor: max/(norm + 1e-6) when that is below 1, else 1. `maxNorm` ≤ 0
- * switches clipping off (1), as HF's Trainer clips only when `max_grad_norm > 0`. A NaN norm gives 1
- * (torch's `clip_coef < 1` is false too). Pass the factor to {@link AdamW.step} as `gradScale`.
+ * switches clipping off (1), as HF's Trainer clips only when `max_grad_norm > 0`. A NaN norm gives 1:
+ * the gradients are NaN already, and stay so either way. Pass the factor to {@link AdamW.step} as
+ * `gradScale`.
  */
 export function clipFactor(norm: number, maxNorm: number): number {
   if (!(maxNorm > 0)) return 1;

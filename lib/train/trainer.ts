@@ -416,7 +416,7 @@ export function lossAndGrads(
   const we = padId === null ? undefined : byName.get(weName);
   const weValues = we && padId !== null ? peekFloat32(we, true) : null;
   if (weValues && padId !== null) { // cpu: zero the [PAD] row in place
-    const H = we!.shape[1] ?? 1;
+    const H = (we as tf.Tensor2D).shape[1]; // [V, H]
     weValues.fill(0, padId * H, (padId + 1) * H);
   } else if (we && padId !== null) {
     const [V] = we.shape;
