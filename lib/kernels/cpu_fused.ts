@@ -23,6 +23,7 @@
 import { tf } from "../tf.ts";
 import { FUSED_KERNELS } from "../model/fused.ts";
 import { allocFloat32, allocUint8, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
+import { fmix32 } from "../data/seeded_rng.ts";
 import { nativeKernels } from "./native_kernels.ts";
 
 type KernelArgs = {
@@ -52,13 +53,7 @@ export function erf(x: number): number {
 
 /** Murmur3's 32-bit finaliser of (seed, i): the dropout mask's counter-based hash. */
 export function dropoutHash(seed: number, i: number): number {
-  let h = (Math.imul(i, 0x9e3779b1) ^ seed) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32((Math.imul(i, 0x9e3779b1) ^ seed) >>> 0);
 }
 
 function values(be: CpuBackendLike, t: tf.TensorInfo): Float32Array {
