@@ -16,7 +16,7 @@
  * Prints a table and writes a record to `results/bench/<timestamp>.json` with every timing.
  *
  * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` `--steps 6` (timed rounds) `--warmup 2`
- * `--encode-batches 10` `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
+ * `--encode-batches 20` `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
  * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our
  * last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every child, ours and
  * PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not recognise; the
@@ -389,7 +389,7 @@ async function main(args: string[]): Promise<void> {
   }
   const backends = flag(args, "backends", "cpu,wasm").split(",");
   const steps = Number(flag(args, "steps", "6")), warmup = Number(flag(args, "warmup", "2"));
-  const encodeBatches = Number(flag(args, "encode-batches", "10"));
+  const encodeBatches = Number(flag(args, "encode-batches", "20"));
   const maxGradNorm = Number(flag(args, "max-grad-norm", "1"));
   for (const [n, v] of [["steps", steps], ["warmup", warmup], ["encode-batches", encodeBatches]] as const) {
     if (!Number.isInteger(v) || v < (n === "warmup" ? 0 : 1)) {
