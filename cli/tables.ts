@@ -1,8 +1,7 @@
 /**
  * `deno task tables [--check]`: regenerate every generated result table (each experiment's RESULTS.md,
  * and README.md's CPU speed table from `results/bench/`) from the run records in `results/` and the
- * committed reference numbers. `--check` writes nothing and
- * exits 1 when a table is stale.
+ * committed reference numbers. `--check` writes nothing and exits 1 when a table is stale.
  *
  * @module
  */

@@ -1,9 +1,10 @@
 /**
  * Access to the TF.js `cpu` backend's storage for hand-written kernels, and a pool of Float32Array
- * output buffers (and Uint8Array ones for dropout masks). A training step allocates hundreds of multi-MB arrays; fresh ones cost `mmap`,
- * page faults and zeroing (half the process time in CPU-PERF.md) and are freed late by GC. With the
- * pool installed, an output buffer allocated by {@link allocFloat32} returns to the pool when the
- * backend frees its tensor and is handed to the next kernel that needs that many elements.
+ * output buffers (and Uint8Array ones for dropout masks). A training step allocates hundreds of
+ * multi-MB arrays; fresh ones cost `mmap`, page faults and zeroing (half the process time in
+ * CPU-PERF.md) and are freed late by GC. With the pool installed, an output buffer allocated by
+ * {@link allocFloat32} returns to the pool when the backend frees its tensor and is handed to the
+ * next kernel that needs that many elements.
  *
  * Safety: a buffer is recycled only while the backend is its sole holder. It "escapes" (is never
  * recycled) once it is read out (`dataSync`/`data`/`readSync`) or once another tensor is stored on
