@@ -28,7 +28,8 @@ import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { BertModel } from "../lib/model/bert.ts";
 import { seededDropout } from "../lib/model/dropout.ts";
-import type { Precision } from "../lib/model/fp16.ts";
+/** The two precisions this benchmark compares. */
+type Precision = "fp32" | "fp16";
 import { BertTokenizer } from "../lib/tokenizer/bert_tokenizer.ts";
 import { bertBaseUncasedVocabText } from "../lib/tokenizer/npm_vocab.ts";
 import {
@@ -42,18 +43,15 @@ import { loadTrainFile } from "../lib/data/train_corpus.ts";
 import { newRunId } from "../lib/results/run_record.ts";
 import { AdamW } from "../lib/train/adamw.ts";
 import { LossScaler } from "../lib/train/loss_scaler.ts";
-import { MlpHead } from "../lib/train/mlp_head.ts";
 import { SimcseModel } from "../lib/train/simcse_model.ts";
 import type { TrainConfig } from "../lib/train/train_config.ts";
-import { buildModel, train, trainStep } from "../lib/train/trainer.ts";
+import { trainStep } from "../lib/train/trainer.ts";
+import { buildModel, buildSimcse, train } from "../lib/train/run.ts";
 import { BERT_TINY_DIR, preset } from "../experiments/reproduction/config.ts";
+import { exists } from "../lib/io/fs.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
        [--rss-steps N] [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`;
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** The reproduction `cpu` preset (pretrained BERT-tiny when fetched, else random init). */
 async function benchConfig(dataDir: string): Promise<TrainConfig> {
@@ -69,23 +67,16 @@ async function benchConfig(dataDir: string): Promise<TrainConfig> {
 }
 
 /** A SimCSE model as the trainer builds it (same seeds, so two calls give identical weights). */
-async function buildSimcse(
+async function buildSimcseModel(
   cfg: TrainConfig,
+  precision: Precision,
 ): Promise<{ sm: SimcseModel; bert: BertModel; tokenizer: BertTokenizer }> {
   const built = await buildModel(cfg);
-  if (!(built.bert instanceof BertModel) || !(built.tokenizer instanceof BertTokenizer)) {
-    built.bert.dispose();
+  if (!(built.encoder instanceof BertModel) || !(built.tokenizer instanceof BertTokenizer)) {
+    built.encoder.dispose();
     throw new Error(`${cfg.modelDir}: the benchmark expects a BERT checkpoint`);
   }
-  const bert = built.bert, tokenizer = built.tokenizer;
-  const mlp = MlpHead.init(bert.config.hiddenSize, bert.config.initializerRange, cfg.seed + 1);
-  const sm = new SimcseModel(bert, {
-    poolerType: cfg.poolerType,
-    mlpOnlyTrain: cfg.mlpOnlyTrain,
-    temp: cfg.temp,
-  }, cfg.poolerType === "cls" ? mlp : undefined);
-  if (cfg.poolerType !== "cls") mlp.dispose();
-  return { sm, bert, tokenizer };
+  return { sm: buildSimcse(built.encoder, cfg, precision), bert: built.encoder, tokenizer: built.tokenizer };
 }
 
 /** The first `count` training batches of the trainer's epoch-0 order. */
@@ -113,8 +104,7 @@ async function runner(
   cfg: TrainConfig,
   precision: Precision,
 ): Promise<Runner & { tokenizer: BertTokenizer }> {
-  const { sm, bert, tokenizer } = await buildSimcse(cfg);
-  bert.precision = precision;
+  const { sm, bert, tokenizer } = await buildSimcseModel(cfg, precision);
   return {
     precision,
     sm,
@@ -277,7 +267,7 @@ async function trainBench(
       saveSteps: steps,
       finalEvalTasks: [],
       evalInitialModel: false,
-      fp16: p === "fp16",
+      precision: p,
     };
     console.error(`  training ${steps} steps in ${p} ...`);
     const r = await train(c, {

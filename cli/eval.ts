@@ -1,18 +1,19 @@
 /**
  * `deno task eval --model DIR --pooler NAME [--mode test|dev] [--tasks sts|LIST] [--data-dir DIR]
- *   [--batch-size N] [--backend B] [--json FILE] [--fp16]`
+ *   [--batch-size N] [--backend B] [--json FILE] [--precision fp32|fp16|bf16] [--fp16]`
  *
  * Prints the STS table in the layout of SimCSE's `evaluation.py` (STS12 … STS16, STSBenchmark,
  * SICKRelatedness, Avg.) and, with `--json`, writes the same cells as a flat JSON object.
  * `--tasks lcqmc,pawsx` evaluates the Chinese sets (Spearman × 100 on the test split).
- * Evaluation runs in fp32; `--fp16` runs the encoder's Linear layers and attention matmuls in fp16 mixed
- * precision, as the model was trained with `fp16` (SimCSE-Jittor did so silently at evaluation).
+ * Evaluation runs in fp32; `--precision fp16|bf16` (`--fp16` is `--precision fp16`) runs the encoder's
+ * Linear layers and attention matmuls in that mixed precision, e.g. as the model was trained
+ * (SimCSE-Jittor evaluated its fp16 models in fp16 silently).
  *
  * @module
  */
 import { main, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
-import { parsePooler, pool, type PoolerType, poolsFirstToken } from "../lib/pooling.ts";
+import { parsePooler } from "../lib/pooling.ts";
 import { InputError } from "../lib/errors.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { CHINESE_TASKS, type EvalTask, evaluate, STS_TASKS } from "../lib/eval/sts_eval.ts";
@@ -21,13 +22,12 @@ import { renderScores } from "../lib/eval/table.ts";
 import { ProgressBar } from "../lib/progress.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
-import { loadEncoder } from "../lib/model/registry.ts";
-import { hasPrecisionSwitch } from "../lib/model/fp16.ts";
+import { precisionFlag } from "../lib/app/precision_flag.ts";
 
 const USAGE =
   `usage: deno task eval --model DIR --pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor
        [--mode test|dev] [--tasks sts|TASK,...] [--data-dir DIR] [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu]
-       [--json FILE] [--fp16]
+       [--json FILE] [--precision fp32|fp16|bf16] [--fp16]
 tasks: sts (= ${STS_TASKS.join(",")}), or a comma list of ${[...STS_TASKS, ...CHINESE_TASKS].join(", ")}
        (case-insensitive; lcqmc, pawsx and stsb-zh are the Chinese sets)`;
 
@@ -48,31 +48,6 @@ export function parseTasks(spec: string): EvalTask[] {
   return [...new Set(out)];
 }
 
-/** A checkpoint's sentence encoder; with `fp16`, its Linear layers and attention matmuls run in fp16. */
-export async function loadSentenceEncoder(
-  dir: string,
-  pooler: PoolerType,
-  fp16: boolean,
-): Promise<SentenceEncoder> {
-  if (!fp16) return await SentenceEncoder.load(dir, { pooler });
-  const { encoder: model, tokenizer } = await loadEncoder(dir);
-  if (!hasPrecisionSwitch(model)) {
-    model.dispose();
-    throw new InputError(`--fp16 is implemented for BERT encoders; '${model.kind}' has no fp16 layers`);
-  }
-  if (pooler === "cls" && !model.hasPooler) {
-    model.dispose();
-    throw new InputError(`${dir}: pooler 'cls' needs pooler.dense weights (try --pooler cls_before_pooler)`);
-  }
-  model.precision = "fp16";
-  return new SentenceEncoder(
-    tokenizer,
-    (x) => pool(pooler, model.forward(x, { firstTokenOnly: poolsFirstToken(pooler) })),
-    model.config.maxPositionEmbeddings,
-    model,
-  );
-}
-
 if (import.meta.main) {
   await main(async () => {
     const { values } = parseFlags(Deno.args, {
@@ -84,6 +59,7 @@ if (import.meta.main) {
       "batch-size": { type: "string" },
       backend: { type: "string", default: "auto" },
       json: { type: "string" },
+      precision: { type: "string" },
       fp16: { type: "boolean", default: false },
     }, USAGE);
     const modelDir = required(values.model as string | undefined, "model", USAGE);
@@ -95,11 +71,11 @@ if (import.meta.main) {
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     await checkModelFolder(modelDir);
     const backend = await useBackend(parseBackend(values.backend as string));
-    const fp16 = values.fp16 as boolean;
-    const encoder = await loadSentenceEncoder(modelDir, pooler, fp16);
+    const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
+    const encoder = await SentenceEncoder.load(modelDir, { pooler, precision });
     console.error(
       `model ${modelDir} | pooler ${pooler} | backend ${backend} | data ${dataDir}${
-        fp16 ? " | fp16 matmuls" : ""
+        precision !== "fp32" ? ` | ${precision} matmuls` : ""
       }`,
     );
     let bar: ProgressBar | undefined;

@@ -25,7 +25,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import type { EncoderOutput } from "./model/bert.ts";
+import type { EncoderOutput } from "./model/encoder.ts";
 import { InputError } from "./errors.ts";
 
 export const POOLERS = [

@@ -17,6 +17,7 @@ import { tf } from "./tf.ts";
 import { pool, type PoolerType, poolsFirstToken } from "./pooling.ts";
 import type { EncoderInputs, TextTokenizer } from "./model/encoder.ts";
 import { loadEncoder } from "./model/registry.ts";
+import { checkPrecision, type Precision } from "./model/precision.ts";
 import { ProgressBar } from "./progress.ts";
 
 export interface EncodeOptions {
@@ -44,9 +45,22 @@ export class SentenceEncoder {
     private readonly owned?: { dispose(): void },
   ) {}
 
-  /** Load a Hugging Face checkpoint folder (config.json, weights, tokenizer files). */
-  static async load(dir: string, opts: { pooler: PoolerType }): Promise<SentenceEncoder> {
+  /**
+   * Load a Hugging Face checkpoint folder (config.json, weights, tokenizer files). `precision` (default
+   * fp32) is the matmul precision of every forward pass, e.g. fp16 for a model trained in fp16.
+   */
+  static async load(
+    dir: string,
+    opts: { pooler: PoolerType; precision?: Precision },
+  ): Promise<SentenceEncoder> {
     const { encoder: model, tokenizer } = await loadEncoder(dir);
+    const precision = opts.precision ?? "fp32";
+    try {
+      checkPrecision(precision, model.precisions, model.kind);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
     if (opts.pooler === "cls" && !model.hasPooler) {
       model.dispose();
       throw new Error(
@@ -57,7 +71,7 @@ export class SentenceEncoder {
     const pooler = opts.pooler;
     return new SentenceEncoder(
       tokenizer,
-      (x) => pool(pooler, model.forward(x, { firstTokenOnly: poolsFirstToken(pooler) })),
+      (x) => pool(pooler, model.forward(x, { firstTokenOnly: poolsFirstToken(pooler), precision })),
       model.config.maxPositionEmbeddings,
       model,
     );

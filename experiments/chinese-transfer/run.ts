@@ -10,19 +10,25 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+import {
+  announcePreset,
+  exitCodeOf,
+  TRAIN_FLAGS,
+  TRAIN_FLAGS_USAGE,
+  trainSets,
+} from "../../lib/app/train_command.ts";
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import { checkModelFolder } from "../../lib/model/model_folder.ts";
-import { train } from "../../lib/train/trainer.ts";
+import { train } from "../../lib/train/run.ts";
 import { preset, splitFile, type ZhPooler, type ZhPreset, type ZhTask } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
+import { exists } from "../../lib/io/fs.ts";
 
 const USAGE = `usage: deno task chinese [--preset seed|cpu] [--task lcqmc|pawsx|all] [--pooler cls|avg|all]
-       [--backend auto|tensorflow|webgpu|wasm|cpu] [--data-dir DIR] [--set key=value ...]`;
-
-const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+       ${TRAIN_FLAGS_USAGE}`;
 
 /** bert-base-chinese's vocab.txt for random-init presets: data/models/…, else the shared copy. */
 async function ensureVocab(dir: string): Promise<void> {
@@ -51,13 +57,11 @@ function choices<T extends string>(value: string, all: readonly T[], flag: strin
 if (import.meta.main) {
   await main(async () => {
     const { values } = parseFlags(Deno.args, {
-      preset: { type: "string" },
+      ...TRAIN_FLAGS,
       task: { type: "string", default: "all" },
       pooler: { type: "string", default: "all" },
-      backend: { type: "string", default: "auto" },
-      "data-dir": { type: "string" },
-      set: { type: "string", multiple: true, default: [] },
     }, USAGE);
+    const sets = trainSets(values);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const tasks = choices<ZhTask>(values.task as string, ["lcqmc", "pawsx"], "task");
     const poolers = choices<ZhPooler>(values.pooler as string, ["cls", "avg"], "pooler");
@@ -69,12 +73,11 @@ if (import.meta.main) {
         Boolean,
       );
       name = model && trainSplits ? "seed" : "cpu";
-      console.error(
-        `preset: ${name} (${
-          name === "seed"
-            ? "bert-base-chinese and the train splits are present"
-            : "bert-base-chinese or a train split is not downloaded; `--preset seed` runs the seed's setup"
-        })`,
+      announcePreset(
+        name,
+        name === "seed"
+          ? "bert-base-chinese and the train splits are present"
+          : "bert-base-chinese or a train split is not downloaded; `--preset seed` runs the seed's setup",
       );
     }
     if (name !== "seed" && name !== "cpu") {
@@ -98,14 +101,14 @@ if (import.meta.main) {
         );
       }
       for (const pooler of poolers) {
-        const cfg = applyOverrides(preset(name, task, pooler, dataDir, trainSplit), values.set as string[]);
+        const cfg = applyOverrides(preset(name, task, pooler, dataDir, trainSplit), sets);
         if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
         else await checkModelFolder(cfg.modelDir);
         console.error(`== ${cfg.preset}`);
-        const r = await train(cfg, { backend });
+        const r = await train(cfg, { backend, resume: values.resume as boolean });
         console.error(`run record: ${r.runDir} (${r.status})`);
         if (r.finalScores) console.log(renderScores(r.finalScores, "test"));
-        if (r.status !== "completed") Deno.exit(r.status === "interrupted" ? 130 : 1);
+        if (r.status !== "completed") Deno.exit(exitCodeOf(r.status));
       }
     }
     await writeResultsMarkdown();

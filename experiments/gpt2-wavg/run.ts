@@ -14,6 +14,13 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+import {
+  announcePreset,
+  exitCodeOf,
+  TRAIN_FLAGS,
+  TRAIN_FLAGS_USAGE,
+  trainSets,
+} from "../../lib/app/train_command.ts";
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { type EvalTask, evaluate } from "../../lib/eval/sts_eval.ts";
@@ -21,7 +28,7 @@ import { renderScores } from "../../lib/eval/table.ts";
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import { preflightEnglish } from "../../lib/train/preflight.ts";
 import { SentenceEncoder } from "../../lib/sentence_encoder.ts";
-import { train } from "../../lib/train/trainer.ts";
+import { train } from "../../lib/train/run.ts";
 import type { TrainConfig } from "../../lib/train/train_config.ts";
 import {
   CPU_RANDOM_GPT2,
@@ -33,14 +40,11 @@ import {
 } from "./config.ts";
 import { ensureRandomGpt2 } from "./random_gpt2.ts";
 import { CROSS_POOLER_FILE, writeResultsMarkdown } from "./tables.ts";
+import { exists } from "../../lib/io/fs.ts";
 
 const USAGE = `usage: deno task gpt2-wavg [--preset gpt2|gpt2-medium|cpu] [--pooler avg,wavg,wavg_jittor]
-       [--backend auto|tensorflow|webgpu|wasm|cpu] [--data-dir DIR] [--resume] [--set key=value ...]
+       ${TRAIN_FLAGS_USAGE}
 (one training run per pooler, in the order given; default: all three)`;
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** `avg,wavg` -> ["avg", "wavg"], each a decoder pooler, no repeats. */
 export function parsePoolerList(spec: string): Gpt2Pooler[] {
@@ -91,13 +95,10 @@ async function crossEvaluate(cfg: TrainConfig, runDir: string): Promise<void> {
 if (import.meta.main) {
   await main(async () => {
     const { values } = parseFlags(Deno.args, {
-      preset: { type: "string" },
+      ...TRAIN_FLAGS,
       pooler: { type: "string", default: GPT2_POOLERS.join(",") },
-      backend: { type: "string", default: "auto" },
-      "data-dir": { type: "string" },
-      resume: { type: "boolean", default: false },
-      set: { type: "string", multiple: true, default: [] },
     }, USAGE);
+    const sets = trainSets(values);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const poolers = parsePoolerList(values.pooler as string);
     const backend = await useBackend(parseBackend(values.backend as string));
@@ -107,23 +108,19 @@ if (import.meta.main) {
       const have = (await exists("data/models/gpt2/config.json")) &&
         (await exists(`${dataDir}/wiki/wiki1m_for_simcse.txt`));
       name = gpu && have ? "gpt2" : "cpu";
-      console.error(
-        `preset: ${name} (${
-          name === "gpt2"
-            ? `GPU backend '${backend}' and gpt2 + wiki1m are present`
-            : `backend '${backend}'${gpu ? "" : " is a CPU"}${
-              have ? "" : "; gpt2 or wiki1m is not downloaded"
-            }` +
-              "; `--preset gpt2` or `--preset gpt2-medium` runs the seed's recipe"
-        })`,
+      announcePreset(
+        name,
+        name === "gpt2"
+          ? `GPU backend '${backend}' and gpt2 + wiki1m are present`
+          : `backend '${backend}'${gpu ? "" : " is a CPU"}${
+            have ? "" : "; gpt2 or wiki1m is not downloaded"
+          }; \`--preset gpt2\` or \`--preset gpt2-medium\` runs the seed's recipe`,
       );
     }
     if (!(PRESETS as readonly string[]).includes(name)) {
       throw new InputError(`unknown preset '${name}'; expected ${PRESETS.join(", ")}`);
     }
-    const cfgs = poolers.map((p) =>
-      applyOverrides(preset(name as PresetName, p, dataDir), values.set as string[])
-    );
+    const cfgs = poolers.map((p) => applyOverrides(preset(name as PresetName, p, dataDir), sets));
     for (const cfg of cfgs) await preflightEnglish(cfg, cfg.modelDir !== CPU_RANDOM_GPT2.dir);
     if (cfgs.some((c) => c.modelDir === CPU_RANDOM_GPT2.dir) && (await ensureRandomGpt2(CPU_RANDOM_GPT2))) {
       console.error(
@@ -142,7 +139,7 @@ if (import.meta.main) {
         if (cfg.poolerType !== "avg") await crossEvaluate(cfg, result.runDir);
       }
       if (result.status !== "completed") {
-        exitCode = result.status === "interrupted" ? 130 : 1;
+        exitCode = exitCodeOf(result.status);
         break;
       }
     }

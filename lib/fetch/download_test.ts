@@ -3,6 +3,7 @@ import { downloadFile, probe, remoteInfoFromHeaders } from "./download.ts";
 import { FetchError } from "./fetch_error.ts";
 import { deadUrl, startTestServer } from "./test_server.ts";
 import { sha256File } from "./file_hash.ts";
+import { exists } from "../io/fs.ts";
 
 const FIX = new URL("../../testdata/fetch/", import.meta.url).pathname;
 const EXPECTED = JSON.parse(Deno.readTextFileSync(`${FIX}expected.json`));
@@ -10,10 +11,6 @@ const BLOB = Deno.readFileSync(`${FIX}files/blob.bin`);
 const BLOB_SHA = EXPECTED.files["blob.bin"].sha256 as string; // hashlib
 const CONFIG = Deno.readFileSync(`${FIX}files/config.json`);
 const quiet = { progress: false as const, log: () => {}, retryDelayMs: 0 };
-
-async function exists(p: string): Promise<boolean> {
-  return await Deno.stat(p).then(() => true, () => false);
-}
 
 async function listDir(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -38,6 +38,7 @@ import { FetchLock, type HashSource, isAbsent, type LockEntry } from "./lock_fil
 import { sha256File } from "./file_hash.ts";
 import { unpackTar, unpackZip } from "./unpack.ts";
 import { acquireProcessLock } from "./process_lock.ts";
+import { isFile as exists } from "../io/fs.ts";
 
 export interface FetchOptions {
   /** The data folder (created if needed). */
@@ -97,14 +98,6 @@ export function resolveItems(names: string[]): CatalogItem[] {
     );
   }
   return out;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }
 
 function isHubItem(item: CatalogItem): boolean {

@@ -23,70 +23,16 @@
  */
 import { tf } from "../tf.ts";
 import type { BertConfig } from "./bert_config.ts";
-import type { DropoutFn } from "./dropout.ts";
 import { linear } from "./linear.ts";
 import { checkpointed } from "./checkpointing.ts";
-import {
-  activationLinear,
-  attentionContext,
-  attentionScores,
-  attentionSoftmax,
-  fusedGelu,
-  fusedGeluNew,
-  fusedLayerNorm,
-} from "./fused.ts";
-import type { Precision } from "./fp16.ts";
-import { fp16Linear } from "./fp16_linear.ts";
-import { fp16AttentionContext, fp16AttentionScores } from "./fp16_matmul.ts";
-import type { Encoder } from "./encoder.ts";
+import { attentionContext, attentionScores, attentionSoftmax } from "./fused.ts";
+import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "./precision.ts";
+import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
+import { activationThenLinear, layerNorm, positionIds, release } from "./layers.ts";
 
 export type { BertConfig };
-
-/** Position ids 0..L-1 for each of B rows, flattened: int32 [B·L] (built directly; TF.js's cpu Tile is slow). */
-export function positionIds(B: number, L: number): tf.Tensor1D {
-  const ids = new Int32Array(B * L);
-  for (let i = 0; i < ids.length; i++) ids[i] = i % L;
-  return tf.tensor1d(ids, "int32");
-}
-
-/** Token ids and masks for a padded batch, all [B, L]. */
-export interface BertInputs {
-  inputIds: tf.Tensor2D; // int32 [B, L]
-  attentionMask: tf.Tensor2D; // 1 = real token, 0 = padding [B, L]
-  tokenTypeIds?: tf.Tensor2D; // int32 [B, L]; zeros when absent
-}
-
-/** What every encoder returns (the typed hand-off to poolers and losses). */
-export interface EncoderOutput {
-  /** Output of the last layer [B, L, H]. */
-  lastHiddenState: tf.Tensor3D;
-  /** hiddenStates[0] is the embedding output, hiddenStates[i] the output of layer i; length layers + 1. */
-  hiddenStates: tf.Tensor3D[];
-  /** float32 [B, L], 1 for real tokens. */
-  attentionMask: tf.Tensor2D;
-  /** Pooler dense + tanh on [CLS] [B, H], when the checkpoint has pooler weights. */
-  pooledOutput?: tf.Tensor2D;
-}
-
-export interface ForwardOptions {
-  /** Dropout active (training) or not (evaluation). Default false. */
-  training?: boolean;
-  /** Dropout implementation used when training; required when `training` is true. */
-  dropout?: DropoutFn;
-  /**
-   * Activation checkpointing (training only, fp32; BERT and GPT-2): keep only each layer's input for the
-   * backward pass and recompute the layer there (`checkpointing.ts`). Less memory, one more forward
-   * pass. The dropout function must be deterministic per site (every DropoutFn here is). Default false.
-   */
-  checkpointLayers?: boolean;
-  /**
-   * The caller reads only position 0 of the last layer ([CLS] pooling at evaluation): the last encoder
-   * layer then computes its output for position 0 alone (keys and values still cover every token), and
-   * `lastHiddenState` and the last `hiddenStates` entry are [B, 1, H]. Same values as the full pass;
-   * less work. Ignored when training and in fp16 mode; encoders without it return [B, L, H] as usual.
-   */
-  firstTokenOnly?: boolean;
-}
+/** The inputs of `BertModel.forward` (every encoder takes the same). */
+export type BertInputs = EncoderInputs;
 
 /** Names of the parameters of one layer, in HF order. */
 export function bertLayerParamNames(i: number): string[] {
@@ -142,60 +88,14 @@ export function isLinearKernel(name: string): boolean {
   return name.endsWith(".weight") && !name.startsWith("embeddings.") && !name.includes("LayerNorm");
 }
 
-/**
- * Dispose intermediates of a training forward pass as soon as nothing reads them again. TF.js would
- * keep them until the whole backward pass ends, although every op that needs a tensor for its
- * gradient keeps its own clone (`saveTensorsForBackwardMode`): a dense output that only fed a
- * dropout, a dropout output that only fed an add, a sum that only fed a LayerNorm (which saves x̂),
- * the raw attention scores. Freed memory comes back only for tensors no op saved; disposing the
- * others is harmless.
- */
-export function release(...ts: tf.Tensor[]): void {
-  for (const t of ts) if (!t.isDisposed) t.dispose();
-}
-
-/** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  return fusedLayerNorm(x, gamma, beta, eps);
-}
-
-/** Activations by HF name: "gelu" is exact erf GELU; "gelu_new" is the tanh approximation (GPT-2). */
-export function activation(name: BertConfig["hiddenAct"], x: tf.Tensor): tf.Tensor {
-  switch (name) {
-    case "gelu":
-      return fusedGelu(x);
-    case "gelu_new":
-      return fusedGeluNew(x);
-    case "relu":
-      return tf.relu(x);
-    default: {
-      const never: never = name;
-      throw new Error(`unknown activation ${never}`);
-    }
-  }
-}
-
-/**
- * act(x) @ W + b, the FFN's second half. For GELU and gelu_new one fused op that recomputes the
- * activation in the backward pass instead of keeping its [N, 4H] output (`activationLinear`).
- */
-export function activationThenLinear(
-  name: BertConfig["hiddenAct"],
-  x: tf.Tensor2D,
-  w: tf.Tensor2D,
-  b: tf.Tensor1D,
-): tf.Tensor2D {
-  return name === "relu" ? linear(tf.relu(x), w, b) : activationLinear(name, x, w, b);
-}
-
 export class BertModel implements Encoder {
   readonly kind = "bert";
   /**
-   * "fp16" runs every encoder-layer Linear and the attention matmuls (QKᵀ, probs·V) as fp16
-   * mixed-precision ops (`fp16_linear.ts`, `fp16_matmul.ts`; GELU fused in fp16 as in SimCSE-Jittor);
-   * embeddings, LayerNorms, softmax and the pooler stay fp32. Default "fp32".
+   * Every precision: in "fp16" and "bf16" each encoder-layer Linear and the attention matmuls
+   * (QKᵀ, probs·V) run as that precision's mixed-precision ops (`precision.ts`; GELU fused into the
+   * intermediate Linear, as in SimCSE-Jittor); embeddings, LayerNorms, softmax and the pooler stay fp32.
    */
-  precision: Precision = "fp32";
+  readonly precisions = PRECISIONS;
   constructor(readonly config: BertConfig, readonly params: Map<string, tf.Variable>) {}
 
   /** HF's BertEmbeddings uses `padding_idx = pad_token_id`: the [PAD] row gets no gradient. */
@@ -240,15 +140,15 @@ export class BertModel implements Encoder {
     return this.params.has("pooler.dense.weight");
   }
 
-  /** x [N, in] @ W [in, out] + b; in fp16 mixed precision when `half` (optionally with a fused activation). */
+  /** x [N, in] @ W [in, out] + b; through `half`'s ops when given (optionally with a fused activation). */
   private linear(
     x: tf.Tensor2D,
     name: string,
-    half = false,
+    half?: HalfPrecisionOps,
     act?: BertConfig["hiddenAct"],
   ): tf.Tensor2D {
     const w = this.p(`${name}.weight`) as tf.Tensor2D, b = this.p(`${name}.bias`) as tf.Tensor1D;
-    return half ? fp16Linear(x, w, b, { activation: act }) : linear(x, w, b);
+    return half ? half.linear(x, w, b, act) : linear(x, w, b);
   }
 
   private ln(x: tf.Tensor, name: string): tf.Tensor {
@@ -258,6 +158,8 @@ export class BertModel implements Encoder {
   /** Run the encoder. Call inside `tf.tidy` (or dispose the outputs). */
   forward(inputs: BertInputs, opts: ForwardOptions = {}): EncoderOutput {
     const cfg = this.config;
+    const precision = opts.precision ?? "fp32";
+    checkPrecision(precision, this.precisions, this.kind);
     const [B, L] = inputs.inputIds.shape;
     const H = cfg.hiddenSize, nh = cfg.numAttentionHeads, dh = H / nh;
     if (L > cfg.maxPositionEmbeddings) {
@@ -285,7 +187,7 @@ export class BertModel implements Encoder {
     // Additive key mask, broadcast over heads and queries: [B, 1, 1, L].
     const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
     const scale = 1 / Math.sqrt(dh);
-    const half = this.precision === "fp16";
+    const half = usesHalfOps(precision) ? halfOps(precision) : undefined;
 
     const layerCtx = { B, L, extMask, drop, half, scale };
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
@@ -324,7 +226,7 @@ export class BertModel implements Encoder {
       L: number;
       extMask: tf.Tensor;
       drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
-      half: boolean;
+      half?: HalfPrecisionOps;
       scale: number;
     },
   ): tf.Tensor2D {
@@ -333,11 +235,11 @@ export class BertModel implements Encoder {
     const hs = { batch: c.B, seqLen: c.L, heads: cfg.numAttentionHeads };
     let ctx: tf.Tensor2D; // [B*L, H]
     if (half) {
-      const q = this.linear(h, `${p}attention.self.query`, true);
-      const k = this.linear(h, `${p}attention.self.key`, true);
-      const scores = tf.add(fp16AttentionScores(q, k, hs, scale), extMask); // [B, nh, L, L]
+      const q = this.linear(h, `${p}attention.self.query`, half);
+      const k = this.linear(h, `${p}attention.self.key`, half);
+      const scores = tf.add(half.attentionScores(q, k, hs, scale), extMask); // [B, nh, L, L]
       const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
-      ctx = fp16AttentionContext(probs, this.linear(h, `${p}attention.self.value`, true), hs);
+      ctx = half.attentionContext(probs, this.linear(h, `${p}attention.self.value`, half), hs);
     } else {
       const q = this.linear(h, `${p}attention.self.query`);
       const k = this.linear(h, `${p}attention.self.key`);
@@ -357,7 +259,7 @@ export class BertModel implements Encoder {
     };
     const a = branch(this.linear(ctx, `${p}attention.output.dense`, half), "attention.output", 2 + 3 * i, h);
     const out = half // [B*L, H]
-      ? this.linear(this.linear(a, `${p}intermediate.dense`, true, cfg.hiddenAct), `${p}output.dense`, true)
+      ? this.linear(this.linear(a, `${p}intermediate.dense`, half, cfg.hiddenAct), `${p}output.dense`, half)
       : activationThenLinear(
         cfg.hiddenAct,
         this.linear(a, `${p}intermediate.dense`), // [B*L, I]

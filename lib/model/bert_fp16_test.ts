@@ -22,14 +22,18 @@ function inputs(f: ForwardFixture) {
   };
 }
 
-Deno.test("`BertModel.precision` defaults to fp32; in fp16 the forward pass stays within fp16 error of PyTorch's fp32 BERT", async () => {
+Deno.test("`forward()` precision defaults to fp32; in fp16 the forward pass stays within fp16 error of PyTorch's fp32 BERT", async () => {
   await useBackend("wasm");
   const fx = readFixture<ForwardFixture>("bert/forward.json");
   const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
-  strictEqual(model.precision, "fp32");
-  model.precision = "fp16";
   tf.tidy(() => {
-    const out = model.forward(inputs(fx));
+    const byDefault = model.forward(inputs(fx)).lastHiddenState.dataSync();
+    strictEqual(
+      byDefault.join(),
+      model.forward(inputs(fx), { precision: "fp32" }).lastHiddenState.dataSync().join(),
+      "the default is fp32",
+    );
+    const out = model.forward(inputs(fx), { precision: "fp16" });
     const want = fx.expected.fp32.last_hidden_state.data;
     const err = assertClose(out.lastHiddenState.dataSync(), want, 3e-2, "fp16 last_hidden_state", 1);
     ok(err > 1e-5, `fp16 rounding is really applied (max rel diff ${err})`);
@@ -43,11 +47,10 @@ Deno.test("fp16 BERT gradients agree with fp32 BERT gradients within fp16 tolera
   const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
   const vars = [...model.trainableParams().entries()];
   const grads = (precision: "fp32" | "fp16") => {
-    model.precision = precision;
     return tf.tidy(() => {
       const x = inputs(fx);
       const { value, grads } = tf.variableGrads(() => {
-        const out = model.forward(x, { training: true, dropout: hashDropout() });
+        const out = model.forward(x, { training: true, dropout: hashDropout(), precision });
         const w = tf.randomNormal(out.lastHiddenState.shape, 0, 1, "float32", 7);
         return tf.sum(tf.mul(out.lastHiddenState, w)) as tf.Scalar;
       }, vars.map(([, v]) => v));
@@ -87,13 +90,13 @@ Deno.test("fp16 keeps the tensors saved for the backward pass at 16 bits: peak m
   const mask = tf.ones([B, L], "int32") as tf.Tensor2D;
   const vars = [...model.params.values()];
   const peak = async (precision: "fp32" | "fp16") => {
-    model.precision = precision;
     const start = tf.memory().numBytes;
     const prof = await tf.profile(() => {
       const { value, grads } = tf.variableGrads(() => {
         const out = model.forward({ inputIds: ids, attentionMask: mask }, {
           training: true,
           dropout: hashDropout(),
+          precision,
         });
         return tf.mean(tf.square(out.lastHiddenState)) as tf.Scalar;
       }, vars);

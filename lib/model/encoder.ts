@@ -1,15 +1,60 @@
 /**
- * What every sentence encoder (BERT, GPT-2) and its tokenizer offer the rest of the toolkit: the
- * typed hand-off that poolers, the SimCSE head, the trainer, evaluation and the CLI rely on, so none of
- * them depends on a model class.
+ * What every sentence encoder (BERT, GPT-2) offers the rest of the toolkit: the typed hand-off that
+ * poolers, the SimCSE head, the trainer, evaluation and the CLI rely on, so none of them depends on
+ * a model class. Every shared type lives here; the model files import it, never the other way.
  *
  * @module
  */
 import type { tf } from "../tf.ts";
-import type { BertInputs, EncoderOutput, ForwardOptions } from "./bert.ts";
-import type { EncodedBatch, TokenizerInfo } from "../tokenizer/bert_tokenizer.ts";
+import type { DropoutFn } from "./dropout.ts";
+import type { Precision } from "./precision.ts";
+import type { EncodedBatch, TextTokenizer, TokenizerInfo } from "../tokenizer/text_tokenizer.ts";
 
-export type { BertInputs as EncoderInputs, EncodedBatch, EncoderOutput, ForwardOptions, TokenizerInfo };
+export type { EncodedBatch, Precision, TextTokenizer, TokenizerInfo };
+
+/** Token ids and masks for a padded batch, all [B, L]. */
+export interface EncoderInputs {
+  inputIds: tf.Tensor2D; // int32 [B, L]
+  attentionMask: tf.Tensor2D; // 1 = real token, 0 = padding [B, L]
+  tokenTypeIds?: tf.Tensor2D; // int32 [B, L]; zeros when absent
+}
+
+/** What every encoder returns (the typed hand-off to poolers and losses). */
+export interface EncoderOutput {
+  /** Output of the last layer [B, L, H]. */
+  lastHiddenState: tf.Tensor3D;
+  /** hiddenStates[0] is the embedding output, hiddenStates[i] the output of layer i; length layers + 1. */
+  hiddenStates: tf.Tensor3D[];
+  /** float32 [B, L], 1 for real tokens. */
+  attentionMask: tf.Tensor2D;
+  /** Pooler dense + tanh on [CLS] [B, H], when the checkpoint has pooler weights. */
+  pooledOutput?: tf.Tensor2D;
+}
+
+export interface ForwardOptions {
+  /** Dropout active (training) or not (evaluation). Default false. */
+  training?: boolean;
+  /** Dropout implementation used when training; required when `training` is true. */
+  dropout?: DropoutFn;
+  /**
+   * Matmul precision of the encoder layers' Linear layers and attention matmuls (`precision.ts`).
+   * Default "fp32". An encoder throws for a precision it does not list in `precisions`.
+   */
+  precision?: Precision;
+  /**
+   * Activation checkpointing (training only, fp32; BERT and GPT-2): keep only each layer's input for the
+   * backward pass and recompute the layer there (`checkpointing.ts`). Less memory, one more forward
+   * pass. The dropout function must be deterministic per site (every DropoutFn here is). Default false.
+   */
+  checkpointLayers?: boolean;
+  /**
+   * The caller reads only position 0 of the last layer ([CLS] pooling at evaluation): the last encoder
+   * layer then computes its output for position 0 alone (keys and values still cover every token), and
+   * `lastHiddenState` and the last `hiddenStates` entry are [B, 1, H]. Same values as the full pass;
+   * less work. Ignored when training and in half precision; encoders without it return [B, L, H].
+   */
+  firstTokenOnly?: boolean;
+}
 
 /** Fields every encoder config has (HF names camel-cased). */
 export interface EncoderConfigCommon {
@@ -32,19 +77,13 @@ export interface Encoder {
   readonly paddingIdx: number | null;
   /** Name of the word-embedding parameter. */
   readonly wordEmbeddingName: string;
-  forward(inputs: BertInputs, opts?: ForwardOptions): EncoderOutput;
+  /** The matmul precisions `forward` accepts. */
+  readonly precisions: readonly Precision[];
+  forward(inputs: EncoderInputs, opts?: ForwardOptions): EncoderOutput;
   p(name: string): tf.Variable;
   /** Variables SimCSE trains (everything but an unused pretrained pooler). */
   trainableParams(): Map<string, tf.Variable>;
   /** Override every dropout rate (SimCSE-jittor's `--dropout_rate`). */
   setDropout(rate: number): void;
   dispose(): void;
-}
-
-/** Tokenizer side: ids with padding and masks. */
-export interface TextTokenizer {
-  readonly info: TokenizerInfo;
-  encode(text: string, opts?: { maxLength?: number }): number[];
-  encodeBatch(texts: readonly string[], opts?: { maxLength?: number }): EncodedBatch;
-  saveTo(dir: string): Promise<void>;
 }

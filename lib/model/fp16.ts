@@ -33,20 +33,6 @@ export const F16_MIN_NORMAL = 2 ** -14;
 /** Smallest positive subnormal binary16 value. */
 export const F16_MIN_SUBNORMAL = 2 ** -24;
 
-/** Matmul precision of a model's Linear layers and attention matmuls. */
-export type Precision = "fp32" | "fp16";
-
-/** A model whose Linear/attention matmul precision can be switched (`BertModel` has it). */
-export interface PrecisionSwitch {
-  precision: Precision;
-}
-
-/** True when `model` has a `precision` switch. */
-export function hasPrecisionSwitch(model: unknown): model is PrecisionSwitch {
-  const p = (model as { precision?: unknown } | null)?.precision;
-  return p === "fp32" || p === "fp16";
-}
-
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
 

@@ -29,10 +29,11 @@
  */
 import { tf } from "../tf.ts";
 import { releasing } from "./grad_release.ts";
+import { activationInputGrad, activationValue, type AnyActivation } from "./fused.ts";
 import { asF16, isF16Valued, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
 
 /** Activation fused into the fp16 op (HF names; "none" = plain Linear). */
-export type Fp16Activation = "none" | "gelu" | "gelu_new" | "relu";
+export type Fp16Activation = AnyActivation;
 
 export interface Fp16LinearOptions {
   /** Apply this activation in fp16 on the rounded pre-activation (default "none"). */
@@ -58,53 +59,6 @@ export function sharedPackedF16(x: tf.Tensor): tf.Tensor {
 /** Whether a gradient tape is recording (outside of any kernel). */
 export function recordingGradients(): boolean {
   return tf.engine().isTapeOn();
-}
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/** act(z) with tf ops, matching `activation()` in bert.ts. */
-function activate(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
-  switch (act) {
-    case "none":
-      return z;
-    case "gelu":
-      return tf.mul(tf.mul(z, 0.5), tf.add(1, tf.erf(tf.mul(z, Math.SQRT1_2))));
-    case "gelu_new": {
-      const inner = tf.mul(SQRT_2_OVER_PI, tf.add(z, tf.mul(0.044715, tf.pow(z, 3))));
-      return tf.mul(tf.mul(z, 0.5), tf.add(1, tf.tanh(inner)));
-    }
-    case "relu":
-      return tf.relu(z);
-    default: {
-      const never: never = act;
-      throw new Error(`unknown activation ${never}`);
-    }
-  }
-}
-
-/** d act / dz at z. */
-function activationGrad(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
-  switch (act) {
-    case "none":
-      return tf.onesLike(z);
-    case "gelu": // Φ(z) + z φ(z)
-      return tf.add(
-        tf.mul(0.5, tf.add(1, tf.erf(tf.mul(z, Math.SQRT1_2)))),
-        tf.mul(z, tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(z))))),
-      );
-    case "gelu_new": { // 0.5(1 + t) + 0.5 z (1 - t²) √(2/π) (1 + 3·0.044715 z²)
-      const t = tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(z, tf.mul(0.044715, tf.pow(z, 3)))));
-      const du = tf.mul(SQRT_2_OVER_PI, tf.add(1, tf.mul(3 * 0.044715, tf.square(z))));
-      return tf.add(tf.mul(0.5, tf.add(1, t)), tf.mul(tf.mul(tf.mul(0.5, z), tf.sub(1, tf.square(t))), du));
-    }
-    case "relu": // torch: 0 at z = 0
-      return tf.cast(tf.greater(z, 0), "float32");
-    default: {
-      const never: never = act;
-      throw new Error(`unknown activation ${never}`);
-    }
-  }
 }
 
 /** x [N, in] @ W [in, out] + b [out] in fp16 mixed precision, optionally with a fused fp16 activation. */
@@ -135,7 +89,7 @@ export function fp16Linear(
       let value: tf.Tensor = z;
       let zPacked: tf.Tensor | undefined;
       if (act !== "none") {
-        value = roundF16(activate(act, z));
+        value = roundF16(activationValue(act, z));
         if (taping) zPacked = packF16Tensor(z);
       }
       if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
@@ -147,7 +101,7 @@ export function fp16Linear(
             let g = asF16(dy) as tf.Tensor2D;
             if (zp) {
               const z16 = unpackF16Tensor(zp, [N, nOut]);
-              g = roundF16(tf.mul(g, activationGrad(act, z16))) as tf.Tensor2D;
+              g = roundF16(activationInputGrad(act, g, z16)) as tf.Tensor2D;
             }
             const w16 = roundF16(wMaster) as tf.Tensor2D;
             const xh = unpackF16Tensor(xp, [N, nIn]) as tf.Tensor2D;

@@ -3,7 +3,7 @@ import { tf } from "../tf.ts";
 import { useBackend } from "../backend.ts";
 import { assertClose } from "../testing/fixtures.ts";
 import { assertWithinHalfUlps, fp16Fixture } from "../testing/fp16_assert.ts";
-import { activation } from "./bert.ts";
+import { activation } from "./layers.ts";
 import { f16Round, isF16Valued, roundF16 } from "./fp16.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { linear } from "./linear.ts";

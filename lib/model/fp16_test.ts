@@ -8,7 +8,6 @@ import {
   f16BitsToF32,
   f16Round,
   f32ToF16Bits,
-  hasPrecisionSwitch,
   packF16,
   packF16Tensor,
   roundF16,
@@ -167,12 +166,4 @@ Deno.test("`packF16Tensor()` keeps an odd-length tensor at 16 bits per value and
     Array.from(Float32Array.from(new Float16Array(values.slice(0, 6)))),
   );
   tf.dispose([t, odd, p, back, r]);
-});
-
-Deno.test("`hasPrecisionSwitch()` accepts only objects with a valid precision field", () => {
-  ok(hasPrecisionSwitch({ precision: "fp32" }));
-  ok(hasPrecisionSwitch({ precision: "fp16" }));
-  ok(!hasPrecisionSwitch({ precision: "bf16" }));
-  ok(!hasPrecisionSwitch({}));
-  ok(!hasPrecisionSwitch(null));
 });

@@ -192,6 +192,26 @@ const ACTIVATIONS = {
 /** An activation that {@link fusedActivation} and {@link activationLinear} cover. */
 export type FusedActivation = keyof typeof ACTIVATIONS;
 
+/** Every activation an op may apply after a Linear (HF names; "none" = identity). */
+export type AnyActivation = FusedActivation | "relu" | "none";
+
+/**
+ * act(x), untaped (for use inside custom-gradient ops): the one table of activation values every
+ * path uses (fp32 fused ops and the half-precision Linear alike).
+ */
+export function activationValue(act: AnyActivation, x: tf.Tensor): tf.Tensor {
+  if (act === "none") return x;
+  if (act === "relu") return tf.relu(x);
+  return ACTIVATIONS[act].value(x);
+}
+
+/** dy · act'(x), untaped: the gradient half of the same table (relu' is 0 at 0, as in torch). */
+export function activationInputGrad(act: AnyActivation, dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (act === "none") return dy;
+  if (act === "relu") return tf.mul(dy, tf.cast(tf.greater(x, 0), "float32"));
+  return ACTIVATIONS[act].grad(dy, x);
+}
+
 const activationOps = Object.fromEntries(
   Object.entries(ACTIVATIONS).map(([name, f]) => [
     name,

@@ -36,16 +36,9 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import {
-  activationThenLinear,
-  type BertInputs,
-  type EncoderOutput,
-  type ForwardOptions,
-  layerNorm,
-  positionIds,
-  release,
-} from "./bert.ts";
-import type { Encoder } from "./encoder.ts";
+import { activationThenLinear, layerNorm, positionIds, release } from "./layers.ts";
+import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
+import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "./precision.ts";
 import type { Gpt2Config } from "./gpt2_config.ts";
 import { linear } from "./linear.ts";
 import { checkpointed } from "./checkpointing.ts";
@@ -90,6 +83,8 @@ export class Gpt2Model implements Encoder {
   /** `wte` has no padding_idx: every row, the pad (EOS) row included, is trained. */
   readonly paddingIdx = null;
   readonly wordEmbeddingName = "wte.weight";
+  /** Every precision: in "fp16"/"bf16" the blocks' Linear layers and attention matmuls run as that precision's ops. */
+  readonly precisions = PRECISIONS;
 
   constructor(readonly config: Gpt2Config, readonly params: Map<string, tf.Variable>) {}
 
@@ -142,8 +137,11 @@ export class Gpt2Model implements Encoder {
   }
 
   /** Run the model. Call inside `tf.tidy` (or dispose the outputs). */
-  forward(inputs: BertInputs, opts: ForwardOptions = {}): EncoderOutput {
+  forward(inputs: EncoderInputs, opts: ForwardOptions = {}): EncoderOutput {
     const cfg = this.config;
+    const precision = opts.precision ?? "fp32";
+    checkPrecision(precision, this.precisions, this.kind);
+    const half = usesHalfOps(precision) ? halfOps(precision) : undefined;
     const [B, L] = inputs.inputIds.shape;
     const H = cfg.hiddenSize, nh = cfg.numAttentionHeads, dh = H / nh;
     if (L > cfg.maxPositionEmbeddings) {
@@ -177,8 +175,8 @@ export class Gpt2Model implements Encoder {
     const invScale = 1 / Math.sqrt(dh);
     const hs = { batch: B, seqLen: L, heads: nh };
 
-    const checkpoint = training && (opts.checkpointLayers ?? false);
-    const layerCtx = { training, drop, hs, invScale };
+    const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
+    const layerCtx = { training, drop, hs, invScale, half };
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
       hiddenStates.push(tf.reshape(h, [B, L, H]));
       const body = (x: tf.Tensor, [m]: tf.Tensor[]) => this.layer(i, x as tf.Tensor2D, m, layerCtx);
@@ -210,8 +208,10 @@ export class Gpt2Model implements Encoder {
       drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
       hs: { batch: number; seqLen: number; heads: number };
       invScale: number;
+      half?: HalfPrecisionOps;
     },
   ): tf.Tensor2D {
+    if (c.half) return this.halfLayer(i, h, m, { ...c, half: c.half });
     const cfg = this.config, p = `h.${i}.`, H = cfg.hiddenSize;
     const { training, drop, hs, invScale } = c;
     // q, k, v as three Linear layers on column blocks of c_attn's [H, 3H] weight: slicing the
@@ -239,6 +239,38 @@ export class Gpt2Model implements Encoder {
     const out = tf.add(h1, mlpOut) as tf.Tensor2D;
     if (training) release(scores, soft, probs, proj, attnOut, fc, mlp, mlpOut); // what no op saved (bert.ts)
     return out;
+  }
+
+  /**
+   * Block `i` with its Linear layers and attention matmuls in a half precision (`c.half`): the same
+   * block as `layer`, with gelu_new fused into c_fc as BERT fuses GELU into its intermediate Linear.
+   */
+  private halfLayer(
+    i: number,
+    h: tf.Tensor2D,
+    m: tf.Tensor,
+    c: {
+      drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
+      hs: { batch: number; seqLen: number; heads: number };
+      invScale: number;
+      half: HalfPrecisionOps;
+    },
+  ): tf.Tensor2D {
+    const cfg = this.config, p = `h.${i}.`, H = cfg.hiddenSize;
+    const { drop, hs, invScale, half } = c;
+    const lin = (x: tf.Tensor2D, name: string, act?: Gpt2Config["activationFunction"]) =>
+      half.linear(x, this.p(`${name}.weight`) as tf.Tensor2D, this.p(`${name}.bias`) as tf.Tensor1D, act);
+    const x = this.ln(h, `${p}ln_1`);
+    const w = this.p(`${p}attn.c_attn.weight`), b = this.p(`${p}attn.c_attn.bias`);
+    const [q, k, v] = [0, 1, 2].map((j) =>
+      half.linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
+    );
+    const scores = tf.add(half.attentionScores(q, k, hs, invScale), m); // [B, nh, L, L]
+    const probs = drop(tf.softmax(scores, -1), cfg.attnPdrop, 1 + 3 * i) as tf.Tensor4D;
+    const ctx = half.attentionContext(probs, v, hs);
+    const h1 = tf.add(h, drop(lin(ctx, `${p}attn.c_proj`), cfg.residPdrop, 2 + 3 * i)) as tf.Tensor2D;
+    const fc = lin(this.ln(h1, `${p}ln_2`), `${p}mlp.c_fc`, cfg.activationFunction);
+    return tf.add(h1, drop(lin(fc, `${p}mlp.c_proj`), cfg.residPdrop, 3 + 3 * i)) as tf.Tensor2D;
   }
 
   dispose(): void {

@@ -13,14 +13,7 @@
  */
 import { InputError } from "../errors.ts";
 import { fetchHintForPath, normDir } from "../fetch/catalog.ts";
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
+import { isFile } from "../io/fs.ts";
 
 /** How to get a model folder: the exact fetch command, or what to place by hand. */
 export function modelFolderHint(dir: string): string {

@@ -27,7 +27,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { InputError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { EncodedBatch, TokenizerInfo } from "./bert_tokenizer.ts";
-import type { TextTokenizer } from "../model/encoder.ts";
+import type { TextTokenizer } from "./text_tokenizer.ts";
 
 /** Special tokens and limits, as in `tokenizer_config.json` / `special_tokens_map.json`. */
 export interface Gpt2TokenizerOptions {

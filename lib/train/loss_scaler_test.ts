@@ -82,8 +82,13 @@ function snapshot(vars: Map<string, tf.Variable>): Map<string, Float32Array> {
 
 Deno.test("an fp16 step whose gradients overflow is skipped: weights and AdamW untouched, scale halved, skip counted", async () => {
   await useBackend("wasm");
-  const { model, sm, vars, batch } = await setup();
-  model.precision = "fp16";
+  const { model, vars, batch } = await setup();
+  const sm = new SimcseModel(model, {
+    poolerType: "avg",
+    mlpOnlyTrain: false,
+    temp: 0.05,
+    precision: "fp16",
+  });
   const before = snapshot(vars);
   const opt = new AdamW();
   // Forced overflow: with the loss scaled by 2^40 the upstream gradients exceed 65504 in the fp16 ops.
@@ -129,9 +134,9 @@ Deno.test("scaled fp16 gradients, unscaled, match the fp32 gradients of the same
   });
   const b32 = tb(), b16 = tb();
   const f32 = lossAndGrads(sm, vars, b32, (off) => hashDropout(off), 0);
-  model.precision = "fp16";
+  const sm16 = new SimcseModel(model, { ...sm.opts, precision: "fp16" });
   const scaler = new LossScaler({ initScale: 2 ** 10 });
-  const f16 = lossAndGrads(sm, vars, b16, (off) => hashDropout(off), 0, scaler.scale);
+  const f16 = lossAndGrads(sm16, vars, b16, (off) => hashDropout(off), 0, scaler.scale);
   assertClose(f16.loss.dataSync(), f32.loss.dataSync(), 1e-2, "loss (returned unscaled)");
   const { grads, finite } = scaler.unscale(f16.grads);
   ok(finite);

@@ -15,7 +15,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { activation, layerNorm } from "../model/bert.ts";
+import { activation, layerNorm } from "../model/layers.ts";
 
 export class MlmHead {
   constructor(

@@ -7,8 +7,7 @@
 import { InputError } from "../errors.ts";
 import { checkModelFolder } from "../model/model_folder.ts";
 import type { TrainConfig } from "./train_config.ts";
-
-const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+import { exists } from "../io/fs.ts";
 
 /** Throw an `InputError` for the first missing input; `checkModel: false` skips generated models. */
 export async function preflightEnglish(cfg: TrainConfig, checkModel: boolean): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * SimCSE around an encoder: `contrastiveLoss()` for training (two dropout views in one forward,
  * MLP head on [CLS] when pooler is `cls`, optional hard negatives and MLM auxiliary loss) and
- * `embed()` for evaluation (dropout off, MLP dropped when `mlpOnlyTrain`). SIMCSE-SPEC §a, §j.
+ * `embed()` for evaluation (dropout off, MLP dropped when `mlpOnlyTrain`). docs/SIMCSE.md.
  *
  * @example
  * ```ts
@@ -13,6 +13,7 @@
 import { tf } from "../tf.ts";
 import type { Encoder, EncoderInputs, EncoderOutput } from "../model/encoder.ts";
 import type { DropoutFn } from "../model/dropout.ts";
+import type { Precision } from "../model/precision.ts";
 import { pool, type PoolerType, poolsFirstToken } from "../pooling.ts";
 import { simcseLoss } from "./contrastive_loss.ts";
 import type { MlpHead } from "./mlp_head.ts";
@@ -31,6 +32,16 @@ export interface SimcseOptions {
   mlmWeight?: number;
   /** Activation checkpointing of the encoder layers in training (see `ForwardOptions`). Default false. */
   checkpointLayers?: boolean;
+  /** Matmul precision of the training forward passes (`ForwardOptions.precision`); evaluation is fp32. Default fp32. */
+  precision?: Precision;
+}
+
+/**
+ * The pooler that evaluation uses (SimCSE's rule): raw [CLS] (`cls_before_pooler`) for `cls` with
+ * `mlpOnlyTrain`; otherwise the training pooler (with `cls`, the MLP is saved as BERT's pooler).
+ */
+export function evalPoolerOf(o: { poolerType: PoolerType; mlpOnlyTrain: boolean }): PoolerType {
+  return o.poolerType === "cls" && o.mlpOnlyTrain ? "cls_before_pooler" : o.poolerType;
 }
 
 /** A collated training batch as tensors: rows interleaved per example ([numSent*N, L]). */
@@ -53,9 +64,9 @@ export class SimcseModel {
     }
   }
 
-  /** The pooler that evaluation uses: raw [CLS] for `cls` + mlpOnlyTrain, else the training pooler. */
+  /** The pooler that evaluation uses (`evalPoolerOf`). */
   get evalPooler(): PoolerType {
-    return this.opts.poolerType === "cls" ? "cls_before_pooler" : this.opts.poolerType;
+    return evalPoolerOf(this.opts);
   }
 
   /** Pooled rows after the MLP where it applies: [R, H]. */
@@ -70,7 +81,13 @@ export class SimcseModel {
   /** Training loss (scalar). `dropoutAt(offset)` gives the dropout for a forward pass whose sites start at `offset`. */
   contrastiveLoss(batch: TrainBatch, dropoutAt: (siteOffset: number) => DropoutFn): tf.Scalar {
     const checkpointLayers = this.opts.checkpointLayers ?? false;
-    const out = this.encoder.forward(batch, { training: true, dropout: dropoutAt(0), checkpointLayers });
+    const precision = this.opts.precision ?? "fp32";
+    const out = this.encoder.forward(batch, {
+      training: true,
+      dropout: dropoutAt(0),
+      checkpointLayers,
+      precision,
+    });
     const z = this.pooled(out, true);
     let loss = simcseLoss(z, {
       temp: this.opts.temp,
@@ -80,7 +97,7 @@ export class SimcseModel {
     if (this.mlm && batch.mlmInputIds && batch.mlmLabels) {
       const mout = this.encoder.forward(
         { inputIds: batch.mlmInputIds, attentionMask: batch.attentionMask, tokenTypeIds: batch.tokenTypeIds },
-        { training: true, dropout: dropoutAt(1000), checkpointLayers },
+        { training: true, dropout: dropoutAt(1000), checkpointLayers, precision },
       );
       const [R, L, H] = mout.lastHiddenState.shape;
       const mlmLoss = this.mlm.loss(tf.reshape(mout.lastHiddenState, [R * L, H]), batch.mlmLabels);

@@ -11,6 +11,7 @@
  * @module
  */
 import type { PoolerType } from "../pooling.ts";
+import type { Precision } from "../model/precision.ts";
 
 /** A freshly initialised BERT (no pretrained weights), for CPU presets and tests. */
 export interface RandomInit {
@@ -72,10 +73,11 @@ export interface TrainConfig {
   /** Free-form note recorded in the run record (e.g. which split stood in for a missing train split). */
   note?: string;
   /**
-   * fp16 mixed precision (SimCSE-jittor `--fp16`): encoder Linear layers and attention matmuls run in
-   * fp16 with fp32 master weights and dynamic loss scaling; evaluation stays fp32.
+   * Matmul precision of the training steps (`--precision`; SimCSE-jittor's `--fp16` is `fp16`): in
+   * fp16 and bf16 the encoder's Linear layers and attention matmuls run in that precision with fp32
+   * master weights; fp16 adds dynamic loss scaling. Evaluation stays fp32. Default "fp32".
    */
-  fp16: boolean;
+  precision: Precision;
   /**
    * Activation checkpointing (HF `gradient_checkpointing`): each encoder layer's activations are
    * recomputed in the backward pass instead of kept. Cuts a BERT-base step's memory by GBs for about
@@ -110,7 +112,7 @@ export const BASE_UNSUP: Omit<TrainConfig, "modelDir" | "trainFile" | "outputDir
     finalEvalTasks: ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness"],
     saveSteps: 125,
     evalInitialModel: false,
-    fp16: false,
+    precision: "fp32",
     gradientCheckpointing: false,
     // Optional knobs, listed so that `--set` knows them.
     maxSteps: undefined,

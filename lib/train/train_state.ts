@@ -13,6 +13,7 @@ import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { readJsonConfig } from "../checkpoint/hf_folder.ts";
 import type { AdamW } from "./adamw.ts";
+import { exists } from "../io/fs.ts";
 
 export interface TrainerState {
   /** Optimizer steps completed. */
@@ -22,15 +23,6 @@ export interface TrainerState {
   runId: string;
   /** JSON of the resolved config, to refuse resuming with a different one. */
   configHash: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Save variables, optimizer and trainer state into `<outputDir>/resume/` atomically (folder swap). */

@@ -3,7 +3,7 @@ import { useBackend } from "../backend.ts";
 import { TESTDATA } from "../testing/fixtures.ts";
 import { resolveDataDir } from "../eval/sts_data.ts";
 import { BASE_UNSUP, type TrainConfig } from "./train_config.ts";
-import { train } from "./trainer.ts";
+import { train } from "./run.ts";
 
 const DATA = resolveDataDir(
   undefined,
@@ -45,7 +45,7 @@ async function fp16Config(dir: string, out: string): Promise<TrainConfig> {
     evalSteps: 4,
     saveSteps: 2,
     finalEvalTasks: [],
-    fp16: true,
+    precision: "fp16",
   };
 }
 
@@ -90,7 +90,7 @@ Deno.test({
     const summary = JSON.parse(Deno.readTextFileSync(`${full.runDir}/summary.json`));
     strictEqual(summary.fp16, true);
     strictEqual(summary.skippedSteps, skipped);
-    strictEqual(JSON.parse(Deno.readTextFileSync(`${full.runDir}/config.json`)).config.fp16, true);
+    strictEqual(JSON.parse(Deno.readTextFileSync(`${full.runDir}/config.json`)).config.precision, "fp16");
 
     const cfgB = await fp16Config(dir, `${dir}/b`);
     const first = await train(cfgB, {

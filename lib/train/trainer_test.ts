@@ -3,7 +3,7 @@ import { useBackend } from "../backend.ts";
 import { TESTDATA } from "../testing/fixtures.ts";
 import { resolveDataDir } from "../eval/sts_data.ts";
 import { BASE_UNSUP, type TrainConfig } from "./train_config.ts";
-import { train } from "./trainer.ts";
+import { train } from "./run.ts";
 
 const DATA = resolveDataDir(
   undefined,
