@@ -26,6 +26,7 @@
 import { tf } from "../tf.ts";
 import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 import { nativeKernels } from "./native_kernels.ts";
+import { erf } from "./erf.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Broadcasting binary ops
@@ -182,19 +183,9 @@ export function binaryValues(
 
 type UnaryLoop = (x: Float32Array, out: Float32Array) => void;
 
-const ERF = `{
-  const s = v < 0 ? -1 : (v > 0 ? 1 : 0);
-  const w = v < 0 ? -v : v;
-  const t = 1.0 / (1.0 + 0.3275911 * w);
-  const ew = Math.exp(-w * w);
-  y = s * (1.0 - (((((1.061405429 * t + -1.453152027) * t) + 1.421413741) * t + -0.284496736) * t +
-    0.254829592) * t * ew);
-}`;
-
 const UNARY_BODY: Record<string, string> = {
   Neg: "y = -v;",
   Exp: "y = Math.exp(v);",
-  Erf: ERF,
   Sqrt: "y = Math.sqrt(v);",
   Rsqrt: "y = 1 / Math.sqrt(v);",
   Square: "y = v * v;",
@@ -205,6 +196,12 @@ const UNARY_BODY: Record<string, string> = {
 };
 
 const unaryLoops = new Map<string, UnaryLoop>();
+
+/** erf over an array with the toolkit's one erf (`erf.ts`), the same function the fused GELU uses. */
+const erfLoop: UnaryLoop = (x, out) => {
+  for (let i = 0; i < x.length; i++) out[i] = erf(x[i]);
+};
+unaryLoops.set("Erf", erfLoop);
 
 /** `op` ∈ Neg, Exp, Erf, Sqrt, Rsqrt, Square, Floor, Tanh, Log, Reciprocal, elementwise. */
 export function unaryValues(op: string, x: Float32Array): Float32Array {
@@ -548,7 +545,7 @@ function reduceKernel(name: string, kind: "sum" | "mean" | "max", axisAttr: stri
 
 const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo> = {
   ...Object.fromEntries(Object.keys(BINARY_EXPR).map((n) => [n, binaryKernel(n)])),
-  ...Object.fromEntries(Object.keys(UNARY_BODY).map((n) => [n, unaryKernel(n)])),
+  ...Object.fromEntries([...Object.keys(UNARY_BODY), "Erf"].map((n) => [n, unaryKernel(n)])),
   Sum: reduceKernel("Sum", "sum", "axis"),
   Mean: reduceKernel("Mean", "mean", "axis"),
   Max: reduceKernel("Max", "max", "reductionIndices"),

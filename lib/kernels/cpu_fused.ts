@@ -25,6 +25,9 @@ import { FUSED_KERNELS } from "../model/fused.ts";
 import { allocFloat32, allocUint8, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 import { fmix32 } from "../data/seeded_rng.ts";
 import { nativeKernels } from "./native_kernels.ts";
+import { erf } from "./erf.ts";
+
+export { erf };
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;
@@ -34,22 +37,6 @@ type KernelArgs = {
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/**
- * erf(x) as x·P(x²)/Q(x²) on x clamped to [−4, 4] (the rational float32 erf fit used by Eigen and
- * XLA; beyond ±4, erf is ±1 in float32), evaluated in float64: no `Math.exp`, so GELU runs at a few
- * ns per element. Checked against tabulated values and against tf.erf in the tests.
- */
-export function erf(x: number): number {
-  const v = x < -4 ? -4 : x > 4 ? 4 : x;
-  const z = v * v;
-  const p = ((((((-2.72614225801306e-10 * z + 2.77068142495902e-08) * z - 2.10102402082508e-06) * z -
-                5.69250639462346e-05) * z - 7.34990630326855e-04) * z - 2.95459980854025e-03) * z -
-    1.60960333262415e-02) * v;
-  const q = (((-1.45660718464996e-05 * z - 2.13374055278905e-04) * z - 1.68282697438203e-03) * z -
-        7.37332916720468e-03) * z - 1.42647390514189e-02;
-  return p / q;
-}
 
 /** Murmur3's 32-bit finaliser of (seed, i): the dropout mask's counter-based hash. */
 export function dropoutHash(seed: number, i: number): number {
