@@ -2,7 +2,7 @@
  * `deno run -A bench/fp16_bench.ts [--backend auto|wasm|cpu|...] [--steps N] [--rss-steps N]
  *   [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`
  *
- * FP32 vs FP16 mixed precision (issue 4; SIMCSE-SPEC §d.1, §d.4), side by side, with FP16/FP32 ratios:
+ * FP32 vs FP16 mixed precision (issue 4; docs/SIMCSE.md §d.1, §d.4), side by side, with FP16/FP32 ratios:
  *
  * 1. Training-step speed and tracked tensor memory, in one process: two copies of the same model (the
  *    reproduction `cpu` preset: BERT L2/H128, 64 sentence pairs per step, max length 32), stepping on

@@ -103,7 +103,7 @@ export async function useBackend(requested: BackendName = "auto"): Promise<strin
     case "auto":
       if (await tryTensorflow()) break;
       if (await tryWebgpu(true)) break;
-      // cpu + BLAS beats wasm (CPU-PERF.md); without a BLAS library wasm is faster.
+      // cpu + BLAS beats wasm (docs/CPU-PERF.md); without a BLAS library wasm is faster.
       if (Deno.env.get("SIMCSE_CPU_KERNELS") !== "stock" && loadBlas() && (await tf.setBackend("cpu"))) {
         accelerateCpuBackend();
         break;

@@ -1,6 +1,6 @@
 /**
  * Sentence poolers: the single implementation used by training and evaluation, with exactly
- * SimCSE's semantics (SIMCSE-SPEC §a.3, §c.1) plus the decoder poolers of the GPT-2 experiment (§d.2).
+ * SimCSE's semantics (docs/SIMCSE.md §a.3, §c.1) plus the decoder poolers of the GPT-2 experiment (§d.2).
  *
  * - `cls`: the pooler output (dense + tanh over [CLS]) — for SimCSE checkpoints converted with
  *   `simcse_to_huggingface.py` this is the trained MLP.

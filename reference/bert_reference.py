@@ -2,7 +2,7 @@
 
 Dev-only: `reference/make_bert_fixtures.py` imports this module to write the fixtures under
 `testdata/bert/`. Nothing in the TypeScript toolkit imports it. There is no `transformers` package on
-this machine, so every layer is written out here by hand, following SIMCSE-SPEC.md §i (encoder),
+this machine, so every layer is written out here by hand, following docs/SIMCSE.md §i (encoder),
 §a.3 (poolers, MLP head), §a.4 (similarity and loss) and §j (one training step).
 
 Contents

@@ -2,7 +2,7 @@
 
 Dev-only: `reference/make_gpt2_fixtures.py` imports this module to write the fixtures under
 `testdata/gpt2/`. Nothing in the TypeScript toolkit imports it. There is no `transformers` package on
-this machine, so every layer is written out here by hand, following SIMCSE-SPEC.md §i (GPT-2 facts)
+this machine, so every layer is written out here by hand, following docs/SIMCSE.md §i (GPT-2 facts)
 and §d.2 (the seed's GPT-2 SimCSE variant and its poolers).
 
 Contents

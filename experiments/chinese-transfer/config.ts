@@ -1,5 +1,5 @@
 /**
- * Presets for SimCSE on Chinese (SimCSE-jittor's transfer experiment; SIMCSE-SPEC §d.3): unsupervised
+ * Presets for SimCSE on Chinese (SimCSE-jittor's transfer experiment; docs/SIMCSE.md §d.3): unsupervised
  * training on the first column of a task's train split, model selection on the valid split's Spearman
  * (cosine vs the 0/1 label), the final score on test.
  *

@@ -1,5 +1,5 @@
 /**
- * Presets for the GPT-2 SimCSE experiment (SIMCSE-SPEC §d.2): unsupervised SimCSE on a decoder with
+ * Presets for the GPT-2 SimCSE experiment (docs/SIMCSE.md §d.2): unsupervised SimCSE on a decoder with
  * mean (`avg`) or position-weighted mean (`wavg`) pooling and no MLP head, as the seed's reported runs.
  *
  * - `gpt2`, `gpt2-medium`: the seed's `run_unsup_example-gpt2*-FP16.sh` recipe in fp32 — wiki1m, lr 3e-5,
@@ -51,7 +51,7 @@ export const CPU_RANDOM_GPT2: Readonly<RandomGpt2Spec> = Object.freeze({
   seed: 42,
 });
 
-/** The seed's GPT-2 hyper-parameters (SIMCSE-SPEC §d.2), shared by `gpt2` and `gpt2-medium`. */
+/** The seed's GPT-2 hyper-parameters (docs/SIMCSE.md §d.2), shared by `gpt2` and `gpt2-medium`. */
 const SEED_GPT2 = {
   ...BASE_UNSUP,
   experiment: "gpt2-wavg",

@@ -1,5 +1,5 @@
 /**
- * From sentences to training batches (SIMCSE-SPEC §a.2 batch construction, §a.4 MLM masking,
+ * From sentences to training batches (docs/SIMCSE.md §a.2 batch construction, §a.4 MLM masking,
  * §b.1 sampler and step count):
  *
  * 1. {@link tokenizeExamples}: every distinct sentence is tokenized once, truncated to

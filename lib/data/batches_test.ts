@@ -252,7 +252,7 @@ Deno.test("`epochOrder()` puts each element at each position with equal frequenc
 });
 
 Deno.test("`stepsPerEpoch()`/`totalSteps()`/`batchIndices()` follow drop_last=False and HF max_steps", () => {
-  assertEquals(stepsPerEpoch(1_000_000, 64), 15625); // SIMCSE-SPEC §b.1
+  assertEquals(stepsPerEpoch(1_000_000, 64), 15625); // docs/SIMCSE.md §b.1
   assertEquals(stepsPerEpoch(11914, 64), 187); // 186 full batches + one of 10
   assertEquals(stepsPerEpoch(0, 64), 0);
   assertEquals(totalSteps(1_000_000, 64, 1), 15625);

@@ -1,5 +1,5 @@
 /**
- * Read a SimCSE `--train_file` (SIMCSE-SPEC §e.1, §e.2, §a.2) into rows of sentences.
+ * Read a SimCSE `--train_file` (docs/SIMCSE.md §e.1, §e.2, §a.2) into rows of sentences.
  *
  * File kinds, chosen like the official `train.py` (by the extension after the last "."):
  *
@@ -118,7 +118,7 @@ function parseTextLines(text: string, file: string): TrainExamples {
 }
 
 /**
- * The Chinese `senteval_cn` `.data` layout (`s1 TAB s2 TAB label`, no header, no quoting; SIMCSE-SPEC
+ * The Chinese `senteval_cn` `.data` layout (`s1 TAB s2 TAB label`, no header, no quoting; docs/SIMCSE.md
  * §d.3): unsupervised training uses the first column only, as SimCSE-jittor did.
  */
 function parseSentevalCn(text: string, file: string): TrainExamples {

@@ -1,5 +1,5 @@
 /**
- * SentEval-exact loaders for the STS evaluation sets (SIMCSE-SPEC §c.2, §d.3; layout in
+ * SentEval-exact loaders for the STS evaluation sets (docs/SIMCSE.md §c.2, §d.3; layout in
  * `data/README.md`). Each loader returns `{ s1, s2, gold }` in the order SentEval evaluates them:
  *
  * - STS12–16 (`senteval/STS/STS1x-en-test/STS.{input,gs}.<subset>.txt`): pairs whose gold line
@@ -46,7 +46,7 @@ export type StsTask =
   | "SICKRelatedness";
 /** The STS years whose test data is split into named subsets. */
 export type StsYear = "STS12" | "STS13" | "STS14" | "STS15" | "STS16";
-/** Chinese pair tasks (SIMCSE-SPEC §d.3); STSB-zh is the CNSD translation of STS-B. */
+/** Chinese pair tasks (docs/SIMCSE.md §d.3); STSB-zh is the CNSD translation of STS-B. */
 export type ChineseTask = "LCQMC" | "PAWSX" | "STSB-zh";
 /** Splits of STSBenchmark / SICKRelatedness (SICK's "dev" is `SICK_trial.txt`). */
 export type EnSplit = "train" | "dev" | "test";
@@ -461,7 +461,7 @@ export function codePointLength(s: string): number {
 
 /**
  * The text SimCSE-jittor's batcher gives the encoder for a Chinese sentence: `" ".join(s)` on
- * the raw string, i.e. one space between every code point (SIMCSE-SPEC §d.3).
+ * the raw string, i.e. one space between every code point (docs/SIMCSE.md §d.3).
  */
 export function spaceCodePoints(s: string): string {
   return Array.from(s).join(" ");

@@ -1,5 +1,5 @@
 /**
- * The STS evaluator (SIMCSE-SPEC §c, §d.3). It takes an embedding function, never a model, and
+ * The STS evaluator (docs/SIMCSE.md §c, §d.3). It takes an embedding function, never a model, and
  * reproduces SentEval's loop exactly: for each subset, in sorted order, batches of `batchSize`
  * (default 128, SentEval's engine default) where the batch's first sentences are embedded, then
  * its second sentences; one cosine per pair with `nan_to_num` semantics (a zero vector gives 0).

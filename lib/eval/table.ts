@@ -1,5 +1,5 @@
 /**
- * Renders evaluation scores in the official layout (SIMCSE-SPEC §c.3): a PrettyTable-style text
+ * Renders evaluation scores in the official layout (docs/SIMCSE.md §c.3): a PrettyTable-style text
  * table with the header row `STS12 STS13 STS14 STS15 STS16 STSBenchmark SICKRelatedness Avg.` and
  * one row of `"%.2f"` values (dev mode: `STSBenchmark SICKRelatedness`), plus a Markdown variant.
  * Chinese scores (LCQMC, PAWSX, STSB-zh) go in a second table.

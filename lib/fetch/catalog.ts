@@ -12,7 +12,7 @@
  * - `wiki1m` → `wiki/wiki1m_for_simcse.txt`; `nli` → `nli/nli_for_simcse.csv` (same dataset repo);
  * - `senteval_cn` → `zh/{lcqmc,pawsx}/…` from SimCSE-jittor's `senteval_cn.zip` (Tsinghua cloud).
  *
- * Sources: SIMCSE-SPEC §g, §d.3, §e.5. Model revisions are pinned to commit hashes where one was
+ * Sources: docs/SIMCSE.md §g, §d.3, §e.5. Model revisions are pinned to commit hashes where one was
  * found in public snapshot paths; they could NOT be checked against the hub from this machine
  * (it is unreachable here), and the rest are `main` (marked unpinned). `--revision` overrides.
  * Names match case-insensitively, and aliases (e.g. `unsup-simcse-bert-base-uncased`, `bert-tiny`)

@@ -1,6 +1,6 @@
 /**
  * Fast float32 kernels for the TF.js `cpu` backend, replacing stock kernels whose generic
- * per-element index arithmetic dominates a training step (CPU-PERF.md): broadcasting binary ops
+ * per-element index arithmetic dominates a training step (docs/CPU-PERF.md): broadcasting binary ops
  * (`Add`, `Sub`, `Multiply`, `RealDiv`, `SquaredDifference`, `Maximum`), unary maps (`Neg`, `Exp`,
  * `Erf`, `Sqrt`, `Rsqrt`, `Square`, `Floor`, `Tanh`, `Log`, `Reciprocal`), reductions over one
  * contiguous block of axes (`Sum`, `Mean`, `Max`), last-axis `Softmax`, `Transpose`, and

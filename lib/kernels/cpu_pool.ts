@@ -1,8 +1,8 @@
 /**
  * Access to the TF.js `cpu` backend's storage for hand-written kernels, and a pool of Float32Array
  * output buffers (and Uint8Array ones for dropout masks). A training step allocates hundreds of
- * multi-MB arrays; fresh ones cost `mmap`, page faults and zeroing (half the process time in
- * CPU-PERF.md) and are freed late by GC. With the pool installed, an output buffer allocated by
+ * multi-MB arrays; fresh ones cost `mmap`, page faults and zeroing (half the process time of the
+ * pre-pool prototype, docs/CPU-PERF.md "History") and are freed late by GC. With the pool installed, an output buffer allocated by
  * {@link allocFloat32} returns to the pool when the backend frees its tensor and is handed to the
  * next kernel that needs that many elements.
  *

@@ -1,6 +1,6 @@
 /**
  * BERT encoder in TensorFlow.js, mirroring Hugging Face `BertModel` (transformers 4.2.1
- * `modeling_bert.py`; see SIMCSE-SPEC §i): word + absolute position + token-type embeddings,
+ * `modeling_bert.py`; see docs/SIMCSE.md §i): word + absolute position + token-type embeddings,
  * LayerNorm, dropout; post-LN transformer layers with additive (1 - mask) * -10000 attention
  * masking and exact (erf) GELU; the optional pooler (dense + tanh on [CLS]).
  *

@@ -1,5 +1,5 @@
 /**
- * IEEE 754 binary16 ("fp16", "half") emulation for TF.js, which has no float16 dtype (SIMCSE-SPEC §d.1).
+ * IEEE 754 binary16 ("fp16", "half") emulation for TF.js, which has no float16 dtype (docs/SIMCSE.md §d.1).
  *
  * - Scalars: `f32ToF16Bits(x)` rounds a float32 value to the nearest binary16 (ties to even, overflow to
  *   ±Inf, subnormals down to 2^-24, NaN stays NaN) and returns its 16 bits; `f16BitsToF32(h)` decodes.

@@ -1,7 +1,7 @@
 /**
  * `fp16Linear(x, W, b)`: a Linear layer in fp16 mixed precision with a hand-written forward and
  * backward (a `tf.customGrad` op), the TF.js counterpart of SimCSE-Jittor's `FP16_Linear`
- * (SIMCSE-SPEC §d.1), for x [N, in] and W as an [in, out] kernel (so it also serves GPT-2's Conv1D).
+ * (docs/SIMCSE.md §d.1), for x [N, in] and W as an [in, out] kernel (so it also serves GPT-2's Conv1D).
  *
  * Forward: x, W and b are rounded to binary16; z = x16 @ W16 + b16 is accumulated in fp32 and rounded
  * to fp16 once (tensor-core style; Jittor added the bias in fp16, a second rounding). With

@@ -1,6 +1,6 @@
 /**
  * Attention matmuls in fp16 mixed precision with hand-written backward passes (`tf.customGrad`), the
- * TF.js counterpart of SimCSE-Jittor's `FP16_Matmul` (SIMCSE-SPEC §d.1): both operands rounded to
+ * TF.js counterpart of SimCSE-Jittor's `FP16_Matmul` (docs/SIMCSE.md §d.1): both operands rounded to
  * binary16, products accumulated in fp32, the result rounded to fp16; in the backward pass grad_out
  * is rounded to fp16 and both operand gradients are computed from the fp16 operands and rounded to fp16
  * (as Jittor). What the backward pass needs is saved packed at 16 bits (see `fp16.ts`).

@@ -1,6 +1,6 @@
 /**
  * GPT-2 encoder in TensorFlow.js, mirroring Hugging Face `GPT2Model` (transformers 4.2.1
- * `modeling_gpt2.py`; SIMCSE-SPEC §i, §d.2): token (`wte`) + position (`wpe`, ids 0…L−1, not derived
+ * `modeling_gpt2.py`; docs/SIMCSE.md §i, §d.2): token (`wte`) + position (`wpe`, ids 0…L−1, not derived
  * from the mask) embeddings, embedding dropout; pre-LayerNorm blocks
  * `x + attn(ln_1(x))`, `x + mlp(ln_2(x))`; the final `ln_f`.
  *

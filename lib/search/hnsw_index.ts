@@ -4,7 +4,7 @@
  * prebuilt N-API binary ships inside the package, so it installs and runs offline in Deno). The
  * package is loaded on first use, so exact search never needs it.
  *
- * Like the official tool's faiss path (SIMCSE-SPEC §e.3), a query retrieves `topK` candidates by
+ * Like the official tool's faiss path (docs/SIMCSE.md §e.3), a query retrieves `topK` candidates by
  * inner product; the caller then drops those below the threshold. Scores are recomputed exactly
  * from the stored embeddings by the caller, so only the candidate set is approximate.
  *

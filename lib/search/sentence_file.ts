@@ -1,6 +1,6 @@
 /**
  * Sentences to index, read the way the official tool's `build_index(path)` reads a file
- * (SIMCSE-SPEC §e.3): one sentence per line (Python universal newlines: `\n`, `\r\n`, `\r`), each
+ * (docs/SIMCSE.md §e.3): one sentence per line (Python universal newlines: `\n`, `\r\n`, `\r`), each
  * line right-stripped of whitespace; empty lines stay (as empty sentences). A leading UTF-8 BOM is
  * dropped. An unreadable or empty file is an {@link InputError} naming it.
  *

@@ -1,5 +1,5 @@
 /**
- * The sentence-search tool, like the official `simcse` package (SIMCSE-SPEC §e.3): build an index
+ * The sentence-search tool, like the official `simcse` package (docs/SIMCSE.md §e.3): build an index
  * of sentences, search it with a query (or a list of queries, handled one by one), add sentences,
  * compute cosine similarities, save and reload the index.
  *

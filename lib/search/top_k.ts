@@ -1,5 +1,5 @@
 /**
- * The official `simcse` tool's result selection (SIMCSE-SPEC §e.3, `SimCSE.search`): keep the
+ * The official `simcse` tool's result selection (docs/SIMCSE.md §e.3, `SimCSE.search`): keep the
  * candidates whose score is at least `threshold`, sort them by score (descending; equal scores
  * keep index order, as Python's stable `sorted(..., reverse=True)` does) and take the first `topK`.
  *

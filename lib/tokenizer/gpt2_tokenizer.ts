@@ -2,7 +2,7 @@
  * GPT-2's byte-level BPE tokenizer for the toolkit: loads a model folder (`tokenizer.json`, or
  * `vocab.json` + `merges.txt`), encodes text to ids with **no** special tokens added, pads batches on
  * the right with the pad token (the EOS `<|endoftext|>` unless the folder names another pad token;
- * SimCSE sets `pad_token = eos_token`, SIMCSE-SPEC §d.2) and saves itself next to a trained model.
+ * SimCSE sets `pad_token = eos_token`, docs/SIMCSE.md §d.2) and saves itself next to a trained model.
  *
  * Tokenization runs in `@huggingface/tokenizers` (BPE model, ByteLevel decoder), so the ids equal
  * those of Hugging Face's `GPT2Tokenizer` / `GPT2TokenizerFast` (OpenAI's `encoder.py` algorithm).

@@ -1,6 +1,6 @@
 /**
  * AdamW with decoupled weight decay, exactly Hugging Face `transformers.AdamW` (4.2.1, used by
- * SimCSE's Trainer; SIMCSE-SPEC §b.1): m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²;
+ * SimCSE's Trainer; docs/SIMCSE.md §b.1): m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²;
  * p -= lr·sqrt(1-β2^t)/(1-β1^t) · m / (sqrt(v) + eps); then p -= lr·wd·p. Parameters whose name
  * contains "bias" or "LayerNorm.weight" get no decay (the Trainer's two parameter groups).
  * TF.js ships no AdamW. The state is plain Float32Arrays so it can be saved and restored exactly.

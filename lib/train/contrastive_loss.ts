@@ -1,5 +1,5 @@
 /**
- * The SimCSE contrastive loss (SIMCSE-SPEC §a.4; paper Eq. 1 and 4). Rows of `z` are interleaved
+ * The SimCSE contrastive loss (docs/SIMCSE.md §a.4; paper Eq. 1 and 4). Rows of `z` are interleaved
  * views per example: row `numSent*i` is view 1 of example i, row `numSent*i+1` its positive, and with
  * `numSent = 3` row `3i+2` its hard negative. Logits are cos(z1_i, z2_j) / temp (and, for hard
  * negatives, cos(z1_i, z3_j) / temp with `hardNegativeWeight` added at (i, N+i)); the loss is the mean

@@ -1,6 +1,6 @@
 /**
  * Dynamic loss scaling with PyTorch `torch.cuda.amp.GradScaler` semantics, for fp16 training (SimCSE-Jittor
- * had none; SIMCSE-SPEC §d.1). The loss is multiplied by `scale` before the backward pass so that small
+ * had none; docs/SIMCSE.md §d.1). The loss is multiplied by `scale` before the backward pass so that small
  * gradients survive fp16 rounding; the gradients are divided by it again (`unscale`) before clipping
  * and the optimizer step. When any gradient is Inf or NaN the step is skipped and the scale halves;
  * after `growthInterval` consecutive clean steps it doubles.

@@ -1,5 +1,5 @@
 /**
- * The masked-LM head of SimCSE's auxiliary objective (`--do_mlm`; SIMCSE-SPEC §a.4):
+ * The masked-LM head of SimCSE's auxiliary objective (`--do_mlm`; docs/SIMCSE.md §a.4):
  * `BertLMPredictionHead` = dense(H, H) + erf GELU + LayerNorm, then a decoder Linear(H, V) with its
  * own bias. As in the official `BertForCL`, the head is named `lm_head.*`, is NOT tied to the word
  * embeddings (BertForCL defines no output embeddings, so HF ties nothing) and starts from a fresh

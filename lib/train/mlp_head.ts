@@ -1,5 +1,5 @@
 /**
- * The SimCSE MLP head (`MLPLayer`: Linear(H, H) + tanh on the [CLS] vector; SIMCSE-SPEC §a.3). It is
+ * The SimCSE MLP head (`MLPLayer`: Linear(H, H) + tanh on the [CLS] vector; docs/SIMCSE.md §a.3). It is
  * created fresh (normal(0, initializer_range) weights, zero bias), used in training, and with
  * `mlpOnlyTrain` dropped at evaluation. Weights are kept as a [in, out] kernel under the official
  * names `mlp.dense.weight` / `mlp.dense.bias`.

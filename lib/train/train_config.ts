@@ -1,6 +1,6 @@
 /**
  * The typed training configuration (SimCSE `train.py` flags, camel-cased) with the official
- * defaults (SIMCSE-SPEC §b.1, §e.1). Presets in `experiments/<name>/config.ts` spread `BASE_UNSUP`.
+ * defaults (docs/SIMCSE.md §b.1, §e.1). Presets in `experiments/<name>/config.ts` spread `BASE_UNSUP`.
  *
  * @example
  * ```ts
