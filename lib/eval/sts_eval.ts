@@ -8,9 +8,9 @@
  *   concatenation of every subset's (cosine, gold); the subset `mean`/`wmean` are kept too.
  * - STSBenchmark, SICKRelatedness: the test split in mode "test", the dev split in mode "dev".
  * - LCQMC, PAWSX, STSB-zh: Spearman between the cosine and the label on the test split (mode
- *   "test") or the valid split (mode "dev"). By default the encoder gets the SimCSE-jittor text,
- *   one space between every code point (its batcher does `" ".join(s)` on a raw string); set
- *   `chineseText: "raw"` to give it the sentence unchanged.
+ *   "test") or the valid split (mode "dev"). By default the encoder gets the sentence unchanged
+ *   (the same text as training); `chineseText: "spaced"` gives it SimCSE-jittor's evaluation text,
+ *   one space between every code point (its batcher does `" ".join(s)` on a raw string).
  * - Mode "dev" mirrors the official `evaluation.py --mode dev`: STS12–16 have no dev split, so they
  *   are skipped (listed in `skipped`) and only STSBenchmark/SICKRelatedness (and Chinese) run.
  *

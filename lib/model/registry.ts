@@ -1,6 +1,6 @@
 /**
  * Loading and saving encoders by architecture: `config.json`'s `model_type` picks the entry
- * (`bert`, and `gpt2` once registered). One map, so adding an architecture touches one line here.
+ * (`bert`, `gpt2`). One map, so adding an architecture touches one line here.
  *
  * @example
  * ```ts
