@@ -8,12 +8,13 @@
  */
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import { GPT2_POOLERS, presetOf } from "./config.ts";
+import { STS_TASKS } from "../../lib/eval/sts_eval.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
 export const EXPERIMENT = "gpt2-wavg";
 export const CROSS_POOLER_FILE = "cross_pooler.json";
-const COLS = ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness", "Avg."];
+const COLS = [...STS_TASKS, "Avg."];
 export const BEGIN = "<!-- generated:begin (deno run -A experiments/gpt2-wavg/tables.ts; do not edit) -->";
 export const END = "<!-- generated:end -->";
 

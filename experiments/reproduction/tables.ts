@@ -5,10 +5,11 @@
  * @module
  */
 import { cell, markdownTable, readRuns, updateRegion } from "../../lib/results/markdown_tables.ts";
+import { STS_TASKS } from "../../lib/eval/sts_eval.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
-const COLS = ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness", "Avg."];
+const COLS = [...STS_TASKS, "Avg."];
 
 interface Reference {
   rows: { name: string; source: string; stsbDev: number; scores: Record<string, number> }[];

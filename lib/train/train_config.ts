@@ -12,6 +12,7 @@
  */
 import type { PoolerType } from "../pooling.ts";
 import type { Precision } from "../model/precision.ts";
+import { STS_TASKS } from "../eval/sts_eval.ts";
 
 /** A freshly initialised BERT (no pretrained weights), for CPU presets and tests. */
 export interface RandomInit {
@@ -109,7 +110,7 @@ export const BASE_UNSUP: Omit<TrainConfig, "modelDir" | "trainFile" | "outputDir
     maxGradNorm: 1.0,
     seed: 42,
     metricForBestModel: "stsb_spearman",
-    finalEvalTasks: ["STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness"],
+    finalEvalTasks: STS_TASKS,
     saveSteps: 125,
     evalInitialModel: false,
     precision: "fp32",
