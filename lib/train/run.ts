@@ -356,6 +356,42 @@ async function finalTest(cfg: TrainConfig): Promise<Record<string, number>> {
   }
 }
 
+/** The run record's summary (`summary.json`). */
+function summaryOf(
+  cfg: TrainConfig,
+  opts: TrainOptions,
+  r: {
+    status: TrainResult["status"];
+    state: RunState;
+    total: number;
+    n: number;
+    precision: Precision;
+    scaler?: LossScaler;
+  },
+  measured: Record<string, unknown>,
+): Record<string, unknown> {
+  const { status, state, scaler } = r;
+  return {
+    status,
+    steps: state.step,
+    totalSteps: r.total,
+    bestMetric: state.bestMetric,
+    bestStep: state.bestStep,
+    selectionMetric: cfg.metricForBestModel,
+    finalScores: measured.finalScores,
+    initialScores: measured.initialScores,
+    evalPooler: evalPoolerOf(cfg),
+    note: cfg.note,
+    wallSeconds: measured.wallSeconds,
+    stepsPerSecond: measured.stepsPerSecond,
+    peakRssBytes: measured.peakRssBytes,
+    backend: opts.backend,
+    trainExamples: r.n,
+    ...(r.precision !== "fp32" ? { precision: r.precision } : {}),
+    ...(scaler ? { fp16: true, finalLossScale: scaler.scale, skippedSteps: scaler.skippedSteps } : {}),
+  };
+}
+
 /** Train SimCSE as configured; writes the best checkpoint to `cfg.outputDir` and a run record. */
 export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const precision = parsePrecision(cfg.precision);
@@ -413,25 +449,15 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   const finalScores = status === "completed" && state.bestStep !== null && cfg.finalEvalTasks.length > 0
     ? await finalTest(cfg)
     : undefined;
-  await record.finish({
-    status,
-    steps: state.step,
-    totalSteps: data.total,
-    bestMetric: state.bestMetric,
-    bestStep: state.bestStep,
-    selectionMetric: cfg.metricForBestModel,
-    finalScores,
-    initialScores: initialScores ?? record.entries().find((e) => e.kind === "initial_test"),
-    evalPooler: evalPoolerOf(cfg),
-    note: cfg.note,
-    wallSeconds: seconds,
-    stepsPerSecond,
-    peakRssBytes: peakRss,
-    backend: opts.backend,
-    trainExamples: data.n,
-    ...(precision !== "fp32" ? { precision } : {}),
-    ...(scaler ? { fp16: true, finalLossScale: scaler.scale, skippedSteps: scaler.skippedSteps } : {}),
-  });
+  await record.finish(
+    summaryOf(cfg, opts, { status, state, total: data.total, n: data.n, precision, scaler }, {
+      finalScores,
+      initialScores: initialScores ?? record.entries().find((e) => e.kind === "initial_test"),
+      wallSeconds: seconds,
+      stepsPerSecond,
+      peakRssBytes: peakRss,
+    }),
+  );
   return {
     status,
     runDir: record.dir,
