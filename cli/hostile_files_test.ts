@@ -1,0 +1,96 @@
+/**
+ * Hostile files and flags of issue 19, given to the CLIs as a user would: a damaged HNSW graph in a
+ * `.simidx`, a tokenizer.json id beyond the model's vocabulary, a config whose layer count disagrees
+ * with the checkpoint, NaN weights, CR-only text files, out-of-range gold scores, bad numeric flags
+ * and `--help` on every entry point, and terminal escapes in searched sentences. Each must end with
+ * exactly one `error: ...` line (or a correct result), never a crash, a stack trace or a silently
+ * wrong answer.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { TESTDATA } from "../lib/testing/fixtures.ts";
+
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+const TINY = `${TESTDATA}bert/tiny-safetensors`;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(script: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}${script}`, ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** One `error:` line, last, matching `want`; exit 1; no stack trace. */
+function assertOneLine(r: Result, want: RegExp, what: string): void {
+  deepStrictEqual(r.code, 1, `${what}: exit ${r.code}\n${r.stderr}`);
+  const lines = r.stderr.trimEnd().split("\n");
+  const errors = lines.filter((l) => l.startsWith("error: "));
+  deepStrictEqual(errors.length, 1, `${what}: expected one error line\n${r.stderr}`);
+  ok(lines.at(-1)!.startsWith("error: "), `${what}: the error is not the last line\n${r.stderr}`);
+  ok(want.test(errors[0]), `${what}: ${errors[0]} does not match ${want}`);
+  ok(!/^\s+at /m.test(r.stderr), `${what}: stack trace printed\n${r.stderr}`);
+}
+
+/** The tiny BERT folder copied to `dir`, with files replaced. */
+async function modelFolder(dir: string, changes: Record<string, string | Uint8Array> = {}): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  for await (const e of Deno.readDir(TINY)) await Deno.copyFile(`${TINY}/${e.name}`, `${dir}/${e.name}`);
+  for (const [name, bytes] of Object.entries(changes)) {
+    await Deno.writeFile(`${dir}/${name}`, typeof bytes === "string" ? enc.encode(bytes) : bytes);
+  }
+  return dir;
+}
+
+/** Offset and length of the `hnsw` section of a `.simidx` file (from its JSON header). */
+function hnswSection(bytes: Uint8Array): { start: number; length: number } {
+  const headerLen = Number(new DataView(bytes.buffer).getBigUint64(8, true));
+  const h = JSON.parse(dec.decode(bytes.subarray(16, 16 + headerLen)));
+  return { start: 16 + headerLen + h.sections.hnsw.offset, length: h.sections.hnsw.length };
+}
+
+Deno.test("`deno task search` on a .simidx whose HNSW section is random bytes prints one error line and leaves no temp file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hostile_hnsw_" });
+  const tmp = await Deno.makeTempDir({ prefix: "hostile_hnsw_tmp_" });
+  const sentences = Array.from({ length: 40 }, (_, i) => `sentence number ${i} about a cat .`);
+  await Deno.writeTextFile(`${dir}/s.txt`, sentences.join("\n") + "\n");
+  const common = ["--model", TINY, "--backend", "cpu"];
+  const built = await run("cli/search.ts", [
+    ...common,
+    ...["--index", `${dir}/good.simidx`, "--build", `${dir}/s.txt`, "--approximate"],
+  ]);
+  deepStrictEqual(built.code, 0, built.stderr);
+  const good = await Deno.readFile(`${dir}/good.simidx`);
+  const sec = hnswSection(good);
+  // A fixed pseudo-random fill (xorshift), so a failure reproduces.
+  let x = 0x9e3779b9;
+  const random = good.slice();
+  for (let i = sec.start; i < sec.start + sec.length; i++) {
+    x ^= x << 13, x ^= x >>> 17, x ^= x << 5;
+    random[i] = x & 0xff;
+  }
+  await Deno.writeFile(`${dir}/random.simidx`, random);
+  const r = await run("cli/search.ts", [...common, "--index", `${dir}/random.simidx`, "--query", "a cat"], {
+    TMPDIR: tmp,
+  });
+  assertOneLine(r, /random\.simidx \[hnsw\] @byte \d+: the HNSW graph is damaged/, "random HNSW bytes");
+  deepStrictEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], "temp files left behind");
+  // The intact graph still loads and answers.
+  const fine = await run("cli/search.ts", [...common, "--index", `${dir}/good.simidx`, "--query", "a cat"], {
+    TMPDIR: tmp,
+  });
+  deepStrictEqual(fine.code, 0, fine.stderr);
+  deepStrictEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], "temp files left behind");
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(tmp, { recursive: true });
+});
