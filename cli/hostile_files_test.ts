@@ -9,6 +9,7 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { TESTDATA } from "../lib/testing/fixtures.ts";
 
+const TINY_GPT2 = `${TESTDATA}gpt2/tiny-safetensors`;
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const TINY = `${TESTDATA}bert/tiny-safetensors`;
 const enc = new TextEncoder();
@@ -42,10 +43,14 @@ function assertOneLine(r: Result, want: RegExp, what: string): void {
   ok(!/^\s+at /m.test(r.stderr), `${what}: stack trace printed\n${r.stderr}`);
 }
 
-/** The tiny BERT folder copied to `dir`, with files replaced. */
-async function modelFolder(dir: string, changes: Record<string, string | Uint8Array> = {}): Promise<string> {
+/** A tiny model folder (BERT unless `from` says otherwise) copied to `dir`, with files replaced. */
+async function modelFolder(
+  dir: string,
+  changes: Record<string, string | Uint8Array> = {},
+  from = TINY,
+): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
-  for await (const e of Deno.readDir(TINY)) await Deno.copyFile(`${TINY}/${e.name}`, `${dir}/${e.name}`);
+  for await (const e of Deno.readDir(from)) await Deno.copyFile(`${from}/${e.name}`, `${dir}/${e.name}`);
   for (const [name, bytes] of Object.entries(changes)) {
     await Deno.writeFile(`${dir}/${name}`, typeof bytes === "string" ? enc.encode(bytes) : bytes);
   }
@@ -93,4 +98,40 @@ Deno.test("`deno task search` on a .simidx whose HNSW section is random bytes pr
   deepStrictEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], "temp files left behind");
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("`deno task encode` refuses a tokenizer whose ids go beyond the model's vocab_size, naming the file and the id", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hostile_vocab_" });
+  await Deno.writeTextFile(`${dir}/in.txt`, "e\n");
+  const gpt2Vocab = JSON.parse(await Deno.readTextFile(`${TINY_GPT2}/vocab.json`)) as Record<string, number>;
+  const bertVocab = (await Deno.readTextFile(`${TINY}/vocab.txt`)).trimEnd().split("\n");
+  const cases: [string, string, Record<string, string>, RegExp][] = [
+    [
+      "GPT-2 vocab.json id 1000 (vocab_size 457)",
+      TINY_GPT2,
+      { "vocab.json": JSON.stringify({ ...gpt2Vocab, e: 1000 }) },
+      /vocab\.json: token "e" has id 1000, beyond the model's vocab_size 457/,
+    ],
+    [
+      "GPT-2 vocab.json with one more token than vocab_size",
+      TINY_GPT2,
+      { "vocab.json": JSON.stringify({ ...gpt2Vocab, "Ġzebra": 457 }) },
+      /vocab\.json: token "Ġzebra" has id 457, beyond the model's vocab_size 457/,
+    ],
+    [
+      "BERT vocab.txt longer than vocab_size",
+      TINY,
+      { "vocab.txt": [...bertVocab, "zebra"].join("\n") + "\n" },
+      /vocab\.txt: token "zebra" has id 100, beyond the model's vocab_size 100/,
+    ],
+  ];
+  for (const [i, [what, from, changes, want]] of cases.entries()) {
+    const model = await modelFolder(`${dir}/m${i}`, changes, from);
+    const r = await run("cli/encode.ts", [
+      ...["--model", model, "--pooler", "avg", "--backend", "cpu"],
+      ...["--input", `${dir}/in.txt`, "--output", `${dir}/out${i}.jsonl`],
+    ]);
+    assertOneLine(r, want, what);
+  }
+  await Deno.remove(dir, { recursive: true });
 });

@@ -106,6 +106,10 @@ export class Gpt2Tokenizer implements TextTokenizer {
   readonly options: Readonly<Gpt2TokenizerOptions>;
   /** Id of the EOS token. */
   readonly eosId: number;
+  /** The file the vocabulary was read from (for errors). */
+  readonly vocabFile: string;
+  /** The token with the highest id (vocabulary or added token). */
+  readonly topToken: { token: string; id: number };
 
   readonly #tokenizer: Tokenizer;
   readonly #vocab: Map<string, number>;
@@ -160,9 +164,11 @@ export class Gpt2Tokenizer implements TextTokenizer {
     } catch (e) {
       throw new InputError(`cannot build the tokenizer: ${(e as Error).message}`, { file: files.vocab });
     }
-    let maxId = -1;
-    for (const v of vocab.values()) maxId = Math.max(maxId, v);
-    for (const a of allAdded) maxId = Math.max(maxId, a.id);
+    let maxId = -1, maxToken = "";
+    for (const [t, v] of vocab) if (v > maxId) [maxId, maxToken] = [v, t];
+    for (const a of allAdded) if (a.id > maxId) [maxId, maxToken] = [a.id, a.content];
+    this.vocabFile = files.vocab;
+    this.topToken = { token: maxToken, id: maxId };
     this.#tokenizer = tokenizer;
     this.#vocab = vocab;
     this.#merges = merges;
