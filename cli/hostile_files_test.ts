@@ -8,6 +8,7 @@
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { TESTDATA } from "../lib/testing/fixtures.ts";
+import { parseSafetensors, serializeSafetensors } from "../lib/checkpoint/safetensors.ts";
 
 const TINY_GPT2 = `${TESTDATA}gpt2/tiny-safetensors`;
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -123,6 +124,51 @@ Deno.test("`deno task encode` refuses a tokenizer whose ids go beyond the model'
       TINY,
       { "vocab.txt": [...bertVocab, "zebra"].join("\n") + "\n" },
       /vocab\.txt: token "zebra" has id 100, beyond the model's vocab_size 100/,
+    ],
+  ];
+  for (const [i, [what, from, changes, want]] of cases.entries()) {
+    const model = await modelFolder(`${dir}/m${i}`, changes, from);
+    const r = await run("cli/encode.ts", [
+      ...["--model", model, "--pooler", "avg", "--backend", "cpu"],
+      ...["--input", `${dir}/in.txt`, "--output", `${dir}/out${i}.jsonl`],
+    ]);
+    assertOneLine(r, want, what);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("`deno task encode` refuses a config whose layer count disagrees with the checkpoint, and unknown tensors", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hostile_layers_" });
+  await Deno.writeTextFile(`${dir}/in.txt`, "a cat\n");
+  const bertConfig = JSON.parse(await Deno.readTextFile(`${TINY}/config.json`));
+  const gpt2Config = JSON.parse(await Deno.readTextFile(`${TINY_GPT2}/config.json`));
+  const sd = parseSafetensors(await Deno.readFile(`${TINY}/model.safetensors`), "tiny");
+  const withExtra = new Map(sd);
+  withExtra.set("encoder.rogue.weight", { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) });
+  const cases: [string, string, Record<string, string | Uint8Array>, RegExp][] = [
+    [
+      "BERT config with 2 of the checkpoint's 3 layers",
+      TINY,
+      { "config.json": JSON.stringify({ ...bertConfig, num_hidden_layers: 2 }) },
+      /model\.safetensors \[num_hidden_layers\]: the checkpoint has 3 layers \(tensors up to layer 2\), config\.json says num_hidden_layers 2/,
+    ],
+    [
+      "GPT-2 config with 1 of the checkpoint's 2 layers",
+      TINY_GPT2,
+      { "config.json": JSON.stringify({ ...gpt2Config, n_layer: 1 }) },
+      /model\.safetensors \[n_layer\]: the checkpoint has 2 layers \(tensors up to layer 1\), config\.json says n_layer 1/,
+    ],
+    [
+      "BERT config with more layers than the checkpoint",
+      TINY,
+      { "config.json": JSON.stringify({ ...bertConfig, num_hidden_layers: 4 }) },
+      /model\.safetensors \[encoder\.layer\.3\.[\w.]+\]: missing tensor/,
+    ],
+    [
+      "a tensor no BertModel has",
+      TINY,
+      { "model.safetensors": serializeSafetensors(withExtra) },
+      /model\.safetensors \[encoder\.rogue\.weight\]: unexpected tensor/,
     ],
   ];
   for (const [i, [what, from, changes, want]] of cases.entries()) {
