@@ -11,6 +11,12 @@ import { TESTDATA } from "../lib/testing/fixtures.ts";
 import { parseSafetensors, serializeSafetensors } from "../lib/checkpoint/safetensors.ts";
 
 const TINY_GPT2 = `${TESTDATA}gpt2/tiny-safetensors`;
+const DATA = Deno.env.get("SIMCSE_DATA_DIR") ??
+  decodeURIComponent(new URL("../../shared/data", import.meta.url).pathname);
+const haveData = await Deno.stat(`${DATA}/senteval/STS/STSBenchmark/sts-dev.csv`).then(
+  () => true,
+  () => false,
+);
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const TINY = `${TESTDATA}bert/tiny-safetensors`;
 const enc = new TextEncoder();
@@ -179,5 +185,58 @@ Deno.test("`deno task encode` refuses a config whose layer count disagrees with 
     ]);
     assertOneLine(r, want, what);
   }
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** The tiny BERT's safetensors with `name` replaced by `f` of its values. */
+function withTensor(name: string, f: (v: Float32Array) => Float32Array): Uint8Array {
+  const sd = parseSafetensors(Deno.readFileSync(`${TINY}/model.safetensors`), "tiny");
+  const t = sd.get(name)!;
+  sd.set(name, { ...t, data: f(Float32Array.from(t.data as Float32Array)) });
+  return serializeSafetensors(sd);
+}
+
+Deno.test("`deno task encode` and `eval` refuse NaN/Inf weights naming the tensor, and NaN embeddings instead of writing null or nan", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hostile_nan_" });
+  await Deno.writeTextFile(`${dir}/in.txt`, "a cat\nthe man\n");
+  const set = (i: number, x: number) => (v: Float32Array) => (v[i] = x, v);
+  const cases: [string, Uint8Array, RegExp][] = [
+    [
+      "a NaN weight",
+      withTensor("encoder.layer.1.attention.self.query.weight", set(5, NaN)),
+      /model\.safetensors \[encoder\.layer\.1\.attention\.self\.query\.weight\]: value 5 of 1024 is NaN/,
+    ],
+    [
+      "an infinite weight",
+      withTensor("embeddings.LayerNorm.bias", set(0, -Infinity)),
+      /model\.safetensors \[embeddings\.LayerNorm\.bias\]: value 0 of 32 is -Infinity/,
+    ],
+    [
+      // Finite weights whose products overflow float32: the embeddings come out NaN.
+      "weights that overflow",
+      withTensor("embeddings.LayerNorm.weight", (v) => v.fill(3e38)),
+      /the model produced NaN in the embedding of "[^"]+" \(dimension \d+\)/,
+    ],
+  ];
+  for (const [i, [what, weights, want]] of cases.entries()) {
+    const model = await modelFolder(`${dir}/m${i}`, { "model.safetensors": weights });
+    const common = ["--model", model, "--pooler", "avg", "--backend", "cpu"];
+    const r = await run("cli/encode.ts", [
+      ...common,
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      `${dir}/o${i}.jsonl`,
+    ]);
+    assertOneLine(r, want, `encode, ${what}`);
+    if (haveData) {
+      const e = await run("cli/eval.ts", [
+        ...[...common, "--mode", "dev", "--tasks", "STSBenchmark", "--data-dir", DATA],
+        ...["--json", `${dir}/o${i}.json`],
+      ]);
+      assertOneLine(e, want, `eval, ${what}`);
+    }
+  }
+  deepStrictEqual([...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name), ["in.txt"]);
   await Deno.remove(dir, { recursive: true });
 });

@@ -22,7 +22,7 @@ import { inputError } from "../checkpoint/printable.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { loadStateDictFromFolder, readJsonConfig } from "../checkpoint/hf_folder.ts";
 import { writeSafetensors } from "../checkpoint/safetensors.ts";
-import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
+import { firstNonFinite, type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
 import { bertParamShapes, isLinearKernel } from "./bert.ts";
 import { BertModel } from "./bert.ts";
 import { type BertConfig, bertConfigFromJson, bertConfigToJson } from "./bert_config.ts";
@@ -84,6 +84,7 @@ export function bertFromStateDict(config: BertConfig, sd: StateDict, file: strin
         );
       }
       let values = toFloat32(entry.tensor);
+      checkFinite(values, entry.key, file);
       if (isLinearKernel(name)) values = transpose2d(values, hfShape[0], hfShape[1]);
       const t = tf.tensor(values, shape, "float32");
       params.set(name, tf.variable(t, true));
@@ -129,6 +130,17 @@ export function checkAllUsed(
         `of the model config.json describes, nor a known head or buffer`,
       { file: where.file, key: unused[0] },
     );
+  }
+}
+
+/** A weight that is NaN or infinite would make every embedding NaN: refuse it, naming the tensor. */
+export function checkFinite(values: Float32Array, key: string, file: string): void {
+  const i = firstNonFinite(values);
+  if (i >= 0) {
+    throw inputError(`value ${i} of ${values.length} is ${values[i]}: weights must be finite numbers`, {
+      file,
+      key,
+    });
   }
 }
 

@@ -24,7 +24,7 @@ import { loadStateDictFromFolder, readJsonConfig } from "../checkpoint/hf_folder
 import { writeSafetensors } from "../checkpoint/safetensors.ts";
 import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
 import { Gpt2Model, gpt2ParamShapes } from "./gpt2.ts";
-import { checkAllUsed } from "./bert_checkpoint.ts";
+import { checkAllUsed, checkFinite } from "./bert_checkpoint.ts";
 import { type Gpt2Config, gpt2ConfigFromJson, gpt2ConfigToJson } from "./gpt2_config.ts";
 
 /** Map a checkpoint key to our `Gpt2Model` name, or null when the key is not a `GPT2Model` parameter. */
@@ -68,7 +68,9 @@ export function gpt2FromStateDict(config: Gpt2Config, sd: StateDict, file: strin
           { file, key: entry.key },
         );
       }
-      const t = tf.tensor(toFloat32(entry.tensor), shape, "float32");
+      const values = toFloat32(entry.tensor);
+      checkFinite(values, entry.key, file);
+      const t = tf.tensor(values, shape, "float32");
       params.set(name, tf.variable(t, true));
       t.dispose();
     }
