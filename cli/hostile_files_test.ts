@@ -240,3 +240,53 @@ Deno.test("`deno task encode` and `eval` refuse NaN/Inf weights naming the tenso
   deepStrictEqual([...Deno.readDirSync(dir)].filter((e) => e.isFile).map((e) => e.name), ["in.txt"]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test({
+  name:
+    "`deno task eval` refuses gold scores outside 0–5 (STS-B) and 1–5 (SICK) with file:line, and writes no --json",
+  ignore: !haveData,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hostile_gold_" });
+    const stsb = (await Deno.readTextFile(`${DATA}/senteval/STS/STSBenchmark/sts-dev.csv`)).split("\n");
+    const sick = (await Deno.readTextFile(`${DATA}/senteval/SICK/SICK_trial.txt`)).split("\n");
+    /** `lines` with field `col` of line `i` (0-based) replaced by `value`. */
+    const withField = (lines: string[], i: number, col: number, value: string) =>
+      lines.map((l, j) => j === i ? l.split("\t").map((f, k) => k === col ? value : f).join("\t") : l).join(
+        "\n",
+      );
+    const cases: [string, string, string, RegExp][] = [
+      [
+        "STS-B score 57",
+        withField(stsb, 4, 4, "57"),
+        sick.join("\n"),
+        /sts-dev\.csv:5: score "57" is not in 0–5/,
+      ],
+      [
+        "STS-B score -3",
+        withField(stsb, 0, 4, "-3"),
+        sick.join("\n"),
+        /sts-dev\.csv:1: score "-3" is not in 0–5/,
+      ],
+      [
+        "SICK score 0",
+        stsb.join("\n"),
+        withField(sick, 7, 3, "0"),
+        /SICK_trial\.txt:8: score "0" is not in 1–5/,
+      ],
+    ];
+    for (const [i, [what, stsbText, sickText, want]] of cases.entries()) {
+      const data = `${dir}/data${i}`;
+      await Deno.mkdir(`${data}/senteval/STS/STSBenchmark`, { recursive: true });
+      await Deno.mkdir(`${data}/senteval/SICK`, { recursive: true });
+      await Deno.writeTextFile(`${data}/senteval/STS/STSBenchmark/sts-dev.csv`, stsbText);
+      await Deno.writeTextFile(`${data}/senteval/SICK/SICK_trial.txt`, sickText);
+      const r = await run("cli/eval.ts", [
+        ...["--model", TINY, "--pooler", "avg", "--backend", "cpu", "--mode", "dev"],
+        ...["--data-dir", data, "--json", `${dir}/out${i}.json`],
+      ]);
+      assertOneLine(r, want, what);
+      ok(!(await Deno.stat(`${dir}/out${i}.json`).then(() => true, () => false)), `${what}: --json written`);
+    }
+    await Deno.remove(dir, { recursive: true });
+  },
+});
