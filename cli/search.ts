@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { main, parseFlags, positiveInt, required } from "./_cli.ts";
+import { main, numberFlag, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
 import { parsePooler, type PoolerType } from "../lib/pooling.ts";
 import { InputError } from "../lib/errors.ts";
@@ -26,16 +26,6 @@ import { DEFAULT_THRESHOLD, DEFAULT_TOP_K } from "../lib/search/top_k.ts";
 const USAGE = `usage: deno task search --model DIR --index FILE [--query TEXT]... [--build FILE.txt]
        [--pooler NAME] [--top-k K] [--threshold T] [--approximate | --exact] [--batch-size N]
        [--backend auto|tensorflow|webgpu|wasm|cpu] [--json]`;
-
-/** A number flag, or an InputError naming it. */
-function numberFlag(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) {
-    throw new InputError(`--${flag} must be a number, got '${value}'`);
-  }
-  return n;
-}
 
 /** Human-readable results of one query. */
 export function formatHits(query: string, hits: SearchHit[], threshold: number): string {

@@ -10,6 +10,7 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+import { checkTrainConfig } from "../../lib/train/train_config.ts";
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
@@ -88,6 +89,14 @@ if (import.meta.main) {
             { file: splitFile(dataDir, task, valid) },
           );
         }
+      }
+    }
+    // Every run's --set values are checked before the first run starts.
+    for (const task of tasks) {
+      for (const pooler of poolers) {
+        checkTrainConfig(
+          applyOverrides(preset(name, task, pooler, dataDir, "train"), values.set as string[]),
+        );
       }
     }
     for (const task of tasks) {

@@ -14,6 +14,7 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+import { checkTrainConfig } from "../../lib/train/train_config.ts";
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { type EvalTask, evaluate } from "../../lib/eval/sts_eval.ts";
@@ -124,6 +125,7 @@ if (import.meta.main) {
     const cfgs = poolers.map((p) =>
       applyOverrides(preset(name as PresetName, p, dataDir), values.set as string[])
     );
+    cfgs.forEach(checkTrainConfig);
     for (const cfg of cfgs) await preflightEnglish(cfg, cfg.modelDir !== CPU_RANDOM_GPT2.dir);
     if (cfgs.some((c) => c.modelDir === CPU_RANDOM_GPT2.dir) && (await ensureRandomGpt2(CPU_RANDOM_GPT2))) {
       console.error(

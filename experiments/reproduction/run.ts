@@ -11,6 +11,7 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+import { checkTrainConfig } from "../../lib/train/train_config.ts";
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
@@ -77,6 +78,7 @@ if (import.meta.main) {
     }
     const sets = [...(values.fp16 ? ["fp16=true"] : []), ...(values.set as string[])];
     const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), sets);
+    checkTrainConfig(cfg);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflightEnglish(cfg, !cfg.randomInit);
     const result = await train(cfg, { backend, resume: values.resume as boolean });
