@@ -290,3 +290,47 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test("`deno task search` prints no terminal escape from indexed sentences or the query, and reads CR-only files", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hostile_esc_" });
+  const sentences = [
+    "a \u001b[1;31mred\u001b[0m cat sits",
+    "x\u001b]0;pwned\u0007 a cat sleeps\u001b[2J",
+    "\u009b31mthe dog barks",
+  ];
+  // CR-only line ends (old Mac): three sentences, not one.
+  await Deno.writeTextFile(`${dir}/s.txt`, sentences.join("\r") + "\r");
+  const common = ["--model", TINY, "--backend", "cpu", "--index", `${dir}/s.simidx`];
+  const built = await run("cli/search.ts", [...common, "--build", `${dir}/s.txt`]);
+  deepStrictEqual(built.code, 0, built.stderr);
+  ok(/indexed 3 sentences/.test(built.stderr), built.stderr);
+  const r = await run("cli/search.ts", [
+    ...common,
+    ...["--query", "a \u001b[5mcat\u001b[0m", "--top-k", "3", "--threshold=-1"],
+  ]);
+  deepStrictEqual(r.code, 0, r.stderr);
+  // deno-lint-ignore no-control-regex -- the characters that must not reach the terminal
+  ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(r.stdout), JSON.stringify(r.stdout));
+  const lines = r.stdout.trimEnd().split("\n");
+  deepStrictEqual(lines[0], "query: a cat");
+  deepStrictEqual(
+    lines.slice(1).map((l) => l.replace(/^ +-?\d\.\d{4} {2}/, "")).sort(),
+    ["a red cat sits", "the dog barks", "x a cat sleeps"],
+  );
+  // --json keeps the sentences exact (JSON escapes the controls).
+  const j = await run("cli/search.ts", [
+    ...common,
+    "--query",
+    "cat",
+    "--top-k",
+    "3",
+    "--threshold=-1",
+    "--json",
+  ]);
+  deepStrictEqual(j.code, 0, j.stderr);
+  deepStrictEqual(
+    JSON.parse(j.stdout)[0].hits.map((h: { sentence: string }) => h.sentence).sort(),
+    [...sentences].sort(),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
