@@ -25,6 +25,7 @@
 
 import { Tokenizer } from "@huggingface/tokenizers";
 import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { EncodedBatch, TokenizerInfo } from "./bert_tokenizer.ts";
 import type { TextTokenizer } from "../model/encoder.ts";
@@ -633,7 +634,7 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new InputError(`invalid JSON: ${(e as Error).message}`, { file });
+    throw inputError(`invalid JSON: ${(e as Error).message}`, { file }); // the parser quotes the input
   }
 }
 
