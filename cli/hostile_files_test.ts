@@ -12,7 +12,7 @@ import { parseSafetensors, serializeSafetensors } from "../lib/checkpoint/safete
 
 const TINY_GPT2 = `${TESTDATA}gpt2/tiny-safetensors`;
 const DATA = Deno.env.get("SIMCSE_DATA_DIR") ??
-  decodeURIComponent(new URL("../../shared/data", import.meta.url).pathname);
+  decodeURIComponent(new URL("../data", import.meta.url).pathname);
 const haveData = await Deno.stat(`${DATA}/senteval/STS/STSBenchmark/sts-dev.csv`).then(
   () => true,
   () => false,
