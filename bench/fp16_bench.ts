@@ -21,7 +21,8 @@
  *
  * @module
  */
-import { main, parseFlags, positiveInt } from "../cli/_cli.ts";
+import { main, nonNegativeInt, parseFlags, positiveInt } from "../cli/_cli.ts";
+import { InputError } from "../lib/errors.ts";
 import { tf } from "../lib/tf.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
@@ -308,20 +309,22 @@ if (import.meta.main) {
       out: { type: "string", default: "results/bench" },
       child: { type: "string" },
     }, USAGE);
+    // Every numeric flag is checked before any work starts.
+    const rssSteps = positiveInt(values["rss-steps"] as string | undefined, "rss-steps", 3);
+    const steps = positiveInt(values.steps as string | undefined, "steps", 6);
+    const trainSteps = nonNegativeInt(values["train-steps"] as string | undefined, "train-steps", 50);
+    const evalSteps = positiveInt(values["eval-steps"] as string | undefined, "eval-steps", 25);
+    if (values.child !== undefined && values.child !== "fp32" && values.child !== "fp16") {
+      throw new InputError(`--child must be fp32 or fp16, got '${values.child}'`);
+    }
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const backend = await useBackend(parseBackend(values.backend as string));
     const cfg = await benchConfig(dataDir);
-    const rssSteps = positiveInt(values["rss-steps"] as string | undefined, "rss-steps", 3);
     if (values.child) {
       const p = values.child as Precision;
       console.log(JSON.stringify(await rssChild(cfg, p, rssSteps)));
       return;
     }
-    const steps = positiveInt(values.steps as string | undefined, "steps", 6);
-    const trainSteps = values["train-steps"] === "0"
-      ? 0
-      : positiveInt(values["train-steps"] as string | undefined, "train-steps", 50);
-    const evalSteps = positiveInt(values["eval-steps"] as string | undefined, "eval-steps", 25);
     const outDir = (values.out as string).replace(/\/+$/, "");
     console.error(
       `fp16 bench: preset ${cfg.preset}, backend ${backend}, batch ${cfg.batchSize} pairs, max length ${cfg.maxSeqLength}`,

@@ -17,7 +17,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { main, nonNegativeInt, parseFlags, positiveInt } from "../cli/_cli.ts";
+import { InputError } from "../lib/errors.ts";
 import { torchVerdict } from "../lib/fuzz/checkpoint_targets.ts";
 import {
   emptySummary,
@@ -35,22 +36,36 @@ import type { WorkerReply, WorkerRequest } from "../lib/fuzz/worker.ts";
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const PYTHON = "/usr/bin/python3";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    cases: { type: "string", default: "10000" },
-    seed: { type: "string", default: "20240611" },
+const USAGE = `usage: deno task fuzz [--cases N] [--seed S] [--targets a,b] [--hang-ms MS] [--replay I]
+  --cases N     cases per parser (default 10000)
+  --seed S      seed of the case generator (default 20240611)
+  --targets a,b only the parsers whose names contain one of these (case-insensitive); the parsers:
+                ${TARGETS.map((t) => t.name).join("; ")}
+  --hang-ms MS  a case silent this long counts as a hang (default 10000)
+  --replay I    re-run case I of the selected parsers in this process and print it`;
+
+let CASES = 0, SEED = 0, HANG_MS = 0;
+let REPLAY: number | undefined;
+let targets = TARGETS;
+await main(() => {
+  const { values, positionals } = parseFlags(Deno.args, {
+    cases: { type: "string" },
+    seed: { type: "string" },
     targets: { type: "string" },
-    "hang-ms": { type: "string", default: "10000" },
+    "hang-ms": { type: "string" },
     replay: { type: "string" },
-  },
-  strict: true,
+  }, USAGE);
+  if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
+  CASES = positiveInt(values.cases as string | undefined, "cases", 10_000);
+  SEED = nonNegativeInt(values.seed as string | undefined, "seed", 20240611);
+  HANG_MS = positiveInt(values["hang-ms"] as string | undefined, "hang-ms", 10_000);
+  REPLAY = values.replay === undefined ? undefined : nonNegativeInt(values.replay as string, "replay", 0);
+  const wanted = (values.targets as string | undefined)?.split(",").map((s) => s.trim().toLowerCase());
+  if (wanted?.some((w) => w === "")) throw new InputError(`--targets has an empty name\n${USAGE}`);
+  targets = TARGETS.filter((t) => !wanted || wanted.some((w) => t.name.toLowerCase().includes(w)));
+  if (targets.length === 0) throw new InputError(`--targets '${values.targets}' matches no parser\n${USAGE}`);
+  return Promise.resolve();
 });
-const CASES = Number(values.cases);
-const SEED = Number(values.seed);
-const HANG_MS = Number(values["hang-ms"]);
-const wanted = values.targets?.split(",").map((s) => s.trim().toLowerCase());
-const targets = TARGETS.filter((t) => !wanted || wanted.some((w) => t.name.toLowerCase().includes(w)));
 
 interface Row {
   summary: Summary;
@@ -183,8 +198,8 @@ async function verify(kind: string, deferDir: string, deferred: Map<number, Defe
   return { verified, unverified: deferred.size - verified };
 }
 
-if (values.replay !== undefined) {
-  const index = Number(values.replay);
+if (REPLAY !== undefined) {
+  const index = REPLAY;
   for (const target of targets) {
     const seeds = await target.seeds();
     const c = generateCases(target, seeds, Math.max(CASES, index + 1), SEED)[index];

@@ -51,7 +51,7 @@ export async function stsSentences(dataDir: string): Promise<{ sentences: string
         : null;
       if (!cols) continue;
       files++;
-      for (const line of (await Deno.readTextFile(`${root}/${d}/${name}`)).split(/\r?\n/)) {
+      for (const line of (await Deno.readTextFile(`${root}/${d}/${name}`)).split(/\r\n|\r|\n/)) {
         const f = line.split("\t");
         for (const c of cols) {
           const s = f[c]?.trim();

@@ -30,7 +30,7 @@
  * @module
  */
 import { tf } from "../lib/tf.ts";
-import { type BackendName, useBackend } from "../lib/backend.ts";
+import { type BackendName, parseBackend, useBackend } from "../lib/backend.ts";
 import { BertModel } from "../lib/model/bert.ts";
 import { type Gpt2Config, Gpt2Model } from "../lib/model/gpt2.ts";
 import type { BertConfig } from "../lib/model/bert_config.ts";
@@ -42,6 +42,13 @@ import { trainStep } from "../lib/train/trainer.ts";
 import { cpuAcceleration } from "../lib/kernels/cpu_accel.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
+import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../cli/_cli.ts";
+import { InputError } from "../lib/errors.ts";
+
+const USAGE =
+  `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]
+       [--steps N] [--warmup N] [--encode-batches N] [--max-grad-norm X] [--torch-threads best|N]
+       [--no-torch] [--profile] [--openblas-coretype NAME]`;
 
 const CONFIGS: Record<string, [number, number]> = {
   tiny: [2, 128],
@@ -358,11 +365,6 @@ function median(xs: number[] | undefined): number {
   return s[Math.floor((s.length - 1) / 2)];
 }
 
-function flag(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-}
-
 function fmt(x: number, d = 2): string {
   return Number.isFinite(x) ? x.toFixed(d) : "–";
 }
@@ -383,27 +385,38 @@ async function main(args: string[]): Promise<void> {
     await serveChild(config, backend, Number(maxGradNorm));
     return;
   }
-  const configs = flag(args, "configs", "tiny,mini,small,base").split(",");
+  const { values, positionals } = parseFlags(args, {
+    configs: { type: "string", default: "tiny,mini,small,base" },
+    backends: { type: "string", default: "cpu,wasm" },
+    steps: { type: "string" },
+    warmup: { type: "string" },
+    "encode-batches": { type: "string" },
+    "max-grad-norm": { type: "string" },
+    "torch-threads": { type: "string", default: "best" },
+    "openblas-coretype": { type: "string", default: "" },
+    profile: { type: "boolean", default: false },
+    "no-torch": { type: "boolean", default: false },
+  }, USAGE);
+  if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
+  const configs = (values.configs as string).split(",");
   for (const c of configs) {
-    if (!CONFIGS[c]) throw new Error(`unknown config '${c}' (${Object.keys(CONFIGS).join(", ")})`);
+    if (!CONFIGS[c]) throw new InputError(`unknown config '${c}' (${Object.keys(CONFIGS).join(", ")})`);
   }
-  const backends = flag(args, "backends", "cpu,wasm").split(",");
-  const steps = Number(flag(args, "steps", "6")), warmup = Number(flag(args, "warmup", "2"));
-  const encodeBatches = Number(flag(args, "encode-batches", "20"));
-  const maxGradNorm = Number(flag(args, "max-grad-norm", "1"));
-  for (const [n, v] of [["steps", steps], ["warmup", warmup], ["encode-batches", encodeBatches]] as const) {
-    if (!Number.isInteger(v) || v < (n === "warmup" ? 0 : 1)) {
-      throw new Error(`--${n} must be a whole number`);
-    }
-  }
-  if (!(maxGradNorm >= 0)) throw new Error("--max-grad-norm must be a number >= 0");
-  const threadsFlag = flag(args, "torch-threads", "best");
-  const torchThreads = threadsFlag === "best" ? [1, 2] : [Number(threadsFlag)];
-  const coretype = flag(args, "openblas-coretype", "");
-  const profile = args.includes("--profile");
+  const backends = (values.backends as string).split(",");
+  for (const b of backends) parseBackend(b.replace(/-ckpt$/, "")); // a backend name, optionally with -ckpt
+  const steps = positiveInt(values.steps as string | undefined, "steps", 6);
+  const warmup = nonNegativeInt(values.warmup as string | undefined, "warmup", 2);
+  const encodeBatches = positiveInt(values["encode-batches"] as string | undefined, "encode-batches", 20);
+  const maxGradNorm = numberFlag(values["max-grad-norm"] as string | undefined, "max-grad-norm", 1, {
+    min: 0,
+  });
+  const threadsFlag = values["torch-threads"] as string;
+  const torchThreads = threadsFlag === "best" ? [1, 2] : [nonNegativeInt(threadsFlag, "torch-threads", 0)];
+  const coretype = values["openblas-coretype"] as string;
+  const profile = values.profile as boolean;
   const env: Record<string, string> = {};
   if (coretype) env.OPENBLAS_CORETYPE = coretype;
-  const hasTorch = !args.includes("--no-torch") &&
+  const hasTorch = !values["no-torch"] &&
     (await new Deno.Command("/usr/bin/python3", {
       args: ["-c", "import torch"],
       stdout: "null",
@@ -546,4 +559,4 @@ async function main(args: string[]): Promise<void> {
   console.log(`record: ${path}`);
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) await cliMain(() => main(Deno.args));

@@ -37,12 +37,46 @@ export function required(value: string | undefined, flag: string, usage: string)
   return value;
 }
 
-/** A positive integer flag value. */
+/** A positive integer flag value (decimal digits only: no sign, fraction, exponent or hex). */
 export function positiveInt(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) {
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) {
     throw new InputError(`--${flag} must be a positive integer, got '${value}'`);
+  }
+  return n;
+}
+
+/** A non-negative integer flag value (0 allowed; decimal digits only). */
+export function nonNegativeInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new InputError(`--${flag} must be a non-negative integer, got '${value}'`);
+  }
+  return n;
+}
+
+/** A finite number flag value, optionally within [min, max]. */
+export function numberFlag(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  range: { min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new InputError(`--${flag} must be a number, got '${value}'`);
+  }
+  const { min = -Infinity, max = Infinity } = range;
+  if (n < min || n > max) {
+    const want = min > -Infinity && max < Infinity
+      ? `between ${min} and ${max}`
+      : min > -Infinity
+      ? `>= ${min}`
+      : `<= ${max}`;
+    throw new InputError(`--${flag} must be ${want}, got '${value}'`);
   }
   return n;
 }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { main, parseFlags } from "./_cli.ts";
+import { main, nonNegativeInt, parseFlags } from "./_cli.ts";
 import { InputError } from "../lib/errors.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { CATALOG, modelFolder } from "../lib/fetch/catalog.ts";
@@ -88,6 +88,7 @@ if (import.meta.main) {
       retries: { type: "string" },
       list: { type: "boolean", default: false },
     }, USAGE);
+    const retries = nonNegativeInt(values.retries as string | undefined, "retries", 3);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const baseUrl = values["base-url"] as string | undefined;
     const endpoint = hubEndpoint(baseUrl);
@@ -96,11 +97,6 @@ if (import.meta.main) {
       return;
     }
     if (positionals.length === 0) throw new InputError(`nothing to fetch\n${USAGE}`);
-    const retriesFlag = values.retries as string | undefined;
-    const retries = retriesFlag === undefined ? 3 : Number(retriesFlag);
-    if (!Number.isInteger(retries) || retries < 0) {
-      throw new InputError(`--retries must be a non-negative integer, got '${retriesFlag}'`);
-    }
     const reports = await fetchItems(positionals, {
       dataDir,
       baseUrl,

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { main, parseFlags, positiveInt, required } from "./_cli.ts";
+import { main, numberFlag, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
 import { parsePooler, type PoolerType } from "../lib/pooling.ts";
 import { InputError } from "../lib/errors.ts";
@@ -22,26 +22,20 @@ import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { buildIndex, type SearchHit, SentenceIndex } from "../lib/search/sentence_index.ts";
 import { readIndexHeader } from "../lib/search/index_file.ts";
 import { DEFAULT_THRESHOLD, DEFAULT_TOP_K } from "../lib/search/top_k.ts";
+import { terminalText } from "../lib/checkpoint/printable.ts";
 
 const USAGE = `usage: deno task search --model DIR --index FILE [--query TEXT]... [--build FILE.txt]
        [--pooler NAME] [--top-k K] [--threshold T] [--approximate | --exact] [--batch-size N]
        [--backend auto|tensorflow|webgpu|wasm|cpu] [--json]`;
 
-/** A number flag, or an InputError naming it. */
-function numberFlag(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n)) {
-    throw new InputError(`--${flag} must be a number, got '${value}'`);
-  }
-  return n;
-}
-
-/** Human-readable results of one query. */
+/**
+ * Human-readable results of one query. Sentences and the query pass through {@link terminalText}:
+ * an indexed file cannot colour, move or retitle the user's terminal (`--json` keeps them exact).
+ */
 export function formatHits(query: string, hits: SearchHit[], threshold: number): string {
-  const lines = [`query: ${query}`];
+  const lines = [`query: ${terminalText(query)}`];
   if (hits.length === 0) lines.push(`  (no indexed sentence with cosine >= ${threshold})`);
-  for (const h of hits) lines.push(`  ${h.score.toFixed(4)}  ${h.sentence}`);
+  for (const h of hits) lines.push(`  ${h.score.toFixed(4)}  ${terminalText(h.sentence)}`);
   return lines.join("\n");
 }
 

@@ -10,6 +10,8 @@ import { writeResultsMarkdown as chinese } from "../experiments/chinese-transfer
 import { writeResultsMarkdown as gpt2 } from "../experiments/gpt2-wavg/tables.ts";
 import { benchTable } from "../lib/results/bench_table.ts";
 import { updateRegion } from "../lib/results/markdown_tables.ts";
+import { main, parseFlags } from "./_cli.ts";
+import { InputError } from "../lib/errors.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -21,15 +23,25 @@ export const TABLES: Record<string, (check: boolean) => Promise<boolean>> = {
   "README.md": (c) => updateRegion(`${ROOT}README.md`, `\n${benchTable(`${ROOT}results/bench`)}\n`, c),
 };
 
+const USAGE = "usage: deno task tables [--check]";
+
 if (import.meta.main) {
-  const check = Deno.args.includes("--check");
-  let stale = 0;
-  for (const [name, write] of Object.entries(TABLES)) {
-    if (await write(check)) {
-      stale++;
-      console.error(check ? `stale: ${name} (run \`deno task tables\`)` : `updated ${name}`);
+  await main(async () => {
+    const { values, positionals } = parseFlags(
+      Deno.args,
+      { check: { type: "boolean", default: false } },
+      USAGE,
+    );
+    if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
+    const check = values.check as boolean;
+    let stale = 0;
+    for (const [name, write] of Object.entries(TABLES)) {
+      if (await write(check)) {
+        stale++;
+        console.error(check ? `stale: ${name} (run \`deno task tables\`)` : `updated ${name}`);
+      }
     }
-  }
-  if (check && stale > 0) Deno.exit(1);
-  if (!check) console.error(`tables up to date (${Object.keys(TABLES).length} files)`);
+    if (check && stale > 0) Deno.exit(1);
+    if (!check) console.error(`tables up to date (${Object.keys(TABLES).length} files)`);
+  });
 }

@@ -19,6 +19,8 @@ import type { EncoderInputs, TextTokenizer } from "./model/encoder.ts";
 import { loadEncoder } from "./model/registry.ts";
 import { checkPrecision, type Precision } from "./model/precision.ts";
 import { ProgressBar } from "./progress.ts";
+import { firstNonFinite } from "./checkpoint/state_dict.ts";
+import { inputError } from "./checkpoint/printable.ts";
 
 export interface EncodeOptions {
   /** Sentences per forward pass (default 128, SentEval's). */
@@ -104,6 +106,14 @@ export class SentenceEncoder {
     const values = flat.dataSync() as Float32Array;
     const H = flat.shape[1];
     flat.dispose();
+    const bad = firstNonFinite(values);
+    if (bad >= 0) {
+      throw inputError(
+        `the model produced ${values[bad]} in the embedding of ${
+          JSON.stringify(sentences[Math.floor(bad / H)].slice(0, 80))
+        } (dimension ${bad % H}): its weights or activations overflow, so no embedding is usable`,
+      );
+    }
     const rows: Float32Array[] = [];
     for (let i = 0; i < B; i++) rows.push(values.slice(i * H, (i + 1) * H));
     return rows;

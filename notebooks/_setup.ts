@@ -30,14 +30,18 @@ export function dataDir(): string {
   const found = candidates.find((d) => existsSync(`${d}/senteval`));
   if (!found) {
     throw new InputError(
-      `no evaluation data in ${candidates.join(" or ")}: run \`deno task fetch senteval\` or set SIMCSE_DATA_DIR`,
+      `no evaluation data in ${
+        candidates.join(" or ")
+      }: run \`deno task fetch senteval\` or set SIMCSE_DATA_DIR`,
     );
   }
   return found;
 }
 
 /** Select `backend` (default auto), find the data, print both; returns them. */
-export async function notebookSetup(backend: BackendName = "auto"): Promise<{ backend: string; DATA: string }> {
+export async function notebookSetup(
+  backend: BackendName = "auto",
+): Promise<{ backend: string; DATA: string }> {
   const DATA = dataDir();
   const chosen = await useBackend(backend);
   console.log(`backend: ${chosen}, data: ${DATA}`);

@@ -174,7 +174,9 @@ def train_senteval_cn(b):
         t = t[1:]
     if t == "":
         raise Refused("only a BOM")
-    lines = re.split(r"\r?\n", t)
+    # LF, CRLF or a lone CR end a line (universal newlines, as the .txt reader; issue 19: CR-only
+    # files must not merge rows).
+    lines = re.split(r"\r\n|\r|\n", t)
     if len(lines) > 1 and lines[-1] == "":
         lines.pop()
     rows = []

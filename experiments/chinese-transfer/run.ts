@@ -10,6 +10,7 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+<<<<<<< HEAD
 import {
   announcePreset,
   exitCodeOf,
@@ -17,6 +18,9 @@ import {
   TRAIN_FLAGS_USAGE,
   trainSets,
 } from "../../lib/app/train_command.ts";
+=======
+import { checkTrainConfig } from "../../lib/train/train_config.ts";
+>>>>>>> hostile
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
@@ -91,6 +95,14 @@ if (import.meta.main) {
             { file: splitFile(dataDir, task, valid) },
           );
         }
+      }
+    }
+    // Every run's --set values are checked before the first run starts.
+    for (const task of tasks) {
+      for (const pooler of poolers) {
+        checkTrainConfig(
+          applyOverrides(preset(name, task, pooler, dataDir, "train"), values.set as string[]),
+        );
       }
     }
     for (const task of tasks) {

@@ -12,6 +12,7 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
+<<<<<<< HEAD
 import {
   announcePreset,
   exitCodeOf,
@@ -19,6 +20,9 @@ import {
   TRAIN_FLAGS_USAGE,
   trainSets,
 } from "../../lib/app/train_command.ts";
+=======
+import { checkTrainConfig } from "../../lib/train/train_config.ts";
+>>>>>>> hostile
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
@@ -72,6 +76,7 @@ if (import.meta.main) {
       );
     }
     const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), sets);
+    checkTrainConfig(cfg);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflightEnglish(cfg, !cfg.randomInit);
     const result = await train(cfg, { backend, resume: values.resume as boolean });

@@ -101,6 +101,18 @@ export function bytesOf(data: TensorData): Uint8Array {
 }
 
 /**
+ * Index of the first NaN or ±Infinity in `values`, or -1 when all are finite (one pass, no
+ * allocation: `x - x` is 0 exactly for finite x).
+ */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i];
+    if (x - x !== 0) return i;
+  }
+  return -1;
+}
+
+/**
  * Tensor values as float32. F32 returns `t.data` itself (no copy); F16 converts natively, BF16
  * widens its bits (`u16 << 16`), integers and BOOL convert by value (I64 beyond 2^24 rounds).
  */

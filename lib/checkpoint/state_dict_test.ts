@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { DTYPES, numelOf, toFloat32, typedFromBytes } from "./state_dict.ts";
+import { DTYPES, firstNonFinite, numelOf, toFloat32, typedFromBytes } from "./state_dict.ts";
 
 Deno.test("`toFloat32()` widens BF16 bits (u16 << 16) to the hand-computed values", () => {
   // 0x3f80 = 1, 0xc000 = -2, 0x3e20 = 0.15625, 0x7f80 = +inf, 0x8000 = -0, 0x0001 = 2^-133
@@ -46,4 +46,12 @@ Deno.test("`typedFromBytes()` views aligned bytes and copies unaligned ones", ()
   assert(unaligned.buffer !== buf.buffer);
   assertEquals([...unaligned], [-1]);
   assertEquals(DTYPES.BF16.itemsize, 2);
+});
+
+Deno.test("`firstNonFinite()` finds the first NaN or ±Infinity and passes every finite float32, subnormals included", () => {
+  assertEquals(firstNonFinite(new Float32Array([0, -0, 1.4e-45, -3.4028234663852886e38, 1])), -1);
+  assertEquals(firstNonFinite(new Float32Array([1, 2, NaN, Infinity])), 2);
+  assertEquals(firstNonFinite(new Float32Array([1, -Infinity])), 1);
+  assertEquals(firstNonFinite(new Float32Array([Infinity])), 0);
+  assertEquals(firstNonFinite(new Float32Array(0)), -1);
 });

@@ -122,7 +122,7 @@ function parseTextLines(text: string, file: string): TrainExamples {
  * §d.3): unsupervised training uses the first column only, as SimCSE-jittor did.
  */
 function parseSentevalCn(text: string, file: string): TrainExamples {
-  const lines = text.split(/\r?\n/);
+  const lines = text.split(/\r\n|\r|\n/); // LF, CRLF or a lone CR (old Mac files), as for .txt
   if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
   const rows: string[][] = [];
   lines.forEach((line, i) => {

@@ -221,6 +221,9 @@ Deno.test("`loadTrainFile()` reads the first column of a Chinese .data file and 
   );
   const ex = await loadTrainFile(`${dir}/LCQMC.train.data`);
   assertEquals(ex.rows, [["喜欢打篮球的男生喜欢什么样的女生"], ["我手机丢了，我想换个手机"], ['"引号"留着']]);
+  // CR-only line ends (old Mac files) are line breaks, as in .txt files: rows are not merged.
+  await Deno.writeTextFile(`${dir}/cr.data`, "甲\tb\t1\r乙\td\t0\r丙\tf\t1\r");
+  assertEquals((await loadTrainFile(`${dir}/cr.data`)).rows, [["甲"], ["乙"], ["丙"]]);
   await Deno.writeTextFile(`${dir}/bad.data`, "a\tb\t1\nonly two\tfields\n");
   await rejects(
     loadTrainFile(`${dir}/bad.data`),

@@ -254,6 +254,44 @@ function badScore(field: string, file: string, line: number): never {
   throw inputError(`score ${JSON.stringify(field)} is not a number`, { file, line });
 }
 
+/** The values a data set's gold scores take: a closed interval, or the labels 0 and 1. */
+export interface GoldRange {
+  /** What the scores are, for the error message (e.g. "STS gold scores"). */
+  what: string;
+  min: number;
+  max: number;
+  /** Only the integers min..max (class labels). */
+  labels?: boolean;
+}
+
+/** STS12–16 and STS-B (English and Chinese) rate pairs 0–5; SICK relatedness is 1–5; LCQMC/PAWS-X label 0/1. */
+export const GOLD_RANGES = {
+  sts: { what: "STS gold scores", min: 0, max: 5 },
+  sick: { what: "SICK relatedness scores", min: 1, max: 5 },
+  binary: { what: "labels", min: 0, max: 1, labels: true },
+} as const satisfies Record<string, GoldRange>;
+
+/** A parsed score, refused (file:line) when it lies outside `range`. */
+function inRange(
+  gold: number,
+  field: string,
+  range: GoldRange | undefined,
+  file: string,
+  line: number,
+): number {
+  if (range === undefined) return gold;
+  if (
+    range.labels ? !(gold === range.min || gold === range.max) : !(gold >= range.min && gold <= range.max)
+  ) {
+    const allowed = range.labels ? `${range.min} or ${range.max}` : `in ${range.min}–${range.max}`;
+    throw inputError(`score ${JSON.stringify(pyStrip(field))} is not ${allowed} (${range.what})`, {
+      file,
+      line,
+    });
+  }
+  return gold;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Loaders
 
@@ -320,7 +358,13 @@ export function parseStsSubset(inputText: string, goldText: string, src: StsSubs
   const pairs: SortablePair[] = [];
   for (let i = 0; i < goldLines.length; i++) {
     if (goldLines[i] === "") continue; // unscored pair: not part of the evaluation
-    const gold = parseScore(goldLines[i]) ?? badScore(goldLines[i], goldFile, i + 1);
+    const gold = inRange(
+      parseScore(goldLines[i]) ?? badScore(goldLines[i], goldFile, i + 1),
+      goldLines[i],
+      GOLD_RANGES.sts,
+      goldFile,
+      i + 1,
+    );
     const t1 = pySplit(fields[i][0]);
     const t2 = pySplit(fields[i][1]);
     pairs.push({ s1: t1.join(" "), s2: t2.join(" "), gold, len1: t1.length, len2: t2.length });
@@ -357,6 +401,7 @@ export function parseTabbed(
   text: string,
   skipHeader: boolean,
   cols: { score: number; s1: number; s2: number; min: number },
+  range?: GoldRange,
 ): PairList {
   const lines = fileLines(text);
   const out: PairList = { s1: [], s2: [], gold: [] };
@@ -368,7 +413,8 @@ export function parseTabbed(
         line: i + 1,
       });
     }
-    out.gold.push(parseScore(f[cols.score]) ?? badScore(f[cols.score], file, i + 1));
+    const gold = parseScore(f[cols.score]) ?? badScore(f[cols.score], file, i + 1);
+    out.gold.push(inRange(gold, f[cols.score], range, file, i + 1));
     out.s1.push(pySplit(f[cols.s1]).join(" "));
     out.s2.push(pySplit(f[cols.s2]).join(" "));
   }
@@ -389,7 +435,7 @@ export async function loadStsBenchmark(
 
 /** Parses the (decoded) text of an STSBenchmark csv: columns 4 score, 5 s1, 6 s2; no header. */
 export function parseStsBenchmark(text: string, file: string): PairList {
-  return parseTabbed(file, text, false, { score: 4, s1: 5, s2: 6, min: 7 });
+  return parseTabbed(file, text, false, { score: 4, s1: 5, s2: 6, min: 7 }, GOLD_RANGES.sts);
 }
 
 /** Loads one SICK-R split in file order (header skipped; columns 1 s1, 2 s2, 3 relatedness). */
@@ -407,7 +453,7 @@ export async function loadSickRelatedness(
 /** Parses the (decoded) text of a SICK file: header skipped; columns 1 s1, 2 s2, 3 relatedness. */
 export function parseSick(text: string, file: string): PairList {
   if (text === "") throw inputError("empty file (expected a header line and pairs)", { file });
-  return parseTabbed(file, text, true, { score: 3, s1: 1, s2: 2, min: 4 });
+  return parseTabbed(file, text, true, { score: 3, s1: 1, s2: 2, min: 4 }, GOLD_RANGES.sick);
 }
 
 /** Path of a Chinese split file. */
@@ -426,15 +472,20 @@ export async function loadChinese(
   opts: LoadOptions = {},
 ): Promise<PairList> {
   const file = chineseFile(dataDir, task, split);
-  return parseChinese(await readDataText(file), file, ZH_SPLIT_COUNTS[task][split], opts);
+  const range = task === "STSB-zh" ? GOLD_RANGES.sts : { ...GOLD_RANGES.binary, what: `${task} labels` };
+  return parseChinese(await readDataText(file), file, ZH_SPLIT_COUNTS[task][split], opts, range);
 }
 
-/** Parses the (decoded) text of a Chinese `.data` split (see {@link loadChinese}). */
+/**
+ * Parses the (decoded) text of a Chinese `.data` split (see {@link loadChinese}); with `range`,
+ * a label outside it is an error naming the line.
+ */
 export function parseChinese(
   text: string,
   file: string,
   expected?: number,
   opts: LoadOptions = {},
+  range?: GoldRange,
 ): PairList {
   const lines = pySplitlines(text);
   const pairs: SortablePair[] = lines.map((l, i) => {
@@ -445,7 +496,7 @@ export function parseChinese(
         line: i + 1,
       });
     }
-    const gold = parseScore(f[2]) ?? badScore(f[2], file, i + 1);
+    const gold = inRange(parseScore(f[2]) ?? badScore(f[2], file, i + 1), f[2], range, file, i + 1);
     return { s1: f[0], s2: f[1], gold, len1: codePointLength(f[0]), len2: codePointLength(f[1]) };
   });
   if (expected !== undefined) checkCount(file, pairs.length, expected, opts);

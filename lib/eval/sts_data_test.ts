@@ -296,3 +296,53 @@ Deno.test("pure parsers: a score of 1e999 (inf in Python) is refused; bad UTF-8 
   );
   assertEquals(parseChinese("a\tb\t1e2\n", "z.data").gold, [100]);
 });
+
+Deno.test("gold scores out of range are refused with file:line: STS 0–5, SICK 1–5, LCQMC/PAWS-X labels 0/1", async () => {
+  const { parseChinese, parseSick, parseStsBenchmark, parseStsSubset, GOLD_RANGES } = await import(
+    "./sts_data.ts"
+  );
+  const refuses = (f: () => unknown, want: RegExp) => {
+    try {
+      f();
+    } catch (e) {
+      assert(
+        e instanceof InputError && want.test(e.message),
+        `${(e as Error).message} does not match ${want}`,
+      );
+      return;
+    }
+    assert(false, `no error (${want})`);
+  };
+  const stsb = (score: string) => `g\tf\ty\ti\t1.0\ta\tb\ng\tf\ty\ti\t${score}\ta\tb\n`;
+  refuses(
+    () => parseStsBenchmark(stsb("57"), "s.csv"),
+    /^s\.csv:2: score "57" is not in 0–5 \(STS gold scores\)$/,
+  );
+  refuses(() => parseStsBenchmark(stsb("-3"), "s.csv"), /^s\.csv:2: score "-3" is not in 0–5/);
+  refuses(() => parseStsBenchmark(stsb("5.0001"), "s.csv"), /^s\.csv:2: score "5\.0001" is not in 0–5/);
+  assertEquals(parseStsBenchmark(stsb("0"), "s.csv").gold, [1, 0]);
+  assertEquals(parseStsBenchmark(stsb("5.000"), "s.csv").gold, [1, 5]);
+  const sick = (score: string) => `pair_ID\tA\tB\trelatedness_score\n1\ta\tb\t${score}\tNEUTRAL\n`;
+  refuses(
+    () => parseSick(sick("0.5"), "k.txt"),
+    /^k\.txt:2: score "0\.5" is not in 1–5 \(SICK relatedness scores\)$/,
+  );
+  refuses(() => parseSick(sick("5.5"), "k.txt"), /^k\.txt:2: score "5\.5" is not in 1–5/);
+  assertEquals(parseSick(sick("1"), "k.txt").gold, [1]);
+  const src = { name: "x", inputFile: "in.txt", goldFile: "gs.txt" };
+  refuses(
+    () => parseStsSubset("a\tb\nc\td\n", "4.2\n-0.1\n", src),
+    /^gs\.txt:2: score "-0\.1" is not in 0–5/,
+  );
+  assertEquals(parseStsSubset("a\tb\nc\td\n", "5\n0\n", src).gold, [0, 5]); // SentEval sorts by length, then gold
+  const binary = { ...GOLD_RANGES.binary, what: "LCQMC labels" };
+  refuses(
+    () => parseChinese("a\tb\t1\nc\td\t0.5\n", "z.data", undefined, {}, binary),
+    /^z\.data:2: score "0\.5" is not 0 or 1 \(LCQMC labels\)$/,
+  );
+  refuses(
+    () => parseChinese("a\tb\t2\n", "z.data", undefined, {}, binary),
+    /^z\.data:1: score "2" is not 0 or 1/,
+  );
+  assertEquals(parseChinese("a\tb\t1\nc\td\t0\n", "z.data", undefined, {}, binary).gold, [0, 1]);
+});

@@ -48,6 +48,8 @@ import {
 } from "./sts_data.ts";
 import { pearson, spearman } from "./spearman.ts";
 import { formatFixed2 } from "./py_format.ts";
+import { firstNonFinite } from "../checkpoint/state_dict.ts";
+import { inputError } from "../checkpoint/printable.ts";
 
 export type { ChineseTask, StsTask } from "./sts_data.ts";
 
@@ -222,14 +224,14 @@ export async function evaluate(embed: EmbedFn, opts: EvalOptions): Promise<EvalR
 
   const total = loaded.reduce((acc, t) => acc + t.jobs.reduce((a, j) => a + j.pairs.gold.length, 0), 0);
   let done = 0;
-  const runJob = async (pairs: PairList): Promise<Float64Array> => {
+  const runJob = async (pairs: PairList, task: string): Promise<Float64Array> => {
     const n = pairs.gold.length;
     const sys = new Float64Array(n);
     for (let i = 0; i < n; i += batchSize) {
       const b1 = pairs.s1.slice(i, i + batchSize);
       const b2 = pairs.s2.slice(i, i + batchSize);
-      const e1 = checkEmbeddings(await embed(b1), b1.length);
-      const e2 = checkEmbeddings(await embed(b2), b2.length);
+      const e1 = checkEmbeddings(await embed(b1), b1, task);
+      const e2 = checkEmbeddings(await embed(b2), b2, task);
       for (let k = 0; k < b1.length; k++) sys[i + k] = cosineNanToNum(e1[k], e2[k]);
       done += b1.length;
       opts.onProgress?.(done, total);
@@ -243,7 +245,7 @@ export async function evaluate(embed: EmbedFn, opts: EvalOptions): Promise<EvalR
     const allSys: number[] = [];
     const allGold: number[] = [];
     for (const job of t.jobs) {
-      const sys = await runJob(job.pairs);
+      const sys = await runJob(job.pairs, t.task);
       subsets.push({
         name: job.name,
         n: sys.length,
@@ -300,13 +302,26 @@ export function scoreRecord(results: TaskResult[], mode: EvalMode): Record<strin
   return scores;
 }
 
-function checkEmbeddings(vecs: Float32Array[], expected: number): Float32Array[] {
+function checkEmbeddings(vecs: Float32Array[], sentences: string[], task: string): Float32Array[] {
+  const expected = sentences.length;
   if (!Array.isArray(vecs) || vecs.length !== expected) {
     throw new Error(
       `embed function returned ${
         Array.isArray(vecs) ? vecs.length : typeof vecs
       } vectors, expected ${expected}`,
     );
+  }
+  // A NaN or infinite embedding would silently become cosine 0 (SentEval's nan_to_num) and a
+  // meaningless or NaN correlation: refuse it.
+  for (let i = 0; i < vecs.length; i++) {
+    const d = firstNonFinite(vecs[i]);
+    if (d >= 0) {
+      throw inputError(
+        `${task}: the embedding of ${JSON.stringify(sentences[i].slice(0, 80))} has ${
+          vecs[i][d]
+        } at dimension ${d}; the model's weights or activations overflow, so no score is meaningful`,
+      );
+    }
   }
   return vecs;
 }

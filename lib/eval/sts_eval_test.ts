@@ -237,5 +237,18 @@ Deno.test("`evaluate()` rejects bad options and bad embeddings, and checks data 
       evaluate((s) => fakeEmbed(s.slice(1)), { dataDir: DATA_DIR, mode: "dev", tasks: ["STSBenchmark"] }),
       /returned 127 vectors, expected 128/,
     );
+    // A NaN or infinite embedding is an error naming the task and the sentence, never cosine 0.
+    for (const bad of [NaN, Infinity]) {
+      await assertRejects(
+        evaluate(async (s) => {
+          const v = await fakeEmbed(s);
+          v[3][1] = bad;
+          return v;
+        }, { dataDir: DATA_DIR, mode: "dev", tasks: ["STSBenchmark"] }),
+        (e) =>
+          e instanceof InputError &&
+          new RegExp(`^STSBenchmark: the embedding of "[^"]+" has ${bad} at dimension 1`).test(e.message),
+      );
+    }
   }
 });

@@ -390,6 +390,27 @@ export interface ModelFileSpec {
   optional: boolean;
 }
 
+const MIB = 1024 * 1024;
+
+/**
+ * The most bytes accepted for one download whose size the server declares nowhere (see
+ * `download.ts`), and what the file is, for the error: 32 MiB for a model's JSON and text files
+ * (config, vocabularies, tokenizer.json: the largest hub tokenizers are a few MiB), twice the
+ * catalog's approximate size (at least 64 MiB) for weights and data, 4 GiB when that is unknown.
+ */
+export function undeclaredSizeCap(item: CatalogItem, fileName: string): { bytes: number; what: string } {
+  const ext = fileName.slice(fileName.lastIndexOf(".") + 1).toLowerCase();
+  if (item.kind === "model" && (ext === "json" || ext === "txt")) {
+    return { bytes: 32 * MIB, what: `a model's .${ext} file` };
+  }
+  const approx = item.approxBytes;
+  if (!Number.isFinite(approx)) return { bytes: 4096 * MIB, what: item.name };
+  return {
+    bytes: Math.max(64 * MIB, Math.ceil(2 * approx)),
+    what: `${item.name} (about ${Math.round(approx / 1e6)} MB)`,
+  };
+}
+
 /** The files of a model folder, in download order (small files first, weights last). */
 export function modelFiles(family: ModelFamily): ModelFileSpec[] {
   const tok = family === "bert"

@@ -9,6 +9,7 @@ import {
   modelFiles,
   modelFolder,
   type ModelItem,
+  undeclaredSizeCap,
 } from "./catalog.ts";
 import { chineseFile, sickFile, STS_SUBSETS, stsBenchmarkFile } from "../eval/sts_data.ts";
 
@@ -195,4 +196,21 @@ Deno.test("`fetchHintForPath()` finds the item and data folder of model folders 
   strictEqual(h("data/zh/stsb/STS-B.test.data"), null);
   strictEqual(h("data/models/my-own-model"), null);
   strictEqual(h("data/models/bert-base-uncased-vocab"), null);
+});
+
+Deno.test("`undeclaredSizeCap()`: 32 MiB for a model's JSON/text files, twice the item's size (>= 64 MiB) otherwise", () => {
+  const MiB = 1024 * 1024;
+  const tiny = findItem("bert-tiny")!;
+  deepStrictEqual(undeclaredSizeCap(tiny, "models/x/config.json"), {
+    bytes: 32 * MiB,
+    what: "a model's .json file",
+  });
+  deepStrictEqual(undeclaredSizeCap(tiny, "models/x/vocab.txt").bytes, 32 * MiB);
+  strictEqual(
+    undeclaredSizeCap(tiny, "models/x/pytorch_model.bin").bytes,
+    Math.max(64 * MiB, 2 * tiny.approxBytes),
+  );
+  strictEqual(undeclaredSizeCap(findItem("wiki1m")!, "wiki/wiki1m_for_simcse.txt").bytes, 240e6);
+  strictEqual(undeclaredSizeCap(findItem("senteval")!, ".downloads/senteval.tar").bytes, 179.6e6);
+  strictEqual(undeclaredSizeCap(findItem("senteval_cn")!, ".downloads/senteval_cn.zip").bytes, 4096 * MiB);
 });

@@ -10,6 +10,9 @@
  *   the sha256 (published by the hub as `X-Linked-Etag`, or recorded in `fetch.lock.json`) and the
  *   hub's git blob sha1 `ETag` of small files. A mismatch deletes the `.part` file (resuming it
  *   could never succeed) and fails with both values.
+ * - A server that declares no size at all (no `X-Linked-Size`, `Content-Length` or `Content-Range`
+ *   total, and none known from a HEAD or the lock file) is read up to `maxBytes` only: beyond it the
+ *   `.part` file is deleted and the download fails, so a hostile or broken server cannot fill the disk.
  * - Network failures (refused connections, a connection cut mid-file, no data for `stallTimeoutMs`,
  *   408/429/5xx) are retried `retries` times with backoff, each retry resuming; then they fail with
  *   a {@link FetchError} that names the URL and how many bytes the `.part` file keeps.
@@ -72,6 +75,12 @@ export interface DownloadOptions extends RequestOptions {
   retryDelayMs?: number;
   /** Notes such as "resuming at …" or "server ignored Range" (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * The most bytes to accept when the size is declared nowhere (default: unlimited); see the module
+   * doc. `maxBytesWhat` names the kind of file in the error (e.g. "a .json file of a model").
+   */
+  maxBytes?: number;
+  maxBytesWhat?: string;
 }
 
 export interface DownloadResult {
@@ -371,6 +380,17 @@ async function attemptOnce(
             throw new FetchError("integrity", `the server sent more than the ${total} bytes it announced`, {
               url,
             });
+          }
+          if (total === undefined && opts.maxBytes !== undefined && offset + received > opts.maxBytes) {
+            file.close();
+            file = undefined;
+            await Deno.remove(part).catch(() => {});
+            throw new FetchError(
+              "integrity",
+              `the server declared no size and sent more than ${opts.maxBytes} bytes, the most accepted for ` +
+                `${opts.maxBytesWhat ?? "this file"}; ${part} removed`,
+              { url },
+            );
           }
           bar?.update(offset + received);
         }

@@ -293,3 +293,40 @@ Deno.test("`remoteInfoFromHeaders()` ignores Content-Length of compressed answer
   // A 40-hex ETag is a git sha1 only when the server is a hub (X-Repo-Commit).
   deepStrictEqual(remoteInfoFromHeaders(new Headers({ etag: `"${"a".repeat(40)}"` })), {});
 });
+
+Deno.test("`downloadFile()` of a file sent without any declared size stops at `maxBytes` and keeps nothing", async () => {
+  const big = new Uint8Array(3000).fill(7);
+  const srv = startTestServer({
+    "/big.json": { body: big, noLength: true },
+    "/ok.json": { body: CONFIG, noLength: true },
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    deepStrictEqual(await probe(`${srv.url}/big.json`), {}, "the server declares no size");
+    await rejects(
+      downloadFile(`${srv.url}/big.json`, `${dir}/big.json`, {
+        ...quiet,
+        maxBytes: 1024,
+        maxBytesWhat: "a .json file",
+      }),
+      isFetchError(
+        "integrity",
+        /declared no size and sent more than 1024 bytes, the most accepted for a \.json file/,
+      ),
+    );
+    deepStrictEqual(await listDir(dir), [], "no .part file, no destination");
+    // Under the cap, and without a cap, an undeclared size downloads whole.
+    const r = await downloadFile(`${srv.url}/ok.json`, `${dir}/ok.json`, { ...quiet, maxBytes: 1024 * 1024 });
+    strictEqual(r.size, CONFIG.length);
+    strictEqual((await downloadFile(`${srv.url}/big.json`, `${dir}/big.json`, quiet)).size, 3000);
+    // A declared size is checked against itself, not against the cap.
+    srv.routes["/big.json"] = { body: big };
+    strictEqual(
+      (await downloadFile(`${srv.url}/big.json`, `${dir}/big2.json`, { ...quiet, maxBytes: 1024 })).size,
+      3000,
+    );
+  } finally {
+    await srv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -30,6 +30,7 @@ import {
   modelFiles,
   modelFolder,
   type ModelItem,
+  undeclaredSizeCap,
 } from "./catalog.ts";
 import { hubEndpoint, resolveUrl } from "./hf_urls.ts";
 import { downloadFile, type Expected, probe, type RemoteInfo } from "./download.ts";
@@ -64,6 +65,8 @@ export interface FetchOptions {
   stallTimeoutMs?: number;
   /** Archive bounds (see `unpack.ts`). */
   maxEntryBytes?: number;
+  /** Override of {@link undeclaredSizeCap}'s byte limit for downloads of undeclared size (tests). */
+  maxUndeclaredBytes?: number;
   maxTotalBytes?: number;
   /** The default data folder, for the commands printed in messages (tests). */
   defaultDataDir?: string;
@@ -160,7 +163,9 @@ class Fetcher {
     rel: string,
     revision: string | undefined,
     useProbe: boolean,
+    item: CatalogItem,
   ): Promise<LockEntry | null> {
+    const cap = undeclaredSizeCap(item, rel);
     const prior = this.lock.get(rel);
     if (isAbsent(prior) && prior.url === url && !this.opts.force) return null;
     let info: RemoteInfo = {};
@@ -187,6 +192,8 @@ class Fetcher {
         retryDelayMs: this.opts.retryDelayMs,
         stallTimeoutMs: this.opts.stallTimeoutMs,
         log: this.log,
+        maxBytes: this.opts.maxUndeclaredBytes ?? cap.bytes,
+        maxBytesWhat: cap.what,
       });
       const entry: LockEntry = { url, size: r.size, sha256: r.sha256, source };
       const rev = info.commit ?? revision;
@@ -282,7 +289,7 @@ class Fetcher {
       let got: string | undefined;
       for (const n of spec.names) {
         const url = resolveUrl(this.endpoint, { repo: item.repo, revision, path: n });
-        if (await this.downloadOne(url, `${folderRel}/${n}`, revision, true)) {
+        if (await this.downloadOne(url, `${folderRel}/${n}`, revision, true, item)) {
           got = n;
           break;
         }
@@ -326,7 +333,7 @@ class Fetcher {
     this.log(`${item.name}: ${url}`);
     if (!item.archive) {
       const rel = item.dest!;
-      if (!(await this.downloadOne(url, rel, revision, hub))) throw this.notFound(url);
+      if (!(await this.downloadOne(url, rel, revision, hub, item))) throw this.notFound(url);
       return { name: item.name, status: "fetched", files: [rel], unverified: [] };
     }
     const archiveRel = `.downloads/${fileName}`;
@@ -336,7 +343,7 @@ class Fetcher {
       (await exists(archivePath)) &&
       (await Deno.stat(archivePath)).size === entry.size && (await sha256File(archivePath)) === entry.sha256;
     if (!reuse) {
-      entry = await this.downloadOne(url, archiveRel, revision, hub) ?? undefined;
+      entry = await this.downloadOne(url, archiveRel, revision, hub, item) ?? undefined;
       if (!entry) throw this.notFound(url);
     }
     const archiveEntry = entry as LockEntry;

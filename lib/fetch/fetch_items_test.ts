@@ -433,3 +433,29 @@ Deno.test("`fetchItems()` refuses to run beside a live fetch in the same data fo
     await Deno.remove(data, { recursive: true });
   }
 });
+
+Deno.test("`fetchItems()` refuses a 60 MiB config.json sent without a declared size, keeping nothing of it", async () => {
+  const t = await setup();
+  try {
+    const base = `/${TINY.repo}/resolve/${TINY.revision}`;
+    t.hub.routes[`${base}/config.json`] = {
+      body: new Uint8Array(60 * 1024 * 1024).fill(0x20),
+      noLength: true,
+    };
+    await rejects(
+      fetchItems(["bert-tiny"], opts(t.data, t.hub.url)),
+      (e) =>
+        e instanceof FetchError && e.kind === "integrity" &&
+        /config\.json: the server declared no size and sent more than 33554432 bytes, the most accepted for a model's \.json file/
+          .test(e.message),
+    );
+    deepStrictEqual((await walk(t.data)).filter((f) => f.includes("config.json")), []);
+    // A small config.json without a declared size is accepted as before.
+    t.hub.routes[`${base}/config.json`] = { body: file("config.json"), noLength: true };
+    const [r] = await fetchItems(["bert-tiny"], opts(t.data, t.hub.url));
+    strictEqual(r.status, "fetched");
+    strictEqual(await sha256File(`${t.data}/${TINY_DIR}/config.json`), EXPECTED.files["config.json"].sha256);
+  } finally {
+    await t.done();
+  }
+});

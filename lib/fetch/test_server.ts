@@ -34,6 +34,8 @@ export interface Route {
   contentType?: string;
   /** Answer HEAD with 405 (a server without HEAD support). */
   noHead?: boolean;
+  /** Declare no size: no Content-Length on HEAD or GET (the body is sent chunked), no Range support. */
+  noLength?: boolean;
 }
 
 export interface RecordedRequest {
@@ -76,8 +78,23 @@ export function startTestServer(routes: Record<string, Route>): TestServer {
       headers.set("accept-ranges", "bytes");
       if (req.method === "HEAD") {
         if (route.noHead) return new Response(null, { status: 405 });
+        if (route.noLength) {
+          // An empty body would be answered with "Content-Length: 0": an (empty) stream declares nothing.
+          return new Response(new ReadableStream({ start: (c) => c.close() }), { status: 200, headers });
+        }
         headers.set("content-length", String(body.length));
         return new Response(null, { status: 200, headers });
+      }
+      if (route.noLength) {
+        // A stream of unknown length: Deno sends it chunked, without Content-Length.
+        const stream = new ReadableStream<Uint8Array>({
+          start(c) {
+            for (let i = 0; i < body.length; i += 1 << 20) c.enqueue(body.slice(i, i + (1 << 20)));
+            c.close();
+          },
+        });
+        headers.delete("accept-ranges");
+        return new Response(stream, { status: 200, headers });
       }
       const n = (getCounts.get(path) ?? 0) + 1;
       getCounts.set(path, n);

@@ -1,5 +1,6 @@
 /**
- * Every fuzz target, in report order: the checkpoint readers, then the text readers.
+ * Every fuzz target, in report order: the checkpoint readers, the text readers, then the surfaces of
+ * issue 19 (`.simidx` with an HNSW graph, token ids of model folders, numeric CLI flags).
  *
  * @example
  * ```ts
@@ -16,6 +17,12 @@ import {
   torchZipTarget,
 } from "./checkpoint_targets.ts";
 import type { FuzzTarget } from "./harness.ts";
+import {
+  bertTokenizerIdsTarget,
+  cliFlagsTarget,
+  gpt2VocabIdsTarget,
+  simidxTarget,
+} from "./surface_targets.ts";
 import {
   chineseTarget,
   configTarget,
@@ -47,6 +54,10 @@ export const TARGETS: readonly FuzzTarget[] = [
   trainCsvTarget,
   trainTsvTarget,
   trainCnTarget,
+  simidxTarget,
+  bertTokenizerIdsTarget,
+  gpt2VocabIdsTarget,
+  cliFlagsTarget,
 ];
 
 /** The target called `name` (an Error listing the names otherwise). */

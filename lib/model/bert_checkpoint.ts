@@ -1,8 +1,10 @@
 /**
  * Hugging Face BERT checkpoint folders <-> `BertModel`. Reads `config.json` plus
  * `model.safetensors` or `pytorch_model.bin`; accepts keys with or without the `bert.` prefix and the
- * legacy TensorFlow LayerNorm names (`gamma`/`beta`); ignores MLM/NSP heads (`cls.*`) and buffers
- * (`position_ids`). A missing tensor or a shape mismatch is an `InputError` naming the key.
+ * legacy TensorFlow LayerNorm names (`gamma`/`beta`); ignores known heads (MLM/NSP `cls.*`, SimCSE's
+ * `mlp.*`, `lm_head.*`, task heads `classifier.*` / `qa_outputs.*`) and buffers (`position_ids`,
+ * `token_type_ids`). A missing tensor, a shape mismatch, or any other tensor the config leaves unused
+ * (such as a layer beyond `num_hidden_layers`) is an `InputError` naming the key.
  * Saving writes `model.safetensors` + `config.json` that `transformers.BertModel` loads.
  *
  * @example
@@ -16,10 +18,11 @@
  */
 import { tf } from "../tf.ts";
 import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { loadStateDictFromFolder, readJsonConfig } from "../checkpoint/hf_folder.ts";
 import { writeSafetensors } from "../checkpoint/safetensors.ts";
-import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
+import { firstNonFinite, type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
 import { bertParamShapes, isLinearKernel } from "./bert.ts";
 import { BertModel } from "./bert.ts";
 import { type BertConfig, bertConfigFromJson, bertConfigToJson } from "./bert_config.ts";
@@ -28,8 +31,8 @@ import { type BertConfig, bertConfigFromJson, bertConfigToJson } from "./bert_co
 export function normalizeBertKey(key: string): string | null {
   let k = key;
   if (k.startsWith("bert.")) k = k.slice(5);
-  if (k.startsWith("cls.") || k.startsWith("mlp.") || k.startsWith("lm_head.")) return null;
-  if (k.endsWith("position_ids")) return null;
+  if (/^(cls|mlp|lm_head|classifier|qa_outputs)\./.test(k)) return null;
+  if (k.endsWith("position_ids") || k === "embeddings.token_type_ids") return null;
   k = k.replace(/LayerNorm\.gamma$/, "LayerNorm.weight").replace(/LayerNorm\.beta$/, "LayerNorm.bias");
   return k;
 }
@@ -54,9 +57,15 @@ export function bertFromStateDict(config: BertConfig, sd: StateDict, file: strin
     if (name !== null) byName.set(name, { key, tensor });
   }
   const withPooler = byName.has("pooler.dense.weight");
+  const shapes = bertParamShapes(config, withPooler);
+  checkAllUsed(byName, new Set(shapes.keys()), /^encoder\.layer\.(\d+)\./, {
+    file,
+    configKey: "num_hidden_layers",
+    layers: config.numHiddenLayers,
+  });
   const params = new Map<string, tf.Variable>();
   try {
-    for (const [name, shape] of bertParamShapes(config, withPooler)) {
+    for (const [name, shape] of shapes) {
       const entry = byName.get(name);
       if (!entry) {
         throw new InputError(
@@ -75,6 +84,7 @@ export function bertFromStateDict(config: BertConfig, sd: StateDict, file: strin
         );
       }
       let values = toFloat32(entry.tensor);
+      checkFinite(values, entry.key, file);
       if (isLinearKernel(name)) values = transpose2d(values, hfShape[0], hfShape[1]);
       const t = tf.tensor(values, shape, "float32");
       params.set(name, tf.variable(t, true));
@@ -85,6 +95,53 @@ export function bertFromStateDict(config: BertConfig, sd: StateDict, file: strin
     throw e;
   }
   return new BertModel(config, params);
+}
+
+/**
+ * Every tensor of the checkpoint must be a parameter of the configured model (or a key the caller's
+ * normaliser already set aside as a known head or buffer): tensors of a layer beyond the config's
+ * layer count, or of an unknown module, would otherwise be dropped silently and the model would not
+ * be the one that was trained. Shared with the GPT-2 loader.
+ */
+export function checkAllUsed(
+  byName: Map<string, { key: string }>,
+  used: Set<string>,
+  layerPattern: RegExp,
+  where: { file: string; configKey: string; layers: number },
+): void {
+  let top = -1;
+  const unused: string[] = [];
+  for (const [name, { key }] of byName) {
+    if (used.has(name)) continue;
+    unused.push(key);
+    const layer = layerPattern.exec(name);
+    if (layer) top = Math.max(top, Number(layer[1]));
+  }
+  if (top >= where.layers) {
+    throw inputError(
+      `the checkpoint has ${top + 1} layers (tensors up to layer ${top}), config.json says ` +
+        `${where.configKey} ${where.layers}: the two must agree`,
+      { file: where.file, key: where.configKey },
+    );
+  }
+  if (unused.length > 0) {
+    throw inputError(
+      `unexpected tensor${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ""}: not a parameter ` +
+        `of the model config.json describes, nor a known head or buffer`,
+      { file: where.file, key: unused[0] },
+    );
+  }
+}
+
+/** A weight that is NaN or infinite would make every embedding NaN: refuse it, naming the tensor. */
+export function checkFinite(values: Float32Array, key: string, file: string): void {
+  const i = firstNonFinite(values);
+  if (i >= 0) {
+    throw inputError(`value ${i} of ${values.length} is ${values[i]}: weights must be finite numbers`, {
+      file,
+      key,
+    });
+  }
 }
 
 /** HF shape of a parameter whose shape here is `shape` (Linear kernels are transposed). */

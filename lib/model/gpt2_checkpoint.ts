@@ -2,9 +2,10 @@
  * Hugging Face GPT-2 checkpoint folders <-> `Gpt2Model`. Reads `config.json` plus
  * `model.safetensors` or `pytorch_model.bin` (sharded too); accepts `GPT2Model` keys and
  * `GPT2LMHeadModel` keys (`transformer.` prefix); ignores the legacy attention buffers
- * (`h.N.attn.bias`, `h.N.attn.masked_bias`) and `lm_head.*`. Conv1D weights are stored [in, out] in
- * HF checkpoints, as here, so nothing is transposed. A missing tensor or a shape mismatch is an
- * `InputError` naming the key. Saving writes `model.safetensors` (GPT2Model keys, parameters only:
+ * (`h.N.attn.bias`, `h.N.attn.masked_bias`) and the heads `lm_head.*` / `multiple_choice_head.*`.
+ * Conv1D weights are stored [in, out] in HF checkpoints, as here, so nothing is transposed. A missing
+ * tensor, a shape mismatch, or any other tensor the config leaves unused (such as a layer beyond
+ * `n_layer`) is an `InputError` naming the key. Saving writes `model.safetensors` (GPT2Model keys, parameters only:
  * the causal-mask buffers are constants that transformers rebuilds) + `config.json`.
  *
  * @example
@@ -23,13 +24,14 @@ import { loadStateDictFromFolder, readJsonConfig } from "../checkpoint/hf_folder
 import { writeSafetensors } from "../checkpoint/safetensors.ts";
 import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
 import { Gpt2Model, gpt2ParamShapes } from "./gpt2.ts";
+import { checkAllUsed, checkFinite } from "./bert_checkpoint.ts";
 import { type Gpt2Config, gpt2ConfigFromJson, gpt2ConfigToJson } from "./gpt2_config.ts";
 
 /** Map a checkpoint key to our `Gpt2Model` name, or null when the key is not a `GPT2Model` parameter. */
 export function normalizeGpt2Key(key: string): string | null {
   let k = key;
   if (k.startsWith("transformer.")) k = k.slice("transformer.".length);
-  if (k.startsWith("lm_head.")) return null;
+  if (k.startsWith("lm_head.") || k.startsWith("multiple_choice_head.")) return null;
   if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(k)) return null; // causal-mask buffers
   return k;
 }
@@ -44,9 +46,15 @@ export function gpt2FromStateDict(config: Gpt2Config, sd: StateDict, file: strin
     const name = normalizeGpt2Key(key);
     if (name !== null) byName.set(name, { key, tensor });
   }
+  const shapes = gpt2ParamShapes(config);
+  checkAllUsed(byName, new Set(shapes.keys()), /^h\.(\d+)\./, {
+    file,
+    configKey: "n_layer",
+    layers: config.numHiddenLayers,
+  });
   const params = new Map<string, tf.Variable>();
   try {
-    for (const [name, shape] of gpt2ParamShapes(config)) {
+    for (const [name, shape] of shapes) {
       const entry = byName.get(name);
       if (!entry) {
         throw new InputError(`missing tensor (expected ${name} or transformer.${name}, shape [${shape}])`, {
@@ -60,7 +68,9 @@ export function gpt2FromStateDict(config: Gpt2Config, sd: StateDict, file: strin
           { file, key: entry.key },
         );
       }
-      const t = tf.tensor(toFloat32(entry.tensor), shape, "float32");
+      const values = toFloat32(entry.tensor);
+      checkFinite(values, entry.key, file);
+      const t = tf.tensor(values, shape, "float32");
       params.set(name, tf.variable(t, true));
       t.dispose();
     }

@@ -13,6 +13,7 @@
  */
 import type { tf } from "../tf.ts";
 import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 import { readJsonConfig } from "../checkpoint/hf_folder.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { BertModel } from "./bert.ts";
@@ -39,13 +40,7 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     async load(dir) {
       const tokenizer = await BertTokenizer.fromFolder(dir);
       const { model } = await loadBert(dir);
-      if (tokenizer.info.vocabSize > model.config.vocabSize) {
-        model.dispose();
-        throw new InputError(
-          `the tokenizer has ${tokenizer.info.vocabSize} ids but vocab_size is ${model.config.vocabSize}`,
-          { file: `${dir}/config.json`, key: "vocab_size" },
-        );
-      }
+      checkTokenIds(tokenizer, model, dir);
       return { encoder: model, tokenizer };
     },
     async save(encoder, dir, opts) {
@@ -58,6 +53,7 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     async load(dir) {
       const tokenizer = await Gpt2Tokenizer.fromFolder(dir);
       const { model } = await loadGpt2(dir);
+      checkTokenIds(tokenizer, model, dir);
       return { encoder: model, tokenizer };
     },
     async save(encoder, dir, opts) {
@@ -65,6 +61,23 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     },
   },
 };
+
+/**
+ * Every token id must index a row of the embedding matrix (`vocab_size` rows): a tokenizer whose
+ * highest id is beyond it would fail deep inside the embedding lookup at encode time.
+ */
+function checkTokenIds(tokenizer: TextTokenizer, model: Encoder, dir: string): void {
+  const vocabSize = model.config.vocabSize;
+  const { token, id } = tokenizer.topToken;
+  if (id >= vocabSize) {
+    model.dispose();
+    throw inputError(
+      `token ${JSON.stringify(token)} has id ${id}, beyond the model's vocab_size ${vocabSize} ` +
+        `(${dir.replace(/\/+$/, "")}/config.json: ids 0..${vocabSize - 1})`,
+      { file: tokenizer.vocabFile },
+    );
+  }
+}
 
 /** The `model_type` of a checkpoint folder (BERT when the field is absent, as in old configs). */
 export async function modelType(dir: string): Promise<string> {

@@ -28,6 +28,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { describeIoError, readInputFile } from "../checkpoint/read_input.ts";
 import type { HnswParams } from "./hnsw_index.ts";
@@ -132,7 +133,7 @@ function parseHeader(
   fileSize = bytes.length,
 ): { h: RawHeader; dataStart: number } {
   const fail = (detail: string, where: { key?: string; offset?: number } = {}) =>
-    new InputError(detail, { file, ...where });
+    inputError(detail, { file, ...where });
   if (fileSize < PREAMBLE || bytes.length < PREAMBLE) {
     throw fail(
       `not a sentence index: the file is ${fileSize} bytes, shorter than the ${PREAMBLE}-byte preamble`,
@@ -194,7 +195,7 @@ function parseHeader(
 /** Parse and validate index bytes; `file` names the source in every error. */
 export function decodeIndexFile(bytes: Uint8Array, file: string): IndexFileContents {
   const fail = (detail: string, where: { key?: string; offset?: number } = {}) =>
-    new InputError(detail, { file, ...where });
+    inputError(detail, { file, ...where });
   const { h, dataStart } = parseHeader(bytes, file);
   const dataLength = bytes.length - dataStart;
   const section = (name: "sentences" | "embeddings" | "hnsw"): Section | undefined => {

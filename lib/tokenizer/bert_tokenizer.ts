@@ -103,6 +103,10 @@ const CHARS_PER_TOKEN_GUESS = 8;
 export class BertTokenizer {
   /** Special token ids and sizes. */
   readonly info: TokenizerInfo;
+  /** The file the vocabulary was read from (for errors). */
+  readonly vocabFile: string;
+  /** The token with the highest id. */
+  readonly topToken: { token: string; id: number };
   /** The tokenizer_config options in effect. */
   readonly options: Readonly<BertTokenizerOptions>;
 
@@ -142,8 +146,10 @@ export class BertTokenizer {
           ? /[ \t\n\r\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF]/g
           : /[ \t\n\r]/g)
         : null;
-    let maxId = -1;
-    for (const v of tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, v);
+    let maxId = -1, maxToken = "";
+    for (const [t, v] of tokenizer.get_vocab(true)) if (v > maxId) [maxId, maxToken] = [v, t];
+    this.vocabFile = file;
+    this.topToken = { token: maxToken, id: maxId };
     this.#tokenizer = tokenizer;
     this.#json = json;
     this.options = Object.freeze({ ...options });

@@ -25,6 +25,7 @@
 
 import { Tokenizer } from "@huggingface/tokenizers";
 import { InputError } from "../errors.ts";
+import { inputError } from "../checkpoint/printable.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { EncodedBatch, TokenizerInfo } from "./bert_tokenizer.ts";
 import type { TextTokenizer } from "./text_tokenizer.ts";
@@ -106,6 +107,10 @@ export class Gpt2Tokenizer implements TextTokenizer {
   readonly options: Readonly<Gpt2TokenizerOptions>;
   /** Id of the EOS token. */
   readonly eosId: number;
+  /** The file the vocabulary was read from (for errors). */
+  readonly vocabFile: string;
+  /** The token with the highest id (vocabulary or added token). */
+  readonly topToken: { token: string; id: number };
 
   readonly #tokenizer: Tokenizer;
   readonly #vocab: Map<string, number>;
@@ -160,9 +165,11 @@ export class Gpt2Tokenizer implements TextTokenizer {
     } catch (e) {
       throw new InputError(`cannot build the tokenizer: ${(e as Error).message}`, { file: files.vocab });
     }
-    let maxId = -1;
-    for (const v of vocab.values()) maxId = Math.max(maxId, v);
-    for (const a of allAdded) maxId = Math.max(maxId, a.id);
+    let maxId = -1, maxToken = "";
+    for (const [t, v] of vocab) if (v > maxId) [maxId, maxToken] = [v, t];
+    for (const a of allAdded) if (a.id > maxId) [maxId, maxToken] = [a.id, a.content];
+    this.vocabFile = files.vocab;
+    this.topToken = { token: maxToken, id: maxId };
     this.#tokenizer = tokenizer;
     this.#vocab = vocab;
     this.#merges = merges;
@@ -627,7 +634,7 @@ function parseJson(text: string, file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new InputError(`invalid JSON: ${(e as Error).message}`, { file });
+    throw inputError(`invalid JSON: ${(e as Error).message}`, { file }); // the parser quotes the input
   }
 }
 

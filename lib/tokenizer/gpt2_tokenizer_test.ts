@@ -160,3 +160,17 @@ Deno.test("`Gpt2Tokenizer` rejects bad vocab/merges/tokenizer.json naming the fi
   await rejects(Gpt2Tokenizer.fromFolder(dir), (e) => isInputError(e, dir, "vocab.json + merges.txt"));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a vocab.json that is not JSON is one printable error line, even when the parser quotes control bytes", () => {
+  try {
+    Gpt2Tokenizer.fromVocabAndMerges('{"!": \u0000\u001b[31m 1}', "#version: 0.2\n", { vocabFile: "v.json" });
+  } catch (e) {
+    equal(e instanceof InputError, true);
+    const m = (e as Error).message;
+    equal(m.startsWith("v.json: invalid JSON"), true, m);
+    // deno-lint-ignore no-control-regex -- none of these may reach the terminal
+    equal(/[\u0000-\u001f\u007f-\u009f]/.test(m), false, JSON.stringify(m));
+    return;
+  }
+  throw new Error("no error");
+});

@@ -11,8 +11,9 @@
  * @module
  */
 import type { PoolerType } from "../pooling.ts";
-import type { Precision } from "../model/precision.ts";
+import { parsePrecision, type Precision } from "../model/precision.ts";
 import { STS_TASKS } from "../eval/sts_eval.ts";
+import { InputError } from "../errors.ts";
 
 /** A freshly initialised BERT (no pretrained weights), for CPU presets and tests. */
 export interface RandomInit {
@@ -122,3 +123,41 @@ export const BASE_UNSUP: Omit<TrainConfig, "modelDir" | "trainFile" | "outputDir
     note: undefined,
   } as const,
 );
+
+/**
+ * Check every numeric field of a training config (after `--set` overrides): counts are positive
+ * integers, rates and weights finite and in range. A bad value is an {@link InputError} naming the key,
+ * before any model or data is loaded.
+ */
+export function checkTrainConfig(cfg: TrainConfig): void {
+  const fail = (key: string, want: string): never => {
+    throw new InputError(
+      `config key '${key}' must be ${want}, got ${(cfg as unknown as Record<string, unknown>)[key]}`,
+    );
+  };
+  const rules: [keyof TrainConfig, (x: number) => boolean, string, boolean?][] = [
+    ["batchSize", (x) => Number.isSafeInteger(x) && x >= 1, "a positive integer"],
+    ["maxSeqLength", (x) => Number.isSafeInteger(x) && x >= 2, "an integer >= 2"],
+    ["evalSteps", (x) => Number.isSafeInteger(x) && x >= 1, "a positive integer"],
+    ["saveSteps", (x) => Number.isSafeInteger(x) && x >= 1, "a positive integer"],
+    ["maxSteps", (x) => Number.isSafeInteger(x) && x >= 1, "a positive integer", true],
+    ["maxTrainExamples", (x) => Number.isSafeInteger(x) && x >= 1, "a positive integer", true],
+    ["warmupSteps", (x) => Number.isSafeInteger(x) && x >= 0, "a non-negative integer"],
+    ["seed", (x) => Number.isSafeInteger(x) && x >= 0, "a non-negative integer"],
+    ["numTrainEpochs", (x) => Number.isFinite(x) && x > 0, "a positive number"],
+    ["learningRate", (x) => Number.isFinite(x) && x >= 0, "a number >= 0"],
+    ["temp", (x) => Number.isFinite(x) && x > 0, "a positive number"],
+    ["weightDecay", (x) => Number.isFinite(x) && x >= 0, "a number >= 0"],
+    ["maxGradNorm", (x) => Number.isFinite(x) && x >= 0, "a number >= 0 (0: no clipping)"],
+    ["hardNegativeWeight", (x) => Number.isFinite(x), "a finite number"],
+    ["mlmWeight", (x) => Number.isFinite(x) && x >= 0, "a number >= 0"],
+    ["mlmProbability", (x) => x > 0 && x <= 1, "in (0, 1]"],
+    ["dropout", (x) => x >= 0 && x < 1, "in [0, 1)", true],
+  ];
+  for (const [key, ok, want, optional] of rules) {
+    const v = cfg[key];
+    if (v === undefined && optional) continue;
+    if (typeof v !== "number" || !ok(v)) fail(key, want);
+  }
+  parsePrecision(cfg.precision);
+}
