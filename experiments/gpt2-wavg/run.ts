@@ -14,7 +14,6 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
-<<<<<<< HEAD
 import {
   announcePreset,
   exitCodeOf,
@@ -22,9 +21,7 @@ import {
   TRAIN_FLAGS_USAGE,
   trainSets,
 } from "../../lib/app/train_command.ts";
-=======
 import { checkTrainConfig } from "../../lib/train/train_config.ts";
->>>>>>> hostile
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { type EvalTask, evaluate } from "../../lib/eval/sts_eval.ts";
@@ -124,14 +121,8 @@ if (import.meta.main) {
     if (!(PRESETS as readonly string[]).includes(name)) {
       throw new InputError(`unknown preset '${name}'; expected ${PRESETS.join(", ")}`);
     }
-<<<<<<< HEAD
     const cfgs = poolers.map((p) => applyOverrides(preset(name as PresetName, p, dataDir), sets));
-=======
-    const cfgs = poolers.map((p) =>
-      applyOverrides(preset(name as PresetName, p, dataDir), values.set as string[])
-    );
     cfgs.forEach(checkTrainConfig);
->>>>>>> hostile
     for (const cfg of cfgs) await preflightEnglish(cfg, cfg.modelDir !== CPU_RANDOM_GPT2.dir);
     if (cfgs.some((c) => c.modelDir === CPU_RANDOM_GPT2.dir) && (await ensureRandomGpt2(CPU_RANDOM_GPT2))) {
       console.error(

@@ -12,7 +12,6 @@
 import { main, parseFlags } from "../../cli/_cli.ts";
 import { parseBackend, useBackend } from "../../lib/backend.ts";
 import { applyOverrides } from "../../lib/cli_overrides.ts";
-<<<<<<< HEAD
 import {
   announcePreset,
   exitCodeOf,
@@ -20,9 +19,7 @@ import {
   TRAIN_FLAGS_USAGE,
   trainSets,
 } from "../../lib/app/train_command.ts";
-=======
 import { checkTrainConfig } from "../../lib/train/train_config.ts";
->>>>>>> hostile
 import { InputError } from "../../lib/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";

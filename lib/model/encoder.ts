@@ -87,18 +87,3 @@ export interface Encoder {
   setDropout(rate: number): void;
   dispose(): void;
 }
-<<<<<<< HEAD
-=======
-
-/** Tokenizer side: ids with padding and masks. */
-export interface TextTokenizer {
-  readonly info: TokenizerInfo;
-  encode(text: string, opts?: { maxLength?: number }): number[];
-  encodeBatch(texts: readonly string[], opts?: { maxLength?: number }): EncodedBatch;
-  saveTo(dir: string): Promise<void>;
-  /** The file the vocabulary was read from (for errors). */
-  readonly vocabFile: string;
-  /** The token with the highest id (vocabulary or added token). */
-  readonly topToken: { token: string; id: number };
-}
->>>>>>> hostile

@@ -14,4 +14,8 @@ export interface TextTokenizer {
   encode(text: string, opts?: { maxLength?: number }): number[];
   encodeBatch(texts: readonly string[], opts?: { maxLength?: number }): EncodedBatch;
   saveTo(dir: string): Promise<void>;
+  /** The file the vocabulary was read from (for errors). */
+  readonly vocabFile: string;
+  /** The token with the highest id (vocabulary or added token). */
+  readonly topToken: { token: string; id: number };
 }
