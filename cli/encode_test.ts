@@ -1,0 +1,99 @@
+/**
+ * `deno task encode` as a user runs it on a long corpus: read from a pipe, killed part way, resumed.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { TESTDATA } from "../lib/testing/fixtures.ts";
+
+const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+const TINY = `${TESTDATA}bert/tiny-safetensors`;
+
+function encodeArgs(input: string, output: string, extra: string[] = []): string[] {
+  return [
+    "run",
+    "-A",
+    `${ROOT}cli/encode.ts`,
+    "--model",
+    TINY,
+    "--pooler",
+    "avg",
+    "--input",
+    input,
+    "--output",
+    output,
+    "--batch-size",
+    "4", // windows of 16 batches: 64 lines
+    "--backend",
+    "cpu",
+    ...extra,
+  ];
+}
+
+async function run(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+Deno.test("`deno task encode` killed mid-run keeps the previous output; --resume then writes the uninterrupted file byte for byte", async () => {
+  const dir = await Deno.makeTempDir();
+  const words = ["the", "cat", "sat", "on", "a", "mat", "man", "plays", "guitar", "."];
+  const lines = Array.from(
+    { length: 200 },
+    (_, i) => Array.from({ length: 1 + (i * 7) % 13 }, (_, j) => words[(i + j * 3) % words.length]).join(" "),
+  );
+  // CR-only line endings: each must stay one sentence.
+  await Deno.writeTextFile(`${dir}/in.txt`, lines.join("\r") + "\r");
+  const full = await run(encodeArgs(`${dir}/in.txt`, `${dir}/full.jsonl`));
+  deepStrictEqual(full.code, 0, full.stderr);
+  const want = await Deno.readFile(`${dir}/full.jsonl`);
+  deepStrictEqual(new TextDecoder().decode(want).split("\n").length, 201, "one line per sentence");
+
+  // The same sentences through a pipe (/dev/stdin), stopped by SIGKILL after two windows were flushed
+  // while the third was still being read.
+  const out = `${dir}/out.jsonl`;
+  await Deno.writeTextFile(out, "previous\n");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: encodeArgs("/dev/stdin", out),
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(lines.slice(0, 150).join("\n") + "\n"));
+  let flushed = 0;
+  for (let t = 0; t < 1200 && flushed < 128; t++) {
+    await new Promise((r) => setTimeout(r, 50));
+    try {
+      flushed = JSON.parse(await Deno.readTextFile(`${out}.partial.json`)).lines;
+    } catch { /* not yet written */ }
+  }
+  deepStrictEqual(flushed, 128, "two windows of 64 flushed");
+  child.kill("SIGKILL");
+  await child.status;
+  await w.close().catch(() => {});
+  await child.stderr.cancel();
+  deepStrictEqual(await Deno.readTextFile(out), "previous\n", "the previous output is untouched");
+  // Leave a torn line after the flushed part, as a kill during a write does.
+  await Deno.writeTextFile(`${out}.partial`, "[0.5,", { append: true });
+
+  const resumed = await run(encodeArgs(`${dir}/in.txt`, out, ["--resume"]));
+  deepStrictEqual(resumed.code, 0, resumed.stderr);
+  ok(resumed.stderr.includes("resuming after line 128"), resumed.stderr);
+  deepStrictEqual(await Deno.readFile(out), want, "the resumed file equals the uninterrupted one");
+  ok(!(await exists(`${out}.partial`)) && !(await exists(`${out}.partial.json`)), "partial files removed");
+
+  // --resume with nothing to resume is one clear line.
+  const none = await run(encodeArgs(`${dir}/in.txt`, `${dir}/new.jsonl`, ["--resume"]));
+  deepStrictEqual(none.code, 1);
+  ok(/^error: .*new\.jsonl\.partial\.json: no partial encode to resume/.test(none.stderr), none.stderr);
+  await Deno.remove(dir, { recursive: true });
+});
