@@ -17,6 +17,7 @@ import { parsePooler } from "../lib/pooling.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { encodeToFile, partialPaths } from "../lib/io/encode_file.ts";
+import { checkOutputPath } from "../lib/io/output_path.ts";
 
 const USAGE = `usage: deno task encode --model DIR --pooler NAME --input FILE --output FILE.jsonl
        [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--normalize] [--resume]`;
@@ -53,6 +54,10 @@ if (import.meta.main) {
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
     const normalize = values.normalize as boolean;
     await checkModelFolder(modelDir);
+    await checkOutputPath(output, {
+      flag: "output",
+      inputs: [input === "-" ? "/dev/stdin" : input, modelDir],
+    });
     const backend = await useBackend(parseBackend(values.backend as string));
     const encoder = await SentenceEncoder.load(modelDir, { pooler });
     const signal = { stop: false };
@@ -66,6 +71,7 @@ if (import.meta.main) {
       const r = await encodeToFile({
         input,
         output,
+        inputs: [modelDir],
         embed: (sentences) => encoder.encode(sentences, { batchSize, normalize, progress: false }),
         identity: {
           model: await folderFingerprint(modelDir),

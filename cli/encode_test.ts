@@ -97,3 +97,68 @@ Deno.test("`deno task encode` killed mid-run keeps the previous output; --resume
   ok(/^error: .*new\.jsonl\.partial\.json: no partial encode to resume/.test(none.stderr), none.stderr);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("no CLI output may destroy an input or a special file: one line, exit 1, the input intact", async () => {
+  const dir = await Deno.makeTempDir();
+  const model = `${dir}/model`;
+  await Deno.mkdir(model);
+  for await (const e of Deno.readDir(TINY)) await Deno.copyFile(`${TINY}/${e.name}`, `${model}/${e.name}`);
+  const text = "a man plays a guitar.\nthe cat sat.\n";
+  await Deno.writeTextFile(`${dir}/s.txt`, text);
+  await Deno.symlink(`${dir}/s.txt`, `${dir}/link.txt`);
+  await Deno.link(`${dir}/s.txt`, `${dir}/hard.txt`);
+  await Deno.mkdir(`${dir}/folder`);
+  const fifo = await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+  ok(fifo.success);
+  const config = await Deno.readFile(`${model}/config.json`);
+  const cli = (script: string, args: string[]) =>
+    run(["run", "-A", `${ROOT}cli/${script}`, "--model", model, "--backend", "cpu", ...args]);
+  const encode = (input: string, output: string) =>
+    cli("encode.ts", ["--pooler", "avg", "--input", input, "--output", output]);
+  const cases: [string, Promise<{ code: number; stderr: string }>, RegExp][] = [
+    [
+      "encode onto its input",
+      encode(`${dir}/s.txt`, `${dir}/s.txt`),
+      /--output is the same file as the input/,
+    ],
+    [
+      "encode onto a symlink to its input",
+      encode(`${dir}/s.txt`, `${dir}/link.txt`),
+      /same file as the input/,
+    ],
+    [
+      "encode onto a hard link to its input",
+      encode(`${dir}/s.txt`, `${dir}/hard.txt`),
+      /same file as the input/,
+    ],
+    ["encode onto a model file", encode(`${dir}/s.txt`, `${model}/config.json`), /config\.json, an input/],
+    ["encode onto a folder", encode(`${dir}/s.txt`, `${dir}/folder`), /--output is a directory/],
+    ["encode onto a fifo", encode(`${dir}/s.txt`, `${dir}/fifo`), /--output is a fifo/],
+    [
+      "search --build onto its sentences",
+      cli("search.ts", ["--build", `${dir}/s.txt`, "--index", `${dir}/link.txt`]),
+      /--index is the same file as the input/,
+    ],
+    [
+      "eval --json onto a model file",
+      cli("eval.ts", ["--pooler", "avg", "--json", `${model}/config.json`]),
+      /--json is the same file as .*config\.json, an input/,
+    ],
+  ];
+  for (const [what, result, want] of cases) {
+    const r = await result;
+    deepStrictEqual(r.code, 1, `${what}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("note:"));
+    ok(lines.length === 1 && lines[0].startsWith("error: ") && want.test(lines[0]), `${what}: ${r.stderr}`);
+  }
+  deepStrictEqual(await Deno.readTextFile(`${dir}/s.txt`), text, "the input is intact");
+  ok((await Deno.lstat(`${dir}/link.txt`)).isSymlink, "the link is intact");
+  deepStrictEqual(await Deno.readFile(`${model}/config.json`), config);
+  ok((await Deno.stat(`${dir}/fifo`)).isFifo && (await Deno.stat(`${dir}/folder`)).isDirectory);
+  deepStrictEqual(
+    (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort(),
+    ["fifo", "folder", "hard.txt", "link.txt", "model", "s.txt"],
+    "nothing else written",
+  );
+  await Deno.remove(dir, { recursive: true });
+});

@@ -29,7 +29,8 @@
 import { createHash } from "node:crypto";
 import { InputError } from "../errors.ts";
 import { countLines, readLines } from "./line_reader.ts";
-import { fsyncDir, writeFileAtomic } from "./atomic_write.ts";
+import { fsyncDir, notRegularKind, writeFileAtomic } from "./atomic_write.ts";
+import { checkOutputPath, checkScratchPath } from "./output_path.ts";
 import { ProgressBar } from "../progress.ts";
 
 /** Format of the `.partial.json` sidecar. */
@@ -44,6 +45,8 @@ export interface EncodeFileOptions {
   output: string;
   /** Embeddings of a list of sentences, one per sentence, in the same order. */
   embed: (sentences: string[]) => Promise<Float32Array[]>;
+  /** More files or folders read (the model folder): the output must not be one of them. */
+  inputs?: string[];
   /** Whatever determines the embeddings (model files, pooler, options): resume requires it unchanged. */
   identity: Record<string, unknown>;
   /** Sentences embedded and flushed together (default 2048). */
@@ -170,6 +173,12 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
   const windowSize = opts.windowSize ?? 2048;
   if (!Number.isSafeInteger(windowSize) || windowSize <= 0) throw new RangeError("windowSize must be > 0");
   const paths = partialPaths(opts.output);
+  const inputs = [opts.input === "-" ? "/dev/stdin" : opts.input, ...opts.inputs ?? []];
+  await checkOutputPath(opts.output, { flag: "output", inputs });
+  for (const p of [paths.data, paths.state]) {
+    await checkScratchPath(p);
+    await checkOutputPath(p, { flag: "output", inputs });
+  }
   const textEncoder = new TextEncoder();
   let state: PartialState = {
     version: STATE_VERSION,
@@ -281,6 +290,9 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
     if (opts.progress) bar.finish();
     await out.sync();
     close();
+    const target = await Deno.stat(opts.output).catch(() => null);
+    const kind = target && notRegularKind(target);
+    if (kind) throw new InputError(`is ${kind}; an output must be a regular file`, { file: opts.output });
     await Deno.rename(paths.data, opts.output);
     await fsyncDir(slash > 0 ? opts.output.slice(0, slash) : ".");
     await Deno.remove(paths.state).catch(() => {});
