@@ -101,7 +101,10 @@ if (import.meta.main) {
         );
       }
       for (const pooler of poolers) {
-        const cfg = applyOverrides(preset(name, task, pooler, dataDir, trainSplit), sets);
+        const cfg = {
+          ...applyOverrides(preset(name, task, pooler, dataDir, trainSplit), sets),
+          overrides: sets,
+        };
         if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
         else await checkModelFolder(cfg.modelDir);
         console.error(`== ${cfg.preset}`);

@@ -120,7 +120,10 @@ if (import.meta.main) {
     if (!(PRESETS as readonly string[]).includes(name)) {
       throw new InputError(`unknown preset '${name}'; expected ${PRESETS.join(", ")}`);
     }
-    const cfgs = poolers.map((p) => applyOverrides(preset(name as PresetName, p, dataDir), sets));
+    const cfgs = poolers.map((p) => ({
+      ...applyOverrides(preset(name as PresetName, p, dataDir), sets),
+      overrides: sets,
+    }));
     for (const cfg of cfgs) await preflightEnglish(cfg, cfg.modelDir !== CPU_RANDOM_GPT2.dir);
     if (cfgs.some((c) => c.modelDir === CPU_RANDOM_GPT2.dir) && (await ensureRandomGpt2(CPU_RANDOM_GPT2))) {
       console.error(

@@ -71,7 +71,7 @@ if (import.meta.main) {
           : `cpu preset: ${BERT_TINY_DIR} is absent (\`deno task fetch google/bert_uncased_L-2_H-128_A-2\`); starting from random weights`,
       );
     }
-    const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), sets);
+    const cfg = { ...applyOverrides(preset(name as PresetName, dataDir, tiny), sets), overrides: sets };
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflightEnglish(cfg, !cfg.randomInit);
     const result = await train(cfg, {

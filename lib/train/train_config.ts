@@ -74,9 +74,19 @@ export interface TrainConfig {
   /** Free-form note recorded in the run record (e.g. which split stood in for a missing train split). */
   note?: string;
   /**
+<<<<<<< HEAD
    * Matmul precision of the training steps (`--precision`; SimCSE-jittor's `--fp16` is `fp16`): in
    * fp16 and bf16 the encoder's Linear layers and attention matmuls run in that precision with fp32
    * master weights; fp16 adds dynamic loss scaling. Evaluation stays fp32. Default "fp32".
+=======
+   * The `--set key=value` overrides (and `--fp16`) applied to the preset, as given; recorded so that
+   * result tables publish only runs of the unmodified preset (`lib/results/preset_runs.ts`).
+   */
+  overrides?: string[];
+  /**
+   * fp16 mixed precision (SimCSE-jittor `--fp16`): encoder Linear layers and attention matmuls run in
+   * fp16 with fp32 master weights and dynamic loss scaling; evaluation stays fp32.
+>>>>>>> c452788 (Results tables publish only completed runs of an unmodified preset: run.ts records --set overrides in config.json, lib/results/preset_runs.ts (legacy records compared with the preset), other runs listed apart with their overrides; committed RESULTS.md unchanged)
    */
   precision: Precision;
   /**
