@@ -162,3 +162,32 @@ Deno.test("no CLI output may destroy an input or a special file: one line, exit 
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("`deno task search --build /dev/stdin` indexes sentences piped in (CR-only line endings)", async () => {
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...["run", "-A", `${ROOT}cli/search.ts`, "--model", TINY, "--backend", "cpu", "--pooler", "avg"],
+      ...["--build", "/dev/stdin", "--index", `${dir}/x.simidx`, "--query", "the cat sat", "--json"],
+    ],
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("the cat sat\ra man plays\rhello world\r"));
+  await w.close();
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  deepStrictEqual(out.code, 0, stderr);
+  ok(/indexed 3 sentences/.test(stderr), stderr);
+  const hits = JSON.parse(new TextDecoder().decode(out.stdout))[0].hits as {
+    sentence: string;
+    score: number;
+  }[];
+  deepStrictEqual(hits[0].sentence, "the cat sat");
+  ok(Math.abs(hits[0].score - 1) < 1e-5, "the query itself scores 1");
+  await Deno.remove(dir, { recursive: true });
+});
