@@ -203,13 +203,14 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
     if (!closed) out.close();
     closed = true;
   };
+  let lines: AsyncGenerator<string> | undefined;
   try {
     if (opts.resume) await out.truncate(state.bytes);
     await out.seek(state.bytes, Deno.SeekMode.Start);
 
     const total = opts.progress ? await countLines(opts.input) : null;
     const bar = new ProgressBar("encode", total ?? NaN, "sent", undefined, opts.progress ?? false);
-    const lines = readLines(opts.input);
+    lines = readLines(opts.input);
     const resumedLines = state.lines;
 
     // Skip what the partial file already holds, checking that it came from the same input lines.
@@ -261,10 +262,19 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
         chunk = [];
         chunkLen = 0;
       };
-      for (const v of vecs) {
+      for (let i = 0; i < vecs.length; i++) {
+        const v = vecs[i];
         if (state.dim === 0) state.dim = v.length;
         if (v.length !== state.dim) {
           throw new Error(`embedding size changed from ${state.dim} to ${v.length}`);
+        }
+        for (let j = 0; j < v.length; j++) {
+          if (!Number.isFinite(v[j])) {
+            throw new InputError(
+              `the embedding of this line has ${v[j]} values (are the model's weights finite?)`,
+              { file: opts.input, line: state.lines + i + 1 },
+            );
+          }
         }
         const line = JSON.stringify(Array.from(v)) + "\n";
         chunk.push(line);
@@ -283,6 +293,7 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
       if (!done) bar.update(state.lines);
       if (opts.signal?.stop && !done) {
         close();
+        await lines.return(undefined);
         return { lines: state.lines, dim: state.dim, resumedLines, complete: false };
       }
     }
@@ -299,6 +310,7 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
     return { lines: state.lines, dim: state.dim, resumedLines, complete: true };
   } catch (e) {
     close();
+    await lines?.return(undefined);
     // A bad input or a wrong resume keeps nothing; any other failure keeps what was flushed.
     if (e instanceof InputError && !opts.resume) {
       await Deno.remove(paths.data).catch(() => {});

@@ -101,6 +101,18 @@ Deno.test("an interrupted `encodeToFile()` keeps the previous output, and resume
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("`encodeToFile()` refuses a NaN or Inf embedding with the input line, and writes nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\n");
+  const embed = (s: string[]) => Promise.resolve(s.map((x) => new Float32Array([x === "c" ? NaN : 1, 2])));
+  await rejects(
+    encodeToFile({ input: `${dir}/in.txt`, output: `${dir}/o.jsonl`, embed, identity: {}, windowSize: 2 }),
+    /in\.txt:3: the embedding of this line has NaN values/,
+  );
+  deepStrictEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["in.txt"]);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("`encodeToFile()` with signal.stop ends after the window in progress and keeps the partial file", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/in.txt`, "a\nb\nc\nd\ne\n");
