@@ -23,6 +23,7 @@ import { main, parseFlags, positiveInt } from "../cli/_cli.ts";
 import { InputError } from "../lib/errors.ts";
 import { joinPath, resolveDataDir } from "../lib/eval/sts_data.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { checkOutputPath } from "../lib/io/output_path.ts";
 import { useBackend } from "../lib/backend.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { buildIndex, type EmbedFn, SentenceIndex } from "../lib/search/sentence_index.ts";
@@ -109,6 +110,7 @@ if (import.meta.main) {
       "usage: deno run -A bench/search_bench.ts [--data-dir DIR] [--embed fake|tiny] [--dim N] [--queries N] [--limit N] [--ef LIST] [--json FILE]",
     );
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
+    if (values.json) await checkOutputPath(values.json as string, { flag: "json", inputs: [dataDir] });
     const embedKind = values.embed as string;
     if (embedKind !== "fake" && embedKind !== "tiny") {
       throw new InputError(`--embed must be fake or tiny, got '${embedKind}'`);

@@ -1,23 +1,39 @@
 /**
  * `deno task encode --model DIR --pooler NAME --input FILE --output FILE.jsonl [--batch-size N]
- *   [--backend B] [--normalize]`
+ *   [--backend B] [--normalize] [--resume]`
  *
- * One sentence per input line; one JSON array of floats per output line, in input order. A
- * progress bar with sentences/s goes to stderr.
+ * One sentence per input line (`\n`, `\r\n` or `\r`; `--input -` or `/dev/stdin` reads a pipe);
+ * one JSON array of floats per output line, in input order. The input is read and the output
+ * written as the work goes, in windows of 16 batches, so memory stays bounded whatever the corpus
+ * size. The output is built in `FILE.jsonl.partial` and renamed into place when complete; after an
+ * interruption (Ctrl-C or a crash) `--resume` continues from the last window written. A progress bar
+ * with sentences/s goes to stderr.
  *
  * @module
  */
 import { main, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
 import { parsePooler } from "../lib/pooling.ts";
-import { InputError } from "../lib/errors.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
-import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
-import { readInputText } from "../lib/checkpoint/read_input.ts";
+import { encodeToFile, partialPaths } from "../lib/io/encode_file.ts";
+import { checkOutputPath } from "../lib/io/output_path.ts";
 
 const USAGE = `usage: deno task encode --model DIR --pooler NAME --input FILE --output FILE.jsonl
-       [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--normalize]`;
+       [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--normalize] [--resume]`;
+
+/** Batches per window written and flushed together. */
+const BATCHES_PER_WINDOW = 16;
+
+/** What identifies a model folder's contents cheaply: each file's name, size and modification time. */
+async function folderFingerprint(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const info = await Deno.stat(`${dir}/${e.name}`).catch(() => null);
+    if (info?.isFile) out.push(`${e.name}:${info.size}:${info.mtime?.getTime() ?? 0}`);
+  }
+  return out.sort();
+}
 
 if (import.meta.main) {
   await main(async () => {
@@ -29,28 +45,56 @@ if (import.meta.main) {
       "batch-size": { type: "string" },
       backend: { type: "string", default: "auto" },
       normalize: { type: "boolean", default: false },
+      resume: { type: "boolean", default: false },
     }, USAGE);
     const modelDir = required(values.model as string | undefined, "model", USAGE);
     const pooler = parsePooler(required(values.pooler as string | undefined, "pooler", USAGE));
     const input = required(values.input as string | undefined, "input", USAGE);
     const output = required(values.output as string | undefined, "output", USAGE);
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
+    const normalize = values.normalize as boolean;
     await checkModelFolder(modelDir);
-    let text = await readInputText(input);
-    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    const lines = text.split("\n").map((l) => l.replace(/\r$/, ""));
-    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
-    if (lines.length === 0) throw new InputError("no sentences (the file is empty)", { file: input });
-    await useBackend(parseBackend(values.backend as string));
-    const encoder = await SentenceEncoder.load(modelDir, { pooler });
-    const vecs = await encoder.encode(lines, {
-      batchSize,
-      normalize: values.normalize as boolean,
-      progress: true,
+    await checkOutputPath(output, {
+      flag: "output",
+      inputs: [input === "-" ? "/dev/stdin" : input, modelDir],
     });
-    encoder.dispose();
-    const out = vecs.map((v) => JSON.stringify(Array.from(v))).join("\n") + "\n";
-    await writeFileAtomic(output, out);
-    console.error(`wrote ${vecs.length} embeddings of size ${vecs[0].length} to ${output}`);
+    const backend = await useBackend(parseBackend(values.backend as string));
+    const encoder = await SentenceEncoder.load(modelDir, { pooler });
+    const signal = { stop: false };
+    const onInterrupt = () => {
+      if (signal.stop) Deno.exit(130);
+      signal.stop = true;
+      console.error("\ninterrupted: finishing the current window (Ctrl-C again to quit at once)");
+    };
+    Deno.addSignalListener("SIGINT", onInterrupt);
+    try {
+      const r = await encodeToFile({
+        input,
+        output,
+        inputs: [modelDir],
+        embed: (sentences) => encoder.encode(sentences, { batchSize, normalize, progress: false }),
+        identity: {
+          model: await folderFingerprint(modelDir),
+          pooler,
+          normalize,
+          batchSize,
+          backend,
+        },
+        windowSize: batchSize * BATCHES_PER_WINDOW,
+        resume: values.resume as boolean,
+        progress: true,
+      });
+      if (!r.complete) {
+        console.error(
+          `stopped after ${r.lines} lines, kept in ${partialPaths(output).data}; ` +
+            "run the same command with --resume to continue",
+        );
+        Deno.exit(130);
+      }
+      console.error(`wrote ${r.lines} embeddings of size ${r.dim} to ${output}`);
+    } finally {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
+      encoder.dispose();
+    }
   });
 }

@@ -21,6 +21,7 @@ import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { renderScores } from "../lib/eval/table.ts";
 import { ProgressBar } from "../lib/progress.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { checkOutputPath } from "../lib/io/output_path.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { precisionFlag } from "../lib/app/precision_flag.ts";
 
@@ -70,6 +71,9 @@ if (import.meta.main) {
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     await checkModelFolder(modelDir);
+    if (values.json) {
+      await checkOutputPath(values.json as string, { flag: "json", inputs: [modelDir, dataDir] });
+    }
     const backend = await useBackend(parseBackend(values.backend as string));
     const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
     const encoder = await SentenceEncoder.load(modelDir, { pooler, precision });

@@ -207,7 +207,7 @@ Deno.test("`deno task encode` refuses an input file that is not UTF-8, with one 
     ...["--model", TINY, "--pooler", "avg", "--backend", "cpu"],
     ...["--input", `${dir}/in.txt`, "--output", `${dir}/out.jsonl`],
   ]);
-  assertOneLine(r, /in\.txt: file is not valid UTF-8 text/, "encode, bad input");
+  assertOneLine(r, /in\.txt:2: file is not valid UTF-8 text/, "encode, bad input");
   deepStrictEqual(await listing(dir), ["in.txt"]);
   await Deno.remove(dir, { recursive: true });
 });

@@ -21,6 +21,7 @@ import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { buildIndex, type SearchHit, SentenceIndex } from "../lib/search/sentence_index.ts";
 import { readIndexHeader } from "../lib/search/index_file.ts";
+import { checkOutputPath } from "../lib/io/output_path.ts";
 import { DEFAULT_THRESHOLD, DEFAULT_TOP_K } from "../lib/search/top_k.ts";
 import { terminalText } from "../lib/checkpoint/printable.ts";
 
@@ -87,6 +88,7 @@ if (import.meta.main) {
       }
     }
     await checkModelFolder(modelDir);
+    if (buildFile) await checkOutputPath(indexPath, { flag: "index", inputs: [buildFile, modelDir] });
     await useBackend(parseBackend(values.backend as string));
     const encoder = await SentenceEncoder.load(modelDir, { pooler });
     try {

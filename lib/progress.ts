@@ -22,6 +22,7 @@ export class ProgressBar {
 
   constructor(
     private readonly label: string,
+    /** NaN or Infinity when unknown (a stream): the bar shows the count and rate only. */
     private readonly total: number,
     private readonly unit = "it",
     private readonly intervalMs = Deno.stderr.isTerminal() ? 100 : 10_000,
@@ -44,19 +45,26 @@ export class ProgressBar {
   update(done: number, fields: Record<string, string | number> = {}): void {
     this.done = done;
     const now = performance.now();
-    if (now - this.lastDraw < this.intervalMs && done < this.total) return;
+    if (now - this.lastDraw < this.intervalMs && !(done >= this.total)) return;
     this.lastDraw = now;
     this.draw(fields);
   }
 
   private draw(fields: Record<string, string | number>): void {
     if (!this.enabled) return;
+    const extra = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ");
+    if (!Number.isFinite(this.total)) { // total unknown (a stream): count and rate only
+      const line = `${this.label} ${this.done} ${formatRate(this.rate, this.unit)}${
+        extra ? ` ${extra}` : ""
+      }`;
+      Deno.stderr.writeSync(this.encoder.encode(this.tty ? `\r\x1b[K${line}` : `${line}\n`));
+      return;
+    }
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
     const width = 24;
     const filled = Math.round(frac * width);
     const rate = this.rate;
     const eta = rate > 0 ? (this.total - this.done) / rate : Infinity;
-    const extra = Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(" ");
     const line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
       `${this.done}/${this.total} ${formatRate(rate, this.unit)} ETA ${formatDuration(eta)}` +
       (extra ? ` ${extra}` : "");

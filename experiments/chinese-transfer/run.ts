@@ -110,11 +110,18 @@ if (import.meta.main) {
         );
       }
       for (const pooler of poolers) {
-        const cfg = applyOverrides(preset(name, task, pooler, dataDir, trainSplit), sets);
+        const cfg = {
+          ...applyOverrides(preset(name, task, pooler, dataDir, trainSplit), sets),
+          overrides: sets,
+        };
         if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
         else await checkModelFolder(cfg.modelDir);
         console.error(`== ${cfg.preset}`);
-        const r = await train(cfg, { backend, resume: values.resume as boolean });
+        const r = await train(cfg, {
+          backend,
+          resume: values.resume as boolean,
+          overwrite: values.overwrite as boolean,
+        });
         console.error(`run record: ${r.runDir} (${r.status})`);
         if (r.finalScores) console.log(renderScores(r.finalScores, "test"));
         if (r.status !== "completed") Deno.exit(exitCodeOf(r.status));

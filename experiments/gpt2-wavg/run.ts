@@ -1,6 +1,6 @@
 /**
  * `deno task gpt2-wavg [--preset gpt2|gpt2-medium|cpu] [--pooler avg,wavg,wavg_jittor] [--backend B]
- *   [--data-dir DIR] [--resume] [--set key=value ...]`
+ *   [--data-dir DIR] [--resume | --overwrite] [--set key=value ...]`
  *
  * Trains unsupervised SimCSE on GPT-2 once per pooler (no MLP head; presets in `config.ts`), selects
  * each run on STS-B dev, writes the best checkpoint (Hugging Face GPT-2 format) and a run record under
@@ -121,7 +121,10 @@ if (import.meta.main) {
     if (!(PRESETS as readonly string[]).includes(name)) {
       throw new InputError(`unknown preset '${name}'; expected ${PRESETS.join(", ")}`);
     }
-    const cfgs = poolers.map((p) => applyOverrides(preset(name as PresetName, p, dataDir), sets));
+    const cfgs = poolers.map((p) => ({
+      ...applyOverrides(preset(name as PresetName, p, dataDir), sets),
+      overrides: sets,
+    }));
     cfgs.forEach(checkTrainConfig);
     for (const cfg of cfgs) await preflightEnglish(cfg, cfg.modelDir !== CPU_RANDOM_GPT2.dir);
     if (cfgs.some((c) => c.modelDir === CPU_RANDOM_GPT2.dir) && (await ensureRandomGpt2(CPU_RANDOM_GPT2))) {
@@ -132,7 +135,11 @@ if (import.meta.main) {
     let exitCode = 0;
     for (const cfg of cfgs) {
       console.error(`\n== ${cfg.preset}: pooler ${cfg.poolerType} ==`);
-      const result = await train(cfg, { backend, resume: values.resume as boolean });
+      const result = await train(cfg, {
+        backend,
+        resume: values.resume as boolean,
+        overwrite: values.overwrite as boolean,
+      });
       console.error(
         `run record: ${result.runDir} (${result.status}, ${result.stepsPerSecond.toFixed(2)} steps/s)`,
       );

@@ -2,12 +2,22 @@
  * Generates the table in `experiments/gpt2-wavg/RESULTS.md` from the run records in
  * `results/gpt2-wavg/*` (`summary.json`, `config.json`, and `cross_pooler.json` where `run.ts` wrote
  * one) and the seed's numbers in `reference.json`. Only the region between the generated markers is
- * rewritten; missing cells show "—". `deno run -A experiments/gpt2-wavg/tables.ts [--check]`.
+ * rewritten; missing cells show "—". Only completed runs of an unmodified preset are "ours" rows; the
+ * others are listed apart with their overrides (`lib/results/preset_runs.ts`).
+ * `deno run -A experiments/gpt2-wavg/tables.ts [--check]`.
  *
  * @module
  */
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
-import { GPT2_POOLERS, presetOf } from "./config.ts";
+import {
+  GPT2_POOLERS,
+  type Gpt2Pooler,
+  preset as gpt2Preset,
+  type PresetName,
+  presetOf,
+  PRESETS,
+} from "./config.ts";
+import { runOverrides, unpublishedReason } from "../../lib/results/preset_runs.ts";
 import { STS_TASKS } from "../../lib/eval/sts_eval.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
@@ -41,6 +51,8 @@ export interface Gpt2Run {
   preset: string;
   pooler: string;
   cross?: CrossPooler;
+  /** Why it is not a published result of its preset (overrides, status), or null. */
+  unpublished: string | null;
 }
 
 interface ReferenceRow {
@@ -70,16 +82,21 @@ export async function readGpt2Runs(resultsDir = `${ROOT}results`): Promise<Gpt2R
       if (!e.isDirectory) continue;
       const dir = `${root}/${e.name}`;
       const summary = await readJson<Summary>(`${dir}/summary.json`);
-      const config = await readJson<{ config?: { preset?: string; poolerType?: string } }>(
-        `${dir}/config.json`,
-      );
+      const config = await readJson<{ config?: Record<string, unknown> }>(`${dir}/config.json`);
       if (!summary || !config?.config) continue; // in progress, or not a run record
       const pooler = String(config.config.poolerType ?? "?");
+      const name = presetOf(String(config.config.preset ?? "?"), pooler);
+      const known = (PRESETS as readonly string[]).includes(name) &&
+        (GPT2_POOLERS as readonly string[]).includes(pooler);
+      const presets = known
+        ? [gpt2Preset(name as PresetName, pooler as Gpt2Pooler, String(config.config.dataDir))]
+        : [];
       out.push({
         summary,
         pooler,
-        preset: presetOf(String(config.config.preset ?? "?"), pooler),
+        preset: name,
         cross: await readJson<CrossPooler>(`${dir}/${CROSS_POOLER_FILE}`),
+        unpublished: unpublishedReason(runOverrides(config.config, presets), summary.status),
       });
     }
   } catch { /* no results yet */ }
@@ -108,7 +125,16 @@ export async function gpt2Table(resultsDir?: string): Promise<string> {
       } | — |`,
     );
   }
-  for (const { summary: s, preset, pooler, cross } of await readGpt2Runs(resultsDir)) {
+  const others: string[] = [];
+  for (const { summary: s, preset, pooler, cross, unpublished } of await readGpt2Runs(resultsDir)) {
+    if (unpublished !== null) {
+      others.push(
+        `| \`${s.runId}\` (${s.backend}) | ${preset} | ${pooler} | ${unpublished.replaceAll("|", "\\|")} | ${
+          cell(s.bestMetric)
+        } | ${cell(s.finalScores?.["Avg."])} |`,
+      );
+      continue;
+    }
     lines.push(
       `| ours \`${s.runId}\` (${s.backend}, ${s.status}) | ${preset} | ${pooler} | ${pooler} | ${
         cell(s.bestMetric)
@@ -121,6 +147,16 @@ export async function gpt2Table(resultsDir?: string): Promise<string> {
         } | ${COLS.map((c) => cell(cross.finalScores?.[c])).join(" | ")} | — |`,
       );
     }
+  }
+  if (others.length > 0) {
+    lines.push(
+      "",
+      "Runs that are not results of their preset (overrides or unfinished), not comparable with the rows above:",
+      "",
+      "| run | model | pooler | why | STS-B dev | Avg. |",
+      "|---|---|---|---|---|---|",
+      ...others,
+    );
   }
   return lines.join("\n");
 }

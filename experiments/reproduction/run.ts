@@ -1,5 +1,5 @@
 /**
- * `deno task reproduce [--preset paper|cpu] [--backend B] [--data-dir DIR] [--resume] [--precision P]
+ * `deno task reproduce [--preset paper|cpu] [--backend B] [--data-dir DIR] [--resume | --overwrite] [--precision P]
  *   [--set key=value ...]`
  *
  * Trains unsupervised SimCSE with a preset from `config.ts`, selects on STS-B dev, writes the best
@@ -72,11 +72,15 @@ if (import.meta.main) {
           : `cpu preset: ${BERT_TINY_DIR} is absent (\`deno task fetch google/bert_uncased_L-2_H-128_A-2\`); starting from random weights`,
       );
     }
-    const cfg = applyOverrides(preset(name as PresetName, dataDir, tiny), sets);
+    const cfg = { ...applyOverrides(preset(name as PresetName, dataDir, tiny), sets), overrides: sets };
     checkTrainConfig(cfg);
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
     await preflightEnglish(cfg, !cfg.randomInit);
-    const result = await train(cfg, { backend, resume: values.resume as boolean });
+    const result = await train(cfg, {
+      backend,
+      resume: values.resume as boolean,
+      overwrite: values.overwrite as boolean,
+    });
     console.error(
       `run record: ${result.runDir} (${result.status}, ${result.stepsPerSecond.toFixed(2)} steps/s)`,
     );

@@ -1,11 +1,15 @@
 /**
  * Generates the table in `experiments/reproduction/RESULTS.md` from the run records in
- * `results/reproduction/*` and the reference numbers in `reference.json` (each with its source).
+ * `results/reproduction/*` and the reference numbers in `reference.json` (each with its source). Only
+ * completed runs of an unmodified preset are "ours" rows; runs with `--set` overrides or unfinished ones
+ * are listed apart, with their overrides next to them (`lib/results/preset_runs.ts`).
  *
  * @module
  */
 import { cell, markdownTable, readRuns, updateRegion } from "../../lib/results/markdown_tables.ts";
 import { STS_TASKS } from "../../lib/eval/sts_eval.ts";
+import { runOverrides, unpublishedReason } from "../../lib/results/preset_runs.ts";
+import { preset } from "./config.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -25,7 +29,18 @@ export async function reproductionTable(resultsDir = `${ROOT}results`): Promise<
     "—",
     "—",
   ]);
+  const others: string[][] = [];
   for (const { summary: s, config } of await readRuns(resultsDir, "reproduction")) {
+    const why = unpublishedReason(runOverrides(config, presetsFor(config)), s.status);
+    if (why !== null) {
+      others.push([
+        `\`${s.runId}\` (${config.preset}, ${s.backend})`,
+        why.replaceAll("|", "\\|"),
+        cell(s.bestMetric),
+        cell(s.finalScores?.["Avg."]),
+      ]);
+      continue;
+    }
     const run = `\`${s.runId}\` (${config.preset}, ${s.backend}, ${s.status})`;
     if (s.initialScores) {
       rows.push([
@@ -45,7 +60,26 @@ export async function reproductionTable(resultsDir = `${ROOT}results`): Promise<
     ]);
   }
   return markdownTable(["run", "STS-B dev", ...COLS, "steps/s", "peak RSS (GB)"], rows) +
+    (others.length > 0
+      ? "\n\nRuns that are not results of their preset (overrides or unfinished), not comparable with the rows " +
+        "above:\n\n" + markdownTable(["run", "why", "STS-B dev", "Avg."], others)
+      : "") +
     (await fp16Section(resultsDir));
+}
+
+/** The configs a recorded preset name stands for (for records that predate `config.overrides`). */
+function presetsFor(config: Record<string, unknown>): object[] {
+  const dataDir = String(config.dataDir);
+  switch (config.preset) {
+    case "paper":
+      return [preset("paper", dataDir)];
+    case "cpu":
+      return [preset("cpu", dataDir, true)];
+    case "cpu-random-init":
+      return [preset("cpu", dataDir, false)];
+    default:
+      return [];
+  }
 }
 
 interface Fp16Bench {

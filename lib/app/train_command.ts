@@ -18,6 +18,7 @@ export const TRAIN_FLAGS: {
   backend: { type: "string"; default: string };
   "data-dir": { type: "string" };
   resume: { type: "boolean"; default: boolean };
+  overwrite: { type: "boolean"; default: boolean };
   precision: { type: "string" };
   fp16: { type: "boolean"; default: boolean };
   set: { type: "string"; multiple: true; default: string[] };
@@ -26,6 +27,7 @@ export const TRAIN_FLAGS: {
   backend: { type: "string", default: "auto" },
   "data-dir": { type: "string" },
   resume: { type: "boolean", default: false },
+  overwrite: { type: "boolean", default: false },
   precision: { type: "string" },
   fp16: { type: "boolean", default: false },
   set: { type: "string", multiple: true, default: [] },
@@ -33,8 +35,8 @@ export const TRAIN_FLAGS: {
 
 /** The usage text of `TRAIN_FLAGS`. */
 export const TRAIN_FLAGS_USAGE =
-  "[--backend auto|tensorflow|webgpu|wasm|cpu] [--data-dir DIR] [--resume] [--precision fp32|fp16|bf16] [--fp16]\n" +
-  "       [--set key=value ...]";
+  "[--backend auto|tensorflow|webgpu|wasm|cpu] [--data-dir DIR] [--resume | --overwrite]\n" +
+  "       [--precision fp32|fp16|bf16] [--fp16] [--set key=value ...]";
 
 /** The `--set` overrides of parsed `TRAIN_FLAGS` values, with `--precision` / `--fp16` folded in. */
 export function trainSets(values: Record<string, unknown>): string[] {

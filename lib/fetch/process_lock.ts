@@ -32,10 +32,23 @@ async function alive(pid: number): Promise<boolean | undefined> {
   }
 }
 
+/** Which lock: its file name in the folder and the work it guards (for the message). */
+export interface LockKind {
+  /** Lock file name inside the folder (default {@link PID_FILE}). */
+  file: string;
+  /** The other process, in words (default "`deno task fetch`"). */
+  holder: string;
+  /** Where it works, in words (default "this data folder"). */
+  place: string;
+}
+
 /** Take the lock (creating the data folder); returns the function that releases it. */
-export async function acquireProcessLock(dataDir: string): Promise<() => Promise<void>> {
+export async function acquireProcessLock(
+  dataDir: string,
+  kind: LockKind = { file: PID_FILE, holder: "`deno task fetch`", place: "this data folder" },
+): Promise<() => Promise<void>> {
   await Deno.mkdir(dataDir, { recursive: true });
-  const path = `${dataDir.replace(/\/+$/, "")}/${PID_FILE}`;
+  const path = `${dataDir.replace(/\/+$/, "")}/${kind.file}`;
   for (let tries = 0; tries < 2; tries++) {
     try {
       const f = await Deno.open(path, { write: true, createNew: true });
@@ -54,10 +67,10 @@ export async function acquireProcessLock(dataDir: string): Promise<() => Promise
       continue; // stale: the process that wrote it is gone
     }
     throw new InputError(
-      `another \`deno task fetch\` (pid ${pid}) is working in this data folder; wait for it to finish, ` +
+      `another ${kind.holder} (pid ${pid}) is working in ${kind.place}; wait for it to finish, ` +
         `or delete this file if that process is gone`,
       { file: path },
     );
   }
-  throw new InputError("could not take the fetch lock", { file: path });
+  throw new InputError(`could not take the lock of ${kind.place}`, { file: path });
 }

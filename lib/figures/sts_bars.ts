@@ -75,6 +75,8 @@ export function stsRowsFromRecords(ref: StsReference, runs: RunRecordFiles[]): S
   const rows: StsRow[] = ref.rows.map((r) => ({ name: r.name, scores: r.scores, source: r.source }));
   for (const { summary: s, config } of runs) {
     if (!s.finalScores) continue;
+    // A run of a modified preset (`--set`, recorded in config.overrides) is not "ours" for the preset.
+    if (Array.isArray(config?.overrides) && config.overrides.length > 0) continue;
     const preset = typeof config?.preset === "string" ? `${config.preset}, ` : "";
     rows.push({
       name: `ours: ${s.runId} (${preset}${s.backend})`,

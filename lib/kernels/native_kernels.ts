@@ -6,8 +6,14 @@
  *
  * The library is compiled once per machine by the system C compiler (`$CC`, else `cc`, `gcc`,
  * `clang`) with `-O3 -march=native -ffast-math` and cached under `$SIMCSE_CACHE_DIR`, else
- * `$XDG_CACHE_HOME/simcse-ts`, else `~/.cache/simcse-ts`, named by a hash of the source, the flags
- * and the CPU's feature flags (so a cache shared between different CPUs never loads a wrong build).
+ * `$XDG_CACHE_HOME/simcse-ts`, else `$HOME/.cache/simcse-ts`, named by a hash of the source, the
+ * flags and the CPU's feature flags (so a cache shared between different CPUs never loads a wrong
+ * build). Native code is loaded only from a trusted place: the cache folder is created private
+ * (0700) and refused when another user owns it or others may write to it; with no such folder (no
+ * `HOME`, or a refused one) the library is compiled into a fresh private temporary folder that is
+ * removed once it is loaded, never into a shared path such as `/tmp/.cache`. A cached library is
+ * opened only when its sha256 equals the one recorded next to it when this toolkit compiled it;
+ * anything else at that path is replaced by a fresh build, with a one-line note.
  * Without a compiler, or with `SIMCSE_NATIVE_KERNELS=off`, the JS loops are used: results agree to
  * float rounding and dropout masks are identical (same hash).
  *
@@ -19,6 +25,9 @@
  * ```
  * @module
  */
+
+import { createHash } from "node:crypto";
+import { writeFileAtomicSync } from "../io/atomic_write.ts";
 
 const SOURCE = new URL("./native/simcse_kernels.c", import.meta.url);
 const FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-shared"];
@@ -160,19 +169,53 @@ function fnv1a(text: string): string {
   return h.toString(16).padStart(16, "0");
 }
 
-function cacheDir(): string {
-  const env = (k: string) => {
-    try {
-      return Deno.env.get(k);
-    } catch {
-      return undefined;
-    }
-  };
+function env(k: string): string | undefined {
+  try {
+    return Deno.env.get(k);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The configured cache folder, or null when there is none (no HOME): never a shared default path. */
+export function nativeCacheDir(): string | null {
   const explicit = env("SIMCSE_CACHE_DIR");
   if (explicit) return explicit;
   const xdg = env("XDG_CACHE_HOME");
   if (xdg) return `${xdg}/simcse-ts`;
-  return `${env("HOME") ?? "/tmp"}/.cache/simcse-ts`;
+  const home = env("HOME");
+  return home ? `${home}/.cache/simcse-ts` : null;
+}
+
+/**
+ * Create `dir` private (0700) if missing, and check that it is a folder owned by this user that
+ * nobody else may write to; returns why not, or null when it can be trusted.
+ */
+export function untrustedDirReason(dir: string): string | null {
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    return `cannot create it (${(e as Error).message})`;
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(dir);
+  } catch (e) {
+    return `cannot read it (${(e as Error).message})`;
+  }
+  if (!info.isDirectory) return "it is not a folder";
+  if (Deno.build.os === "windows" || info.mode === null) return null; // no POSIX owners here
+  const uid = Deno.uid();
+  if (uid !== null && info.uid !== uid) return `it belongs to uid ${info.uid}, not to this user (${uid})`;
+  if (info.mode & 0o022) {
+    return `others may write to it (mode ${(info.mode & 0o777).toString(8)})`;
+  }
+  return null;
+}
+
+/** sha256 of a file's bytes, as hex. */
+function sha256FileSync(path: string): string {
+  return createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
 }
 
 /** The CPU's feature-flag line from /proc/cpuinfo ("" where there is none, e.g. macOS). */
@@ -190,7 +233,8 @@ function compilers(): string[] {
   return [...(cc ? [cc] : []), "cc", "gcc", "clang"];
 }
 
-function compile(src: string, out: string): string | null {
+/** Compile `src` to `out`; returns the sha256 of what was built, or the compilers' errors. */
+function compile(src: string, out: string): { hash: string } | { error: string } {
   const errors: string[] = [];
   for (const cc of compilers()) {
     const tmp = `${out}.${Deno.pid}.tmp`;
@@ -202,8 +246,9 @@ function compile(src: string, out: string): string | null {
       })
         .outputSync();
       if (r.success) {
+        const hash = sha256FileSync(tmp);
         Deno.renameSync(tmp, out);
-        return null;
+        return { hash };
       }
       errors.push(`${cc}: ${new TextDecoder().decode(r.stderr).trim().split("\n")[0]}`);
     } catch (e) {
@@ -213,7 +258,60 @@ function compile(src: string, out: string): string | null {
       Deno.removeSync(tmp);
     } catch { /* not there */ }
   }
-  return errors.join("; ");
+  return { error: errors.join("; ") };
+}
+
+/** One line on stderr about where native code comes from. */
+function note(text: string): void {
+  console.warn(`cpu backend: ${text}`);
+}
+
+/** The recorded sha256 of a cached library, or null. */
+function recordedHash(path: string): string | null {
+  try {
+    const h = Deno.readTextFileSync(`${path}.sha256`).trim();
+    return /^[0-9a-f]{64}$/.test(h) ? h : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The path of a library named `name` built from `src` that may be opened: the cached one when its
+ * sha256 matches the recorded one, else a fresh build (recorded). `dir` must be trusted.
+ */
+function trustedBuild(
+  src: string,
+  dir: string,
+  name: string,
+  cached: boolean,
+): { path: string; hash: string } | {
+  error: string;
+} {
+  const path = `${dir}/${name}`;
+  if (cached) {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.lstatSync(path);
+    } catch { /* not built yet */ }
+    if (info) {
+      const want = recordedHash(path);
+      const got = info.isFile ? sha256FileSync(path) : null;
+      if (want !== null && got === want) return { path, hash: got };
+      note(
+        `${path} is not the library this toolkit compiled (${
+          want === null ? "no hash was recorded for it" : "its sha256 differs from the recorded one"
+        }); rebuilding it`,
+      );
+      try {
+        Deno.removeSync(path);
+      } catch { /* another process removed it first */ }
+    }
+  }
+  const r = compile(src, path);
+  if ("error" in r) return r;
+  if (cached) writeFileAtomicSync(`${path}.sha256`, `${r.hash}\n`);
+  return { path, hash: r.hash };
 }
 
 function wrap(lib: Lib, path: string): NativeKernels {
@@ -262,25 +360,36 @@ export function loadNativeKernels(): NativeKernels | null {
     const src = SOURCE.pathname;
     const text = Deno.readTextFileSync(src);
     const ext = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
-    const dir = cacheDir();
-    const path = `${dir}/simcse_kernels-${
+    const name = `simcse_kernels-${
       fnv1a([text, FLAGS.join(" "), cpuFlags() || Deno.build.arch, compilers()[0]].join("\n"))
     }.${ext}`;
-    let exists = false;
-    try {
-      exists = Deno.statSync(path).isFile;
-    } catch { /* not built yet */ }
-    if (!exists) {
-      Deno.mkdirSync(dir, { recursive: true });
-      const err = compile(src, path);
-      if (err !== null) {
-        reason = `no C compiler could build ${src} (${err})`;
-        return null;
+    let dir = nativeCacheDir();
+    if (dir !== null) {
+      const why = untrustedDirReason(dir);
+      if (why !== null) {
+        note(`not using the kernel cache ${dir}: ${why}; compiling into a private temporary folder`);
+        dir = null;
       }
     }
-    const lib = Deno.dlopen(path, SYMBOLS);
-    kernels = wrap(lib.symbols, path);
-    return kernels;
+    const temporary = dir === null;
+    if (dir === null) dir = Deno.makeTempDirSync({ prefix: "simcse-kernels-" }); // created 0700
+    try {
+      const built = trustedBuild(src, dir, name, !temporary);
+      if ("error" in built) {
+        reason = `no C compiler could build ${src} (${built.error})`;
+        return null;
+      }
+      // Checked again right before opening: only the bytes hashed above are loaded.
+      if (sha256FileSync(built.path) !== built.hash) {
+        reason = `${built.path} changed while it was being loaded`;
+        return null;
+      }
+      const lib = Deno.dlopen(built.path, SYMBOLS);
+      kernels = wrap(lib.symbols, built.path);
+      return kernels;
+    } finally {
+      if (temporary) Deno.removeSync(dir, { recursive: true });
+    }
   } catch (e) {
     reason = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
       ? "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)"

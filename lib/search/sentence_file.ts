@@ -12,7 +12,7 @@
  * @module
  */
 import { InputError } from "../errors.ts";
-import { readInputText } from "../checkpoint/read_input.ts";
+import { readLines } from "../io/line_reader.ts";
 
 /** Whitespace that Python's `str.rstrip()` removes. */
 // deno-lint-ignore no-control-regex -- Python's str.isspace() includes the separators \x1c-\x1f
@@ -27,9 +27,13 @@ export function splitSentenceLines(text: string): string[] {
   return lines.map((l) => l.replace(PY_TRAILING_WS, ""));
 }
 
-/** The sentences of a UTF-8 text file, one per line (at least one). */
+/**
+ * The sentences of a UTF-8 text file, one per line (at least one), split as {@link splitSentenceLines}
+ * does; read as a stream, so `/dev/stdin` and pipes work (`-` is standard input).
+ */
 export async function readSentenceFile(path: string): Promise<string[]> {
-  const lines = splitSentenceLines(await readInputText(path));
+  const lines: string[] = [];
+  for await (const line of readLines(path)) lines.push(line.replace(PY_TRAILING_WS, ""));
   if (lines.length === 0) throw new InputError("no sentences (the file is empty)", { file: path });
   return lines;
 }

@@ -29,5 +29,9 @@ Deno.test("`readSentenceFile()` gives InputError naming the file when it is miss
   );
   await Deno.writeTextFile(`${dir}/s.txt`, "a\nb\n");
   deepStrictEqual(await readSentenceFile(`${dir}/s.txt`), ["a", "b"]);
+  // The same lines as splitSentenceLines() gives for the whole text (BOM, \r, \r\n, trailing spaces).
+  const text = "\ufeff  a man .  \r\n\nb\tc\t\rlast\u3000";
+  await Deno.writeTextFile(`${dir}/t.txt`, text);
+  deepStrictEqual(await readSentenceFile(`${dir}/t.txt`), splitSentenceLines(text));
   await Deno.remove(dir, { recursive: true });
 });

@@ -47,12 +47,15 @@ import { evalPoolerOf, SimcseModel } from "./simcse_model.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { findTrainState, loadTrainState, saveTrainState, type TrainerState } from "./train_state.ts";
 import { trainStep } from "./trainer.ts";
+import { claimRunFolder } from "./run_folder.ts";
 
 export interface TrainOptions {
   /** Backend in use (recorded). */
   backend: string;
   /** Continue from `<outputDir>/resume/`. */
   resume?: boolean;
+  /** Replace the resume state and checkpoint of another run in `outputDir` (else refused). */
+  overwrite?: boolean;
   /** Root of run records (default `results/`). */
   resultsDir?: string;
   /** Show the progress bar (default true). */
@@ -392,8 +395,21 @@ function summaryOf(
   };
 }
 
-/** Train SimCSE as configured; writes the best checkpoint to `cfg.outputDir` and a run record. */
+/**
+ * Train SimCSE as configured; writes the best checkpoint to `cfg.outputDir` and a run record. The run
+ * owns its folder while it trains (`run_folder.ts`: a lock, and no fresh run over another run's state).
+ */
 export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
+  const modelDir = cfg.randomInit ? undefined : cfg.modelDir;
+  const release = await claimRunFolder(cfg.outputDir, { ...opts, modelDir });
+  try {
+    return await trainInOwnFolder(cfg, opts);
+  } finally {
+    await release();
+  }
+}
+
+async function trainInOwnFolder(cfg: TrainConfig, opts: TrainOptions): Promise<TrainResult> {
   const precision = parsePrecision(cfg.precision);
   const { encoder, tokenizer } = await buildModel(cfg);
   if (cfg.dropout !== undefined) encoder.setDropout(cfg.dropout);

@@ -75,6 +75,11 @@ export interface TrainConfig {
   /** Free-form note recorded in the run record (e.g. which split stood in for a missing train split). */
   note?: string;
   /**
+   * The `--set key=value` overrides (and `--precision` / `--fp16`) applied to the preset, as given;
+   * recorded so that result tables publish only runs of the unmodified preset (`lib/results/preset_runs.ts`).
+   */
+  overrides?: string[];
+  /**
    * Matmul precision of the training steps (`--precision`; SimCSE-jittor's `--fp16` is `fp16`): in
    * fp16 and bf16 the encoder's Linear layers and attention matmuls run in that precision with fp32
    * master weights; fp16 adds dynamic loss scaling. Evaluation stays fp32. Default "fp32".

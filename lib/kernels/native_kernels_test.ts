@@ -1,0 +1,168 @@
+/**
+ * Native code only from a trusted place: a library planted at the kernel cache path is neither
+ * loaded nor executed (its constructor would write a marker file), an untrusted cache folder is not
+ * used, and without HOME nothing is compiled into a shared path. Each case runs in a child process,
+ * since a process opens the kernels once.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+
+const MODULE = new URL("./native_kernels.ts", import.meta.url).href;
+const haveCc = await new Deno.Command("cc", { args: ["--version"], stdout: "null", stderr: "null" }).output()
+  .then((r) => r.success, () => false);
+const DENO_DIR = Deno.env.get("DENO_DIR") ??
+  (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache/deno` : undefined);
+
+interface Loaded {
+  path: string | null;
+  reason: string | null;
+  sum: number[];
+  pathExists: boolean;
+  stderr: string;
+}
+
+/** Open the kernels in a fresh process with exactly `env` (plus PATH), add [1,2]+[3,4] with them. */
+async function loadIn(env: Record<string, string>): Promise<Loaded> {
+  const code = `import { loadNativeKernels, nativeKernelsUnavailableReason } from ${JSON.stringify(MODULE)};
+const k = loadNativeKernels();
+const out = new Float32Array(2);
+if (k) k.add(new Float32Array([1, 2]), new Float32Array([3, 4]), out, 2);
+let pathExists = false;
+try { Deno.statSync(k.path); pathExists = true; } catch { /* removed */ }
+console.log(JSON.stringify({ path: k?.path ?? null, reason: nativeKernelsUnavailableReason(), sum: Array.from(out), pathExists }));`;
+  const cwd = await Deno.makeTempDir();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", code],
+    cwd,
+    clearEnv: true,
+    env: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      NO_COLOR: "1",
+      ...(DENO_DIR ? { DENO_DIR } : {}),
+      ...env,
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  await Deno.remove(cwd, { recursive: true });
+  const stderr = new TextDecoder().decode(r.stderr);
+  if (!r.success) throw new Error(stderr);
+  return { ...JSON.parse(new TextDecoder().decode(r.stdout)), stderr };
+}
+
+/** A shared library whose constructor writes `marker` when it is loaded. */
+async function foreignLibrary(path: string, marker: string): Promise<void> {
+  const src = `${path}.c`;
+  await Deno.writeTextFile(
+    src,
+    `#include <stdio.h>
+__attribute__((constructor)) static void planted(void) {
+  FILE *f = fopen(${JSON.stringify(marker)}, "w");
+  if (f) { fputs("foreign code ran\\n", f); fclose(f); }
+}
+void simcse_add(const float *a, const float *b, float *o, long n) { for (long i = 0; i < n; i++) o[i] = 666; }
+`,
+  );
+  const r = await new Deno.Command("cc", { args: ["-shared", "-fPIC", "-o", path, src] }).output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  await Deno.remove(src);
+}
+
+const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
+
+async function sha256sum(path: string): Promise<string> {
+  const r = await new Deno.Command("sha256sum", { args: [path], stdout: "piped" }).output();
+  return new TextDecoder().decode(r.stdout).split(" ")[0];
+}
+
+Deno.test({
+  name: "a library planted at the kernel cache path is refused, not executed, and rebuilt",
+  ignore: !haveCc,
+  fn: async () => {
+    const root = await Deno.makeTempDir();
+    const env = { XDG_CACHE_HOME: `${root}/xdg`, HOME: `${root}/home` };
+    const first = await loadIn(env);
+    ok(first.path?.startsWith(`${root}/xdg/simcse-ts/`), JSON.stringify(first));
+    deepStrictEqual(first.sum, [4, 6]);
+    deepStrictEqual(
+      (await Deno.stat(`${root}/xdg/simcse-ts`)).mode! & 0o777,
+      0o700,
+      "cache folder is private",
+    );
+    const path = first.path!;
+    deepStrictEqual(
+      (await Deno.readTextFile(`${path}.sha256`)).trim(),
+      await sha256sum(path),
+      "hash recorded",
+    );
+
+    // Plant a foreign library where the cached one was (the recorded hash no longer matches it).
+    const marker = `${root}/MARKER`;
+    await foreignLibrary(path, marker);
+    const second = await loadIn(env);
+    ok(!(await exists(marker)), "the planted library's constructor did not run");
+    deepStrictEqual(second.path, path);
+    deepStrictEqual(second.sum, [4, 6], "the real kernels, rebuilt, are in use");
+    ok(/is not the library this toolkit compiled \(its sha256 differs/.test(second.stderr), second.stderr);
+    deepStrictEqual(second.stderr.trim().split("\n").length, 1, "one line");
+    deepStrictEqual((await Deno.readTextFile(`${path}.sha256`)).trim(), await sha256sum(path));
+
+    // Planted with its hash record removed: the same.
+    await foreignLibrary(path, marker);
+    await Deno.remove(`${path}.sha256`);
+    const third = await loadIn(env);
+    ok(!(await exists(marker)), "not executed");
+    deepStrictEqual(third.sum, [4, 6]);
+    ok(/no hash was recorded for it\); rebuilding it/.test(third.stderr), third.stderr);
+    await Deno.remove(root, { recursive: true });
+  },
+});
+
+Deno.test({
+  name:
+    "a cache folder others may write to (or owned by another user) is not used, even with a matching hash",
+  ignore: !haveCc,
+  fn: async () => {
+    const root = await Deno.makeTempDir();
+    const env = { SIMCSE_CACHE_DIR: `${root}/cache` };
+    const first = await loadIn(env);
+    const path = first.path!;
+    ok(path.startsWith(`${root}/cache/`));
+    // Someone who can write to the folder plants a library and its hash record.
+    const marker = `${root}/MARKER`;
+    await foreignLibrary(path, marker);
+    await Deno.writeTextFile(`${path}.sha256`, `${await sha256sum(path)}\n`);
+    await Deno.chmod(`${root}/cache`, 0o777);
+    const r = await loadIn(env);
+    ok(!(await exists(marker)), "the planted library's constructor did not run");
+    deepStrictEqual(r.sum, [4, 6]);
+    ok(/not using the kernel cache .*: others may write to it \(mode 777\)/.test(r.stderr), r.stderr);
+    ok(
+      !r.path!.startsWith(`${root}/cache`) && !r.pathExists,
+      "built in a private folder, removed after loading",
+    );
+    if (Deno.uid() === 0) {
+      await Deno.chmod(`${root}/cache`, 0o700);
+      await Deno.chown(`${root}/cache`, 65534, 65534);
+      const other = await loadIn(env);
+      ok(!(await exists(marker)));
+      ok(/belongs to uid 65534, not to this user/.test(other.stderr), other.stderr);
+    }
+    await Deno.remove(root, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "without HOME the kernels are compiled into a fresh private folder, removed after loading",
+  ignore: !haveCc,
+  fn: async () => {
+    const tmp = await Deno.makeTempDir();
+    // No HOME, XDG_CACHE_HOME or SIMCSE_CACHE_DIR (the old code then used the shared /tmp/.cache).
+    const r = await loadIn({ TMPDIR: tmp });
+    deepStrictEqual(r.sum, [4, 6]);
+    ok(r.path!.startsWith(`${tmp}/simcse-kernels-`), JSON.stringify(r));
+    ok(!r.pathExists, "the private folder is gone");
+    deepStrictEqual(await Array.fromAsync(Deno.readDir(tmp)), [], "nothing left behind");
+    deepStrictEqual(r.stderr, "");
+    await Deno.remove(tmp, { recursive: true });
+  },
+});
