@@ -46,7 +46,7 @@ import { MlpHead } from "../lib/train/mlp_head.ts";
 import { SimcseModel } from "../lib/train/simcse_model.ts";
 import type { TrainConfig } from "../lib/train/train_config.ts";
 import { buildModel, train, trainStep } from "../lib/train/trainer.ts";
-import { BERT_TINY_DIR, preset } from "../experiments/reproduction/config.ts";
+import { bertTinyDir, preset } from "../experiments/reproduction/config.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
        [--rss-steps N] [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`;
@@ -57,7 +57,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** The reproduction `cpu` preset (pretrained BERT-tiny when fetched, else random init). */
 async function benchConfig(dataDir: string): Promise<TrainConfig> {
-  const cfg = preset("cpu", dataDir, await exists(`${BERT_TINY_DIR}/config.json`));
+  const cfg = preset("cpu", dataDir, await exists(`${bertTinyDir(dataDir)}/config.json`));
   if (cfg.randomInit) {
     const dir = cfg.randomInit.tokenizerDir;
     if (!(await exists(`${dir}/vocab.txt`))) {

@@ -160,7 +160,8 @@ function fnv1a(text: string): string {
   return h.toString(16).padStart(16, "0");
 }
 
-function cacheDir(): string {
+/** The toolkit's cache folder: `$SIMCSE_CACHE_DIR`, else `$XDG_CACHE_HOME/simcse-ts`, else `~/.cache/simcse-ts`. */
+export function cacheDir(): string {
   const env = (k: string) => {
     try {
       return Deno.env.get(k);
