@@ -15,7 +15,7 @@
  */
 import { main, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
-import { parsePooler, pool, type PoolerType, poolsFirstToken } from "../lib/pooling.ts";
+import { parsePooler, pool, poolerProblem, type PoolerType, poolsFirstToken } from "../lib/pooling.ts";
 import { InputError } from "../lib/errors.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { CHINESE_TASKS, type EvalTask, evaluate, STS_TASKS } from "../lib/eval/sts_eval.ts";
@@ -82,9 +82,10 @@ export async function loadSentenceEncoder(
     model.dispose();
     throw new InputError(`--fp16 is implemented for BERT encoders; '${model.kind}' has no fp16 layers`);
   }
-  if (pooler === "cls" && !model.hasPooler) {
+  const problem = poolerProblem(pooler, model, dir);
+  if (problem) {
     model.dispose();
-    throw new InputError(`${dir}: pooler 'cls' needs pooler.dense weights (try --pooler cls_before_pooler)`);
+    throw problem;
   }
   model.precision = "fp16";
   return new SentenceEncoder(

@@ -72,3 +72,44 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test("`--pooler cls` on a GPT-2 folder is one InputError line suggesting a decoder pooler (eval and encode)", async () => {
+  const gpt2 = `${TESTDATA}gpt2/tiny-safetensors`;
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/in.txt`, "hello\n");
+  for (
+    const [script, extra] of [
+      ["eval.ts", ["--mode", "dev", "--data-dir", DATA]],
+      ["encode.ts", ["--input", `${dir}/in.txt`, "--output", `${dir}/o.jsonl`]],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}cli/${script}`,
+        "--model",
+        gpt2,
+        "--pooler",
+        "cls",
+        "--backend",
+        "wasm",
+        ...extra,
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr).trim();
+    deepStrictEqual(out.code, 1, stderr);
+    const last = stderr.split("\n").at(-1)!;
+    deepStrictEqual(
+      last,
+      `error: ${gpt2}: pooler 'cls' needs a pooler layer and a [CLS] token, which a gpt2 model has not (use --pooler wavg, or avg)`,
+      stderr,
+    );
+    ok(!/\n\s+at /.test(stderr), `stack trace: ${stderr}`);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
