@@ -47,6 +47,7 @@ import { SimcseModel } from "../lib/train/simcse_model.ts";
 import type { TrainConfig } from "../lib/train/train_config.ts";
 import { buildModel, train, trainStep } from "../lib/train/trainer.ts";
 import { bertTinyDir, preset } from "../experiments/reproduction/config.ts";
+import { portableCommand } from "../experiments/reproduction/tables.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
        [--rss-steps N] [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`;
@@ -404,7 +405,7 @@ if (import.meta.main) {
     const record = {
       kind: "fp16-bench",
       date: new Date().toISOString(),
-      command: `deno run -A bench/fp16_bench.ts ${Deno.args.join(" ")}`.trim(),
+      command: portableCommand(`deno run -A bench/fp16_bench.ts ${Deno.args.join(" ")}`.trim()),
       backend,
       deno: Deno.version.deno,
       cpus: navigator.hardwareConcurrency,
