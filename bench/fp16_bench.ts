@@ -48,7 +48,8 @@ import { SimcseModel } from "../lib/train/simcse_model.ts";
 import type { TrainConfig } from "../lib/train/train_config.ts";
 import { trainStep } from "../lib/train/trainer.ts";
 import { buildModel, buildSimcse, train } from "../lib/train/run.ts";
-import { BERT_TINY_DIR, preset } from "../experiments/reproduction/config.ts";
+import { bertTinyDir, preset } from "../experiments/reproduction/config.ts";
+import { portableCommand } from "../experiments/reproduction/tables.ts";
 import { exists } from "../lib/io/fs.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
@@ -56,7 +57,7 @@ const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow
 
 /** The reproduction `cpu` preset (pretrained BERT-tiny when fetched, else random init). */
 async function benchConfig(dataDir: string): Promise<TrainConfig> {
-  const cfg = preset("cpu", dataDir, await exists(`${BERT_TINY_DIR}/config.json`));
+  const cfg = preset("cpu", dataDir, await exists(`${bertTinyDir(dataDir)}/config.json`));
   if (cfg.randomInit) {
     const dir = cfg.randomInit.tokenizerDir;
     if (!(await exists(`${dir}/vocab.txt`))) {
@@ -397,7 +398,7 @@ if (import.meta.main) {
     const record = {
       kind: "fp16-bench",
       date: new Date().toISOString(),
-      command: `deno run -A bench/fp16_bench.ts ${Deno.args.join(" ")}`.trim(),
+      command: portableCommand(`deno run -A bench/fp16_bench.ts ${Deno.args.join(" ")}`.trim()),
       backend,
       deno: Deno.version.deno,
       cpus: navigator.hardwareConcurrency,

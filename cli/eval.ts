@@ -1,6 +1,7 @@
 /**
  * `deno task eval --model DIR --pooler NAME [--mode test|dev] [--tasks sts|LIST] [--data-dir DIR]
- *   [--batch-size N] [--backend B] [--json FILE] [--precision fp32|fp16|bf16] [--fp16]`
+ *   [--batch-size N] [--backend B] [--json FILE] [--precision fp32|fp16|bf16] [--fp16]
+ *   [--metrics sts,align,uniform]`
  *
  * Prints the STS table in the layout of SimCSE's `evaluation.py` (STS12 … STS16, STSBenchmark,
  * SICKRelatedness, Avg.) and, with `--json`, writes the same cells as a flat JSON object.
@@ -8,6 +9,9 @@
  * Evaluation runs in fp32; `--precision fp16|bf16` (`--fp16` is `--precision fp16`) runs the encoder's
  * Linear layers and attention matmuls in that mixed precision, e.g. as the model was trained
  * (SimCSE-Jittor evaluated its fp16 models in fp16 silently).
+ * `--metrics align,uniform` reports alignment and uniformity (Wang & Isola 2020; SimCSE's Figure 2) on
+ * the STS-B split of `--mode` instead of the table (`lib/eval/alignment_uniformity.ts`); `sts` is the
+ * table, the default; `--metrics sts,align,uniform` prints both and `--json` holds all cells.
  *
  * @module
  */
@@ -24,11 +28,12 @@ import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { checkOutputPath } from "../lib/io/output_path.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { precisionFlag } from "../lib/app/precision_flag.ts";
+import { alignUniform } from "../lib/eval/alignment_uniformity.ts";
 
 const USAGE =
   `usage: deno task eval --model DIR --pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor
        [--mode test|dev] [--tasks sts|TASK,...] [--data-dir DIR] [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu]
-       [--json FILE] [--precision fp32|fp16|bf16] [--fp16]
+       [--json FILE] [--precision fp32|fp16|bf16] [--fp16] [--metrics sts|align|uniform,...]
 tasks: sts (= ${STS_TASKS.join(",")}), or a comma list of ${[...STS_TASKS, ...CHINESE_TASKS].join(", ")}
        (case-insensitive; lcqmc, pawsx and stsb-zh are the Chinese sets)`;
 
@@ -49,6 +54,24 @@ export function parseTasks(spec: string): EvalTask[] {
   return [...new Set(out)];
 }
 
+/** What `--metrics` may list. */
+export type Metric = "sts" | "align" | "uniform";
+
+/** `--metrics`: a comma list of sts, align, uniform (case-insensitive). */
+export function parseMetrics(spec: string): Set<Metric> {
+  const known: Metric[] = ["sts", "align", "uniform"];
+  const out = new Set<Metric>();
+  for (const raw of spec.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    const m = known.find((k) => k === raw);
+    if (!m) throw new InputError(`unknown metric '${raw}'; expected a comma list of ${known.join(", ")}`);
+    out.add(m);
+  }
+  if (out.size === 0) {
+    throw new InputError("--metrics is empty; expected a comma list of sts, align, uniform");
+  }
+  return out;
+}
+
 if (import.meta.main) {
   await main(async () => {
     const { values } = parseFlags(Deno.args, {
@@ -62,12 +85,14 @@ if (import.meta.main) {
       json: { type: "string" },
       precision: { type: "string" },
       fp16: { type: "boolean", default: false },
+      metrics: { type: "string", default: "sts" },
     }, USAGE);
     const modelDir = required(values.model as string | undefined, "model", USAGE);
     const pooler = parsePooler(required(values.pooler as string | undefined, "pooler", USAGE));
     const mode = values.mode as string;
     if (mode !== "test" && mode !== "dev") throw new InputError(`--mode must be test or dev, got '${mode}'`);
     const tasks = parseTasks(values.tasks as string);
+    const metrics = parseMetrics(values.metrics as string);
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     await checkModelFolder(modelDir);
@@ -84,23 +109,48 @@ if (import.meta.main) {
     );
     let bar: ProgressBar | undefined;
     const t0 = performance.now();
-    const result = await evaluate((s) => Promise.resolve(encoder.embedBatch(s)), {
-      dataDir,
-      mode,
-      tasks,
-      batchSize,
-      onProgress: (done, total) => {
-        bar ??= new ProgressBar("eval", total, "pair");
-        bar.update(done);
-      },
-    });
-    bar?.finish();
+    const embed = (s: string[]) => Promise.resolve(encoder.embedBatch(s));
+    const cells: Record<string, number> = {};
+    if (metrics.has("sts")) {
+      const result = await evaluate(embed, {
+        dataDir,
+        mode,
+        tasks,
+        batchSize,
+        onProgress: (done, total) => {
+          bar ??= new ProgressBar("eval", total, "pair");
+          bar.update(done);
+        },
+      });
+      bar?.finish();
+      for (const s of result.skipped) console.error(`skipped ${s.task}: ${s.reason}`);
+      console.log(renderScores(result.scores, mode));
+      Object.assign(cells, result.scores);
+    }
+    if (metrics.has("align") || metrics.has("uniform")) {
+      let auBar: ProgressBar | undefined;
+      const au = await alignUniform(embed, dataDir, {
+        split: mode,
+        batchSize,
+        onProgress: (done, total) => {
+          auBar ??= new ProgressBar("align/uniform", total, "sent");
+          auBar.update(done);
+        },
+      });
+      auBar?.finish();
+      const cols = (["align", "uniform"] as const).filter((m) => metrics.has(m));
+      console.log(
+        `STS-B ${mode}: ${au.positives} pairs scored > 4 (align), ${au.sentences} distinct sentences (uniform)\n` +
+          `| ${cols.join(" | ")} |\n|${cols.map(() => "-------|").join("")}\n| ${
+            cols.map((c) => au[c].toFixed(4)).join(" | ")
+          } |`,
+      );
+      for (const c of cols) cells[c] = au[c];
+    }
     encoder.dispose();
-    for (const s of result.skipped) console.error(`skipped ${s.task}: ${s.reason}`);
-    console.log(renderScores(result.scores, mode));
     console.error(`evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (values.json) {
-      await writeFileAtomic(values.json as string, JSON.stringify(result.scores, null, 2) + "\n");
+      await writeFileAtomic(values.json as string, JSON.stringify(cells, null, 2) + "\n");
     }
   });
 }

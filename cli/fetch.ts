@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { describeWikiSample, ensureWikiSample } from "../lib/data/wiki_sample.ts";
 import { main, nonNegativeInt, parseFlags } from "./_cli.ts";
 import { InputError } from "../lib/errors.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
@@ -114,6 +115,10 @@ if (import.meta.main) {
       console.log(
         `${r.name}: ${r.status === "present" ? "already present" : "fetched"}, ${r.files.length} files${use}`,
       );
+      if (r.name === "wiki1m") {
+        const note = describeWikiSample(await ensureWikiSample(dataDir));
+        if (note) console.log(`wiki1m: ${note}`);
+      }
     }
   });
 }

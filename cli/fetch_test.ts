@@ -47,6 +47,12 @@ Deno.test("`deno task fetch wiki1m --base-url` downloads with a progress bar; of
     strictEqual(await sha256File(`${data}/wiki/wiki1m_for_simcse.txt`), EXPECTED.files["wiki.txt"].sha256);
     ok(/wiki\/wiki1m_for_simcse\.txt \[#{24}\] 69 B\/69 B .*ETA/.test(ok1.stderr), ok1.stderr);
     ok(ok1.stdout.includes("wiki1m: fetched, 1 files"), ok1.stdout);
+    // the cpu presets' sample comes with it (this fixture has fewer than 11,914 lines: all of them)
+    strictEqual(
+      await Deno.readTextFile(`${data}/wiki/wiki1m_for_simcse.head.txt`),
+      new TextDecoder().decode(wiki),
+    );
+    ok(ok1.stdout.includes("wiki1m: wrote the cpu presets' sample"), ok1.stdout);
 
     const dead = await deadUrl();
     const off = await run(["bert-base-uncased", "--data-dir", data, "--retries", "0"], { HF_ENDPOINT: dead });

@@ -275,8 +275,9 @@ Deno.test({
 
 Deno.test("training refuses broken training files and model files with one line, exit 1, and writes nothing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hostile_train_" });
-  // run.ts resolves the cpu preset's model folder against the working directory.
-  const tinyDir = "data/models/bert_uncased_L-2_H-128_A-2";
+  // The cpu preset's model folder is <data dir>/models/…: each run gets its own data folder, holding
+  // links to the shared STS files and training files and its own (broken) model folder.
+  const tinyDir = "data/shared/models/bert_uncased_L-2_H-128_A-2";
   await Deno.mkdir(`${dir}/data/senteval/STS/STSBenchmark`, { recursive: true });
   await Deno.mkdir(`${dir}/data/senteval/SICK`, { recursive: true });
   await Deno.writeTextFile(`${dir}/data/senteval/STS/STSBenchmark/sts-dev.csv`, "x\n");
@@ -323,7 +324,9 @@ Deno.test("training refuses broken training files and model files with one line,
   await pool(cases.map((c, i) => [c, i] as const), 3, async ([[what, trainFile, changes, want], i]) => {
     const cwd = `${dir}/run${i}`;
     await modelFolder(`${cwd}/${tinyDir}`, changes);
-    await Deno.symlink(`${dir}/data`, `${cwd}/data/shared`);
+    for (const e of Deno.readDirSync(`${dir}/data`)) {
+      await Deno.symlink(`${dir}/data/${e.name}`, `${cwd}/data/shared/${e.name}`);
+    }
     const before = await listing(cwd);
     const r = await run("experiments/reproduction/run.ts", [
       ...["--preset", "cpu", "--backend", "cpu", "--data-dir", "data/shared"],

@@ -53,6 +53,32 @@ export function parsePooler(name: string): PoolerType {
   throw new InputError(`unknown pooler '${name}'; expected one of ${POOLERS.join(", ")}`);
 }
 
+/**
+ * Why `pooler` cannot run on a model (as an `InputError` naming `where` and a pooler valid for that
+ * architecture), or null when it can. `cls` needs a pretrained pooler layer (BERT's `pooler.dense`):
+ * BERT checkpoints without one (unsupervised SimCSE) are told `cls_before_pooler`, decoders such as
+ * GPT-2 (no pooler, no [CLS] token) `wavg` or `avg`.
+ */
+export function poolerProblem(
+  pooler: PoolerType,
+  model: { kind: string; hasPooler: boolean },
+  where: string,
+): InputError | null {
+  if (pooler !== "cls" || model.hasPooler) return null;
+  if (model.kind === "bert") {
+    return new InputError(
+      "pooler 'cls' needs pooler.dense weights, which this checkpoint lacks " +
+        "(use --pooler cls_before_pooler for unsupervised SimCSE checkpoints, or avg)",
+      { file: where },
+    );
+  }
+  return new InputError(
+    `pooler 'cls' needs a pooler layer and a [CLS] token, which a ${model.kind} model has not ` +
+      "(use --pooler wavg, or avg)",
+    { file: where },
+  );
+}
+
 /** Σ_t w_t h_t / Σ_t w_t over the sequence axis. h [B, L, H], w [B, L] -> [B, H]. */
 function weightedMean(h: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor2D {
   const num = tf.sum(tf.mul(h, tf.expandDims(w, 2)), 1); // [B, H]

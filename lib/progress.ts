@@ -1,7 +1,9 @@
 /**
  * A progress bar on stderr for long work (encoding, training): count, rate, ETA and free-form
  * fields. On a terminal it redraws one line; elsewhere (CI, notebooks, pipes) it prints a line at
- * most every `intervalMs` so logs stay readable.
+ * most every `intervalMs` so logs stay readable. Reaching the total draws the final state and ends
+ * the line, so the next message starts on a line of its own even when nobody calls `finish()` (a short
+ * job of one or two batches); `finish()` after that prints nothing more.
  *
  * @example
  * ```ts
@@ -13,12 +15,26 @@
  * @module
  */
 
+/** Where a bar draws: stderr by default. */
+export interface ProgressSink {
+  write(text: string): void;
+  /** Redraw one line (`\r`) rather than print one line per update. */
+  tty: boolean;
+}
+
+const encoder = new TextEncoder();
+const stderrSink = (): ProgressSink => ({
+  write: (t) => Deno.stderr.writeSync(encoder.encode(t)),
+  tty: Deno.stderr.isTerminal(),
+});
+
 export class ProgressBar {
   private readonly start = performance.now();
   private lastDraw = 0;
   private done = 0;
+  /** The final state was drawn and its line ended. */
+  private ended = false;
   private readonly tty: boolean;
-  private readonly encoder = new TextEncoder();
 
   constructor(
     private readonly label: string,
@@ -27,8 +43,9 @@ export class ProgressBar {
     private readonly unit = "it",
     private readonly intervalMs = Deno.stderr.isTerminal() ? 100 : 10_000,
     private readonly enabled = true,
+    private readonly sink: ProgressSink = stderrSink(),
   ) {
-    this.tty = Deno.stderr.isTerminal();
+    this.tty = sink.tty;
   }
 
   /** Seconds since the bar started. */
@@ -44,8 +61,13 @@ export class ProgressBar {
   /** Set the count done so far (absolute), with optional extra fields such as `loss=0.31`. */
   update(done: number, fields: Record<string, string | number> = {}): void {
     this.done = done;
+    if (done >= this.total) {
+      if (!this.ended) this.end(fields);
+      return;
+    }
+    this.ended = false;
     const now = performance.now();
-    if (now - this.lastDraw < this.intervalMs && !(done >= this.total)) return;
+    if (now - this.lastDraw < this.intervalMs) return;
     this.lastDraw = now;
     this.draw(fields);
   }
@@ -57,7 +79,7 @@ export class ProgressBar {
       const line = `${this.label} ${this.done} ${formatRate(this.rate, this.unit)}${
         extra ? ` ${extra}` : ""
       }`;
-      Deno.stderr.writeSync(this.encoder.encode(this.tty ? `\r\x1b[K${line}` : `${line}\n`));
+      this.sink.write(this.tty ? `\r\x1b[K${line}` : `${line}\n`);
       return;
     }
     const frac = this.total > 0 ? Math.min(1, this.done / this.total) : 1;
@@ -68,14 +90,19 @@ export class ProgressBar {
     const line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ` +
       `${this.done}/${this.total} ${formatRate(rate, this.unit)} ETA ${formatDuration(eta)}` +
       (extra ? ` ${extra}` : "");
-    Deno.stderr.writeSync(this.encoder.encode(this.tty ? `\r\x1b[K${line}` : `${line}\n`));
+    this.sink.write(this.tty ? `\r\x1b[K${line}` : `${line}\n`);
   }
 
-  /** Draw the final state and end the line. */
-  finish(fields: Record<string, string | number> = {}): void {
-    this.lastDraw = 0;
+  private end(fields: Record<string, string | number>): void {
+    this.ended = true;
+    this.lastDraw = performance.now();
     this.draw(fields);
-    if (this.tty && this.enabled) Deno.stderr.writeSync(this.encoder.encode("\n"));
+    if (this.tty && this.enabled) this.sink.write("\n");
+  }
+
+  /** Draw the final state and end the line (nothing more when reaching the total already did). */
+  finish(fields: Record<string, string | number> = {}): void {
+    if (!this.ended) this.end(fields);
   }
 }
 

@@ -14,7 +14,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import { pool, type PoolerType, poolsFirstToken } from "./pooling.ts";
+import { pool, poolerProblem, type PoolerType, poolsFirstToken } from "./pooling.ts";
 import type { EncoderInputs, TextTokenizer } from "./model/encoder.ts";
 import { loadEncoder } from "./model/registry.ts";
 import { checkPrecision, type Precision } from "./model/precision.ts";
@@ -63,12 +63,10 @@ export class SentenceEncoder {
       model.dispose();
       throw e;
     }
-    if (opts.pooler === "cls" && !model.hasPooler) {
+    const problem = poolerProblem(opts.pooler, model, dir);
+    if (problem) {
       model.dispose();
-      throw new Error(
-        `${dir}: pooler 'cls' needs pooler.dense weights, which this checkpoint lacks ` +
-          "(use --pooler cls_before_pooler for unsupervised SimCSE checkpoints)",
-      );
+      throw problem;
     }
     const pooler = opts.pooler;
     return new SentenceEncoder(

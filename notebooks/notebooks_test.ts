@@ -6,29 +6,14 @@
  * @module
  */
 import { ok } from "node:assert/strict";
+import { reportSkip, requireTool } from "../lib/testing/tools.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const notebooks = [...Deno.readDirSync(HERE)].filter((e) => e.name.endsWith(".ipynb")).map((e) => e.name)
   .sort();
 
-async function available(): Promise<string | null> {
-  const r = await new Deno.Command("jupyter", {
-    args: ["kernelspec", "list"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output().catch(() => null);
-  if (!r || !r.success) {
-    return "jupyter is not installed (apt-get install jupyter-nbconvert python3-nbclient jupyter-client)";
-  }
-  if (!new TextDecoder().decode(r.stdout).includes("deno")) {
-    return "the Deno kernel is not registered (deno jupyter --install)";
-  }
-  return null;
-}
-
-const skip = await available();
-if (skip) console.warn(`notebook tests skipped: ${skip}`);
+const skip = await requireTool("jupyter");
+reportSkip("the notebook tests", skip);
 
 for (const nb of notebooks) {
   Deno.test({

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { fetchedModelDir, generatedModelDir } from "../../lib/model/model_dirs.ts";
 import { BASE_UNSUP, type TrainConfig } from "../../lib/train/train_config.ts";
 
 export type ZhTask = "lcqmc" | "pawsx";
@@ -57,7 +58,7 @@ export function preset(
       return {
         ...common,
         preset: `seed-${task}-${pooler}`,
-        modelDir: "data/models/bert-base-chinese",
+        modelDir: fetchedModelDir(dataDir, "bert-base-chinese"),
         outputDir: `runs/chinese-${task}-${pooler}`,
         evalSteps: task === "lcqmc" ? 5 : 125,
         saveSteps: 125,
@@ -68,7 +69,7 @@ export function preset(
         preset: `cpu-${task}-${pooler}`,
         modelDir: "",
         randomInit: {
-          tokenizerDir: "data/models/bert-base-chinese-vocab",
+          tokenizerDir: generatedModelDir("bert-base-chinese-vocab"),
           hiddenSize: 128,
           numHiddenLayers: 2,
           numAttentionHeads: 2,

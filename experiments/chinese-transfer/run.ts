@@ -24,6 +24,8 @@ import { renderScores } from "../../lib/eval/table.ts";
 import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import { checkModelFolder } from "../../lib/model/model_folder.ts";
 import { train } from "../../lib/train/run.ts";
+import { fetchCommand } from "../../lib/fetch/catalog.ts";
+import { fetchedModelDir } from "../../lib/model/model_dirs.ts";
 import { preset, splitFile, type ZhPooler, type ZhPreset, type ZhTask } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
 import { exists } from "../../lib/io/fs.ts";
@@ -31,16 +33,25 @@ import { exists } from "../../lib/io/fs.ts";
 const USAGE = `usage: deno task chinese [--preset seed|cpu] [--task lcqmc|pawsx|all] [--pooler cls|avg|all]
        ${TRAIN_FLAGS_USAGE}`;
 
-/** bert-base-chinese's vocab.txt for random-init presets: data/models/…, else the shared copy. */
-async function ensureVocab(dir: string): Promise<void> {
+/**
+ * bert-base-chinese's vocab.txt for random-init presets, copied into the generated tokenizer folder
+ * `dir` from the fetched model (`<dataDir>/models/bert-base-chinese/`) or from
+ * `$SIMCSE_VOCAB_DIR/bert-base-chinese/`.
+ */
+async function ensureVocab(dir: string, dataDir: string): Promise<void> {
   if (await exists(`${dir}/vocab.txt`)) return;
-  const shared = Deno.env.get("SIMCSE_VOCAB_DIR") ??
-    new URL("../../../shared/vocab", import.meta.url).pathname;
-  const src = `${shared}/bert-base-chinese/vocab.txt`;
-  if (!(await exists(src))) {
+  const vocabDir = Deno.env.get("SIMCSE_VOCAB_DIR");
+  const candidates = [
+    `${fetchedModelDir(dataDir, "bert-base-chinese")}/vocab.txt`,
+    ...(vocabDir ? [`${vocabDir}/bert-base-chinese/vocab.txt`] : []),
+  ];
+  let src: string | undefined;
+  for (const c of candidates) if (!src && (await exists(c))) src = c;
+  if (!src) {
     throw new InputError(
-      `no bert-base-chinese vocab.txt: run \`deno task fetch bert-base-chinese\` or set SIMCSE_VOCAB_DIR`,
-      { file: dir },
+      `no bert-base-chinese vocab.txt (looked for ${candidates.join(", ")}): run \`${
+        fetchCommand(["bert-base-chinese"], { dataDir })
+      }\` or set SIMCSE_VOCAB_DIR to a folder with bert-base-chinese/vocab.txt`,
     );
   }
   await writeFileAtomic(`${dir}/vocab.txt`, await Deno.readFile(src));
@@ -69,7 +80,7 @@ if (import.meta.main) {
     const backend = await useBackend(parseBackend(values.backend as string));
     let name = values.preset as ZhPreset | undefined;
     if (name === undefined) {
-      const model = await exists("data/models/bert-base-chinese/config.json");
+      const model = await exists(`${fetchedModelDir(dataDir, "bert-base-chinese")}/config.json`);
       const trainSplits = (await Promise.all(tasks.map((t) => exists(splitFile(dataDir, t, "train"))))).every(
         Boolean,
       );
@@ -88,7 +99,9 @@ if (import.meta.main) {
       for (const valid of ["valid", "test"] as const) {
         if (!(await exists(splitFile(dataDir, task, valid)))) {
           throw new InputError(
-            "missing; get it with `deno task fetch senteval_cn` or point --data-dir at a copy",
+            `missing; get it with \`${
+              fetchCommand(["senteval_cn"], { dataDir })
+            }\` or point --data-dir at a copy`,
             { file: splitFile(dataDir, task, valid) },
           );
         }
@@ -114,7 +127,7 @@ if (import.meta.main) {
           ...applyOverrides(preset(name, task, pooler, dataDir, trainSplit), sets),
           overrides: sets,
         };
-        if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
+        if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir, dataDir);
         else await checkModelFolder(cfg.modelDir);
         console.error(`== ${cfg.preset}`);
         const r = await train(cfg, {

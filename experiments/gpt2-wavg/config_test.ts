@@ -7,7 +7,7 @@ Deno.test("`preset()` gives the seed's GPT-2 recipe for gpt2 and gpt2-medium (lr
   for (const name of ["gpt2", "gpt2-medium"] as const) {
     for (const pooler of GPT2_POOLERS) {
       const c = preset(name, pooler, "D");
-      equal(c.modelDir, `data/models/${name}`);
+      equal(c.modelDir, `D/models/${name}`, "model folders follow the data folder");
       equal(c.trainFile, "D/wiki/wiki1m_for_simcse.txt");
       deepEqual(
         [c.learningRate, c.batchSize, c.maxSeqLength, c.numTrainEpochs, c.evalSteps, c.temp],

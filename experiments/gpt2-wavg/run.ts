@@ -106,7 +106,7 @@ if (import.meta.main) {
     let name = values.preset as string | undefined;
     if (name === undefined) {
       const gpu = backend === "tensorflow" || backend === "webgpu";
-      const have = (await exists("data/models/gpt2/config.json")) &&
+      const have = (await exists(`${preset("gpt2", poolers[0], dataDir).modelDir}/config.json`)) &&
         (await exists(`${dataDir}/wiki/wiki1m_for_simcse.txt`));
       name = gpu && have ? "gpt2" : "cpu";
       announcePreset(

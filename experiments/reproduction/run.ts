@@ -27,7 +27,8 @@ import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
 import { preflightEnglish } from "../../lib/train/preflight.ts";
 import { bertBaseUncasedVocabText } from "../../lib/tokenizer/npm_vocab.ts";
 import { train } from "../../lib/train/run.ts";
-import { BERT_TINY_DIR, preset, type PresetName } from "./config.ts";
+import { fetchCommand } from "../../lib/fetch/catalog.ts";
+import { bertTinyDir, preset, type PresetName } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
 import { exists } from "../../lib/io/fs.ts";
 
@@ -64,18 +65,21 @@ if (import.meta.main) {
     if (name !== "paper" && name !== "cpu") {
       throw new InputError(`unknown preset '${name}'; expected paper or cpu`);
     }
-    const tiny = await exists(`${BERT_TINY_DIR}/config.json`);
+    const tinyDir = bertTinyDir(dataDir);
+    const tiny = await exists(`${tinyDir}/config.json`);
     if (name === "cpu") {
       console.error(
         tiny
-          ? `cpu preset: starting from ${BERT_TINY_DIR}`
-          : `cpu preset: ${BERT_TINY_DIR} is absent (\`deno task fetch google/bert_uncased_L-2_H-128_A-2\`); starting from random weights`,
+          ? `cpu preset: starting from ${tinyDir}`
+          : `cpu preset: ${tinyDir} is absent (\`${
+            fetchCommand(["google/bert_uncased_L-2_H-128_A-2"], { dataDir })
+          }\`); starting from random weights`,
       );
     }
     const cfg = { ...applyOverrides(preset(name as PresetName, dataDir, tiny), sets), overrides: sets };
     checkTrainConfig(cfg);
+    await preflightEnglish(cfg, !cfg.randomInit); // before writing anything
     if (cfg.randomInit) await ensureVocab(cfg.randomInit.tokenizerDir);
-    await preflightEnglish(cfg, !cfg.randomInit);
     const result = await train(cfg, {
       backend,
       resume: values.resume as boolean,

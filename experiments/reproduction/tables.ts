@@ -114,7 +114,17 @@ async function fp16Section(resultsDir: string): Promise<string> {
       `memory ×${(j.fp16.memGB / j.fp32.memGB).toFixed(2)}).`
     : "";
   return `\n\n### FP32 vs FP16 training step (\`${names.at(-1)}\`, backend ${b.backend}, ${b.gpu})\n\n` +
-    `${b.table.trim()}\n\nCommand: \`${b.command}\`.${ref}`;
+    `${b.table.trim()}\n\nCommand: \`${portableCommand(b.command)}\`.${ref}`;
+}
+
+/**
+ * A recorded command line without the recording machine's paths: an absolute `--data-dir` becomes
+ * `$SIMCSE_DATA_DIR`, and any other absolute path argument its last component.
+ */
+export function portableCommand(command: string): string {
+  return command
+    .replace(/(--data-dir[ =])\/\S*/g, "$1$SIMCSE_DATA_DIR")
+    .replace(/(^|[ =])\/(?:[^\s/]+\/)*([^\s/]+)\/?(?=\s|$)/g, "$1$2");
 }
 
 /** Rewrite the generated region of RESULTS.md; returns true when it was stale. */

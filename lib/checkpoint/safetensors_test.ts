@@ -8,6 +8,7 @@ import {
   writeSafetensors,
 } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
+import { PYTHON, reportSkip, requireTool } from "../testing/tools.ts";
 import {
   assertInputError,
   assertTensorMatches,
@@ -143,17 +144,9 @@ Deno.test("`serializeSafetensors()` refuses data whose class or length does not 
   );
 });
 
-const python = "/usr/bin/python3";
-const pythonReason = await (async () => {
-  try {
-    const r = await new Deno.Command(python, { args: ["-c", "import numpy"], stdout: "null", stderr: "null" })
-      .output();
-    return r.success ? "" : `${python} has no numpy`;
-  } catch {
-    return `${python} not found`;
-  }
-})();
-if (pythonReason) console.log(`skipping the Python cross-check: ${pythonReason}`);
+const python = PYTHON;
+const pythonReason = await requireTool("numpy");
+reportSkip("the Python/numpy safetensors cross-check", pythonReason);
 
 /** An independent reader written from the spec in Python/numpy; prints {name: [dtype, shape, values]}. */
 const PY_READER = `
@@ -179,7 +172,7 @@ print(json.dumps({"meta": meta, "tensors": out}))
 
 Deno.test({
   name: "`writeSafetensors()` output is read by an independent Python/numpy reader",
-  ignore: pythonReason !== "",
+  ignore: pythonReason !== null,
   fn: async () => {
     const dir = await Deno.makeTempDir();
     const path = `${dir}/model.safetensors`;

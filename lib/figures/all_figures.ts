@@ -22,6 +22,7 @@ import { devTaskOf, readMetrics, trainingCurvesFigure } from "./training_curves.
 import { readStsReference, stsBarsFigure, stsRowsFromRecords } from "./sts_bars.ts";
 import { precisionBarsFigure, type PrecisionBench, precisionBenchFromJson } from "./precision_bars.ts";
 import { InputError } from "../errors.ts";
+import { alignUniformFigure } from "./align_uniform.ts";
 
 /** The committed reference numbers of the reproduction experiment. */
 export const REPRODUCTION_REFERENCE =
@@ -77,6 +78,32 @@ export async function latestTrainingFigure(
   return null;
 }
 
+/**
+ * The alignment–uniformity trajectory of the latest finished run of `experiment` whose dev
+ * evaluations logged `align` and `uniform`, or null (runs recorded before those metrics have none).
+ */
+export async function latestAlignUniformFigure(
+  resultsDir: string,
+  experiment: string,
+): Promise<NamedFigure | null> {
+  const runs = await readRuns(resultsDir, experiment);
+  for (const run of runs.reverse()) {
+    try {
+      await Deno.stat(`${run.dir}/metrics.jsonl`);
+    } catch {
+      continue;
+    }
+    const entries = await readMetrics(run.dir);
+    const preset = typeof run.config?.preset === "string" ? `${run.config.preset}, ` : "";
+    const figure = alignUniformFigure(entries, {
+      title:
+        `${experiment}: alignment and uniformity, run ${run.summary.runId} (${preset}${run.summary.backend})`,
+    });
+    if (figure) return { name: `${experiment}-align-uniform`, figure };
+  }
+  return null;
+}
+
 /** The latest precision bench record under `results/bench/` (by file name), or null. */
 export async function latestPrecisionBench(
   resultsDir: string,
@@ -108,6 +135,8 @@ export async function collectFigures(
     const fig = await latestTrainingFigure(resultsDir, e.name);
     if (fig) figures.push(fig);
     else notes.push(`${e.name}: no finished run with metrics.jsonl yet (no training curves)`);
+    const au = await latestAlignUniformFigure(resultsDir, e.name);
+    if (au) figures.push(au);
   }
   const ref = await readStsReference(opts.referencePath ?? REPRODUCTION_REFERENCE);
   const rows = stsRowsFromRecords(ref, await readRuns(resultsDir, "reproduction"));

@@ -26,7 +26,7 @@ export interface PlotlyTrace {
   xaxis?: string;
   yaxis?: string;
   text?: string[];
-  textposition?: "auto" | "outside" | "inside" | "none";
+  textposition?: "auto" | "outside" | "inside" | "none" | "top center";
   hovertemplate?: string;
   showlegend?: boolean;
   legendgroup?: string;

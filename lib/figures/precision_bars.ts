@@ -140,7 +140,9 @@ const COLORS = { fp32: "#1f77b4", fp16: "#2ca02c" };
 export function precisionBarsFigure(bench: PrecisionBench, opts: { title?: string } = {}): PlotlyFigure {
   const groups: PrecisionGroup[] = [{ ...bench, label: bench.label ?? "this toolkit" }];
   if (bench.reference) groups.push(bench.reference);
-  const x = groups.map((g) => g.label ?? "");
+  // Horizontal two-line tick labels ("this toolkit<br>(wasm, CPU)"): rotated ones ran into the legend
+  // and past the right edge.
+  const x = groups.map((g) => (g.label ?? "").replace(" (", "<br>("));
   const data: PlotlyTrace[] = [];
   for (const p of ["fp32", "fp16"] as const) {
     const name = p.toUpperCase();
@@ -189,16 +191,16 @@ export function precisionBarsFigure(bench: PrecisionBench, opts: { title?: strin
       title: { text: opts.title ?? "FP32 vs FP16 mixed precision" },
       barmode: "group",
       grid: { rows: 1, columns: 2, pattern: "independent" },
-      xaxis: { ...AXIS, domain: [0, 0.45] },
+      xaxis: { ...AXIS, domain: [0, 0.45], tickangle: 0 },
       yaxis: { ...AXIS, title: { text: "training steps / s" }, rangemode: "tozero" },
-      xaxis2: { ...AXIS, domain: [0.55, 1], anchor: "y2" },
+      xaxis2: { ...AXIS, domain: [0.55, 1], anchor: "y2", tickangle: 0 },
       yaxis2: { ...AXIS, title: { text: "peak memory (GiB)" }, rangemode: "tozero", anchor: "x2" },
       annotations: [
         subplotTitle(`speed (FP16/FP32 = ${speedRatio})`, 0.225),
         subplotTitle(`memory (FP16/FP32 = ${memRatio})`, 0.775),
       ],
-      legend: { orientation: "h", x: 0, y: -0.2 },
-      margin: { t: 80, r: 30, b: 90, l: 70 },
+      legend: { orientation: "h", x: 0.5, xanchor: "center", y: -0.25, yanchor: "top" },
+      margin: { t: 80, r: 30, b: 110, l: 70 },
     },
   };
 }

@@ -3,14 +3,10 @@ import { exportSvgs, findChromium, stableIds } from "./svg_export.ts";
 import { stsBarsFigure } from "./sts_bars.ts";
 import { trainingCurvesFigure } from "./training_curves.ts";
 import { precisionBarsFigure } from "./precision_bars.ts";
+import { reportSkip, requireTool } from "../testing/tools.ts";
 
 const chromium = await findChromium();
-if (!chromium) {
-  console.log(
-    "svg_export_test: SVG rendering test skipped: no headless Chromium " +
-      "(apt-get install -y --no-install-recommends chromium-headless-shell, or set SIMCSE_CHROMIUM)",
-  );
-}
+reportSkip("the SVG rendering test", await requireTool("chromium"));
 
 Deno.test("`stableIds()` replaces Plotly's random per-plot ids with fixed ones", () => {
   const svg =

@@ -49,6 +49,19 @@ export function devTaskOf(selectionMetric: unknown): string {
   return m[String(selectionMetric)] ?? "STSBenchmark";
 }
 
+/**
+ * The dev evaluation whose checkpoint the trainer kept: the last one marked `improved`, else (records
+ * without that field) the first maximum, as the trainer keeps a checkpoint only on a strict
+ * improvement. The step-0 evaluation of the untrained model is never a checkpoint.
+ */
+export function bestCheckpoint(evals: MetricsEntry[], task: string): MetricsEntry | null {
+  const trained = evals.filter((e) => e.step > 0 && typeof e[task] === "number");
+  const improved = trained.filter((e) => e.improved === true);
+  if (improved.length > 0) return improved[improved.length - 1];
+  if (trained.length === 0) return null;
+  return trained.reduce((a, b) => ((b[task] as number) > (a[task] as number) ? b : a));
+}
+
 /** Parse `metrics.jsonl` text; a bad line is an InputError naming the file and line. */
 export function parseMetrics(text: string, file = "metrics.jsonl"): MetricsEntry[] {
   const out: MetricsEntry[] = [];
@@ -115,9 +128,8 @@ export function trainingCurvesFigure(
     hovertemplate: `step %{x}<br>${label} %{y:.2f}<extra></extra>`,
   };
   const data = [loss, dev];
-  if (evals.length > 0) {
-    // The first maximum, as the trainer keeps a checkpoint only on a strict improvement.
-    const best = evals.reduce((a, b) => ((b[task] as number) > (a[task] as number) ? b : a));
+  const best = bestCheckpoint(evals, task);
+  if (best) {
     data.push({
       type: "scatter",
       mode: "markers",

@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { devTaskOf, parseMetrics, trainingCurvesFigure } from "./training_curves.ts";
+import { bestCheckpoint, devTaskOf, parseMetrics, trainingCurvesFigure } from "./training_curves.ts";
 import { InputError } from "../errors.ts";
 
 const METRICS = [
@@ -52,4 +52,21 @@ Deno.test("`parseMetrics()` names the file and line of a bad metrics line", () =
     () => parseMetrics('{"step":1}\n\n{"kind":"train"}', "m.jsonl"),
     (e) => e instanceof InputError && e.message.startsWith("m.jsonl:3: each line must be"),
   );
+});
+
+Deno.test("the best-checkpoint star is never the untrained model's step-0 evaluation", () => {
+  // The committed cpu run: dev falls from the untrained 50.06 while training, and the kept checkpoint is
+  // the best of the trained ones (the trainer keeps none at step 0).
+  const entries = parseMetrics([
+    '{"step":0,"kind":"eval","STSBenchmark":50.06}',
+    '{"step":25,"kind":"eval","STSBenchmark":20.5,"improved":true}',
+    '{"step":50,"kind":"eval","STSBenchmark":31.25,"improved":true}',
+    '{"step":75,"kind":"eval","STSBenchmark":30,"improved":false}',
+  ].join("\n"));
+  const best = trainingCurvesFigure(entries).data[2];
+  deepStrictEqual([best.x, best.y], [[50], [31.25]]);
+  // without `improved` (older records): the first maximum after step 0
+  const old = entries.map(({ improved: _, ...e }) => e);
+  strictEqual(bestCheckpoint(old, "STSBenchmark")?.step, 50);
+  strictEqual(bestCheckpoint(old.slice(0, 1), "STSBenchmark"), null);
 });

@@ -3,8 +3,11 @@
  * pool (`cpu_pool.ts`), the hand-written float32 kernels (`cpu_fast.ts`), the fused layer kernels
  * (`cpu_fused.ts`: LayerNorm, GELU, attention softmax, dropout) and, when a system BLAS can be
  * opened, sgemm matmuls (`cpu_blas.ts`) and head-strided attention matmuls (`cpu_head_matmul.ts`);
- * the fused kernels run as vectorised C (`native_kernels.ts`) when a C compiler can build them. Without BLAS it prints ONE line saying why and keeps
- * the stock matmul. `SIMCSE_CPU_KERNELS=stock` leaves the cpu backend untouched (for comparisons).
+ * the fused kernels run as vectorised C (`native_kernels.ts`) when a C compiler can build them.
+ * Without BLAS it keeps the stock matmul and, when stderr is a terminal, prints ONE line saying why
+ * (likewise without C kernels). On a pipe or in a log it prints nothing, so a CLI's stderr stays the
+ * one `error: ...` line when it fails; {@link cpuAcceleration} keeps the reasons for records.
+ * `SIMCSE_CPU_KERNELS=stock` leaves the cpu backend untouched (for comparisons).
  *
  * @example
  * ```ts
@@ -60,12 +63,14 @@ export function accelerateCpuBackend(opts: { quiet?: boolean } = {}): CpuAcceler
   result = r.ok
     ? { blas: r.info, blasReason: null, fastKernels: true, ...native }
     : { blas: null, blasReason: r.reason, fastKernels: true, ...native };
-  if (!r.ok && !opts.quiet) {
+  // Advice for people, not logs: on a pipe these lines would come before a CLI's `error: ...` line.
+  const tell = !opts.quiet && Deno.stderr.isTerminal();
+  if (!r.ok && tell) {
     console.warn(`cpu backend: no BLAS for matmuls (${r.reason}); using slow JS matmuls.`);
   }
   const hint = r.ok ? openblasCoreHint(r.info) : null;
-  if (hint && !opts.quiet && Deno.stderr.isTerminal()) console.warn(`cpu backend: ${hint}`); // advice for people, not logs
-  if (!nk && !opts.quiet && nativeKernelsUnavailableReason() !== "SIMCSE_NATIVE_KERNELS=off") {
+  if (hint && tell) console.warn(`cpu backend: ${hint}`);
+  if (!nk && tell && nativeKernelsUnavailableReason() !== "SIMCSE_NATIVE_KERNELS=off") {
     console.warn(`cpu backend: no compiled C kernels (${nativeKernelsUnavailableReason()}); using JS loops.`);
   }
   return result;

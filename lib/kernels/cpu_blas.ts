@@ -86,9 +86,11 @@ interface Loaded {
 let loaded: Loaded | null = null;
 let loadError: string | null = null;
 
+/** `$SIMCSE_BLAS_LIB` alone when set (that library or none), else the system's usual names. */
 function candidates(): string[] {
   const own = Deno.env.get("SIMCSE_BLAS_LIB");
-  const list = own ? [own] : [];
+  if (own) return [own];
+  const list: string[] = [];
   if (Deno.build.os === "darwin") {
     list.push("/System/Library/Frameworks/Accelerate.framework/Accelerate");
   } else if (Deno.build.os === "windows") {
@@ -178,7 +180,10 @@ export function loadBlas(): Loaded | null {
     }
     if (loaded) return loaded;
   }
-  loadError = Deno.build.os === "darwin"
+  const own = Deno.env.get("SIMCSE_BLAS_LIB");
+  loadError = own
+    ? `SIMCSE_BLAS_LIB=${own} could not be opened (unset it to use the system's OpenBLAS)`
+    : Deno.build.os === "darwin"
     ? "the Accelerate framework could not be opened"
     : `no OpenBLAS library found (tried ${
       candidates().join(", ")

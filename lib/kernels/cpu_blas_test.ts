@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
-import { blasBatchMatMul, loadBlas, registerBlasKernels, sgemm, unregisterBlasKernels } from "./cpu_blas.ts";
+import { blasBatchMatMul, registerBlasKernels, sgemm, unregisterBlasKernels } from "./cpu_blas.ts";
 import { assertClose } from "../testing/fixtures.ts";
+import { reportSkip, requireTool } from "../testing/tools.ts";
 
 await tf.setBackend("cpu");
-const noBlas = loadBlas() === null;
+const blasSkip = await requireTool("openblas");
+const noBlas = blasSkip !== null;
+reportSkip("the sgemm tests", blasSkip);
 
 /** Outputs of `f` with the sgemm kernels, then with the stock ones. */
 function againstStock(what: string, f: () => tf.Tensor[], tol = 1e-5): void {

@@ -10,19 +10,17 @@ import {
   fusedLayerNorm,
 } from "../model/fused.ts";
 import { assertClose } from "../testing/fixtures.ts";
+import { reportSkip, requireTool } from "../testing/tools.ts";
 import { AdamW } from "../train/adamw.ts";
 import { registerFastCpuKernels, unregisterFastCpuKernels } from "./cpu_fast.ts";
-import {
-  loadNativeKernels,
-  nativeKernelsUnavailableReason,
-  setNativeKernelsEnabled,
-} from "./native_kernels.ts";
+import { setNativeKernelsEnabled } from "./native_kernels.ts";
 
 // Reference: TF.js autodiff over the primitive ops these layers were written with before fusion
 // (stock kernels of the cpu backend), not the fused code's own formulas.
 await tf.setBackend("cpu");
-const native = loadNativeKernels() !== null;
-if (!native) console.warn(`C kernels not tested: ${nativeKernelsUnavailableReason()}`);
+const nativeSkip = await requireTool("cc");
+const native = nativeSkip === null;
+reportSkip("the C kernel tests", nativeSkip);
 /** The implementations each cpu kernel has: the C library (when it builds here) and the JS loops. */
 const IMPLS: [string, boolean][] = native ? [["C", true], ["JS", false]] : [["JS", false]];
 
@@ -235,7 +233,7 @@ Deno.test("fused dropout: y = x·keep/(1−p), dx = dy·keep/(1−p), ~p dropped
 Deno.test({
   name:
     "C kernels: dropout masks identical to the JS loops; AdamW (with a gradient scale) and add equal to the JS loops; Sum/Mean against float64 sums" +
-    (native ? "" : ` [skipped: ${nativeKernelsUnavailableReason()}]`),
+    (native ? "" : ` [skipped: ${nativeSkip}]`),
   ignore: !native,
   fn() {
     registerFusedCpuKernels();

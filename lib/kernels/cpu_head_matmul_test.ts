@@ -3,10 +3,13 @@ import { tf } from "../tf.ts";
 import { registerHeadMatMulKernel, unregisterHeadMatMulKernel } from "./cpu_head_matmul.ts";
 import { attentionContext, attentionScores } from "../model/fused.ts";
 import { assertClose } from "../testing/fixtures.ts";
+import { reportSkip, requireTool } from "../testing/tools.ts";
 
 // Reference: the head split by reshape + transpose and tf.matMul with TF.js autodiff on the stock
 // cpu kernels (what the model did before), for values and both input gradients.
 await tf.setBackend("cpu");
+const blasSkip = await requireTool("openblas");
+reportSkip("the head-strided sgemm test", blasSkip);
 const hasBlas = registerHeadMatMulKernel();
 unregisterHeadMatMulKernel();
 
@@ -30,7 +33,7 @@ function valueAndGrads(op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, xs: tf.Ten
 
 Deno.test({
   name: "head-strided sgemm attention matmuls match reshape+transpose+matMul autodiff (values and grads)" +
-    (hasBlas ? "" : " [skipped: no BLAS library could be opened; apt-get install libopenblas0]"),
+    (hasBlas ? "" : ` [skipped: ${blasSkip}]`),
   ignore: !hasBlas,
   fn() {
     const q = rnd([d.batch * d.seqLen, H], 1), k = rnd([d.batch * d.seqLen, H], 2);

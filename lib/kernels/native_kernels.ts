@@ -187,6 +187,16 @@ export function nativeCacheDir(): string | null {
   return home ? `${home}/.cache/simcse-ts` : null;
 }
 
+let processCache: string | undefined;
+
+/**
+ * The toolkit's cache folder for things it can always regenerate (compiled kernels, generated model
+ * folders): `nativeCacheDir()`, else (no HOME) a private temporary folder made once per process.
+ */
+export function cacheDir(): string {
+  return nativeCacheDir() ?? (processCache ??= Deno.makeTempDirSync({ prefix: "simcse-ts-cache-" }));
+}
+
 /**
  * Create `dir` private (0700) if missing, and check that it is a folder owned by this user that
  * nobody else may write to; returns why not, or null when it can be trusted.

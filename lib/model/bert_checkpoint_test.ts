@@ -5,17 +5,12 @@ import { BertModel } from "./bert.ts";
 import { bertConfigFromJson } from "./bert_config.ts";
 import { loadBert, saveBert } from "./bert_checkpoint.ts";
 import { assertClose } from "../testing/fixtures.ts";
+import { PYTHON, reportSkip, requireTools } from "../testing/tools.ts";
 
-const PY = "/usr/bin/python3";
-const haveTorch = await new Deno.Command(PY, {
-  args: ["-c", "import torch, numpy"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then((o) => o.success, () => false);
-if (!haveTorch) {
-  console.warn(`skipping the PyTorch check of saved checkpoints: ${PY} with torch is not installed`);
-}
+const PY = PYTHON;
+const torchSkip = await requireTools("numpy", "torch");
+reportSkip("the PyTorch check of saved checkpoints", torchSkip);
+const haveTorch = torchSkip === null;
 
 const CFG = bertConfigFromJson({
   vocab_size: 40,

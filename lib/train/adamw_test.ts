@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { useBackend } from "../backend.ts";
-import {
-  loadNativeKernels,
-  nativeKernelsUnavailableReason,
-  setNativeKernelsEnabled,
-} from "../kernels/native_kernels.ts";
+import { setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
 import { AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
+import { reportSkip, requireTool } from "../testing/tools.ts";
 
-const hasC = loadNativeKernels() !== null;
-if (!hasC) console.warn(`AdamW's C loop not tested: ${nativeKernelsUnavailableReason()}`);
+const cSkip = await requireTool("cc");
+const hasC = cSkip === null;
+reportSkip("AdamW's C loop", cSkip);
 
 Deno.test("clipFactor is torch's max/(norm+1e-6) below 1, else 1; max_grad_norm 0 switches clipping off", () => {
   assert.equal(clipFactor(4, 1), 1 / (4 + 1e-6));
