@@ -27,6 +27,7 @@ import { seededDropout } from "../model/dropout.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { SentenceEncoder } from "../sentence_encoder.ts";
 import { type EvalTask, evaluate } from "../eval/sts_eval.ts";
+import { alignUniform } from "../eval/alignment_uniformity.ts";
 import { ProgressBar } from "../progress.ts";
 import { loadChinese, loadSickRelatedness, loadStsBenchmark } from "../eval/sts_data.ts";
 import { newRunId, RunRecord } from "../results/run_record.ts";
@@ -196,7 +197,12 @@ function evaluators(cfg: TrainConfig, sm: SimcseModel, tokenizer: TextTokenizer)
     : [selectTask];
   return {
     selectTask,
-    dev: async () => (await evaluate(embed, { dataDir: cfg.dataDir, mode: "dev", tasks: devTasks })).scores,
+    dev: async () => {
+      const scores = (await evaluate(embed, { dataDir: cfg.dataDir, mode: "dev", tasks: devTasks })).scores;
+      if (selectTask !== "STSBenchmark" || !cfg.alignUniform) return scores;
+      const au = await alignUniform(embed, cfg.dataDir); // SimCSE's Figure 2 coordinates, on STS-B dev
+      return { ...scores, align: au.align, uniform: au.uniform };
+    },
     test: async () =>
       (await evaluate(embed, { dataDir: cfg.dataDir, mode: "test", tasks: cfg.finalEvalTasks as EvalTask[] }))
         .scores,

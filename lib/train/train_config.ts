@@ -72,6 +72,11 @@ export interface TrainConfig {
   saveSteps: number;
   /** Also score the model before training on `finalEvalTasks` (the "before" row of a table). */
   evalInitialModel: boolean;
+  /**
+   * Log ℓ_align and ℓ_uniform (Wang & Isola 2020; SimCSE's Figure 2) on STS-B dev at every
+   * evaluation (`align`, `uniform` in `metrics.jsonl`); English selection only. Default true.
+   */
+  alignUniform: boolean;
   /** Free-form note recorded in the run record (e.g. which split stood in for a missing train split). */
   note?: string;
   /**
@@ -119,6 +124,7 @@ export const BASE_UNSUP: Omit<TrainConfig, "modelDir" | "trainFile" | "outputDir
     finalEvalTasks: STS_TASKS,
     saveSteps: 125,
     evalInitialModel: false,
+    alignUniform: true,
     precision: "fp32",
     gradientCheckpointing: false,
     // Optional knobs, listed so that `--set` knows them.

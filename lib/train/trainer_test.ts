@@ -92,6 +92,19 @@ Deno.test({
     );
     deepStrictEqual(resumed.bestMetric, full.bestMetric);
     ok(want.filter((e) => e.kind === "eval").length === 3, "evaluations at steps 0, 3, 6");
+    // Every dev evaluation logs SimCSE's Figure 2 coordinates: ℓ_align in [0, 4] (squared distance of
+    // unit vectors), ℓ_uniform in [-8, 0] (log of a mean of exp(-2·d²) with d² in [0, 4]).
+    for (
+      const e of want.filter((e) => e.kind === "eval") as unknown as { align: number; uniform: number }[]
+    ) {
+      ok(e.align >= 0 && e.align <= 4, `align ${e.align}`);
+      ok(e.uniform >= -8 && e.uniform <= 0, `uniform ${e.uniform}`);
+    }
+    deepStrictEqual(
+      got.map((e) => (e as unknown as { align?: number }).align),
+      want.map((e) => (e as unknown as { align?: number }).align),
+      "align resumes exactly too",
+    );
     await Deno.remove(a, { recursive: true });
     await Deno.remove(b, { recursive: true });
   },
