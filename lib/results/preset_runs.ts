@@ -13,8 +13,13 @@
  * @module
  */
 
-/** Stable JSON (sorted keys, undefined fields dropped) for comparing config values. */
+/**
+ * Stable JSON (sorted keys, undefined fields dropped) for comparing config values. A path (a string
+ * with a `/`) counts by its last segment: where data, models and caches live differs between
+ * machines (`data/models/x` and `~/.cache/simcse-ts/models/x` are the same model folder `x`).
+ */
 function canonical(v: unknown): string {
+  if (typeof v === "string" && v.includes("/")) return JSON.stringify(v.replace(/\/+$/, "").split("/").pop());
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "undefined";
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
   const o = v as Record<string, unknown>;

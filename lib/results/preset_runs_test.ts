@@ -125,3 +125,18 @@ Deno.test("the GPT-2 and Chinese tables list runs of a modified preset apart, wi
   ok(z.includes("| `20260101-000001-cpu-lcqmc-cls` (cpu-lcqmc-cls) | modified preset: `maxSteps=12` |"), z);
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("`configDifferences()` compares paths by their last segment (machines keep data and caches elsewhere)", () => {
+  const preset = {
+    modelDir: "/home/u/.cache/simcse-ts/models/gpt2-random",
+    randomInit: { tokenizerDir: "/c/v" },
+  };
+  assertEquals(
+    configDifferences(
+      { modelDir: "data/models/gpt2-random", randomInit: { tokenizerDir: "data/v" } },
+      preset,
+    ),
+    [],
+  );
+  deepStrictEqual(configDifferences({ modelDir: "data/models/gpt2" }, preset), ["modelDir=data/models/gpt2"]);
+});
