@@ -131,7 +131,7 @@ Deno.test("`configDifferences()` compares paths by their last segment (machines 
     modelDir: "/home/u/.cache/simcse-ts/models/gpt2-random",
     randomInit: { tokenizerDir: "/c/v" },
   };
-  assertEquals(
+  deepStrictEqual(
     configDifferences(
       { modelDir: "data/models/gpt2-random", randomInit: { tokenizerDir: "data/v" } },
       preset,
