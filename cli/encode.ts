@@ -13,13 +13,14 @@
  */
 import { main, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
-import { parsePooler } from "../lib/pooling.ts";
+import { modelAndPooler } from "../lib/app/model_flags.ts";
+import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { encodeToFile, partialPaths } from "../lib/io/encode_file.ts";
 import { checkOutputPath } from "../lib/io/output_path.ts";
 
-const USAGE = `usage: deno task encode --model DIR --pooler NAME --input FILE --output FILE.jsonl
+const USAGE = `usage: deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl
        [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--normalize] [--resume]`;
 
 /** Batches per window written and flushed together. */
@@ -47,8 +48,12 @@ if (import.meta.main) {
       normalize: { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
     }, USAGE);
-    const modelDir = required(values.model as string | undefined, "model", USAGE);
-    const pooler = parsePooler(required(values.pooler as string | undefined, "pooler", USAGE));
+    const { modelDir, pooler } = await modelAndPooler(
+      values.model as string | undefined,
+      values.pooler as string | undefined,
+      resolveDataDir(undefined),
+      USAGE,
+    );
     const input = required(values.input as string | undefined, "input", USAGE);
     const output = required(values.output as string | undefined, "output", USAGE);
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);

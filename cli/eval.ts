@@ -17,7 +17,7 @@
  */
 import { main, parseFlags, positiveInt, required } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
-import { parsePooler } from "../lib/pooling.ts";
+import { modelAndPooler } from "../lib/app/model_flags.ts";
 import { InputError } from "../lib/errors.ts";
 import { SentenceEncoder } from "../lib/sentence_encoder.ts";
 import { CHINESE_TASKS, type EvalTask, evaluate, STS_TASKS } from "../lib/eval/sts_eval.ts";
@@ -31,9 +31,11 @@ import { precisionFlag } from "../lib/app/precision_flag.ts";
 import { alignUniform } from "../lib/eval/alignment_uniformity.ts";
 
 const USAGE =
-  `usage: deno task eval --model DIR --pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor
+  `usage: deno task eval --model DIR|HUB_ID [--pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor]
        [--mode test|dev] [--tasks sts|TASK,...] [--data-dir DIR] [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu]
        [--json FILE] [--precision fp32|fp16|bf16] [--fp16] [--metrics sts|align|uniform,...]
+--model: a checkpoint folder or a hub id fetched by \`deno task fetch\`; --pooler: default the model's own
+       (a trained checkpoint's, cls_before_pooler for unsup-simcse-*, cls for sup-simcse-*, else avg)
 tasks: sts (= ${STS_TASKS.join(",")}), or a comma list of ${[...STS_TASKS, ...CHINESE_TASKS].join(", ")}
        (case-insensitive; lcqmc, pawsx and stsb-zh are the Chinese sets)`;
 
@@ -87,14 +89,18 @@ if (import.meta.main) {
       fp16: { type: "boolean", default: false },
       metrics: { type: "string", default: "sts" },
     }, USAGE);
-    const modelDir = required(values.model as string | undefined, "model", USAGE);
-    const pooler = parsePooler(required(values.pooler as string | undefined, "pooler", USAGE));
     const mode = values.mode as string;
     if (mode !== "test" && mode !== "dev") throw new InputError(`--mode must be test or dev, got '${mode}'`);
     const tasks = parseTasks(values.tasks as string);
     const metrics = parseMetrics(values.metrics as string);
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
+    const { modelDir, pooler, pooledBy } = await modelAndPooler(
+      values.model as string | undefined,
+      values.pooler as string | undefined,
+      dataDir,
+      USAGE,
+    );
     await checkModelFolder(modelDir);
     if (values.json) {
       await checkOutputPath(values.json as string, { flag: "json", inputs: [modelDir, dataDir] });
@@ -103,9 +109,9 @@ if (import.meta.main) {
     const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
     const encoder = await SentenceEncoder.load(modelDir, { pooler, precision });
     console.error(
-      `model ${modelDir} | pooler ${pooler} | backend ${backend} | data ${dataDir}${
-        precision !== "fp32" ? ` | ${precision} matmuls` : ""
-      }`,
+      `model ${modelDir} | pooler ${pooler}${
+        pooledBy === "model" ? " (the model's)" : ""
+      } | backend ${backend} | data ${dataDir}${precision !== "fp32" ? ` | ${precision} matmuls` : ""}`,
     );
     let bar: ProgressBar | undefined;
     const t0 = performance.now();

@@ -1,0 +1,23 @@
+/**
+ * `--model` and `--pooler` as every command reads them: the model is a folder or a hub id
+ * (`model_ref.ts`), and the pooler defaults to the one the model is meant for (`default_pooler.ts`).
+ *
+ * @module
+ */
+import { InputError } from "../errors.ts";
+import { resolveModelRef } from "../model/model_ref.ts";
+import { defaultPooler } from "../default_pooler.ts";
+import { parsePooler, type PoolerType } from "../pooling.ts";
+
+/** The model folder and pooler of `--model REF [--pooler NAME]`; `pooledBy` says where the pooler came from. */
+export async function modelAndPooler(
+  model: string | undefined,
+  pooler: string | undefined,
+  dataDir: string,
+  usage: string,
+): Promise<{ modelDir: string; pooler: PoolerType; pooledBy: "flag" | "model" }> {
+  if (model === undefined || model === "") throw new InputError(`missing required flag --model\n${usage}`);
+  const modelDir = await resolveModelRef(model, dataDir);
+  if (pooler !== undefined) return { modelDir, pooler: parsePooler(pooler), pooledBy: "flag" };
+  return { modelDir, pooler: await defaultPooler(modelDir), pooledBy: "model" };
+}
