@@ -24,6 +24,9 @@ import { readIndexHeader } from "../lib/search/index_file.ts";
 import { checkOutputPath } from "../lib/io/output_path.ts";
 import { DEFAULT_THRESHOLD, DEFAULT_TOP_K } from "../lib/search/top_k.ts";
 import { terminalText } from "../lib/checkpoint/printable.ts";
+import { resolveModelRef } from "../lib/model/model_ref.ts";
+import { defaultPooler } from "../lib/default_pooler.ts";
+import { resolveDataDir } from "../lib/eval/sts_data.ts";
 
 const USAGE = `usage: deno task search --model DIR --index FILE [--query TEXT]... [--build FILE.txt]
        [--pooler NAME] [--top-k K] [--threshold T] [--approximate | --exact] [--batch-size N]
@@ -56,7 +59,10 @@ if (import.meta.main) {
       backend: { type: "string", default: "auto" },
       json: { type: "boolean", default: false },
     }, USAGE);
-    const modelDir = required(values.model as string | undefined, "model", USAGE);
+    const modelDir = await resolveModelRef(
+      required(values.model as string | undefined, "model", USAGE),
+      resolveDataDir(undefined),
+    );
     const indexPath = required(values.index as string | undefined, "index", USAGE);
     const queries = (values.query as string[] | undefined) ?? [];
     const buildFile = values.build as string | undefined;
@@ -71,7 +77,7 @@ if (import.meta.main) {
       throw new InputError(`give --query (or --build to make an index)\n${USAGE}`);
     }
 
-    let pooler: PoolerType = poolerFlag ?? "cls_before_pooler";
+    let pooler: PoolerType = poolerFlag ?? await defaultPooler(modelDir);
     if (!buildFile) {
       const meta = await readIndexHeader(indexPath);
       if (meta.pooler !== null) {
