@@ -1,9 +1,11 @@
 /**
- * `deno task encode --model DIR --pooler NAME --input FILE --output FILE.jsonl [--batch-size N]
- *   [--backend B] [--normalize] [--resume]`
+ * `deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl|.npy|.safetensors
+ *   [--batch-size N] [--backend B] [--normalize] [--resume]`
  *
  * One sentence per input line (`\n`, `\r\n` or `\r`; `--input -` or `/dev/stdin` reads a pipe);
- * one JSON array of floats per output line, in input order. The input is read and the output
+ * the output format goes by extension: `.jsonl` one JSON array of floats per line, `.npy` a float32
+ * [rows, dim] NumPy array, `.safetensors` one F32 tensor `embeddings` (`lib/io/embedding_formats.ts`),
+ * rows in input order. The input is read and the output
  * written as the work goes, in windows of 16 batches, so memory stays bounded whatever the corpus
  * size. The output is built in `FILE.jsonl.partial` and renamed into place when complete; after an
  * interruption (Ctrl-C or a crash) `--resume` continues from the last window written. A progress bar
@@ -20,7 +22,8 @@ import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { encodeToFile, partialPaths } from "../lib/io/encode_file.ts";
 import { checkOutputPath } from "../lib/io/output_path.ts";
 
-const USAGE = `usage: deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl
+const USAGE =
+  `usage: deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl|.npy|.safetensors
        [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--normalize] [--resume]`;
 
 /** Batches per window written and flushed together. */

@@ -32,6 +32,7 @@ import { countLines, readLines } from "./line_reader.ts";
 import { fsyncDir, notRegularKind, writeFileAtomic } from "./atomic_write.ts";
 import { checkOutputPath, checkScratchPath } from "./output_path.ts";
 import { ProgressBar } from "../progress.ts";
+import { embeddingFormat } from "./embedding_formats.ts";
 
 /** Format of the `.partial.json` sidecar. */
 const STATE_VERSION = 1;
@@ -41,7 +42,7 @@ const WRITE_CHUNK = 1 << 20;
 export interface EncodeFileOptions {
   /** Text file, one sentence per line (`-` or `/dev/stdin` for standard input). */
   input: string;
-  /** The JSONL file to write. */
+  /** The file to write: `.jsonl`, `.npy` or `.safetensors` (`embedding_formats.ts`). */
   output: string;
   /** Embeddings of a list of sentences, one per sentence, in the same order. */
   embed: (sentences: string[]) => Promise<Float32Array[]>;
@@ -179,13 +180,13 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
     await checkScratchPath(p);
     await checkOutputPath(p, { flag: "output", inputs });
   }
-  const textEncoder = new TextEncoder();
+  const format = embeddingFormat(opts.output);
   let state: PartialState = {
     version: STATE_VERSION,
     identity: opts.identity,
     windowSize,
     lines: 0,
-    bytes: 0,
+    bytes: format.headerBytes, // a fixed-size header, written for real when the row count is known
     inputHash: "",
     dim: 0,
   };
@@ -206,6 +207,7 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
   let lines: AsyncGenerator<string> | undefined;
   try {
     if (opts.resume) await out.truncate(state.bytes);
+    else await writeAll(out, format.header(0, 0));
     await out.seek(state.bytes, Deno.SeekMode.Start);
 
     const total = opts.progress ? await countLines(opts.input) : null;
@@ -254,9 +256,9 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
       if (vecs.length !== window.length) {
         throw new Error(`embed returned ${vecs.length} vectors for ${window.length} sentences`);
       }
-      let chunk: string[] = [], chunkLen = 0, bytes = 0;
+      let chunk: Float32Array[] = [], chunkLen = 0, bytes = 0;
       const flushChunk = async () => {
-        const b = textEncoder.encode(chunk.join(""));
+        const b = format.rows(chunk);
         await writeAll(out, b);
         bytes += b.length;
         chunk = [];
@@ -276,9 +278,8 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
             );
           }
         }
-        const line = JSON.stringify(Array.from(v)) + "\n";
-        chunk.push(line);
-        chunkLen += line.length;
+        chunk.push(v);
+        chunkLen += v.length * 12; // about a JSON number's length, more than a float32's 4 bytes
         if (chunkLen >= WRITE_CHUNK) await flushChunk();
       }
       await flushChunk();
@@ -299,6 +300,10 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
     }
     if (state.lines === 0) throw new InputError("no sentences (the file is empty)", { file: opts.input });
     if (opts.progress) bar.finish();
+    if (format.headerBytes > 0) {
+      await out.seek(0, Deno.SeekMode.Start);
+      await writeAll(out, format.header(state.lines, state.dim));
+    }
     await out.sync();
     close();
     const target = await Deno.stat(opts.output).catch(() => null);
