@@ -23,7 +23,7 @@ interface Reference {
 export async function reproductionTable(resultsDir = `${ROOT}results`): Promise<string> {
   const ref = JSON.parse(await Deno.readTextFile(`${HERE}reference.json`)) as Reference;
   const rows: string[][] = ref.rows.map((r) => [
-    `${r.name} (reference: ${r.source})`,
+    `target: ${r.name} (reference: ${r.source})`,
     cell(r.stsbDev),
     ...COLS.map((c) => cell(r.scores[c])),
     "—",
@@ -42,9 +42,13 @@ export async function reproductionTable(resultsDir = `${ROOT}results`): Promise<
       continue;
     }
     const run = `\`${s.runId}\` (${config.preset}, ${s.backend}, ${s.status})`;
+    // A random-init preset shows the method at work from scratch; it is never the reproduction.
+    const ours = config.randomInit
+      ? "ours, from scratch (random init, not comparable with the targets)"
+      : "ours";
     if (s.initialScores) {
       rows.push([
-        `ours: untrained model, ${run}`,
+        `${ours}: untrained model, ${run}`,
         "—",
         ...COLS.map((c) => cell(s.initialScores?.[c])),
         "—",
@@ -52,7 +56,7 @@ export async function reproductionTable(resultsDir = `${ROOT}results`): Promise<
       ]);
     }
     rows.push([
-      `ours: SimCSE, ${run}`,
+      `${ours}: SimCSE, ${run}`,
       cell(s.bestMetric),
       ...COLS.map((c) => cell(s.finalScores?.[c])),
       s.stepsPerSecond.toFixed(2),

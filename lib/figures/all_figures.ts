@@ -145,7 +145,7 @@ export async function collectFigures(
   }
   figures.push({
     name: "reproduction-sts",
-    figure: stsBarsFigure(rows, { title: "Reproduction: STS test, Spearman × 100" }),
+    figure: stsBarsFigure(rows, { title: "STS test × 100: targets (paper, seed) vs a from-scratch run" }),
   });
   const bench = await latestPrecisionBench(resultsDir);
   if (bench) {

@@ -14,21 +14,13 @@
  * @module
  */
 import { InputError } from "../errors.ts";
+import { STS_TASKS } from "../eval/sts_eval.ts";
 import { readInputText } from "../checkpoint/read_input.ts";
 import type { RunRecordFiles } from "../results/markdown_tables.ts";
 import { AXIS, BASE_LAYOUT, type PlotlyFigure, type PlotlyTrace } from "./plotly_figure.ts";
 
 /** Columns of the SimCSE STS table, in the paper's order. */
-export const STS_COLUMNS = [
-  "STS12",
-  "STS13",
-  "STS14",
-  "STS15",
-  "STS16",
-  "STSBenchmark",
-  "SICKRelatedness",
-  "Avg.",
-];
+export const STS_COLUMNS: readonly string[] = [...STS_TASKS, "Avg."];
 
 const COLUMN_LABEL: Record<string, string> = {
   STSBenchmark: "STS-B",
@@ -78,8 +70,9 @@ export function stsRowsFromRecords(ref: StsReference, runs: RunRecordFiles[]): S
     // A run of a modified preset (`--set`, recorded in config.overrides) is not "ours" for the preset.
     if (Array.isArray(config?.overrides) && config.overrides.length > 0) continue;
     const preset = typeof config?.preset === "string" ? `${config.preset}, ` : "";
+    const ours = config?.randomInit ? "ours, from scratch (random init)" : "ours";
     rows.push({
-      name: `ours: ${s.runId} (${preset}${s.backend})`,
+      name: `${ours}: ${s.runId} (${preset}${s.backend})`,
       scores: s.finalScores,
       source: "run record",
     });
