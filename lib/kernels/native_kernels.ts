@@ -190,13 +190,13 @@ function compilers(): string[] {
   return [...(cc ? [cc] : []), "cc", "gcc", "clang"];
 }
 
-function compile(src: string, out: string): string | null {
+function compile(src: string, out: string, flags = FLAGS, libs = ["-lm"]): string | null {
   const errors: string[] = [];
   for (const cc of compilers()) {
     const tmp = `${out}.${Deno.pid}.tmp`;
     try {
       const r = new Deno.Command(cc, {
-        args: [...FLAGS, "-o", tmp, src, "-lm"],
+        args: [...flags, "-o", tmp, src, ...libs],
         stderr: "piped",
         stdout: "null",
       })
@@ -304,4 +304,38 @@ export function setNativeKernelsEnabled(on: boolean): void {
 /** Why the C kernels are not in use, or null. */
 export function nativeKernelsUnavailableReason(): string | null {
   return reason;
+}
+
+/**
+ * Compile another C library of this repo once per machine, cached beside the kernels (same cache
+ * folder, named by a hash of the source, flags, libraries, CPU flags and compiler): `name` names the
+ * file, `libs` are linker arguments (e.g. `["-ldnnl"]`). Returns its path, or the reason it cannot be
+ * built. Used by `onednn.ts`.
+ */
+export function buildNativeLibrary(
+  source: URL,
+  opts: { name: string; flags?: string[]; libs?: string[] },
+): { path: string } | { error: string } {
+  try {
+    if (source.protocol !== "file:") return { error: `the C source is not a local file (${source.href})` };
+    const flags = opts.flags ?? FLAGS, libs = opts.libs ?? ["-lm"];
+    const src = source.pathname;
+    const text = Deno.readTextFileSync(src);
+    const ext = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
+    const dir = cacheDir();
+    const key = [text, flags.join(" "), libs.join(" "), cpuFlags() || Deno.build.arch, compilers()[0]];
+    const path = `${dir}/${opts.name}-${fnv1a(key.join("\n"))}.${ext}`;
+    try {
+      if (Deno.statSync(path).isFile) return { path };
+    } catch { /* not built yet */ }
+    Deno.mkdirSync(dir, { recursive: true });
+    const err = compile(src, path, flags, libs);
+    return err === null ? { path } : { error: `no C compiler could build ${src} (${err})` };
+  } catch (e) {
+    return {
+      error: e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+        ? "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)"
+        : (e as Error).message,
+    };
+  }
 }
