@@ -64,7 +64,7 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** act(z) with tf ops, matching `activation()` in bert.ts. */
-function activate(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
+export function activate(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
   switch (act) {
     case "none":
       return z;
@@ -84,7 +84,7 @@ function activate(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
 }
 
 /** d act / dz at z. */
-function activationGrad(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
+export function activationGrad(act: Fp16Activation, z: tf.Tensor): tf.Tensor {
   switch (act) {
     case "none":
       return tf.onesLike(z);
