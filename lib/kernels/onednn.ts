@@ -35,7 +35,7 @@
 import { buildNativeLibrary, cpuFlags } from "./native_kernels.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { packBf16, roundBf16Array, unpackBf16 } from "../model/bf16.ts";
-import { roundF16Array, unpackF16 } from "../model/fp16.ts";
+import { packF16, roundF16Array, unpackF16 } from "../model/fp16.ts";
 
 /** Operand type of a matmul (accumulation and output are always f32). */
 export type GemmType = "f32" | "bf16" | "f16";
@@ -436,9 +436,27 @@ function jsGemm(
   }
 }
 
-/** bf16 codes of `src` (C when oneDNN's shim is loaded, else JS; bit-identical). */
-export function packBf16Fast(src: Float32Array, out: Uint16Array): Uint16Array {
-  if (enabled && loadOneDnn()) shim!.simcse_pack_bf16(src, out, i64(src.length));
-  else packBf16(src, out);
+/** 16-bit codes of `src` in `type` (C when oneDNN's shim is loaded, else JS; bit-identical). */
+export function packHalfFast(type: "bf16" | "f16", src: Float32Array, out: Uint16Array): Uint16Array {
+  if (enabled && loadOneDnn()) {
+    (type === "bf16" ? shim!.simcse_pack_bf16 : shim!.simcse_pack_f16)(src, out, i64(src.length));
+  } else if (type === "bf16") packBf16(src, out);
+  else packF16(src, out);
   return out;
+}
+
+/**
+ * `src` rounded to `type`, as float32 (into `out` when given; it may be `src`): C when oneDNN's shim
+ * is loaded, else `roundBf16Array` / `roundF16Array` (bit-identical).
+ */
+export function roundHalfFast(
+  type: "bf16" | "f16",
+  src: Float32Array,
+  out: Float32Array = new Float32Array(src.length),
+): Float32Array {
+  if (enabled && loadOneDnn()) {
+    (type === "bf16" ? shim!.simcse_round_bf16 : shim!.simcse_round_f16)(src, out, i64(src.length));
+    return out;
+  }
+  return type === "bf16" ? roundBf16Array(src, out) : roundF16Array(src, out);
 }

@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { bf16BitsToF32, f32ToBf16Bits, packBf16 } from "../model/bf16.ts";
+import { bf16BitsToF32, f32ToBf16Bits, packBf16, roundBf16Array } from "../model/bf16.ts";
 import { f16Round, packF16 } from "../model/fp16.ts";
 import {
   describeMatmul,
@@ -8,6 +8,8 @@ import {
   type GemmType,
   loadOneDnn,
   oneDnnUnavailableReason,
+  packHalfFast,
+  roundHalfFast,
   setGemmBlasDisabled,
   setOneDnnEnabled,
 } from "./onednn.ts";
@@ -219,4 +221,38 @@ Deno.test("`describeMatmul()` names oneDNN's version and kernels (or why it is a
   ok(/avx512_bf16 (yes|no), avx512_fp16 (yes|no)/.test(d), d);
   ok(loadOneDnn() ? /oneDNN \d+\.\d+/.test(d) : d.includes("no oneDNN"), d);
   ok(["onednn", "openblas", "js"].includes(gemmEngine("bf16")));
+});
+
+Deno.test("the shim's C rounding (`roundHalfFast`, `packHalfFast`) is bit-exact with Float16Array and with the torch-checked bf16.ts on 200k bit patterns", () => {
+  if (!loadOneDnn()) return; // without the shim these are the JS functions themselves
+  const n = 200_000, src = new Float32Array(n), u = new Uint32Array(src.buffer);
+  let s = 4242;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    // every other pattern with an exponent in binary16's range (plus margins), to hit its ties and subnormals
+    u[i] = i % 2 === 0 ? s : ((s & 0x807fffff) | ((98 + ((s >>> 7) % 48)) << 23)) >>> 0;
+  }
+  const same = (a: Uint32Array, b: Uint32Array, what: string) => {
+    for (let i = 0; i < n; i++) {
+      const nan = (x: number) => (x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0;
+      if (a[i] !== b[i] && !(nan(a[i]) && nan(b[i]))) {
+        throw new Error(`${what}: ${u[i].toString(16)} -> ${a[i].toString(16)}, want ${b[i].toString(16)}`);
+      }
+    }
+  };
+  const f16Native = Float32Array.from(new Float16Array(src));
+  same(new Uint32Array(roundHalfFast("f16", src).buffer), new Uint32Array(f16Native.buffer), "f16 round");
+  same(
+    new Uint32Array(roundHalfFast("bf16", src).buffer),
+    new Uint32Array(roundBf16Array(src).buffer),
+    "bf16 round",
+  );
+  const p16 = packHalfFast("f16", src, new Uint16Array(n)),
+    native16 = new Uint16Array(new Float16Array(src).buffer);
+  const pb = packHalfFast("bf16", src, new Uint16Array(n)), js = packBf16(src);
+  for (let i = 0; i < n; i++) {
+    const nan16 = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+    if (p16[i] !== native16[i] && !(nan16(p16[i]) && nan16(native16[i]))) throw new Error(`f16 pack ${i}`);
+    if (pb[i] !== js[i]) throw new Error(`bf16 pack ${i}: ${pb[i]} vs ${js[i]}`);
+  }
 });

@@ -34,11 +34,18 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { gemm, packBf16Fast } from "../kernels/onednn.ts";
+import { gemm, packHalfFast, roundHalfFast } from "../kernels/onednn.ts";
 import { peekFloat32 } from "../kernels/cpu_pool.ts";
 import { releasing } from "./grad_release.ts";
-import { isBf16Valued, markBf16, packedBf16Bits, roundBf16Array, unpackBf16 } from "./bf16.ts";
-import { activate, activationGrad, type Fp16Activation, recordingGradients } from "./fp16_linear.ts";
+import { isBf16Valued, markBf16, packedBf16Bits, unpackBf16 } from "./bf16.ts";
+import { isF16Valued, markF16, unpackF16 } from "./fp16.ts";
+import {
+  activate,
+  activationGrad,
+  type Fp16Activation,
+  recordingGradients,
+  sharedPackedF16,
+} from "./fp16_linear.ts";
 import type { HeadShape } from "./fp16_matmul.ts";
 
 /** Activation fused into the bf16 Linear op (HF names; "none" = plain Linear). */
@@ -57,11 +64,11 @@ function f32(t: tf.Tensor): Float32Array {
 /** Packed bf16 copies of op inputs for the forward pass being recorded, shared between ops. */
 const packedInputs = new WeakMap<tf.Tensor, tf.Tensor>();
 
-/** `t` as bf16 codes in an int32 tensor of ceil(n/2) words (rounded in C when oneDNN's shim is loaded). */
-function packTensor(t: tf.Tensor): tf.Tensor1D {
+/** `t` as 16-bit codes in an int32 tensor of ceil(n/2) words (rounded in C when oneDNN's shim is loaded). */
+function packTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D {
   const src = f32(t);
   const words = new Int32Array(Math.ceil(src.length / 2));
-  packBf16Fast(src, new Uint16Array(words.buffer, 0, src.length));
+  packHalfFast(type, src, new Uint16Array(words.buffer, 0, src.length));
   return tf.tensor1d(words, "int32");
 }
 
@@ -72,14 +79,56 @@ function packTensor(t: tf.Tensor): tf.Tensor1D {
 export function sharedPackedBf16(x: tf.Tensor): tf.Tensor {
   const hit = packedInputs.get(x);
   if (hit && !hit.isDisposed) return hit;
-  const p = packTensor(x);
+  const p = packTensor("bf16", x);
   packedInputs.set(x, p);
   return p;
 }
 
-/** A float32 tensor of `shape` from `values`, marked as holding bf16 values. */
-function bf16Tensor<T extends tf.Tensor>(values: Float32Array, shape: number[]): T {
-  return markBf16(tf.tensor(values, shape, "float32") as T);
+/** The 16-bit codes inside a packed tensor (a view of its data). */
+function packedBits(packed: tf.Tensor): Uint16Array {
+  return packedBf16Bits(packed); // the same int32-pairs layout for both formats
+}
+
+/**
+ * A 16-bit floating-point format for the ops below: bf16 here, binary16 for the kernel path of the
+ * fp16 ops (`fp16Linear` etc. on the cpu backend), whose packed copies and "is 16-bit valued" marks are
+ * those of `fp16.ts` / `fp16_linear.ts`, so both paths share them.
+ */
+export interface HalfFormat {
+  type: "bf16" | "f16";
+  /** Every element rounded to the format, as float32 (into `out` when given; may be `src`). */
+  round(src: Float32Array, out?: Float32Array): Float32Array;
+  unpack(bits: Uint16Array, n: number): Float32Array;
+  mark<T extends tf.Tensor>(t: T): T;
+  isValued(t: tf.Tensor): boolean;
+  /** Packed copy of an op input, shared while a tape records. */
+  sharedPacked(t: tf.Tensor): tf.Tensor;
+  pack(t: tf.Tensor): tf.Tensor1D;
+}
+
+export const BF16: HalfFormat = {
+  type: "bf16",
+  round: (src, out) => roundHalfFast("bf16", src, out),
+  unpack: (bits, n) => unpackBf16(bits, n),
+  mark: markBf16,
+  isValued: isBf16Valued,
+  sharedPacked: sharedPackedBf16,
+  pack: (t) => packTensor("bf16", t),
+};
+
+export const F16: HalfFormat = {
+  type: "f16",
+  round: (src, out) => roundHalfFast("f16", src, out),
+  unpack: (bits, n) => unpackF16(bits, n),
+  mark: markF16,
+  isValued: isF16Valued,
+  sharedPacked: sharedPackedF16,
+  pack: (t) => packTensor("f16", t),
+};
+
+/** A float32 tensor of `shape` from `values`, marked as holding values of the format. */
+function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, shape: number[]): T {
+  return fmt.mark(tf.tensor(values, shape, "float32") as T);
 }
 
 /** x [N, in] @ W [in, out] + b [out] in bf16 mixed precision, optionally with a fused bf16 activation. */
@@ -89,40 +138,56 @@ export function bf16Linear(
   b: tf.Tensor1D,
   opts: Bf16LinearOptions = {},
 ): tf.Tensor2D {
+  return halfLinear(BF16, x, w, b, opts);
+}
+
+/** `bf16Linear` in the 16-bit format `fmt` (the fp16 ops' kernel path uses it with {@link F16}). */
+export function halfLinear(
+  fmt: HalfFormat,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+  opts: Bf16LinearOptions = {},
+): tf.Tensor2D {
   if (
     x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0] || b.rank !== 1 || b.shape[0] !== w.shape[1]
   ) {
-    throw new Error(`bf16Linear: x [${x.shape}], W [${w.shape}] and b [${b.shape}] do not chain`);
+    throw new Error(
+      `${
+        fmt.type === "bf16" ? "bf16" : "fp16"
+      }Linear: x [${x.shape}], W [${w.shape}] and b [${b.shape}] do not chain`,
+    );
   }
   const act = opts.activation ?? "none";
   const taping = recordingGradients();
-  const xPacked = taping ? sharedPackedBf16(x) : undefined;
+  const xPacked = taping ? fmt.sharedPacked(x) : undefined;
   const [N, nIn] = x.shape, nOut = w.shape[1];
+  const type = fmt.type;
   const op = tf.customGrad(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
       const out = new Float32Array(N * nOut);
-      const b16 = roundBf16Array(f32(bs));
+      const b16 = fmt.round(f32(bs));
       for (let r = 0; r < N; r++) out.set(b16, r * nOut);
       gemm({
-        type: "bf16",
+        type,
         m: N,
         n: nOut,
         k: nIn,
-        a: xPacked ? { data: packedBf16Bits(xPacked), ld: nIn } : { data: f32(xs), ld: nIn },
+        a: xPacked ? { data: packedBits(xPacked), ld: nIn } : { data: f32(xs), ld: nIn },
         b: { data: f32(ws), ld: nOut },
         c: { data: out, ld: nOut },
         beta: 1,
         roundOut: true,
       });
-      const z = bf16Tensor<tf.Tensor2D>(out, [N, nOut]);
+      const z = halfTensor<tf.Tensor2D>(fmt, out, [N, nOut]);
       let value: tf.Tensor = z;
       let zPacked: tf.Tensor | undefined;
       if (act !== "none") {
         value = tf.tidy(() => {
           const y = activate(act, z);
-          return bf16Tensor(roundBf16Array(f32(y)), y.shape);
+          return halfTensor(fmt, fmt.round(f32(y)), y.shape);
         });
-        if (taping) zPacked = packTensor(z);
+        if (taping) zPacked = fmt.pack(z);
         z.dispose();
       }
       if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
@@ -132,16 +197,16 @@ export function bf16Linear(
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
             let g: Float32Array; // bf16(dy) or bf16(dy · act'(z16)), f32 storage
+            const dy16 = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy));
             if (zp) {
-              const z16 = tf.tensor(unpackBf16(packedBf16Bits(zp), N * nOut), [N, nOut]);
-              const dy16 = tf.tensor(roundBf16Array(f32(dy)), dy.shape, "float32");
-              g = roundBf16Array(f32(tf.mul(dy16, activationGrad(act, z16))));
+              const z16 = tf.tensor(fmt.unpack(packedBits(zp), N * nOut), [N, nOut]);
+              g = fmt.round(f32(tf.mul(tf.tensor(dy16, dy.shape, "float32"), activationGrad(act, z16))));
             } else {
-              g = isBf16Valued(dy) ? f32(dy) : roundBf16Array(f32(dy));
+              g = dy16;
             }
             const dx = new Float32Array(N * nIn), dw = new Float32Array(nIn * nOut);
             gemm({ // dx = bf16(g W16ᵀ)
-              type: "bf16",
+              type,
               transB: true,
               m: N,
               n: nIn,
@@ -152,12 +217,12 @@ export function bf16Linear(
               roundOut: true,
             });
             gemm({ // dW = x16ᵀ g, f32
-              type: "bf16",
+              type,
               transA: true,
               m: nIn,
               n: nOut,
               k: N,
-              a: { data: packedBf16Bits(xp), ld: nIn },
+              a: { data: packedBits(xp), ld: nIn },
               b: { data: g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
@@ -166,7 +231,7 @@ export function bf16Linear(
               for (let j = 0, o = r * nOut; j < nOut; j++) acc[j] += g[o + j];
             }
             return [
-              bf16Tensor(dx, [N, nIn]),
+              halfTensor(fmt, dx, [N, nIn]),
               tf.tensor(dw, [nIn, nOut], "float32"),
               tf.tensor(Float32Array.from(acc), [nOut], "float32"),
             ];
@@ -205,43 +270,53 @@ export function bf16AttentionScores(
   shape: HeadShape,
   scale: number,
 ): tf.Tensor4D {
-  checkRows(q, shape, "bf16AttentionScores: q");
-  checkRows(k, shape, "bf16AttentionScores: k");
-  if (q.shape[1] !== k.shape[1]) {
-    throw new Error(`bf16AttentionScores: q [${q.shape}] and k [${k.shape}] differ`);
-  }
+  return halfAttentionScores(BF16, q, k, shape, scale);
+}
+
+/** `bf16AttentionScores` in the 16-bit format `fmt`. */
+export function halfAttentionScores(
+  fmt: HalfFormat,
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  shape: HeadShape,
+  scale: number,
+): tf.Tensor4D {
+  const name = `${fmt.type === "bf16" ? "bf16" : "fp16"}AttentionScores`;
+  checkRows(q, shape, `${name}: q`);
+  checkRows(k, shape, `${name}: k`);
+  if (q.shape[1] !== k.shape[1]) throw new Error(`${name}: q [${q.shape}] and k [${k.shape}] differ`);
   const taping = recordingGradients();
-  const qPacked = taping ? sharedPackedBf16(q) : undefined;
-  const kPacked = taping ? sharedPackedBf16(k) : undefined;
+  const qPacked = taping ? fmt.sharedPacked(q) : undefined;
+  const kPacked = taping ? fmt.sharedPacked(k) : undefined;
   const { batch: B, seqLen: L, heads: nh } = shape;
   const H = q.shape[1], dh = H / nh;
   const op = tf.customGrad(
     ((qs: tf.Tensor2D, ks: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const out = new Float32Array(B * nh * L * L);
       gemm({
-        type: "bf16",
+        type: fmt.type,
         transB: true,
         m: L,
         n: L,
         k: dh,
         batch: [B, nh],
-        a: rowsOperand(qPacked ? packedBf16Bits(qPacked) : f32(qs), shape, H),
-        b: rowsOperand(kPacked ? packedBf16Bits(kPacked) : f32(ks), shape, H),
+        a: rowsOperand(qPacked ? packedBits(qPacked) : f32(qs), shape, H),
+        b: rowsOperand(kPacked ? packedBits(kPacked) : f32(ks), shape, H),
         c: { ...probsOperand(out, shape), data: out },
         roundOut: true,
         postScale: scale,
       });
       if (taping) save([qPacked!, kPacked!]);
       return {
-        value: bf16Tensor(out, [B, nh, L, L]),
+        value: halfTensor(fmt, out, [B, nh, L, L]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
           const d = f32(dy), g = new Float32Array(d.length); // g = bf16(bf16(dy)·scale)
-          roundBf16Array(d, g);
+          fmt.round(d, g);
           for (let i = 0; i < g.length; i++) g[i] *= scale;
-          roundBf16Array(g, g);
-          const q16 = packedBf16Bits(saved[0]), k16 = packedBf16Bits(saved[1]);
+          fmt.round(g, g);
+          const q16 = packedBits(saved[0]), k16 = packedBits(saved[1]);
           const dq = new Float32Array(B * L * H), dk = new Float32Array(B * L * H);
-          const common = { type: "bf16" as const, m: L, n: dh, k: L, batch: [B, nh] as [number, number] };
+          const common = { type: fmt.type, m: L, n: dh, k: L, batch: [B, nh] as [number, number] };
           gemm({ // dQ = g K
             ...common,
             a: probsOperand(g, shape),
@@ -257,7 +332,7 @@ export function bf16AttentionScores(
             c: { ...rowsOperand(dk, shape, H), data: dk },
             roundOut: true,
           });
-          return [bf16Tensor(dq, [B * L, H]), bf16Tensor(dk, [B * L, H])];
+          return [halfTensor(fmt, dq, [B * L, H]), halfTensor(fmt, dk, [B * L, H])];
         }),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
@@ -267,38 +342,49 @@ export function bf16AttentionScores(
 
 /** Attention context bf16(probs · V): probs [B, nh, L, L], v [B·L, H] -> [B·L, H] (heads merged). */
 export function bf16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: HeadShape): tf.Tensor2D {
-  checkRows(v, shape, "bf16AttentionContext: v");
+  return halfAttentionContext(BF16, probs, v, shape);
+}
+
+/** `bf16AttentionContext` in the 16-bit format `fmt`. */
+export function halfAttentionContext(
+  fmt: HalfFormat,
+  probs: tf.Tensor4D,
+  v: tf.Tensor2D,
+  shape: HeadShape,
+): tf.Tensor2D {
+  const name = `${fmt.type === "bf16" ? "bf16" : "fp16"}AttentionContext`;
+  checkRows(v, shape, `${name}: v`);
   const { batch: B, seqLen: L, heads: nh } = shape;
   if (probs.shape.join() !== [B, nh, L, L].join()) {
-    throw new Error(`bf16AttentionContext: probs [${probs.shape}] is not [${[B, nh, L, L]}]`);
+    throw new Error(`${name}: probs [${probs.shape}] is not [${[B, nh, L, L]}]`);
   }
   const taping = recordingGradients();
-  const pPacked = taping ? sharedPackedBf16(probs) : undefined;
-  const vPacked = taping ? sharedPackedBf16(v) : undefined;
+  const pPacked = taping ? fmt.sharedPacked(probs) : undefined;
+  const vPacked = taping ? fmt.sharedPacked(v) : undefined;
   const H = v.shape[1], dh = H / nh;
   const op = tf.customGrad(
     ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const out = new Float32Array(B * L * H);
       gemm({
-        type: "bf16",
+        type: fmt.type,
         m: L,
         n: dh,
         k: L,
         batch: [B, nh],
-        a: probsOperand(pPacked ? packedBf16Bits(pPacked) : f32(ps), shape),
-        b: rowsOperand(vPacked ? packedBf16Bits(vPacked) : f32(vs), shape, H),
+        a: probsOperand(pPacked ? packedBits(pPacked) : f32(ps), shape),
+        b: rowsOperand(vPacked ? packedBits(vPacked) : f32(vs), shape, H),
         c: { ...rowsOperand(out, shape, H), data: out },
         roundOut: true,
       });
       if (taping) save([pPacked!, vPacked!]);
       return {
-        value: bf16Tensor(out, [B * L, H]),
+        value: halfTensor(fmt, out, [B * L, H]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
           const g = f32(dy); // rounded to bf16 inside the kernels
-          const p16 = packedBf16Bits(saved[0]), v16 = packedBf16Bits(saved[1]);
+          const p16 = packedBits(saved[0]), v16 = packedBits(saved[1]);
           const dp = new Float32Array(B * nh * L * L), dv = new Float32Array(B * L * H);
           gemm({ // dP = g Vᵀ
-            type: "bf16",
+            type: fmt.type,
             transB: true,
             m: L,
             n: L,
@@ -310,7 +396,7 @@ export function bf16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: 
             roundOut: true,
           });
           gemm({ // dV = Pᵀ g
-            type: "bf16",
+            type: fmt.type,
             transA: true,
             m: L,
             n: dh,
@@ -321,7 +407,7 @@ export function bf16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: 
             c: { ...rowsOperand(dv, shape, H), data: dv },
             roundOut: true,
           });
-          return [bf16Tensor(dp, [B, nh, L, L]), bf16Tensor(dv, [B * L, H])];
+          return [halfTensor(fmt, dp, [B, nh, L, L]), halfTensor(fmt, dv, [B * L, H])];
         }),
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
