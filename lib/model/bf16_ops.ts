@@ -35,7 +35,8 @@
  */
 import { tf } from "../tf.ts";
 import { gemm, packHalfFast, roundHalfFast } from "../kernels/onednn.ts";
-import { peekFloat32 } from "../kernels/cpu_pool.ts";
+import { allocFloat32, peekFloat32, releaseFloat32 } from "../kernels/cpu_pool.ts";
+import { nativeKernels } from "../kernels/native_kernels.ts";
 import { releasing } from "./grad_release.ts";
 import { isBf16Valued, markBf16, packedBf16Bits, unpackBf16 } from "./bf16.ts";
 import { isF16Valued, markF16, unpackF16 } from "./fp16.ts";
@@ -131,6 +132,34 @@ function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, 
   return fmt.mark(tf.tensor(values, shape, "float32") as T);
 }
 
+/** y = act(z) with the compiled C kernels (`native_kernels.ts`); false when they are not loaded. */
+function nativeActivation(act: Bf16Activation, z: Float32Array, y: Float32Array): boolean {
+  const k = nativeKernels();
+  if (!k) return false;
+  if (act === "gelu") k.gelu(z, y, z.length);
+  else if (act === "gelu_new") k.geluNew(z, y, z.length);
+  else if (act === "relu") { for (let i = 0; i < z.length; i++) y[i] = z[i] > 0 || z[i] !== z[i] ? z[i] : 0; }
+  else return false;
+  return true;
+}
+
+/** g = dy · act'(z) with the compiled C kernels; false when they are not loaded. */
+function nativeActivationGrad(
+  act: Bf16Activation,
+  dy: Float32Array,
+  z: Float32Array,
+  g: Float32Array,
+): boolean {
+  const k = nativeKernels();
+  if (!k) return false;
+  if (act === "gelu") k.geluGrad(dy, z, g, z.length);
+  else if (act === "gelu_new") k.geluNewGrad(dy, z, g, z.length);
+  else if (act === "relu") { for (let i = 0; i < z.length; i++) g[i] = z[i] > 0 ? dy[i] : 0; }
+  // torch: 0 at z = 0
+  else return false;
+  return true;
+}
+
 /** x [N, in] @ W [in, out] + b [out] in bf16 mixed precision, optionally with a fused bf16 activation. */
 export function bf16Linear(
   x: tf.Tensor2D,
@@ -165,7 +194,7 @@ export function halfLinear(
   const type = fmt.type;
   const op = tf.customGrad(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
-      const out = new Float32Array(N * nOut);
+      const out = allocFloat32(N * nOut);
       const b16 = fmt.round(f32(bs));
       for (let r = 0; r < N; r++) out.set(b16, r * nOut);
       gemm({
@@ -183,9 +212,11 @@ export function halfLinear(
       let value: tf.Tensor = z;
       let zPacked: tf.Tensor | undefined;
       if (act !== "none") {
-        value = tf.tidy(() => {
-          const y = activate(act, z);
-          return halfTensor(fmt, fmt.round(f32(y)), y.shape);
+        const y = allocFloat32(N * nOut);
+        value = nativeActivation(act, out, y) ? halfTensor(fmt, fmt.round(y, y), [N, nOut]) : tf.tidy(() => {
+          releaseFloat32(y);
+          const t = activate(act, z);
+          return halfTensor(fmt, fmt.round(f32(t)), t.shape);
         });
         if (taping) zPacked = fmt.pack(z);
         z.dispose();
@@ -197,14 +228,20 @@ export function halfLinear(
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
             let g: Float32Array; // bf16(dy) or bf16(dy · act'(z16)), f32 storage
-            const dy16 = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy));
+            const dy16 = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy), allocFloat32(N * nOut));
             if (zp) {
-              const z16 = tf.tensor(fmt.unpack(packedBits(zp), N * nOut), [N, nOut]);
-              g = fmt.round(f32(tf.mul(tf.tensor(dy16, dy.shape, "float32"), activationGrad(act, z16))));
+              const z16 = fmt.unpack(packedBits(zp), N * nOut);
+              g = allocFloat32(N * nOut);
+              if (nativeActivationGrad(act, dy16, z16, g)) fmt.round(g, g);
+              else {
+                releaseFloat32(g);
+                const z16t = tf.tensor(z16, [N, nOut]);
+                g = fmt.round(f32(tf.mul(tf.tensor(dy16, dy.shape, "float32"), activationGrad(act, z16t))));
+              }
             } else {
               g = dy16;
             }
-            const dx = new Float32Array(N * nIn), dw = new Float32Array(nIn * nOut);
+            const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
             gemm({ // dx = bf16(g W16ᵀ)
               type,
               transB: true,
