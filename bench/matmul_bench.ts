@@ -201,9 +201,7 @@ await main(async () => {
     }
   }
   console.log(
-    `\nLinear [${N}, ${I}] @ [${I}, ${O}] + GELU on cpu, ${
-      threads[threads.length - 1]
-    } thread(s), best of ${layerRounds}, ms:`,
+    `\nLinear [${N}, ${I}] @ [${I}, ${O}] + GELU on cpu, ${layerThreads} thread(s), best of ${layerRounds}, ms:`,
   );
   console.log("| op | forward | forward + backward | vs fp32 (fwd+bwd) |");
   console.log("|---|---|---|---|");
