@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { main, parseFlags, positiveInt, required } from "./_cli.ts";
+import { main, parseFlags, positiveInt } from "./_cli.ts";
 import { parseBackend, useBackend } from "../lib/backend.ts";
 import { modelAndPooler } from "../lib/app/model_flags.ts";
 import { InputError } from "../lib/errors.ts";

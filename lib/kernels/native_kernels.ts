@@ -30,7 +30,20 @@ import { createHash } from "node:crypto";
 import { writeFileAtomicSync } from "../io/atomic_write.ts";
 
 const SOURCE = new URL("./native/simcse_kernels.c", import.meta.url);
-const FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-shared"];
+/**
+ * `-ffast-math`'s value-changing parts, but not `-ffast-math` itself: with it, gcc 12 links
+ * `crtfastmath.o` into the library, whose constructor sets flush-to-zero and denormals-are-zero for
+ * the whole process when it is loaded (every float32 denormal in JS then reads as 0).
+ */
+const FAST_MATH = [
+  "-fno-math-errno",
+  "-fno-trapping-math",
+  "-ffinite-math-only",
+  "-fno-signed-zeros",
+  "-fassociative-math",
+  "-freciprocal-math",
+];
+const FLAGS = ["-O3", "-march=native", ...FAST_MATH, "-fPIC", "-shared"];
 
 const SYMBOLS = {
   simcse_gelu: { parameters: ["buffer", "buffer", "i64"], result: "void" },
@@ -244,13 +257,18 @@ function compilers(): string[] {
 }
 
 /** Compile `src` to `out`; returns the sha256 of what was built, or the compilers' errors. */
-function compile(src: string, out: string): { hash: string } | { error: string } {
+function compile(
+  src: string,
+  out: string,
+  flags = FLAGS,
+  libs = ["-lm"],
+): { hash: string } | { error: string } {
   const errors: string[] = [];
   for (const cc of compilers()) {
     const tmp = `${out}.${Deno.pid}.tmp`;
     try {
       const r = new Deno.Command(cc, {
-        args: [...FLAGS, "-o", tmp, src, "-lm"],
+        args: [...flags, "-o", tmp, src, ...libs],
         stderr: "piped",
         stdout: "null",
       })
@@ -295,6 +313,8 @@ function trustedBuild(
   dir: string,
   name: string,
   cached: boolean,
+  flags = FLAGS,
+  libs = ["-lm"],
 ): { path: string; hash: string } | {
   error: string;
 } {
@@ -318,7 +338,7 @@ function trustedBuild(
       } catch { /* another process removed it first */ }
     }
   }
-  const r = compile(src, path);
+  const r = compile(src, path, flags, libs);
   if ("error" in r) return r;
   if (cached) writeFileAtomicSync(`${path}.sha256`, `${r.hash}\n`);
   return { path, hash: r.hash };
@@ -367,39 +387,13 @@ export function loadNativeKernels(): NativeKernels | null {
       reason = `the C source is not a local file (${SOURCE.href})`;
       return null;
     }
-    const src = SOURCE.pathname;
-    const text = Deno.readTextFileSync(src);
-    const ext = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
-    const name = `simcse_kernels-${
-      fnv1a([text, FLAGS.join(" "), cpuFlags() || Deno.build.arch, compilers()[0]].join("\n"))
-    }.${ext}`;
-    let dir = nativeCacheDir();
-    if (dir !== null) {
-      const why = untrustedDirReason(dir);
-      if (why !== null) {
-        note(`not using the kernel cache ${dir}: ${why}; compiling into a private temporary folder`);
-        dir = null;
-      }
+    const opened = openTrustedLibrary(SOURCE, { name: "simcse_kernels" }, SYMBOLS);
+    if ("error" in opened) {
+      reason = opened.error;
+      return null;
     }
-    const temporary = dir === null;
-    if (dir === null) dir = Deno.makeTempDirSync({ prefix: "simcse-kernels-" }); // created 0700
-    try {
-      const built = trustedBuild(src, dir, name, !temporary);
-      if ("error" in built) {
-        reason = `no C compiler could build ${src} (${built.error})`;
-        return null;
-      }
-      // Checked again right before opening: only the bytes hashed above are loaded.
-      if (sha256FileSync(built.path) !== built.hash) {
-        reason = `${built.path} changed while it was being loaded`;
-        return null;
-      }
-      const lib = Deno.dlopen(built.path, SYMBOLS);
-      kernels = wrap(lib.symbols, built.path);
-      return kernels;
-    } finally {
-      if (temporary) Deno.removeSync(dir, { recursive: true });
-    }
+    kernels = wrap(opened.lib.symbols, opened.path);
+    return kernels;
   } catch (e) {
     reason = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
       ? "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)"
@@ -423,4 +417,55 @@ export function setNativeKernelsEnabled(on: boolean): void {
 /** Why the C kernels are not in use, or null. */
 export function nativeKernelsUnavailableReason(): string | null {
   return reason;
+}
+
+/**
+ * Compile the C file `source` once per machine (cached as `<name>-<hash>.so` under the private cache,
+ * keyed by source, flags, libraries, CPU flags and compiler) and open it with `symbols`. The rules of
+ * the kernel cache hold for every library: the cache folder must be private (0700, this user's), a
+ * cached library is opened only when its sha256 equals the one recorded when it was compiled (else it
+ * is rebuilt), and the bytes are hashed again right before `dlopen`; without a trusted cache the
+ * library is built in a private temporary folder removed once it is open.
+ */
+export function openTrustedLibrary<S extends Deno.ForeignLibraryInterface>(
+  source: URL,
+  opts: { name: string; flags?: string[]; libs?: string[] },
+  symbols: S,
+): { lib: Deno.DynamicLibrary<S>; path: string } | { error: string } {
+  try {
+    if (source.protocol !== "file:") return { error: `the C source is not a local file (${source.href})` };
+    const flags = opts.flags ?? FLAGS, libs = opts.libs ?? ["-lm"];
+    const src = source.pathname;
+    const text = Deno.readTextFileSync(src);
+    const ext = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
+    const key = [text, flags.join(" "), libs.join(" "), cpuFlags() || Deno.build.arch, compilers()[0]];
+    const name = `${opts.name}-${fnv1a(key.join("\n"))}.${ext}`;
+    let dir = nativeCacheDir();
+    if (dir !== null) {
+      const why = untrustedDirReason(dir);
+      if (why !== null) {
+        note(`not using the kernel cache ${dir}: ${why}; compiling into a private temporary folder`);
+        dir = null;
+      }
+    }
+    const temporary = dir === null;
+    if (dir === null) dir = Deno.makeTempDirSync({ prefix: "simcse-kernels-" }); // created 0700
+    try {
+      const built = trustedBuild(src, dir, name, !temporary, flags, libs);
+      if ("error" in built) return { error: `no C compiler could build ${src} (${built.error})` };
+      // Checked again right before opening: only the bytes hashed above are loaded.
+      if (sha256FileSync(built.path) !== built.hash) {
+        return { error: `${built.path} changed while it was being loaded` };
+      }
+      return { lib: Deno.dlopen(built.path, symbols), path: built.path };
+    } finally {
+      if (temporary) Deno.removeSync(dir, { recursive: true });
+    }
+  } catch (e) {
+    return {
+      error: e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
+        ? "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)"
+        : (e as Error).message,
+    };
+  }
 }

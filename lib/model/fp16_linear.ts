@@ -31,6 +31,25 @@ import { tf } from "../tf.ts";
 import { releasing } from "./grad_release.ts";
 import { activationInputGrad, activationValue, type AnyActivation } from "./fused.ts";
 import { asF16, isF16Valued, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
+import { F16, halfLinear } from "./bf16_ops.ts";
+import { gemmEngine } from "../kernels/onednn.ts";
+
+let kernelPath = true;
+
+/**
+ * Whether the fp16 ops run on the 16-bit gemm kernels of `lib/kernels/onednn.ts` (`bf16_ops.ts` with
+ * binary16): on the cpu backend, when oneDNN or OpenBLAS is there. The operands are rounded inside the
+ * kernel (oneDNN with an f16 kernel; oneDNN 2.6 has none, see docs/CPU-PERF.md) or, on OpenBLAS, by one
+ * C (else JS) pass each, and the transposes are sgemm flags; same semantics as the tf-ops path below.
+ */
+export function fp16KernelPath(): boolean {
+  return kernelPath && tf.getBackend() === "cpu" && gemmEngine("f16") !== "js";
+}
+
+/** Switch the kernel path off (tests and benches compare it with the tf-ops emulation). */
+export function setFp16KernelPath(on: boolean): void {
+  kernelPath = on;
+}
 
 /** Activation fused into the fp16 op (HF names; "none" = plain Linear). */
 export type Fp16Activation = AnyActivation;
@@ -73,6 +92,7 @@ export function fp16Linear(
   ) {
     throw new Error(`fp16Linear: x [${x.shape}], W [${w.shape}] and b [${b.shape}] do not chain`);
   }
+  if (fp16KernelPath()) return halfLinear(F16, x, w, b, opts);
   const act = opts.activation ?? "none";
   const taping = recordingGradients();
   const xPacked = taping ? sharedPackedF16(x) : undefined;

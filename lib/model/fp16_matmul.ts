@@ -24,7 +24,8 @@
 import { tf } from "../tf.ts";
 import { releasing } from "./grad_release.ts";
 import { asF16, isF16Valued, markF16, roundF16, unpackF16Tensor } from "./fp16.ts";
-import { recordingGradients, sharedPackedF16 } from "./fp16_linear.ts";
+import { fp16KernelPath, recordingGradients, sharedPackedF16 } from "./fp16_linear.ts";
+import { F16, halfAttentionContext, halfAttentionScores } from "./bf16_ops.ts";
 
 /** Batch, sequence length and number of heads of [B·L, H] activations. */
 export interface HeadShape {
@@ -120,6 +121,7 @@ export function fp16AttentionScores(
   shape: HeadShape,
   scale: number,
 ): tf.Tensor4D {
+  if (fp16KernelPath()) return halfAttentionScores(F16, q, k, shape, scale);
   checkRows(q, shape, "fp16AttentionScores: q");
   checkRows(k, shape, "fp16AttentionScores: k");
   const taping = recordingGradients();
@@ -149,6 +151,7 @@ export function fp16AttentionScores(
 
 /** Attention context fp16(probs · V): probs [B, nh, L, L], v [B·L, H] -> [B·L, H] (heads merged). */
 export function fp16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: HeadShape): tf.Tensor2D {
+  if (fp16KernelPath()) return halfAttentionContext(F16, probs, v, shape);
   checkRows(v, shape, "fp16AttentionContext: v");
   const { batch: B, seqLen: L, heads: nh } = shape;
   if (probs.shape.join() !== [B, nh, L, L].join()) {

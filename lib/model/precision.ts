@@ -21,6 +21,7 @@ import type { AnyActivation } from "./fused.ts";
 import { InputError } from "../errors.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
+import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
 
 /** Every precision the encoders accept, in the order the CLIs list them. */
 export const PRECISIONS = ["fp32", "fp16", "bf16"] as const;
@@ -49,15 +50,11 @@ export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
     attentionContext: fp16AttentionContext,
   },
   bf16: {
-    linear: () => bf16Missing(),
-    attentionScores: () => bf16Missing(),
-    attentionContext: () => bf16Missing(),
+    linear: (x, w, b, activation) => bf16Linear(x, w, b, { activation }),
+    attentionScores: bf16AttentionScores,
+    attentionContext: bf16AttentionContext,
   },
 };
-
-function bf16Missing(): never {
-  throw new InputError("precision 'bf16' has no ops yet; use fp32 or fp16");
-}
 
 /** Parse a `--precision` value (case-insensitive), failing with the list of valid names. */
 export function parsePrecision(name: string): Precision {

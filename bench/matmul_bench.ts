@@ -1,0 +1,221 @@
+/**
+ * `deno run -A bench/matmul_bench.ts [--rounds N] [--threads 1,2] [--layer-rounds N] [--layer-threads N]
+ *   [--json FILE]`
+ *
+ * Matmul micro-benchmark on BERT's shapes (docs/CPU-PERF.md, "Beyond FP32"): GFLOP/s of OpenBLAS sgemm,
+ * oneDNN f32, oneDNN bf16 (operands given as bf16 codes, and given as f32 and rounded inside the
+ * kernel), and f16 (oneDNN where it has an f16 kernel, else the fallback that `onednn.ts` uses:
+ * sgemm on f16-rounded copies), for C[M,N] = A[M,K]·B[K,N], row-major, f32 output. Rounds are
+ * interleaved (every engine once per shape per round, so load from elsewhere hits all alike) and the
+ * best of N is reported, at each thread count.
+ *
+ * Then one Linear layer at a BERT-base shape (x [4096, 768], W [768, 3072], GELU fused where the op has
+ * it) forward + backward on the accelerated cpu backend at `--layer-threads` (default 1): `linear`
+ * (fp32) + GELU, `fp16Linear` on its tf-ops emulation and on the gemm-kernel path, and `bf16Linear`,
+ * interleaved, best of `--layer-rounds`.
+ *
+ * OpenBLAS runs with whatever `OPENBLAS_CORETYPE` the environment sets (this script never sets it).
+ *
+ * @module
+ */
+import { main, parseFlags, positiveInt } from "../cli/_cli.ts";
+import { tf } from "../lib/tf.ts";
+import { useBackend } from "../lib/backend.ts";
+import { blasInfo, loadBlas, setBlasThreads } from "../lib/kernels/cpu_blas.ts";
+import {
+  describeMatmul,
+  gemm,
+  gemmEngine,
+  type GemmSpec,
+  loadOneDnn,
+  setOneDnnEnabled,
+  setOneDnnThreads,
+} from "../lib/kernels/onednn.ts";
+import { packBf16 } from "../lib/model/bf16.ts";
+import { bf16Linear } from "../lib/model/bf16_ops.ts";
+import { fp16Linear, setFp16KernelPath } from "../lib/model/fp16_linear.ts";
+import { linear } from "../lib/model/linear.ts";
+import { activation } from "../lib/model/layers.ts";
+
+const USAGE =
+  "usage: deno run -A bench/matmul_bench.ts [--rounds N] [--threads 1,2] [--layer-rounds N] [--json FILE]";
+
+const SHAPES: [number, number, number][] = [ // M, N, K
+  [4096, 768, 768],
+  [4096, 3072, 768],
+  [4096, 768, 3072],
+  [4096, 256, 256],
+  [4096, 1024, 256],
+];
+
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+type Engine = { name: string; run: (m: number, n: number, k: number) => void } | null;
+
+await main(async () => {
+  const { values: flags } = parseFlags(Deno.args, {
+    rounds: { type: "string" },
+    threads: { type: "string" },
+    "layer-rounds": { type: "string" },
+    "layer-threads": { type: "string" },
+    json: { type: "string" },
+  }, USAGE);
+  const rounds = positiveInt(flags.rounds, "--rounds", 5);
+  const layerRounds = positiveInt(flags["layer-rounds"], "--layer-rounds", 3);
+  const layerThreads = positiveInt(flags["layer-threads"], "--layer-threads", 1);
+  const threads = (flags.threads ?? "1,2").split(",").map((t) => positiveInt(t, "--threads", 1));
+  await useBackend("cpu");
+  const blas = loadBlas();
+  const dnn = loadOneDnn();
+  console.log(`matmul: ${describeMatmul()}`);
+  console.log(`OpenBLAS: ${blasInfo()?.config ?? "none"} (core ${blasInfo()?.corename ?? "-"})`);
+
+  const maxA = Math.max(...SHAPES.map(([m, , k]) => m * k));
+  const maxB = Math.max(...SHAPES.map(([, n, k]) => k * n));
+  const maxC = Math.max(...SHAPES.map(([m, n]) => m * n));
+  const a = values(maxA, 1), b = values(maxB, 2), c = new Float32Array(maxC);
+  const a16 = packBf16(a), b16 = packBf16(b);
+  const spec = (type: GemmSpec["type"], m: number, n: number, k: number, sixteen: boolean): GemmSpec => ({
+    type,
+    m,
+    n,
+    k,
+    a: { data: sixteen ? a16 : a, ld: k },
+    b: { data: sixteen ? b16 : b, ld: n },
+    c: { data: c, ld: n },
+  });
+  const engines: Engine[] = [
+    blas
+      ? {
+        name: "OpenBLAS sgemm",
+        run: (m, n, k) => blas.sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n),
+      }
+      : null,
+    dnn ? { name: "oneDNN f32", run: (m, n, k) => gemm(spec("f32", m, n, k, false)) } : null,
+    dnn?.impl.bf16
+      ? { name: "oneDNN bf16 (bf16 in)", run: (m, n, k) => gemm(spec("bf16", m, n, k, true)) }
+      : null,
+    dnn?.impl.bf16
+      ? {
+        name: "oneDNN bf16 (f32 in, rounded in kernel)",
+        run: (m, n, k) => gemm(spec("bf16", m, n, k, false)),
+      }
+      : null,
+    {
+      name: `f16 (${gemmEngine("f16") === "onednn" ? "oneDNN" : `${gemmEngine("f16")} on rounded copies`})`,
+      run: (m, n, k) => gemm(spec("f16", m, n, k, false)),
+    },
+  ];
+  const active = engines.filter((e): e is NonNullable<Engine> => e !== null);
+  const results: Record<string, Record<string, number>> = {};
+  for (const t of threads) {
+    setBlasThreads(t);
+    setOneDnnThreads(t);
+    const best = new Map<string, number>();
+    for (const e of active) for (const [m, n, k] of SHAPES) e.run(m, n, k); // warm-up: primitives, pages
+    for (let r = 0; r < rounds; r++) {
+      for (const [m, n, k] of SHAPES) {
+        for (const e of active) {
+          const t0 = performance.now();
+          e.run(m, n, k);
+          const s = (performance.now() - t0) / 1000;
+          const key = `${e.name}|${m}x${n}x${k}`;
+          best.set(key, Math.min(best.get(key) ?? Infinity, s));
+        }
+      }
+    }
+    console.log(`\n${t} thread(s), best of ${rounds}, GFLOP/s (M×N×K):`);
+    console.log(`| engine | ${SHAPES.map((s) => s.join("×")).join(" | ")} |`);
+    console.log(`|---|${SHAPES.map(() => "---").join("|")}|`);
+    for (const e of active) {
+      const row = SHAPES.map(([m, n, k]) => (2 * m * n * k) / best.get(`${e.name}|${m}x${n}x${k}`)! / 1e9);
+      results[`${t}t ${e.name}`] = Object.fromEntries(
+        SHAPES.map((s, i) => [s.join("x"), +row[i].toFixed(1)]),
+      );
+      console.log(`| ${e.name} | ${row.map((g) => g.toFixed(0)).join(" | ")} |`);
+    }
+  }
+
+  // One BERT-base FFN Linear (+ GELU), forward and backward, on the accelerated cpu backend.
+  setBlasThreads(layerThreads);
+  setOneDnnThreads(layerThreads);
+  setOneDnnEnabled(true);
+  const [N, I, O] = [4096, 768, 3072];
+  const x = tf.randomNormal([N, I], 0, 1, "float32", 1) as tf.Tensor2D;
+  const w = tf.randomNormal([I, O], 0, 0.03, "float32", 2) as tf.Tensor2D;
+  const bias = tf.zeros([O]) as tf.Tensor1D;
+  const dy = tf.randomNormal([N, O], 0, 1, "float32", 3);
+  type Op = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.Tensor;
+  const fp16: Op = (xx, ww, bb) =>
+    fp16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, { activation: "gelu" });
+  const withPath = (on: boolean, f: Op): Op => (xx, ww, bb) => {
+    setFp16KernelPath(on);
+    try {
+      return f(xx, ww, bb);
+    } finally {
+      setFp16KernelPath(true);
+    }
+  };
+  const layers: [string, Op][] = [
+    [
+      "fp32 linear + gelu",
+      (xx, ww, bb) => activation("gelu", linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D)),
+    ],
+    ["fp16Linear (gelu), tf-ops emulation", withPath(false, fp16)],
+    ["fp16Linear (gelu), gemm-kernel path", withPath(true, fp16)],
+    [
+      "bf16Linear (gelu)",
+      (xx, ww, bb) =>
+        bf16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, { activation: "gelu" }),
+    ],
+  ];
+  const layerBest = new Map<string, { fwd: number; both: number }>();
+  for (let r = 0; r <= layerRounds; r++) { // round 0 is a warm-up
+    for (const [name, f] of layers) {
+      const t0 = performance.now();
+      tf.tidy(() => {
+        f(x, w, bias).dataSync(); // (returning the array would make tidy walk its 12 M entries)
+      });
+      const t1 = performance.now();
+      tf.tidy(() => {
+        const g = tf.grads(f)([x, w, bias], dy);
+        g.forEach((t) => t.dataSync());
+      });
+      const t2 = performance.now();
+      console.error(
+        `  ${r === 0 ? "warm-up" : `round ${r}`}: ${name} ${(t1 - t0).toFixed(0)} + ${
+          (t2 - t1).toFixed(0)
+        } ms`,
+      );
+      if (r === 0) continue;
+      const prev = layerBest.get(name) ?? { fwd: Infinity, both: Infinity };
+      layerBest.set(name, { fwd: Math.min(prev.fwd, t1 - t0), both: Math.min(prev.both, t2 - t1) });
+    }
+  }
+  console.log(
+    `\nLinear [${N}, ${I}] @ [${I}, ${O}] + GELU on cpu, ${layerThreads} thread(s), best of ${layerRounds}, ms:`,
+  );
+  console.log("| op | forward | forward + backward | vs fp32 (fwd+bwd) |");
+  console.log("|---|---|---|---|");
+  const base = layerBest.get(layers[0][0])!.both;
+  const layerOut: Record<string, { fwd: number; both: number }> = {};
+  for (const [name] of layers) {
+    const v = layerBest.get(name)!;
+    layerOut[name] = v;
+    console.log(`| ${name} | ${v.fwd.toFixed(0)} | ${v.both.toFixed(0)} | ×${(base / v.both).toFixed(2)} |`);
+  }
+  if (flags.json) {
+    await Deno.writeTextFile(
+      flags.json,
+      JSON.stringify({ describe: describeMatmul(), gflops: results, layerMs: layerOut }, null, 1) + "\n",
+    );
+  }
+});

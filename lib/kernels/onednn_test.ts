@@ -1,0 +1,258 @@
+import { ok, strictEqual } from "node:assert/strict";
+import { bf16BitsToF32, f32ToBf16Bits, packBf16, roundBf16Array } from "../model/bf16.ts";
+import { f16Round, packF16 } from "../model/fp16.ts";
+import {
+  describeMatmul,
+  gemm,
+  gemmEngine,
+  type GemmType,
+  loadOneDnn,
+  oneDnnUnavailableReason,
+  packHalfFast,
+  roundHalfFast,
+  setGemmBlasDisabled,
+  setOneDnnEnabled,
+} from "./onednn.ts";
+
+/** Deterministic values in (-2, 2) with many mantissa bits (so rounding matters). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return out;
+}
+
+const roundOf: Record<GemmType, (v: number) => number> = {
+  f32: Math.fround,
+  bf16: (v) => bf16BitsToF32(f32ToBf16Bits(v)),
+  f16: f16Round,
+};
+
+/**
+ * The reference, written out here: operands rounded element by element with the scalar rounding of
+ * bf16.ts / fp16.ts (checked against torch and Float16Array), products summed in float64.
+ */
+function reference(
+  type: GemmType,
+  tA: boolean,
+  tB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  oa: number,
+  lda: number,
+  b: Float32Array,
+  ob: number,
+  ldb: number,
+): Float64Array {
+  const r = roundOf[type];
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) {
+        acc += r(a[oa + (tA ? p * lda + i : i * lda + p)]) * r(b[ob + (tB ? j * ldb + p : p * ldb + j)]);
+      }
+      out[i * n + j] = acc;
+    }
+  }
+  return out;
+}
+
+/** |got - want| <= f32 accumulation error bound (k · 2^-23 · Σ|products| is loose; use a relative 1e-5 of the row scale). */
+function assertNear(got: number, want: number, scale: number, what: string): void {
+  if (!(Math.abs(got - want) <= 2e-6 * scale + 1e-30)) throw new Error(`${what}: ${got} vs ${want}`);
+}
+
+const ENGINES = ["onednn", "openblas", "js"] as const;
+
+function useEngine(e: (typeof ENGINES)[number]): boolean {
+  setOneDnnEnabled(e === "onednn");
+  setGemmBlasDisabled(e === "js");
+  return e !== "onednn" || loadOneDnn() !== null;
+}
+
+for (const engine of ENGINES) {
+  for (const type of ["f32", "bf16", "f16"] as GemmType[]) {
+    Deno.test(`\`gemm()\` ${type} on ${engine}: all transposes, strides and both batch axes match a float64 sum of ${type}-rounded operands`, () => {
+      if (!useEngine(engine)) {
+        console.warn(`skipped: ${oneDnnUnavailableReason()}`);
+        return;
+      }
+      try {
+        const [B1, B2, M, N, K] = [2, 3, 5, 7, 33];
+        for (const tA of [false, true]) {
+          for (const tB of [false, true]) {
+            // A: [B1, B2, M, K] (or K x M) stored with padded rows; B interleaved like heads in [L, H].
+            const lda = (tA ? M : K) + 3, ldb = (tB ? K : N) * B2;
+            const aRows = tA ? K : M, bRows = tB ? N : K;
+            const sa: [number, number] = [B2 * aRows * lda, aRows * lda];
+            const sb: [number, number] = [bRows * ldb, tB ? K : N];
+            const a = values(1 + B1 * sa[0], 11), b = values(B1 * sb[0], 12);
+            const ldc = N * B2 + 1;
+            const sc: [number, number] = [M * ldc, N];
+            const c = values(B1 * sc[0], 13);
+            const before = c.slice();
+            gemm({
+              type,
+              transA: tA,
+              transB: tB,
+              m: M,
+              n: N,
+              k: K,
+              batch: [B1, B2],
+              a: { data: a, offset: 1, ld: lda, strides: sa },
+              b: { data: b, ld: ldb, strides: sb },
+              c: { data: c, ld: ldc, strides: sc },
+              alpha: 0.5,
+              beta: 2,
+            });
+            const written = new Uint8Array(c.length);
+            for (let i1 = 0; i1 < B1; i1++) {
+              for (let i2 = 0; i2 < B2; i2++) {
+                const want = reference(
+                  type,
+                  tA,
+                  tB,
+                  M,
+                  N,
+                  K,
+                  a,
+                  1 + i1 * sa[0] + i2 * sa[1],
+                  lda,
+                  b,
+                  i1 * sb[0] + i2 * sb[1],
+                  ldb,
+                );
+                for (let i = 0; i < M; i++) {
+                  for (let j = 0; j < N; j++) {
+                    const o = i1 * sc[0] + i2 * sc[1] + i * ldc + j;
+                    written[o] = 1;
+                    assertNear(
+                      c[o],
+                      0.5 * want[i * N + j] + 2 * before[o],
+                      4 * K,
+                      `${tA}/${tB} [${i1},${i2},${i},${j}]`,
+                    );
+                  }
+                }
+              }
+            }
+            for (let o = 0; o < c.length; o++) {
+              if (!written[o]) strictEqual(c[o], before[o], `gap ${o} untouched`);
+            }
+          }
+        }
+      } finally {
+        useEngine("onednn");
+      }
+    });
+  }
+
+  Deno.test(`\`gemm()\` on ${engine}: 16-bit operands, output rounding with a second scaled rounding, and a k = 0 product`, () => {
+    if (!useEngine(engine)) return;
+    try {
+      const [M, N, K] = [4, 6, 40];
+      const a = values(M * K, 21), b = values(K * N, 22);
+      for (const type of ["bf16", "f16"] as const) {
+        const r = roundOf[type];
+        const pack = type === "bf16" ? packBf16 : packF16;
+        const want = reference(type, false, false, M, N, K, a, 0, K, b, 0, N);
+        const fromF32 = new Float32Array(M * N), from16 = new Float32Array(M * N);
+        gemm({
+          type,
+          m: M,
+          n: N,
+          k: K,
+          a: { data: a, ld: K },
+          b: { data: b, ld: N },
+          c: { data: fromF32, ld: N },
+          roundOut: true,
+          postScale: 0.125 * 3,
+        });
+        gemm({
+          type,
+          m: M,
+          n: N,
+          k: K,
+          a: { data: pack(a), ld: K },
+          b: { data: pack(b), ld: N },
+          c: { data: from16, ld: N },
+          roundOut: true,
+          postScale: 0.375,
+        });
+        let exact = 0;
+        for (let i = 0; i < want.length; i++) {
+          strictEqual(from16[i], fromF32[i], `${type}: 16-bit codes in, same as float32 in`);
+          strictEqual(r(fromF32[i]), fromF32[i], `${type}: output is ${type}-valued`);
+          // Rounding the f32 sum: an f32 summation order may move a value across a rounding boundary.
+          const target = r(r(want[i]) * 0.375);
+          if (fromF32[i] === target) exact++;
+          else {ok(
+              Math.abs(fromF32[i] - target) <= Math.abs(target) * 2 ** (type === "bf16" ? -7 : -10),
+              `${type} ${i}`,
+            );}
+        }
+        ok(exact >= want.length - 2, `${type}: ${exact}/${want.length} exact`);
+      }
+      const c = new Float32Array([5, 5]);
+      gemm({
+        type: "bf16",
+        m: 1,
+        n: 2,
+        k: 0,
+        a: { data: new Float32Array(0), ld: 0 },
+        b: { data: new Float32Array(0), ld: 2 },
+        c: { data: c, ld: 2 },
+      });
+      ok(c.every((v) => v === 0), `k = 0 gives zeros: ${c}`);
+    } finally {
+      useEngine("onednn");
+    }
+  });
+}
+
+Deno.test("`describeMatmul()` names oneDNN's version and kernels (or why it is absent) and the CPU's 16-bit flags", () => {
+  const d = describeMatmul();
+  ok(/avx512_bf16 (yes|no), avx512_fp16 (yes|no)/.test(d), d);
+  ok(loadOneDnn() ? /oneDNN \d+\.\d+/.test(d) : d.includes("no oneDNN"), d);
+  ok(["onednn", "openblas", "js"].includes(gemmEngine("bf16")));
+});
+
+Deno.test("the shim's C rounding (`roundHalfFast`, `packHalfFast`) is bit-exact with Float16Array and with the torch-checked bf16.ts on 200k bit patterns", () => {
+  if (!loadOneDnn()) return; // without the shim these are the JS functions themselves
+  const n = 200_000, src = new Float32Array(n), u = new Uint32Array(src.buffer);
+  let s = 4242;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    // every other pattern with an exponent in binary16's range (plus margins), to hit its ties and subnormals
+    u[i] = i % 2 === 0 ? s : ((s & 0x807fffff) | ((98 + ((s >>> 7) % 48)) << 23)) >>> 0;
+  }
+  const same = (a: Uint32Array, b: Uint32Array, what: string) => {
+    for (let i = 0; i < n; i++) {
+      const nan = (x: number) => (x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0;
+      if (a[i] !== b[i] && !(nan(a[i]) && nan(b[i]))) {
+        throw new Error(`${what}: ${u[i].toString(16)} -> ${a[i].toString(16)}, want ${b[i].toString(16)}`);
+      }
+    }
+  };
+  const f16Native = Float32Array.from(new Float16Array(src));
+  same(new Uint32Array(roundHalfFast("f16", src).buffer), new Uint32Array(f16Native.buffer), "f16 round");
+  same(
+    new Uint32Array(roundHalfFast("bf16", src).buffer),
+    new Uint32Array(roundBf16Array(src).buffer),
+    "bf16 round",
+  );
+  const p16 = packHalfFast("f16", src, new Uint16Array(n)),
+    native16 = new Uint16Array(new Float16Array(src).buffer);
+  const pb = packHalfFast("bf16", src, new Uint16Array(n)), js = packBf16(src);
+  for (let i = 0; i < n; i++) {
+    const nan16 = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+    if (p16[i] !== native16[i] && !(nan16(p16[i]) && nan16(native16[i]))) throw new Error(`f16 pack ${i}`);
+    if (pb[i] !== js[i]) throw new Error(`bf16 pack ${i}: ${pb[i]} vs ${js[i]}`);
+  }
+});
