@@ -166,3 +166,29 @@ Deno.test({
     await Deno.remove(tmp, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "loading the C kernels leaves float32 denormals alone (no flush-to-zero from fast-math startup code)",
+  ignore: !haveCc,
+  fn: async () => {
+    const cache = await Deno.makeTempDir();
+    const code = `import { loadNativeKernels } from ${JSON.stringify(MODULE)};
+const k = loadNativeKernels();
+const f = new Float32Array([1e-40]);
+console.log(JSON.stringify({ loaded: k !== null, fround: Math.fround(1e-40), twice: f[0] * 2 }));`;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      env: { SIMCSE_CACHE_DIR: `${cache}/c` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    ok(r.success, new TextDecoder().decode(r.stderr));
+    const got = JSON.parse(new TextDecoder().decode(r.stdout));
+    ok(got.loaded, "the kernels load");
+    ok(
+      got.fround > 0 && got.twice > 0,
+      `denormals survive: fround(1e-40) = ${got.fround}, 2·1e-40 = ${got.twice}`,
+    );
+    await Deno.remove(cache, { recursive: true });
+  },
+});
