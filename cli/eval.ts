@@ -104,7 +104,7 @@ if (import.meta.main) {
     );
     let bar: ProgressBar | undefined;
     const t0 = performance.now();
-    const result = await evaluate((s) => Promise.resolve(encoder.embedBatch(s)), {
+    const result = await evaluate((s) => encoder.embedBatch(s), {
       dataDir,
       mode,
       tasks,

@@ -10,8 +10,8 @@ Deno.test("`eval --fp16` loads an encoder whose matmuls run in fp16: embeddings 
   const sentences = ["hello world", "a man is playing a guitar ."];
   const e32 = await loadSentenceEncoder(TINY, "avg", false);
   const e16 = await loadSentenceEncoder(TINY, "avg", true);
-  const a = e32.embedBatch(sentences).flatMap((r) => [...r]),
-    b = e16.embedBatch(sentences).flatMap((r) => [...r]);
+  const a = (await e32.embedBatch(sentences)).flatMap((r) => [...r]),
+    b = (await e16.embedBatch(sentences)).flatMap((r) => [...r]);
   const diff = assertClose(b, a, 3e-2, "fp16 vs fp32 embeddings", 1);
   ok(diff > 0, "fp16 really changes the numbers");
   e32.dispose();
@@ -23,7 +23,7 @@ Deno.test("`loadSentenceEncoder(dir, pooler, false)` is plain `SentenceEncoder.l
   const { SentenceEncoder } = await import("../lib/sentence_encoder.ts");
   const plain = await SentenceEncoder.load(TINY, { pooler: "avg" });
   const ours = await loadSentenceEncoder(TINY, "avg", false);
-  deepStrictEqual(ours.embedBatch(["a b c"]), plain.embedBatch(["a b c"]));
+  deepStrictEqual(await ours.embedBatch(["a b c"]), await plain.embedBatch(["a b c"]));
   plain.dispose();
   ours.dispose();
 });

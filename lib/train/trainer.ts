@@ -179,7 +179,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     ? ["STSBenchmark", "SICKRelatedness"]
     : [selectTask];
   const evalDev = async () => {
-    const r = await evaluate((s) => Promise.resolve(evalEncoder.embedBatch(s)), {
+    const r = await evaluate((s) => evalEncoder.embedBatch(s), {
       dataDir: cfg.dataDir,
       mode: "dev",
       tasks: devTasks,
@@ -207,7 +207,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
   let orderEpoch = Math.floor(state.step / perEpoch);
   let initialScores: Record<string, number> | undefined;
   if (state.step === 0 && cfg.evalInitialModel && cfg.finalEvalTasks.length > 0) {
-    const r = await evaluate((s) => Promise.resolve(evalEncoder.embedBatch(s)), {
+    const r = await evaluate((s) => evalEncoder.embedBatch(s), {
       dataDir: cfg.dataDir,
       mode: "test",
       tasks: cfg.finalEvalTasks as EvalTask[],
@@ -302,7 +302,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
     const enc = await SentenceEncoder.load(cfg.outputDir, {
       pooler: cfg.poolerType === "cls" && cfg.mlpOnlyTrain ? "cls_before_pooler" : cfg.poolerType,
     });
-    const r = await evaluate((s) => Promise.resolve(enc.embedBatch(s)), {
+    const r = await evaluate((s) => enc.embedBatch(s), {
       dataDir: cfg.dataDir,
       mode: "test",
       tasks: cfg.finalEvalTasks as EvalTask[],
