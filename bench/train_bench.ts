@@ -191,7 +191,7 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
         if (prof) startKernelProfile();
         const c0 = cpuSeconds(), t0 = performance.now();
         const s = step++;
-        trainStep(sm, vars, opt, batch, undefined, {
+        await trainStep(sm, vars, opt, batch, undefined, {
           lr: 3e-5,
           maxGradNorm,
           dropoutAt: (o) => seededDropout(1, s, o),

@@ -235,7 +235,7 @@ export async function train(cfg: TrainConfig, opts: TrainOptions): Promise<Train
         : undefined;
       const lossScale = scaler?.scale;
       if (scaler && hasPrecisionSwitch(bert)) bert.precision = "fp16"; // training steps only
-      const { lossValue, norm, skipped } = trainStep(sm, vars, opt, batch, masks, {
+      const { lossValue, norm, skipped } = await trainStep(sm, vars, opt, batch, masks, {
         lr,
         maxGradNorm: cfg.maxGradNorm,
         dropoutAt: (off) => seededDropout(cfg.seed, step, off),
@@ -430,18 +430,28 @@ export function lossAndGrads(
 
 /**
  * One optimizer step; returns the loss, the gradient norm before clipping, and whether the step was
- * skipped (only with a loss scaler, when a gradient was Inf/NaN; the norm is then NaN).
+ * skipped (only with a loss scaler, when a gradient was Inf/NaN; the norm is then NaN). On the cpu
+ * backend gradients and parameters are used in place; on other backends (webgpu allows no synchronous
+ * reads) the loss, gradients and parameters are read in one asynchronous batch and updated with the
+ * same float32 arithmetic.
  */
-export function trainStep(
+export async function trainStep(
   sm: SimcseModel,
   vars: Map<string, tf.Variable>,
   opt: AdamW,
   batch: ReturnType<typeof collate>,
   masks: { mlmInputIds: Int32Array; mlmLabels: Int32Array } | undefined,
   o: StepOptions,
-): { lossValue: number; norm: number; skipped: boolean } {
+): Promise<{ lossValue: number; norm: number; skipped: boolean }> {
   const tb = batchTensors(batch, masks);
   const { loss, grads } = lossAndGrads(sm, vars, tb, o.dropoutAt, o.padId, o.scaler?.scale);
+  tf.dispose([
+    tb.inputIds,
+    tb.attentionMask,
+    tb.tokenTypeIds,
+    ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
+  ]);
+  if (tf.getBackend() !== "cpu") return await hostStep(vars, opt, loss, grads, o);
   const lossValue = loss.dataSync()[0];
   let norm = NaN;
   let skipped = false;
@@ -463,12 +473,41 @@ export function trainStep(
   } else {
     tf.dispose([...grads.values()]);
   }
-  tf.dispose([
-    loss,
-    tb.inputIds,
-    tb.attentionMask,
-    tb.tokenTypeIds,
-    ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
-  ]);
+  loss.dispose();
   return { lossValue, norm, skipped };
+}
+
+/** The rest of {@link trainStep} from one asynchronous read of loss, gradients and parameters. */
+async function hostStep(
+  vars: Map<string, tf.Variable>,
+  opt: AdamW,
+  loss: tf.Scalar,
+  grads: Map<string, tf.Tensor>,
+  o: StepOptions,
+): Promise<{ lossValue: number; norm: number; skipped: boolean }> {
+  const names = [...grads.keys()];
+  let read: Float32Array[];
+  try {
+    read = await Promise.all([
+      loss.data(),
+      ...names.flatMap((n) => [grads.get(n)!.data(), vars.get(n)!.data()]),
+    ]) as Float32Array[];
+  } finally {
+    tf.dispose([loss, ...grads.values()]);
+  }
+  const lossValue = read[0][0];
+  if (!Number.isFinite(lossValue)) return { lossValue, norm: NaN, skipped: false };
+  const gv = new Map<string, Float32Array>(), pv = new Map<string, Float32Array>();
+  names.forEach((n, i) => {
+    gv.set(n, read[1 + 2 * i]);
+    pv.set(n, read[2 + 2 * i]);
+  });
+  if (o.scaler) {
+    const finite = o.scaler.unscaleValues(gv.values()); // as torch's unscale_, before clipping
+    o.scaler.update(finite);
+    if (!finite) return { lossValue, norm: NaN, skipped: true };
+  }
+  const norm = globalGradNorm(gv.values());
+  opt.stepValues(vars, gv, pv, o.lr, clipFactor(norm, o.maxGradNorm));
+  return { lossValue, norm, skipped: false };
 }
