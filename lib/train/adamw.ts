@@ -45,6 +45,9 @@ export class AdamW {
   private t = 0;
   private m = new Map<string, Float32Array>();
   private v = new Map<string, Float32Array>();
+  // webgpu: the moments stay on the device (see stepOnDevice); a name is in one pair of maps only.
+  private mDevice = new Map<string, tf.Tensor>();
+  private vDevice = new Map<string, tf.Tensor>();
 
   constructor(opts: AdamWOptions = {}) {
     this.beta1 = opts.beta1 ?? 0.9;
@@ -77,8 +80,9 @@ export class AdamW {
   }
 
   /**
-   * {@link step} for backends that cannot read synchronously (webgpu): gradients and parameters are
-   * read in one asynchronous batch, updated with the same float32 arithmetic, and written back.
+   * {@link step} for backends that cannot read synchronously. On webgpu the update runs on the device
+   * ({@link stepOnDevice}, nothing read back); elsewhere gradients and parameters are read in one
+   * asynchronous batch, updated with the same float32 arithmetic as {@link step}, and written back.
    */
   async stepAsync(
     params: Map<string, tf.Variable>,
@@ -86,6 +90,7 @@ export class AdamW {
     lr: number,
     gradScale = 1,
   ): Promise<void> {
+    if (tf.getBackend() === "webgpu") return this.stepOnDevice(params, grads, lr, gradScale);
     const names = [...params.keys()].filter((n) => grads.has(n));
     const read = await Promise.all(
       names.flatMap((n) => [grads.get(n)!.data(), params.get(n)!.data()]),
@@ -116,6 +121,48 @@ export class AdamW {
       if (!pv) throw new Error(`AdamW.stepValues: no values for parameter ${name}`);
       this.update(name, pv, gv, lr, stepSize, gradScale);
       assignValues(p, pv);
+    }
+  }
+
+  /**
+   * One update with tensor ops on the backend, the moments kept there as tensors (GPU backends: no
+   * gradient, parameter or moment leaves the device). Float32 arithmetic, the formula of {@link step};
+   * the last bits can differ from it (operation order). Moments restored by {@link load} are uploaded
+   * on first use; {@link stateAsync} reads them back for a checkpoint.
+   */
+  stepOnDevice(
+    params: Map<string, tf.Variable>,
+    grads: Map<string, tf.Tensor>,
+    lr: number,
+    gradScale = 1,
+  ): void {
+    const stepSize = this.begin(lr);
+    const { beta1: b1, beta2: b2, eps } = this;
+    const gs = Math.fround(gradScale);
+    for (const [name, p] of params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      let m = this.mDevice.get(name), v = this.vDevice.get(name);
+      if (!m || !v) {
+        const hm = this.m.get(name), hv = this.v.get(name);
+        m = hm ? tf.tensor(hm, p.shape, "float32") : tf.zeros(p.shape, "float32");
+        v = hv ? tf.tensor(hv, p.shape, "float32") : tf.zeros(p.shape, "float32");
+        this.m.delete(name);
+        this.v.delete(name);
+      }
+      const decay = noDecay(name) ? 0 : lr * this.weightDecay;
+      const [m2, v2, p2] = tf.tidy(() => {
+        const gi = gs === 1 ? g : tf.mul(g, gs);
+        const mi = tf.add(tf.mul(m!, b1), tf.mul(gi, 1 - b1));
+        const vi = tf.add(tf.mul(v!, b2), tf.mul(tf.square(gi), 1 - b2));
+        const pi = tf.sub(p, tf.div(tf.mul(mi, stepSize), tf.add(tf.sqrt(vi), eps)));
+        return [mi, vi, decay ? tf.sub(pi, tf.mul(pi, decay)) : pi];
+      });
+      tf.dispose([m, v]);
+      p.assign(p2);
+      p2.dispose();
+      this.mDevice.set(name, m2);
+      this.vDevice.set(name, v2);
     }
   }
 
@@ -158,13 +205,38 @@ export class AdamW {
     }
   }
 
-  /** A copy of the optimizer state, for checkpoints. */
+  /** A copy of the optimizer state, for checkpoints (moments on the device: use {@link stateAsync}). */
   state(): AdamWState {
+    if (this.mDevice.size > 0) {
+      throw new Error("AdamW.state(): the moments are on the device; use stateAsync()");
+    }
     return { step: this.t, m: Object.fromEntries(this.m), v: Object.fromEntries(this.v) };
+  }
+
+  /** A copy of the optimizer state, reading moments kept on the device in one asynchronous batch. */
+  async stateAsync(): Promise<AdamWState> {
+    const names = [...this.mDevice.keys()];
+    const read = await Promise.all(
+      names.flatMap((n) => [this.mDevice.get(n)!.data(), this.vDevice.get(n)!.data()]),
+    ) as Float32Array[];
+    const m = Object.fromEntries(this.m), v = Object.fromEntries(this.v);
+    names.forEach((n, i) => {
+      m[n] = read[2 * i];
+      v[n] = read[2 * i + 1];
+    });
+    return { step: this.t, m, v };
+  }
+
+  /** Free the moments kept on the device. */
+  dispose(): void {
+    tf.dispose([...this.mDevice.values(), ...this.vDevice.values()]);
+    this.mDevice.clear();
+    this.vDevice.clear();
   }
 
   /** Restore a state saved by `state()`. */
   load(state: AdamWState): void {
+    this.dispose();
     this.t = state.step;
     this.m = new Map(Object.entries(state.m));
     this.v = new Map(Object.entries(state.v));

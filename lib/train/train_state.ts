@@ -53,7 +53,7 @@ export async function saveTrainState(
   await writeSafetensors(`${tmp}/weights.safetensors`, weights, {
     layout: "simcse-deno internal (Linear kernels [in, out])",
   });
-  const os = opt.state();
+  const os = await opt.stateAsync(); // moments may live on the device (webgpu)
   const moments: StateDict = new Map();
   for (const [n, m] of Object.entries(os.m)) {
     moments.set(`m.${n}`, { dtype: "F32", shape: [m.length], data: m });

@@ -451,6 +451,7 @@ export async function trainStep(
     tb.tokenTypeIds,
     ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
   ]);
+  if (tf.getBackend() === "webgpu") return await deviceStep(vars, opt, loss, grads, o);
   if (tf.getBackend() !== "cpu") return await hostStep(vars, opt, loss, grads, o);
   const lossValue = loss.dataSync()[0];
   let norm = NaN;
@@ -510,4 +511,50 @@ async function hostStep(
   const norm = globalGradNorm(gv.values());
   opt.stepValues(vars, gv, pv, o.lr, clipFactor(norm, o.maxGradNorm));
   return { lossValue, norm, skipped: false };
+}
+
+/**
+ * The rest of {@link trainStep} on webgpu, where gradients, parameters and AdamW's moments stay on the
+ * device: unscaling, the finiteness check and the squared gradient norm are tensor ops, and one
+ * asynchronous read brings back three numbers (loss, squared norm, all-finite flag).
+ */
+async function deviceStep(
+  vars: Map<string, tf.Variable>,
+  opt: AdamW,
+  loss: tf.Scalar,
+  grads: Map<string, tf.Tensor>,
+  o: StepOptions,
+): Promise<{ lossValue: number; norm: number; skipped: boolean }> {
+  let g = grads;
+  if (o.scaler) {
+    const inv = Math.fround(1 / o.scaler.scale); // as torch's unscale_, before clipping
+    g = new Map([...grads].map(([n, t]) => [n, tf.mul(t, inv)]));
+    tf.dispose([...grads.values()]);
+  }
+  const list = [...g.values()];
+  const stats = tf.tidy(() => {
+    const sq = tf.addN(list.map((t) => tf.sum(tf.square(t))));
+    const finite = tf.cast(tf.all(tf.stack(list.map((t) => tf.all(tf.isFinite(t))))), "float32");
+    return tf.stack([tf.reshape(loss, []), sq, finite]);
+  });
+  let read: Float32Array;
+  try {
+    read = await stats.data() as Float32Array;
+  } finally {
+    tf.dispose([stats, loss]);
+  }
+  const [lossValue, sq, finite] = read;
+  let norm = NaN, skipped = false;
+  if (Number.isFinite(lossValue)) {
+    if (o.scaler) {
+      o.scaler.update(finite === 1);
+      skipped = finite !== 1;
+    }
+    if (!skipped) {
+      norm = Math.sqrt(sq);
+      opt.stepOnDevice(vars, g, o.lr, clipFactor(norm, o.maxGradNorm));
+    }
+  }
+  tf.dispose(list);
+  return { lossValue, norm, skipped };
 }
