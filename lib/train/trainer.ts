@@ -533,9 +533,21 @@ async function deviceStep(
   }
   const list = [...g.values()];
   const stats = tf.tidy(() => {
-    const sq = tf.addN(list.map((t) => tf.sum(tf.square(t))));
-    const finite = tf.cast(tf.all(tf.stack(list.map((t) => tf.all(tf.isFinite(t))))), "float32");
-    return tf.stack([tf.reshape(loss, []), sq, finite]);
+    // Pairwise adds, not addN/stack over every gradient: TF.js webgpu gives wrong results for ops with
+    // more inputs than a shader may bind (seen with 55 gradients on lavapipe).
+    const sum = (xs: tf.Tensor[]): tf.Tensor => {
+      while (xs.length > 1) {
+        const next: tf.Tensor[] = [];
+        for (let i = 0; i < xs.length; i += 2) {
+          next.push(i + 1 < xs.length ? tf.add(xs[i], xs[i + 1]) : xs[i]);
+        }
+        xs = next;
+      }
+      return xs[0];
+    };
+    const sq = sum(list.map((t) => tf.sum(tf.square(t))));
+    const bad = sum(list.map((t) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(t)), "float32"))));
+    return tf.stack([tf.reshape(loss, []), sq, tf.cast(tf.equal(bad, 0), "float32")]);
   });
   let read: Float32Array;
   try {

@@ -189,3 +189,47 @@ for (const backend of TEST_BACKENDS) {
     });
   }
 }
+
+Deno.test({
+  name:
+    "fp16 training step on webgpu: the gradient norm is that of the unscaled gradients (loss scale 1 vs 2^8)",
+  ignore: skipBackend("webgpu"),
+  fn: async () => {
+    await useBackend("webgpu");
+    const dir = await Deno.makeTempDir();
+    const cfg = await tinyConfig(dir);
+    const examples = await loadTrainFile(cfg.trainFile);
+    const norms: number[] = [];
+    for (const initScale of [1, 2 ** 8]) {
+      const { bert, tokenizer } = await buildModel(cfg);
+      const data = tokenizeExamples(examples, tokenizer, cfg.maxSeqLength);
+      const sm = new SimcseModel(bert, {
+        poolerType: "cls",
+        mlpOnlyTrain: true,
+        temp: cfg.temp,
+        hardNegativeWeight: 0,
+        mlmWeight: 0,
+        checkpointLayers: false,
+      }, MlpHead.init(bert.config.hiddenSize, bert.config.initializerRange, cfg.seed + 1));
+      const batch = collate(
+        data,
+        batchIndices(epochOrder(examples.rows.length, 1, 0), 0, 4),
+        tokenizer.info.padId,
+      );
+      if (hasPrecisionSwitch(bert)) bert.precision = "fp16";
+      const r = await trainStep(sm, sm.namedVariables(), new AdamW(), batch, undefined, {
+        lr: 1e-3,
+        maxGradNorm: 1,
+        dropoutAt: (off) => seededDropout(1, 0, off),
+        padId: bert.paddingIdx,
+        scaler: new LossScaler({ initScale }),
+      });
+      ok(!r.skipped && Number.isFinite(r.norm), `scale ${initScale}: step taken (${JSON.stringify(r)})`);
+      norms.push(r.norm);
+      sm.dispose();
+    }
+    // Scaling by a power of two is exact in binary16 away from overflow and subnormals: same norm.
+    ok(Math.abs(norms[0] - norms[1]) <= 1e-3 * norms[0], `norms ${norms[0]} vs ${norms[1]}`);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
