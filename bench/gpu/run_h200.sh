@@ -38,8 +38,8 @@ fi
   echo "== python/torch"; python3 -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")' 2>&1 || true
 } | tee "$OUT/machine.txt" >&2
 "$DENO" run -A "$carry/gpu_bench.js" --adapter-info 2>&1 | tee "$OUT/adapter.json" >&2
-have_adapter=1
-grep -q '"adapter":null' "$OUT/adapter.json" && have_adapter=0
+have_adapter=0
+grep -q '"adapter":{' "$OUT/adapter.json" && have_adapter=1
 
 if [ $quick -eq 1 ]; then configs="tiny"; steps=1; warmup=1; else configs="mini base"; steps=10; warmup=3; fi
 rec="$OUT/records.jsonl"
