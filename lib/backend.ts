@@ -19,6 +19,7 @@ import { InputError } from "./errors.ts";
 import { registerWasmKernels } from "./kernels/wasm_unsorted_segment_sum.ts";
 import { accelerateCpuBackend } from "./kernels/cpu_accel.ts";
 import { loadBlas } from "./kernels/cpu_blas.ts";
+import { registerWebgpuDropout } from "./kernels/webgpu/dropout.ts";
 
 export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = typeof BACKENDS[number];
@@ -94,7 +95,9 @@ async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
     // A software adapter (llvmpipe) is slower than wasm: `auto` skips it.
     if (requireHardware && (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter)) return false;
     await import("@tensorflow/tfjs-backend-webgpu");
-    return await tf.setBackend("webgpu");
+    if (!(await tf.setBackend("webgpu"))) return false;
+    registerWebgpuDropout(); // the fused dropout's hash masks as WGSL kernels
+    return true;
   } catch {
     return false;
   }
