@@ -156,7 +156,7 @@ async function stepBench(cfg: TrainConfig, steps: number): Promise<Record<Precis
   for (let s = 0; s <= steps; s++) { // s = 0 is a warm-up
     for (const r of s % 2 === 0 ? [a, b] : [b, a]) {
       const t0 = performance.now();
-      step(r, cfg, data[s], s);
+      await step(r, cfg, data[s], s);
       if (s > 0) times[r.precision].push(performance.now() - t0);
     }
     console.error(
@@ -168,8 +168,8 @@ async function stepBench(cfg: TrainConfig, steps: number): Promise<Record<Precis
   const out = {} as Record<Precision, StepBench>;
   for (const r of [a, b]) {
     const start = tf.memory().numBytes;
-    const prof = await tf.profile(() => {
-      step(r, cfg, data[steps + 1], steps + 1);
+    const prof = await tf.profile(async () => {
+      await step(r, cfg, data[steps + 1], steps + 1);
     });
     const ms = median(times[r.precision]);
     out[r.precision] = {
@@ -199,7 +199,7 @@ async function rssChild(cfg: TrainConfig, precision: Precision, steps: number): 
   const rssBefore = Deno.memoryUsage().rss;
   let peak = rssBefore;
   for (let s = 0; s < steps; s++) {
-    step(r, cfg, data[s], s);
+    await step(r, cfg, data[s], s);
     peak = Math.max(peak, Deno.memoryUsage().rss);
   }
   return { precision, rssBeforeBytes: rssBefore, peakRssBytes: peak };

@@ -15,7 +15,9 @@
  * PyTorch's median time over ours (> 1: we are faster). Only one child computes at a time.
  * Prints a table and writes a record to `results/bench/<timestamp>.json` with every timing.
  *
- * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` `--steps 6` (timed rounds) `--warmup 2`
+ * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` (also `webgpu`; suffix `-fp16` or `-bf16` for half Linear and
+ * attention matmuls with loss scaling, e.g. `webgpu,webgpu-fp16`; on webgpu the table adds the GPU buffer bytes TF.js
+ * allocated, its pool's high-water mark) `--steps 6` (timed rounds) `--warmup 2`
  * `--encode-batches 20` `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
  * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our
  * last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every child, ours and
@@ -39,6 +41,7 @@ import { SimcseModel } from "../lib/train/simcse_model.ts";
 import { MlpHead } from "../lib/train/mlp_head.ts";
 import { AdamW } from "../lib/train/adamw.ts";
 import { trainStep } from "../lib/train/trainer.ts";
+import { LossScaler } from "../lib/train/loss_scaler.ts";
 import { cpuAcceleration } from "../lib/kernels/cpu_accel.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
@@ -95,6 +98,8 @@ interface SideResult {
   trainCpuS: number[];
   encodeS: number[];
   peakRssBytes?: number;
+  /** webgpu: GPU buffer bytes allocated by TF.js (its pool keeps them: the high-water mark). */
+  peakGpuBytes?: number;
   blas?: string;
   profile?: { kernel: string; ms: number; calls: number }[];
   info?: Record<string, unknown>;
@@ -159,9 +164,19 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
     batchSize: BATCH,
   };
   let blas: string | undefined;
+  // Suffixes: "-ckpt" activation checkpointing; "-fp16" fp16 Linear/attention matmuls with loss scaling;
+  // "-bf16" bf16 ones (no scaling).
+  const precision = /-fp16\b/.test(backend) ? "fp16" : /-bf16\b/.test(backend) ? "bf16" : "fp32";
+  const scaler = precision === "fp16" ? new LossScaler() : undefined;
+  let gpuPeak = 0;
+  const gpuBytes = () => {
+    const m = tf.memory() as { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+    gpuPeak = Math.max(gpuPeak, m.numBytesAllocatedInGPU ?? 0, m.numBytesInGPU ?? 0);
+    return m.numBytesAllocatedInGPU === undefined ? undefined : gpuPeak;
+  };
   try {
-    const checkpointLayers = backend.endsWith("-ckpt"); // "cpu-ckpt": the cpu backend with activation checkpointing
-    await useBackend(backend.replace(/-ckpt$/, "") as BackendName);
+    const checkpointLayers = /-ckpt\b/.test(backend); // "cpu-ckpt": the cpu backend with activation checkpointing
+    await useBackend(backend.replace(/(-ckpt|-fp16|-bf16)+$/, "") as BackendName);
     const acc = cpuAcceleration();
     if (backend.startsWith("cpu")) {
       blas = acc?.blas ? `${acc.blas.config} (core ${acc.blas.corename})` : `none: ${acc?.blasReason}`;
@@ -172,10 +187,11 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
         mlpOnlyTrain: false,
         temp: 0.05,
         checkpointLayers,
+        precision,
       })
       : new SimcseModel(
         BertModel.init(bertConfig(config), 1, false),
-        { poolerType: "cls", mlpOnlyTrain: true, temp: 0.05, checkpointLayers },
+        { poolerType: "cls", mlpOnlyTrain: true, temp: 0.05, checkpointLayers, precision },
         MlpHead.init(bertConfig(config).hiddenSize, 0.02, 2),
       );
     vars = sm.namedVariables();
@@ -198,12 +214,15 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
         if (prof) startKernelProfile();
         const c0 = cpuSeconds(), t0 = performance.now();
         const s = step++;
-        trainStep(sm, vars, opt, batch, undefined, {
+        await trainStep(sm, vars, opt, batch, undefined, {
           lr: 3e-5,
           maxGradNorm,
           dropoutAt: (o) => seededDropout(1, s, o),
           padId: 0,
+          scaler,
+          skipNonFinite: precision === "bf16",
         });
+        gpuBytes();
         const out: Record<string, unknown> = {
           train_s: (performance.now() - t0) / 1000,
           cpu_s: cpuSeconds() - c0,
@@ -217,7 +236,7 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
         emb.dispose();
         say({ encode_s: (performance.now() - t0) / 1000 });
       } else if (cmd === "done") {
-        say({ peak_rss_bytes: peakRss() });
+        say({ peak_rss_bytes: peakRss(), peak_gpu_bytes: gpuBytes() });
         return;
       } else say({ error: `unknown command '${cmd}'` });
     } catch (e) {
@@ -297,6 +316,7 @@ class Peer {
     this.dead = true;
     this.result.error = (r?.error as string | undefined) ?? ((await this.stderrTail) || "exited");
     if (typeof r?.peak_rss_bytes === "number") this.result.peakRssBytes = r.peak_rss_bytes;
+    if (typeof r?.peak_gpu_bytes === "number") this.result.peakGpuBytes = r.peak_gpu_bytes;
     try {
       this.proc.kill();
     } catch { /* gone */ }
@@ -327,6 +347,7 @@ class Peer {
       await this.writer.write(new TextEncoder().encode("done\n"));
       const r = await this.next();
       if (typeof r?.peak_rss_bytes === "number") this.result.peakRssBytes = r.peak_rss_bytes;
+      if (typeof r?.peak_gpu_bytes === "number") this.result.peakGpuBytes = r.peak_gpu_bytes;
       await this.writer.close().catch(() => {});
     }
     await this.proc.status;
@@ -477,8 +498,8 @@ async function main(args: string[]): Promise<void> {
 
   const lines: string[] = [];
   lines.push(
-    "| config | backend | train steps/s (cpu s/step) | PyTorch steps/s (cpu s/step) | ratio | encode sent/s | PyTorch sent/s | ratio | peak RSS GB | PyTorch GB |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| config | backend | train steps/s (cpu s/step) | PyTorch steps/s (cpu s/step) | ratio | encode sent/s | PyTorch sent/s | ratio | peak RSS GB | PyTorch GB | GPU buffers GB |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const r of rows) {
     const bt = bestOf(r.torch, "trainS"), be = bestOf(r.torch, "encodeS");
@@ -489,7 +510,7 @@ async function main(args: string[]): Promise<void> {
         lines.push(
           `| ${r.config} | ${o.label} | failed: ${o.error.slice(0, 80)} | | | | | | ${
             fmt((o.peakRssBytes ?? NaN) / 2 ** 30)
-          } | |`,
+          } | | |`,
         );
         continue;
       }
@@ -499,7 +520,9 @@ async function main(args: string[]): Promise<void> {
           fmt(1 / tTrain, 3)
         } (${fmt(tCpu)}) | ${fmt(tTrain / ts)} | ${fmt(BATCH / es, 0)} | ${fmt(BATCH / tEnc, 0)} | ${
           fmt(tEnc / es)
-        } | ${fmt((o.peakRssBytes ?? NaN) / 2 ** 30)} | ${fmt(tRss / 2 ** 30)} |`,
+        } | ${fmt((o.peakRssBytes ?? NaN) / 2 ** 30)} | ${fmt(tRss / 2 ** 30)} | ${
+          o.peakGpuBytes === undefined ? "" : fmt(o.peakGpuBytes / 2 ** 30, 3)
+        } |`,
       );
     }
   }

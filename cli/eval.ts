@@ -115,7 +115,7 @@ if (import.meta.main) {
     );
     let bar: ProgressBar | undefined;
     const t0 = performance.now();
-    const embed = (s: string[]) => Promise.resolve(encoder.embedBatch(s));
+    const embed = (s: string[]) => encoder.embedBatch(s);
     const cells: Record<string, number> = {};
     if (metrics.has("sts")) {
       const result = await evaluate(embed, {

@@ -10,8 +10,8 @@ Deno.test("`eval --precision fp16` loads an encoder whose matmuls run in fp16: e
   const sentences = ["hello world", "a man is playing a guitar ."];
   const e32 = await SentenceEncoder.load(TINY, { pooler: "avg" });
   const e16 = await SentenceEncoder.load(TINY, { pooler: "avg", precision: "fp16" });
-  const a = e32.embedBatch(sentences).flatMap((r) => [...r]),
-    b = e16.embedBatch(sentences).flatMap((r) => [...r]);
+  const a = (await e32.embedBatch(sentences)).flatMap((r) => [...r]),
+    b = (await e16.embedBatch(sentences)).flatMap((r) => [...r]);
   const diff = assertClose(b, a, 3e-2, "fp16 vs fp32 embeddings", 1);
   ok(diff > 0, "fp16 really changes the numbers");
   e32.dispose();
@@ -22,7 +22,7 @@ Deno.test('`SentenceEncoder.load(dir, { precision: "fp32" })` is the default loa
   await useBackend("wasm");
   const plain = await SentenceEncoder.load(TINY, { pooler: "avg" });
   const ours = await SentenceEncoder.load(TINY, { pooler: "avg", precision: "fp32" });
-  deepStrictEqual(ours.embedBatch(["a b c"]), plain.embedBatch(["a b c"]));
+  deepStrictEqual(await ours.embedBatch(["a b c"]), await plain.embedBatch(["a b c"]));
   plain.dispose();
   ours.dispose();
 });

@@ -19,6 +19,7 @@ import { InputError } from "./errors.ts";
 import { registerWasmKernels } from "./kernels/wasm_unsorted_segment_sum.ts";
 import { accelerateCpuBackend } from "./kernels/cpu_accel.ts";
 import { loadBlas } from "./kernels/cpu_blas.ts";
+import { registerWebgpuDropout } from "./kernels/webgpu/dropout.ts";
 
 export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = typeof BACKENDS[number];
@@ -60,7 +61,31 @@ async function tryTensorflow(): Promise<string | null> {
   return null;
 }
 
+/**
+ * Deno's WebGPU start-up (its Vulkan loader's window-system probing) prints "XDG_RUNTIME_DIR is invalid
+ * or not set" twice when that variable does not name a folder, which is common in containers and CI.
+ * The probe needs no display; a private empty folder (mode 0700, removed at exit) silences it. We set
+ * one rather than skip probing so that `auto` still finds a real GPU on such machines (docs/GPU.md).
+ */
+function ensureXdgRuntimeDir(): void {
+  try {
+    const cur = Deno.env.get("XDG_RUNTIME_DIR");
+    if (cur && Deno.statSync(cur).isDirectory) return;
+  } catch { /* unset or missing: make one below */ }
+  try {
+    const dir = Deno.makeTempDirSync({ prefix: "simcse-xdg-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+  } catch { /* no env/write permission: the message is harmless */ }
+}
+
 async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
+  ensureXdgRuntimeDir();
   // deno-lint-ignore no-explicit-any
   const gpu = (globalThis.navigator as any)?.gpu;
   if (!gpu) return false;
@@ -70,7 +95,9 @@ async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
     // A software adapter (llvmpipe) is slower than wasm: `auto` skips it.
     if (requireHardware && (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter)) return false;
     await import("@tensorflow/tfjs-backend-webgpu");
-    return await tf.setBackend("webgpu");
+    if (!(await tf.setBackend("webgpu"))) return false;
+    registerWebgpuDropout(); // the fused dropout's hash masks as WGSL kernels
+    return true;
   } catch {
     return false;
   }

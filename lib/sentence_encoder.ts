@@ -79,10 +79,16 @@ export class SentenceEncoder {
 
   /**
    * Embed one batch in one forward pass (no re-ordering), as SentEval's batcher does: pad to the
-   * longest sentence, no truncation except at the model's position limit (with a warning).
+   * longest sentence, no truncation except at the model's position limit (with a warning). The
+   * result is read back asynchronously in one read (GPU backends allow no synchronous reads).
    */
-  embedBatch(sentences: string[]): Float32Array[] {
-    if (sentences.length === 0) return [];
+  embedBatch(sentences: string[]): Promise<Float32Array[]> {
+    return this.readRows(this.startBatch(sentences), sentences);
+  }
+
+  /** Run the forward pass of one batch; the [B, H] result is still on the backend. */
+  private startBatch(sentences: string[]): tf.Tensor2D | null {
+    if (sentences.length === 0) return null;
     const maxPos = this.maxPositions;
     // Tokenize with the model's position limit: identical ids when nothing is that long, and a huge
     // line costs no more than the part that is kept.
@@ -94,16 +100,25 @@ export class SentenceEncoder {
       this.warnedLength = true;
     }
     const { batchSize: B, seqLen: L } = batch;
-    const flat = tf.tidy(() => {
+    return tf.tidy(() => {
       return this.embedInputs({
         inputIds: tf.tensor2d(batch.inputIds, [B, L], "int32"),
         attentionMask: tf.tensor2d(batch.attentionMask, [B, L], "int32"),
         tokenTypeIds: tf.tensor2d(batch.tokenTypeIds, [B, L], "int32"),
       });
     });
-    const values = flat.dataSync() as Float32Array;
-    const H = flat.shape[1];
-    flat.dispose();
+  }
+
+  /** Read a [B, H] result into B rows and dispose it; a NaN or Inf in it is an error naming the sentence. */
+  private async readRows(flat: tf.Tensor2D | null, sentences: string[]): Promise<Float32Array[]> {
+    if (!flat) return [];
+    const [B, H] = flat.shape;
+    let values: Float32Array;
+    try {
+      values = await flat.data() as Float32Array;
+    } finally {
+      flat.dispose();
+    }
     const bad = firstNonFinite(values);
     if (bad >= 0) {
       throw inputError(
@@ -119,9 +134,9 @@ export class SentenceEncoder {
 
   /**
    * Embed any number of sentences; batches are formed from length-sorted sentences (less padding)
-   * and results come back in input order.
+   * and results come back in input order. The next batch's forward pass is queued before the
+   * previous batch is read back, so a GPU backend never waits idle on a read.
    */
-  // deno-lint-ignore require-await
   async encode(sentences: string[], opts: EncodeOptions = {}): Promise<Float32Array[]> {
     const bs = opts.batchSize ?? 128;
     const order = sentences.map((s, i) => ({ i, n: s.length })).sort((a, b) => a.n - b.n || a.i - b.i);
@@ -133,11 +148,31 @@ export class SentenceEncoder {
       undefined,
       opts.progress ?? sentences.length > 2 * bs,
     );
-    for (let start = 0; start < order.length; start += bs) {
-      const idx = order.slice(start, start + bs).map((o) => o.i);
-      const rows = this.embedBatch(idx.map((i) => sentences[i]));
-      idx.forEach((i, j) => out[i] = opts.normalize ? normalized(rows[j]) : rows[j]);
-      bar.update(Math.min(start + bs, order.length));
+    let pending: { idx: number[]; flat: tf.Tensor2D | null; end: number } | null = null;
+    const drain = async (p: { idx: number[]; flat: tf.Tensor2D | null; end: number }) => {
+      const rows = await this.readRows(p.flat, p.idx.map((i) => sentences[i]));
+      p.idx.forEach((i, j) => out[i] = opts.normalize ? normalized(rows[j]) : rows[j]);
+      bar.update(p.end);
+    };
+    try {
+      for (let start = 0; start < order.length; start += bs) {
+        const idx = order.slice(start, start + bs).map((o) => o.i);
+        const next = {
+          idx,
+          flat: this.startBatch(idx.map((i) => sentences[i])),
+          end: Math.min(start + bs, order.length),
+        };
+        const prev = pending;
+        pending = next;
+        if (prev) await drain(prev);
+      }
+      if (pending) {
+        const last = pending;
+        pending = null;
+        await drain(last);
+      }
+    } finally {
+      pending?.flat?.dispose();
     }
     if (sentences.length > 2 * bs) bar.finish();
     return out;

@@ -9,6 +9,11 @@ Usage: /usr/bin/python3 reference/bench_torch.py --config mini --steps 3 --encod
 Prints ONE JSON line: {"config", "threads", "train_s": [per timed step], "encode_s": [...],
 "sentences_per_encode_batch", "peak_rss_bytes", "torch", "blas_core"}.
 
+With `--device cuda` the model and batch live on the GPU (timings end with `torch.cuda.synchronize()`,
+and `peak_gpu_bytes` is `torch.cuda.max_memory_allocated()`); `--autocast` runs the forward pass and
+loss under `torch.autocast("cuda", dtype=torch.float16)` with a `GradScaler`, PyTorch's FP16 mixed
+precision (BERT configs; used by `bench/gpu/run_h200.sh`).
+
 With `--serve` it builds the model, prints {"ready": true, ...} and then answers one JSON line per
 command read from stdin: `train` -> {"train_s", "cpu_s"} (one step), `encode` -> {"encode_s"} (one
 batch), `done` -> {"peak_rss_bytes", ...} and exits. The benchmark interleaves these with its own
@@ -56,7 +61,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--max-grad-norm", type=float, default=1.0, help="global-norm clipping (0 = off)")
     ap.add_argument("--serve", action="store_true", help="answer train/encode/done commands on stdin")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--autocast", action="store_true", help="fp16 autocast + GradScaler (cuda)")
     args = ap.parse_args()
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     layers, hidden = CONFIGS[args.config]
@@ -83,14 +92,21 @@ def main() -> None:
         def pooled(out, mask):
             return mlp(out["last_hidden_state"][:, 0])
 
+        bert.to(dev)
+        mlp.to(dev)
         params = list(bert.parameters()) + list(mlp.parameters())
     opt = torch.optim.AdamW(params, lr=3e-5, weight_decay=0.0)
+    scaler = torch.cuda.amp.GradScaler() if args.autocast else None
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize()
 
     batch, length = 64, 32
     rows = 2 * batch
-    ids = (1000 + (torch.arange(rows * length) * 7919) % 20000).reshape(rows, length)
-    mask = torch.ones(rows, length, dtype=torch.long)
-    types = torch.zeros(rows, length, dtype=torch.long)
+    ids = (1000 + (torch.arange(rows * length) * 7919) % 20000).reshape(rows, length).to(dev)
+    mask = torch.ones(rows, length, dtype=torch.long, device=dev)
+    types = torch.zeros(rows, length, dtype=torch.long, device=dev)
 
     cpu_s: list = []
 
@@ -98,14 +114,24 @@ def main() -> None:
         c0 = time.process_time()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        out = bert(ids, mask, types, drop=Dropout("bernoulli", 0.1))
-        z = pooled(out, mask)
-        loss = contrastive_loss(z, 2, 0.05)
-        loss = loss[0] if isinstance(loss, tuple) else loss
-        loss.backward()
+        with torch.autocast("cuda", dtype=torch.float16, enabled=args.autocast):
+            out = bert(ids, mask, types, drop=Dropout("bernoulli", 0.1))
+            z = pooled(out, mask)
+            loss = contrastive_loss(z, 2, 0.05)
+            loss = loss[0] if isinstance(loss, tuple) else loss
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+        else:
+            loss.backward()
         if args.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(params, args.max_grad_norm)
-        opt.step()
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+        sync()
         cpu_s.append(time.process_time() - c0)
         return time.perf_counter() - t0
 
@@ -113,15 +139,21 @@ def main() -> None:
 
     def encode() -> float:
         t0 = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=args.autocast):
             bert(enc_ids, enc_mask, enc_types)["last_hidden_state"][:, 0].contiguous()
+        sync()
         return time.perf_counter() - t0
 
     info = {"config": args.config, "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""), "max_grad_norm": args.max_grad_norm}
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""), "max_grad_norm": args.max_grad_norm,
+            "device": str(dev), "autocast": args.autocast,
+            **({"gpu": torch.cuda.get_device_name(dev)} if cuda else {})}
 
     def peak() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def gpu_peak() -> dict:
+        return {"peak_gpu_bytes": torch.cuda.max_memory_allocated(dev)} if cuda else {}
 
     if args.serve:
         print(json.dumps({"ready": True, **info}), flush=True)
@@ -133,7 +165,7 @@ def main() -> None:
             elif cmd == "encode":
                 print(json.dumps({"encode_s": encode()}), flush=True)
             elif cmd == "done":
-                print(json.dumps({"peak_rss_bytes": peak(), **info}), flush=True)
+                print(json.dumps({"peak_rss_bytes": peak(), **gpu_peak(), **info}), flush=True)
                 return
             else:
                 print(json.dumps({"error": f"unknown command {cmd!r}"}), flush=True)
@@ -147,7 +179,7 @@ def main() -> None:
     encode_s = [encode() for _ in range(args.encode_batches)]
     print(json.dumps({
         **info, "train_s": train_s, "train_cpu_s": cpu_s, "encode_s": encode_s,
-        "sentences_per_encode_batch": batch, "peak_rss_bytes": peak(),
+        "sentences_per_encode_batch": batch, "peak_rss_bytes": peak(), **gpu_peak(),
     }))
 
 

@@ -364,7 +364,7 @@ def contrastive_loss(pooled: torch.Tensor, num_sent: int, temp: float, hard_nega
         weights = torch.zeros_like(logits)
         weights[torch.arange(n), n + torch.arange(n)] = hard_negative_weight
         logits = logits + weights
-    labels = torch.arange(n)
+    labels = torch.arange(n, device=logits.device)
     return F.cross_entropy(logits, labels), logits
 
 

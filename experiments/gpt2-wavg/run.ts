@@ -65,7 +65,7 @@ async function crossEvaluate(cfg: TrainConfig, runDir: string): Promise<void> {
   const other = cfg.poolerType === "wavg" ? "wavg_jittor" : "wavg";
   const enc = await SentenceEncoder.load(cfg.outputDir, { pooler: other });
   try {
-    const embed = (s: string[]) => Promise.resolve(enc.embedBatch(s));
+    const embed = (s: string[]) => enc.embedBatch(s);
     const dev = await evaluate(embed, { dataDir: cfg.dataDir, mode: "dev", tasks: ["STSBenchmark"] });
     const test = await evaluate(embed, {
       dataDir: cfg.dataDir,

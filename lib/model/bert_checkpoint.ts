@@ -157,11 +157,19 @@ export async function loadBert(dir: string): Promise<{ model: BertModel; file: s
   return { model: bertFromStateDict(config, stateDict, file), file };
 }
 
-/** Our variables as an HF `BertModel` state dict (Linear weights back to [out, in]). */
-export function bertToStateDict(model: BertModel, extra: Map<string, tf.Tensor> = new Map()): StateDict {
+/**
+ * Our variables as an HF `BertModel` state dict (Linear weights back to [out, in]), read asynchronously
+ * in one batch (GPU backends allow no synchronous reads).
+ */
+export async function bertToStateDict(
+  model: BertModel,
+  extra: Map<string, tf.Tensor> = new Map(),
+): Promise<StateDict> {
   const sd: StateDict = new Map();
-  const add = (name: string, t: tf.Tensor) => {
-    let values = t.dataSync() as Float32Array;
+  const list = [...model.params, ...extra] as [string, tf.Tensor][];
+  const read = await Promise.all(list.map(([, t]) => t.data())) as Float32Array[];
+  const add = (name: string, t: tf.Tensor, i: number) => {
+    let values = read[i];
     let shape = t.shape;
     if (isLinearKernel(name) && shape.length === 2) {
       values = transpose2d(values, shape[0], shape[1]);
@@ -169,8 +177,7 @@ export function bertToStateDict(model: BertModel, extra: Map<string, tf.Tensor> 
     }
     sd.set(name, { dtype: "F32", shape, data: Float32Array.from(values) });
   };
-  for (const [name, v] of model.params) add(name, v);
-  for (const [name, t] of extra) add(name, t);
+  list.forEach(([name, t], i) => add(name, t, i));
   const L = model.config.maxPositionEmbeddings;
   const pos = new BigInt64Array(L);
   for (let i = 0; i < L; i++) pos[i] = BigInt(i);
@@ -188,7 +195,7 @@ export async function saveBert(
   opts: { extra?: Map<string, tf.Tensor>; metadata?: Record<string, string> } = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  await writeSafetensors(`${dir}/model.safetensors`, bertToStateDict(model, opts.extra), {
+  await writeSafetensors(`${dir}/model.safetensors`, await bertToStateDict(model, opts.extra), {
     format: "pt",
     ...opts.metadata,
   });

@@ -5,6 +5,7 @@ import { pool, type PoolerType } from "../pooling.ts";
 import { type ArrayFixture, assertClose, readFixture, TESTDATA } from "../testing/fixtures.ts";
 import { InputError } from "../errors.ts";
 import { rejects } from "node:assert/strict";
+import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
 
 interface ForwardFixture {
   input_ids: ArrayFixture;
@@ -39,38 +40,49 @@ function inputs(f: ForwardFixture) {
   };
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of TEST_BACKENDS) {
   for (const [dir, kind] of CHECKPOINTS) {
-    Deno.test(`\`BertModel.forward()\` on ${backend} matches PyTorch for ${dir} (hidden states, pooler, SimCSE poolers)`, async () => {
-      await useBackend(backend);
-      const before = tf.memory().numTensors;
-      const { model } = await loadBert(`${TESTDATA}bert/${dir}`);
-      const exp = fx.expected[kind];
-      tf.tidy(() => {
-        const out = model.forward(inputs(fx));
-        assertClose(out.lastHiddenState.dataSync(), exp.last_hidden_state.data, TOL, "last_hidden_state");
-        // (the fp16 fixture stores the final outputs only)
-        exp.hidden_states?.forEach((h, i) =>
-          assertClose(out.hiddenStates[i].dataSync(), h.data, TOL, `hidden_states[${i}]`)
-        );
-        assertClose(out.pooledOutput!.dataSync(), exp.pooler_output.data, TOL, "pooler_output");
-        for (const p of POOLERS) assertClose(pool(p, out).dataSync(), exp.pooled[p].data, TOL, `pooler ${p}`);
-        // [CLS] pooling at evaluation: the last layer runs for position 0 only, same values.
-        const first = model.forward(inputs(fx), { firstTokenOnly: true });
-        const [B, , H] = out.lastHiddenState.shape;
-        if (first.lastHiddenState.shape.join() !== [B, 1, H].join()) {
-          throw new Error(
-            `firstTokenOnly: lastHiddenState is [${first.lastHiddenState.shape}], not [${B}, 1, ${H}]`,
+    Deno.test({
+      name:
+        `\`BertModel.forward()\` on ${backend} matches PyTorch for ${dir} (hidden states, pooler, SimCSE poolers)`,
+      ignore: skipBackend(backend),
+      fn: async () => {
+        await useBackend(backend);
+        const before = tf.memory().numTensors;
+        const { model } = await loadBert(`${TESTDATA}bert/${dir}`);
+        const exp = fx.expected[kind];
+        // Compute everything first, then read asynchronously (webgpu has no synchronous reads).
+        const checks: [tf.Tensor, number[], string][] = [];
+        tf.tidy(() => {
+          const out = model.forward(inputs(fx));
+          checks.push([out.lastHiddenState, exp.last_hidden_state.data, "last_hidden_state"]);
+          // (the fp16 fixture stores the final outputs only)
+          exp.hidden_states?.forEach((h, i) =>
+            checks.push([out.hiddenStates[i], h.data, `hidden_states[${i}]`])
           );
+          checks.push([out.pooledOutput!, exp.pooler_output.data, "pooler_output"]);
+          for (const p of POOLERS) checks.push([pool(p, out), exp.pooled[p].data, `pooler ${p}`]);
+          // [CLS] pooling at evaluation: the last layer runs for position 0 only, same values.
+          const first = model.forward(inputs(fx), { firstTokenOnly: true });
+          const [B, , H] = out.lastHiddenState.shape;
+          if (first.lastHiddenState.shape.join() !== [B, 1, H].join()) {
+            throw new Error(
+              `firstTokenOnly: lastHiddenState is [${first.lastHiddenState.shape}], not [${B}, 1, ${H}]`,
+            );
+          }
+          for (const p of ["cls", "cls_before_pooler"] as const) {
+            checks.push([pool(p, first), exp.pooled[p].data, `firstTokenOnly pooler ${p}`]);
+          }
+          checks.forEach(([t]) => tf.keep(t));
+        });
+        const got = await Promise.all(checks.map(([t]) => t.data()));
+        tf.dispose(checks.map(([t]) => t));
+        checks.forEach(([, want, what], i) => assertClose(got[i], want, TOL, what));
+        model.dispose();
+        if (tf.memory().numTensors !== before) {
+          throw new Error(`leaked ${tf.memory().numTensors - before} tensors`);
         }
-        for (const p of ["cls", "cls_before_pooler"] as const) {
-          assertClose(pool(p, first).dataSync(), exp.pooled[p].data, TOL, `firstTokenOnly pooler ${p}`);
-        }
-      });
-      model.dispose();
-      if (tf.memory().numTensors !== before) {
-        throw new Error(`leaked ${tf.memory().numTensors - before} tensors`);
-      }
+      },
     });
   }
 }

@@ -12,7 +12,8 @@
  *   arithmetic emulation); `packF16Tensor(t)` keeps a tensor at 16 bits per element as an int32 tensor
  *   of packed pairs, and `unpackF16Tensor` restores it — how the fp16 ops keep what they save for the
  *   backward pass at half the memory. These run on the CPU side (one read-back, one JS pass, one
- *   upload): they are plain tensor creations, not taped ops, so use them inside custom-gradient ops.
+ *   upload), and on webgpu as WGSL kernels with the same bit-exact rounding (`kernels/webgpu/fp16_round.ts`):
+ *   they are plain tensor creations, not taped ops, so use them inside custom-gradient ops.
  *
  * @example
  * ```ts
@@ -25,6 +26,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { webgpuPackF16, webgpuRoundF16, webgpuUnpackF16 } from "../kernels/webgpu/fp16_round.ts";
 
 /** Largest finite binary16 value. */
 export const F16_MAX = 65504;
@@ -163,6 +165,7 @@ export function isF16Valued(t: tf.Tensor): boolean {
  * flows through it): call it inside custom-gradient forward/backward functions.
  */
 export function roundF16<T extends tf.Tensor>(t: T): T {
+  if (tf.getBackend() === "webgpu") return markF16(webgpuRoundF16(t)); // a WGSL kernel, no read-back
   const src = t.dataSync() as Float32Array;
   // The cpu backend hands out its own storage; the others a fresh copy, which can be rounded in place.
   const out = tf.getBackend() === "cpu" ? new Float32Array(src.length) : src;
@@ -179,6 +182,7 @@ export function asF16<T extends tf.Tensor>(t: T): T {
  * (little-endian halves). Not a taped op.
  */
 export function packF16Tensor(t: tf.Tensor): tf.Tensor1D {
+  if (tf.getBackend() === "webgpu") return webgpuPackF16(t);
   const src = t.dataSync() as Float32Array;
   const words = Math.ceil(src.length / 2);
   const bits = packF16(src, new Uint16Array(words * 2));
@@ -187,6 +191,7 @@ export function packF16Tensor(t: tf.Tensor): tf.Tensor1D {
 
 /** Inverse of `packF16Tensor`: the float32 tensor of binary16 values, with `shape`. Not a taped op. */
 export function unpackF16Tensor(packed: tf.Tensor, shape: number[]): tf.Tensor {
+  if (tf.getBackend() === "webgpu") return markF16(webgpuUnpackF16(packed, shape));
   const words = packed.dataSync() as Int32Array;
   const n = shape.reduce((a, b) => a * b, 1);
   if (words.length !== Math.ceil(n / 2)) {

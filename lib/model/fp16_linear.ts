@@ -13,6 +13,9 @@
  * returned in fp32 (Jittor left grad_b in fp16 — a summed bias gradient loses low bits and overflows
  * first). The master weights stay fp32: the optimizer updates the fp32 variables.
  *
+ * On webgpu the three products run as the tiled WGSL kernel of `kernels/webgpu/matmul.ts`, which reads
+ * x16, W16 and g16 from their 16-bit packed copies and fuses the bias and the rounding (same values).
+ *
  * Memory: what the backward pass needs is kept at 16 bits. x16 (and z16 when fused) are saved as packed
  * int32 pairs; W16 is not saved but re-rounded from the fp32 master weight, which lives anyway. When
  * several ops read the same input tensor in one forward pass (Q, K and V of a layer), they share one
@@ -30,7 +33,8 @@
 import { tf } from "../tf.ts";
 import { releasing } from "./grad_release.ts";
 import { activationInputGrad, activationValue, type AnyActivation } from "./fused.ts";
-import { asF16, isF16Valued, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
+import { asF16, isF16Valued, markF16, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
+import { webgpuMatMul } from "../kernels/webgpu/matmul.ts";
 import { F16, halfLinear } from "./bf16_ops.ts";
 import { gemmEngine } from "../kernels/onednn.ts";
 
@@ -100,12 +104,23 @@ export function fp16Linear(
   const op = tf.customGrad(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
       // An input that an fp16 op produced is already fp16-valued: used as is, no pass over it.
-      const x16 = isF16Valued(xs)
-        ? xs
-        : xPacked
-        ? unpackF16Tensor(xPacked, [N, nIn]) as tf.Tensor2D
-        : roundF16(xs);
-      const z = roundF16(tf.add(tf.matMul(x16, roundF16(ws)), roundF16(bs)) as tf.Tensor2D);
+      const gpu = tf.getBackend() === "webgpu";
+      let z: tf.Tensor2D;
+      if (gpu) {
+        // The tiled WGSL kernel reads x16 and W16 at 16 bits and fuses the bias and the rounding.
+        z = markF16(webgpuMatMul(
+          { packed: xPacked ?? packF16Tensor(xs), shape: [N, nIn] },
+          { packed: packF16Tensor(ws), shape: [nIn, nOut] },
+          { bias: roundF16(bs), roundF16: true },
+        ) as tf.Tensor2D);
+      } else {
+        const x16 = isF16Valued(xs)
+          ? xs
+          : xPacked
+          ? unpackF16Tensor(xPacked, [N, nIn]) as tf.Tensor2D
+          : roundF16(xs);
+        z = roundF16(tf.add(tf.matMul(x16, roundF16(ws)), roundF16(bs)) as tf.Tensor2D);
+      }
       let value: tf.Tensor = z;
       let zPacked: tf.Tensor | undefined;
       if (act !== "none") {
@@ -122,6 +137,17 @@ export function fp16Linear(
             if (zp) {
               const z16 = unpackF16Tensor(zp, [N, nOut]);
               g = roundF16(activationInputGrad(act, g, z16)) as tf.Tensor2D;
+            }
+            if (tf.getBackend() === "webgpu") {
+              const gp = packF16Tensor(g), wp = packF16Tensor(wMaster);
+              const dxg = webgpuMatMul({ packed: gp, shape: [N, nOut] }, { packed: wp, shape: [nIn, nOut] }, {
+                transposeB: true,
+                roundF16: true,
+              });
+              const dwg = webgpuMatMul({ packed: xp, shape: [N, nIn] }, { packed: gp, shape: [N, nOut] }, {
+                transposeA: true,
+              });
+              return [markF16(dxg), dwg, tf.sum(g, 0)];
             }
             const w16 = roundF16(wMaster) as tf.Tensor2D;
             const xh = unpackF16Tensor(xp, [N, nIn]) as tf.Tensor2D;

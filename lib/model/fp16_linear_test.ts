@@ -7,30 +7,39 @@ import { activation } from "./layers.ts";
 import { f16Round, isF16Valued, roundF16 } from "./fp16.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { linear } from "./linear.ts";
+import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
 
 const fx = fp16Fixture();
 const t = (a: { shape: number[]; data: number[] }) => tf.tensor(a.data, a.shape, "float32");
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of TEST_BACKENDS) {
   for (const c of fx.linear) {
-    Deno.test(`\`fp16Linear()\` (${c.activation}) on ${backend} matches the numpy fp16 reference: fp16 y and grad_x, fp32 grad_W and grad_b`, async () => {
-      await useBackend(backend);
-      const before = tf.memory().numTensors;
-      tf.tidy(() => {
-        const [x, w, b, dy] = [t(c.x), t(c.w), t(c.b), t(c.dy)];
-        const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-          fp16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, { activation: c.activation });
-        const exactY = assertWithinHalfUlps(f(x, w, b).dataSync(), c.y.data, "y");
-        const [dx, dw, db] = tf.grads(f)([x, w, b], dy);
-        const exactDx = assertWithinHalfUlps(dx.dataSync(), c.dx.data, "dx");
+    Deno.test({
+      name:
+        `\`fp16Linear()\` (${c.activation}) on ${backend} matches the numpy fp16 reference: fp16 y and grad_x, fp32 grad_W and grad_b`,
+      ignore: skipBackend(backend),
+      fn: async () => {
+        await useBackend(backend);
+        const before = tf.memory().numTensors;
+        const out = tf.tidy(() => {
+          const [x, w, b, dy] = [t(c.x), t(c.w), t(c.b), t(c.dy)];
+          const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+            fp16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, { activation: c.activation });
+          return [f(x, w, b), ...tf.grads(f)([x, w, b], dy)];
+        });
+        // Read asynchronously (webgpu has no synchronous reads).
+        const [y, dx, dw, db] = await Promise.all(out.map((o) => o.data() as Promise<Float32Array>));
+        tf.dispose(out);
+        const exactY = assertWithinHalfUlps(y, c.y.data, "y");
+        const exactDx = assertWithinHalfUlps(dx, c.dx.data, "dx");
         ok(exactY > 0.9 && exactDx > 0.9, `mostly bit-equal (y ${exactY}, dx ${exactDx})`);
         // fp32 accumulations: only the summation order differs from float64.
-        assertClose(dw.dataSync(), c.dw.data, 1e-5, "dW", 1e-3);
-        assertClose(db.dataSync(), c.db.data, 1e-5, "db", 1e-3);
+        assertClose(dw, c.dw.data, 1e-5, "dW", 1e-3);
+        assertClose(db, c.db.data, 1e-5, "db", 1e-3);
         // grad_b really is fp32: Jittor's fp16 bias gradient would have lost these bits.
-        ok(Array.from(db.dataSync()).some((v) => f16Round(v) !== v), "db carries more than fp16 precision");
-      });
-      strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+        ok(Array.from(db).some((v) => f16Round(v) !== v), "db carries more than fp16 precision");
+        strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+      },
     });
   }
 }

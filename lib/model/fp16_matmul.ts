@@ -26,6 +26,7 @@ import { releasing } from "./grad_release.ts";
 import { asF16, isF16Valued, markF16, roundF16, unpackF16Tensor } from "./fp16.ts";
 import { fp16KernelPath, recordingGradients, sharedPackedF16 } from "./fp16_linear.ts";
 import { F16, halfAttentionContext, halfAttentionScores } from "./bf16_ops.ts";
+import { webgpuMatMul } from "../kernels/webgpu/matmul.ts";
 
 /** Batch, sequence length and number of heads of [B·L, H] activations. */
 export interface HeadShape {
@@ -41,9 +42,13 @@ function swapLast(t: tf.Tensor): tf.Tensor {
   return tf.transpose(t, perm);
 }
 
-/** a @ b on materialised operands (plain batched matmul, no transpose flags). */
+/** a @ b on materialised operands (plain batched matmul, no transpose flags); the tiled WGSL kernel on webgpu. */
 function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
+  if (tf.getBackend() !== "webgpu") return tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
+  const lead = a.shape.slice(0, -2), [m, k] = a.shape.slice(-2), n = b.shape[b.rank - 1];
+  const batch = lead.reduce((x, y) => x * y, 1);
+  const c = webgpuMatMul(tf.reshape(a, [batch, m, k]), tf.reshape(b, [batch, k, n]));
+  return tf.reshape(c, [...lead, m, n]);
 }
 
 /** [B·L, H] -> [B, nh, L, dh]. */

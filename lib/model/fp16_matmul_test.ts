@@ -4,50 +4,73 @@ import { useBackend } from "../backend.ts";
 import { assertClose } from "../testing/fixtures.ts";
 import { assertWithinHalfUlps, fp16Fixture } from "../testing/fp16_assert.ts";
 import { fp16AttentionContext, fp16AttentionScores, fp16MatMul } from "./fp16_matmul.ts";
+import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
 
 const fx = fp16Fixture();
 const t = (a: { shape: number[]; data: number[] }) => tf.tensor(a.data, a.shape, "float32");
 
-for (const backend of ["cpu", "wasm"] as const) {
+/** Values of `ts` read asynchronously (webgpu has no synchronous reads); disposes them. */
+async function readAll(ts: tf.Tensor[]): Promise<Float32Array[]> {
+  const v = await Promise.all(ts.map((x) => x.data() as Promise<Float32Array>));
+  tf.dispose(ts);
+  return v;
+}
+
+for (const backend of TEST_BACKENDS) {
   for (const c of fx.matmul) {
-    Deno.test(`\`fp16MatMul()\` (transposeA ${c.transposeA}, transposeB ${c.transposeB}) on ${backend} matches the numpy fp16 reference`, async () => {
-      await useBackend(backend);
-      const before = tf.memory().numTensors;
-      tf.tidy(() => {
-        const f = (a: tf.Tensor, b: tf.Tensor) => fp16MatMul(a, b, c.transposeA, c.transposeB);
-        const [a, b, dy] = [t(c.a), t(c.b), t(c.dy)];
-        assertWithinHalfUlps(f(a, b).dataSync(), c.y.data, "y");
-        const [da, db] = tf.grads(f)([a, b], dy);
-        assertWithinHalfUlps(da.dataSync(), c.da.data, "da");
-        assertWithinHalfUlps(db.dataSync(), c.db.data, "db");
-      });
-      strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+    Deno.test({
+      name:
+        `\`fp16MatMul()\` (transposeA ${c.transposeA}, transposeB ${c.transposeB}) on ${backend} matches the numpy fp16 reference`,
+      ignore: skipBackend(backend),
+      fn: async () => {
+        await useBackend(backend);
+        const before = tf.memory().numTensors;
+        const out = tf.tidy(() => {
+          const f = (a: tf.Tensor, b: tf.Tensor) => fp16MatMul(a, b, c.transposeA, c.transposeB);
+          const [a, b, dy] = [t(c.a), t(c.b), t(c.dy)];
+          return [f(a, b), ...tf.grads(f)([a, b], dy)];
+        });
+        const [y, da, db] = await readAll(out);
+        assertWithinHalfUlps(y, c.y.data, "y");
+        assertWithinHalfUlps(da, c.da.data, "da");
+        assertWithinHalfUlps(db, c.db.data, "db");
+        strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+      },
     });
   }
 
-  Deno.test(`\`fp16AttentionScores()\` and \`fp16AttentionContext()\` on ${backend} match the numpy fp16 reference (heads split inside)`, async () => {
-    await useBackend(backend);
-    const c = fx.attention;
-    const shape = { batch: c.batch, seqLen: c.seqLen, heads: c.heads };
-    const before = tf.memory().numTensors;
-    tf.tidy(() => {
-      const scores = (q: tf.Tensor, k: tf.Tensor) =>
-        fp16AttentionScores(q as tf.Tensor2D, k as tf.Tensor2D, shape, c.scale);
-      const [q, k] = [t(c.q), t(c.k)];
-      assertWithinHalfUlps(scores(q, k).dataSync(), c.scores.data, "scores");
-      const [dq, dk] = tf.grads(scores)([q, k], t(c.dyScores));
-      assertWithinHalfUlps(dq.dataSync(), c.dq.data, "dq");
-      assertWithinHalfUlps(dk.dataSync(), c.dk.data, "dk");
-
-      const context = (p: tf.Tensor, v: tf.Tensor) =>
-        fp16AttentionContext(p as tf.Tensor4D, v as tf.Tensor2D, shape);
-      const [p, v] = [t(c.probs), t(c.v)];
-      assertWithinHalfUlps(context(p, v).dataSync(), c.context.data, "context");
-      const [dp, dv] = tf.grads(context)([p, v], t(c.dyContext));
-      assertWithinHalfUlps(dp.dataSync(), c.dprobs.data, "dprobs");
-      assertWithinHalfUlps(dv.dataSync(), c.dv.data, "dv");
-    });
-    strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+  Deno.test({
+    name:
+      `\`fp16AttentionScores()\` and \`fp16AttentionContext()\` on ${backend} match the numpy fp16 reference (heads split inside)`,
+    ignore: skipBackend(backend),
+    fn: async () => {
+      await useBackend(backend);
+      const c = fx.attention;
+      const shape = { batch: c.batch, seqLen: c.seqLen, heads: c.heads };
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() => {
+        const scores = (q: tf.Tensor, k: tf.Tensor) =>
+          fp16AttentionScores(q as tf.Tensor2D, k as tf.Tensor2D, shape, c.scale);
+        const [q, k] = [t(c.q), t(c.k)];
+        const context = (p: tf.Tensor, v: tf.Tensor) =>
+          fp16AttentionContext(p as tf.Tensor4D, v as tf.Tensor2D, shape);
+        const [p, v] = [t(c.probs), t(c.v)];
+        return [
+          scores(q, k),
+          ...tf.grads(scores)([q, k], t(c.dyScores)),
+          context(p, v),
+          ...tf.grads(context)([p, v], t(c.dyContext)),
+        ];
+      });
+      const [s, dq, dk, ctx, dp, dv] = await readAll(out);
+      assertWithinHalfUlps(s, c.scores.data, "scores");
+      assertWithinHalfUlps(dq, c.dq.data, "dq");
+      assertWithinHalfUlps(dk, c.dk.data, "dk");
+      assertWithinHalfUlps(ctx, c.context.data, "context");
+      assertWithinHalfUlps(dp, c.dprobs.data, "dprobs");
+      assertWithinHalfUlps(dv, c.dv.data, "dv");
+      strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+    },
   });
 }
 

@@ -89,17 +89,17 @@ export async function loadGpt2(dir: string): Promise<{ model: Gpt2Model; file: s
   return { model: gpt2FromStateDict(config, stateDict, file), file };
 }
 
-/** Our variables (plus `extra` tensors) as an HF `GPT2Model` state dict. */
-export function gpt2ToStateDict(model: Gpt2Model, extra: Map<string, tf.Tensor> = new Map()): StateDict {
+/** Our variables (plus `extra` tensors) as an HF `GPT2Model` state dict, read asynchronously in one batch. */
+export async function gpt2ToStateDict(
+  model: Gpt2Model,
+  extra: Map<string, tf.Tensor> = new Map(),
+): Promise<StateDict> {
   const sd: StateDict = new Map();
-  const add = (name: string, t: tf.Tensor) =>
-    sd.set(name, {
-      dtype: "F32",
-      shape: [...t.shape],
-      data: Float32Array.from(t.dataSync() as Float32Array),
-    });
-  for (const [name, v] of model.params) add(name, v);
-  for (const [name, t] of extra) add(name, t);
+  const list = [...model.params, ...extra] as [string, tf.Tensor][];
+  const read = await Promise.all(list.map(([, t]) => t.data())) as Float32Array[];
+  list.forEach(([name, t], i) =>
+    sd.set(name, { dtype: "F32", shape: [...t.shape], data: Float32Array.from(read[i]) })
+  );
   return sd;
 }
 
@@ -110,7 +110,7 @@ export async function saveGpt2(
   opts: { extra?: Map<string, tf.Tensor>; metadata?: Record<string, string> } = {},
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  await writeSafetensors(`${dir}/model.safetensors`, gpt2ToStateDict(model, opts.extra), {
+  await writeSafetensors(`${dir}/model.safetensors`, await gpt2ToStateDict(model, opts.extra), {
     format: "pt",
     ...opts.metadata,
   });

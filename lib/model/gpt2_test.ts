@@ -11,6 +11,7 @@ import { loadEncoder, saveEncoder } from "./registry.ts";
 import { Gpt2Model } from "./gpt2.ts";
 import { loadGpt2, normalizeGpt2Key } from "./gpt2_checkpoint.ts";
 import { gpt2ConfigFromJson } from "./gpt2_config.ts";
+import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
 
 interface ForwardFixture {
   ids: number[][];
@@ -61,29 +62,33 @@ function row(a: ArrayFixture, i: number): number[] {
   return a.data.slice(i * H, (i + 1) * H);
 }
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of TEST_BACKENDS) {
   for (const dir of CHECKPOINTS) {
-    Deno.test(`\`Gpt2Model.forward()\` on ${backend} matches PyTorch GPT2Model for ${dir} (hidden states, avg, wavg, wavg_jittor)`, async () => {
-      await useBackend(backend);
-      const before = tf.memory().numTensors;
-      const { model } = await loadGpt2(`${TESTDATA}gpt2/${dir}`);
-      tf.tidy(() => {
-        const out = model.forward(batchInputs(fx.input_ids, fx.attention_mask));
-        equal(out.hiddenStates.length, fx.expected.hidden_states.length);
-        assertClose(
-          out.lastHiddenState.dataSync(),
-          fx.expected.last_hidden_state.data,
-          TOL,
-          "last_hidden_state",
-          1,
-        );
-        fx.expected.hidden_states.forEach((h, i) =>
-          assertClose(out.hiddenStates[i].dataSync(), h.data, TOL, `hidden_states[${i}]`, 1)
-        );
-        for (const p of POOLERS) assertClose(pool(p, out).dataSync(), fx.expected.pooled[p].data, TOL, p, 1);
-      });
-      model.dispose();
-      equal(tf.memory().numTensors, before, "tensors leaked");
+    Deno.test({
+      name:
+        `\`Gpt2Model.forward()\` on ${backend} matches PyTorch GPT2Model for ${dir} (hidden states, avg, wavg, wavg_jittor)`,
+      ignore: skipBackend(backend),
+      fn: async () => {
+        await useBackend(backend);
+        const before = tf.memory().numTensors;
+        const { model } = await loadGpt2(`${TESTDATA}gpt2/${dir}`);
+        const checks: [tf.Tensor, number[], string][] = [];
+        tf.tidy(() => {
+          const out = model.forward(batchInputs(fx.input_ids, fx.attention_mask));
+          equal(out.hiddenStates.length, fx.expected.hidden_states.length);
+          checks.push([out.lastHiddenState, fx.expected.last_hidden_state.data, "last_hidden_state"]);
+          fx.expected.hidden_states.forEach((h, i) =>
+            checks.push([out.hiddenStates[i], h.data, `hidden_states[${i}]`])
+          );
+          for (const p of POOLERS) checks.push([pool(p, out), fx.expected.pooled[p].data, p]);
+          checks.forEach(([t]) => tf.keep(t));
+        });
+        const got = await Promise.all(checks.map(([t]) => t.data())); // async: webgpu reads no other way
+        tf.dispose(checks.map(([t]) => t));
+        checks.forEach(([, want, what], i) => assertClose(got[i], want, TOL, what, 1));
+        model.dispose();
+        equal(tf.memory().numTensors, before, "tensors leaked");
+      },
     });
   }
 }
@@ -110,33 +115,38 @@ Deno.test("`wavg` and `avg` give the same embedding for a sentence alone and ins
   model.dispose();
 });
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of TEST_BACKENDS) {
   for (
     const [pooler, checkpointLayers] of [["avg", false], ["wavg", false], ["wavg", true]] as const
   ) {
     const how = checkpointLayers ? " with activation checkpointing" : "";
-    Deno.test(`SimCSE on GPT-2 (${pooler}, no MLP head) on ${backend}${how}: loss and gradients match PyTorch within 1e-4`, async () => {
-      await useBackend(backend);
-      const step = readFixture<StepFixture>("gpt2/train_step.json", FORMAT);
-      const { model } = await loadGpt2(`${TESTDATA}gpt2/tiny-safetensors`);
-      const sm = new SimcseModel(model, {
-        poolerType: pooler,
-        mlpOnlyTrain: false,
-        temp: step.temp,
-        checkpointLayers,
-      });
-      const batch: TrainBatch = { ...batchInputs(step.input_ids, step.attention_mask), numSent: 2 };
-      const vars = sm.namedVariables();
-      deepEqual([...vars.keys()].sort(), [...model.params.keys()].sort()); // no head, every parameter trained
-      const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), model.paddingIdx);
-      const want = step.poolers[pooler];
-      assertClose([loss.dataSync()[0]], [want.loss], 1e-5, "loss");
-      for (const [name, g] of Object.entries(want.grads)) {
-        ok(grads.has(name), `no gradient for ${name}`);
-        assertClose(grads.get(name)!.dataSync(), g.data, TOL, `grad ${name}`, 1);
-      }
-      tf.dispose([loss, ...grads.values(), batch.inputIds, batch.attentionMask]);
-      sm.dispose();
+    Deno.test({
+      name:
+        `SimCSE on GPT-2 (${pooler}, no MLP head) on ${backend}${how}: loss and gradients match PyTorch within 1e-4`,
+      ignore: skipBackend(backend),
+      fn: async () => {
+        await useBackend(backend);
+        const step = readFixture<StepFixture>("gpt2/train_step.json", FORMAT);
+        const { model } = await loadGpt2(`${TESTDATA}gpt2/tiny-safetensors`);
+        const sm = new SimcseModel(model, {
+          poolerType: pooler,
+          mlpOnlyTrain: false,
+          temp: step.temp,
+          checkpointLayers,
+        });
+        const batch: TrainBatch = { ...batchInputs(step.input_ids, step.attention_mask), numSent: 2 };
+        const vars = sm.namedVariables();
+        deepEqual([...vars.keys()].sort(), [...model.params.keys()].sort()); // no head, every parameter trained
+        const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), model.paddingIdx);
+        const want = step.poolers[pooler];
+        assertClose([(await loss.data())[0]], [want.loss], 1e-5, "loss");
+        for (const [name, g] of Object.entries(want.grads)) {
+          ok(grads.has(name), `no gradient for ${name}`);
+          assertClose(await grads.get(name)!.data(), g.data, TOL, `grad ${name}`, 1);
+        }
+        tf.dispose([loss, ...grads.values(), batch.inputIds, batch.attentionMask]);
+        sm.dispose();
+      },
     });
   }
 }

@@ -45,6 +45,9 @@ export class AdamW {
   private t = 0;
   private m = new Map<string, Float32Array>();
   private v = new Map<string, Float32Array>();
+  // webgpu: the moments stay on the device (see stepOnDevice); a name is in one pair of maps only.
+  private mDevice = new Map<string, tf.Tensor>();
+  private vDevice = new Map<string, tf.Tensor>();
 
   constructor(opts: AdamWOptions = {}) {
     this.beta1 = opts.beta1 ?? 0.9;
@@ -64,54 +67,187 @@ export class AdamW {
    * same arithmetic as torch's in-place `clip_grad_norm_`, without a scaled copy of every gradient).
    */
   step(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
-    this.t++;
-    const { beta1: b1, beta2: b2, eps } = this;
-    const stepSize = lr * Math.sqrt(1 - b2 ** this.t) / (1 - b1 ** this.t);
+    const stepSize = this.begin(lr);
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
       const gv = peekFloat32(g) ?? g.dataSync() as Float32Array; // cpu: the buffer stays poolable
       const own = exclusiveFloat32(p); // cpu backend: update the variable's own buffer, no copy
-      const pv = own ?? p.dataSync() as Float32Array;
-      let m = this.m.get(name), v = this.v.get(name);
-      if (!m || !v) {
-        m = new Float32Array(gv.length);
-        v = new Float32Array(gv.length);
-        this.m.set(name, m);
-        this.v.set(name, v);
-      }
-      const decay = noDecay(name) ? 0 : lr * this.weightDecay;
-      const out = own ?? pv.slice();
-      const nk = nativeKernels();
-      const gs = Math.fround(gradScale);
-      if (nk) nk.adamw(out, gv, m, v, gv.length, b1, b2, stepSize, eps, decay, gs);
-      else {
-        for (let i = 0; i < gv.length; i++) {
-          const gi = Math.fround(gv[i] * gs);
-          const mi = m[i] = b1 * m[i] + (1 - b1) * gi;
-          const vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-          const pi = pv[i] - stepSize * mi / (Math.sqrt(vi) + eps);
-          out[i] = pi - decay * pi;
-        }
-      }
-      if (own) continue; // updated in place
-      const t = tf.tensor(out, p.shape, "float32");
-      p.assign(t);
-      t.dispose();
+      const pv = own ?? (p.dataSync() as Float32Array).slice();
+      this.update(name, pv, gv, lr, stepSize, gradScale);
+      if (!own) assignValues(p, pv);
     }
   }
 
-  /** A copy of the optimizer state, for checkpoints. */
+  /**
+   * {@link step} for backends that cannot read synchronously. On webgpu the update runs on the device
+   * ({@link stepOnDevice}, nothing read back); elsewhere gradients and parameters are read in one
+   * asynchronous batch, updated with the same float32 arithmetic as {@link step}, and written back.
+   */
+  async stepAsync(
+    params: Map<string, tf.Variable>,
+    grads: Map<string, tf.Tensor>,
+    lr: number,
+    gradScale = 1,
+  ): Promise<void> {
+    if (tf.getBackend() === "webgpu") return this.stepOnDevice(params, grads, lr, gradScale);
+    const names = [...params.keys()].filter((n) => grads.has(n));
+    const read = await Promise.all(
+      names.flatMap((n) => [grads.get(n)!.data(), params.get(n)!.data()]),
+    ) as Float32Array[];
+    const gv = new Map<string, Float32Array>(), pv = new Map<string, Float32Array>();
+    names.forEach((n, i) => {
+      gv.set(n, read[2 * i]);
+      pv.set(n, read[2 * i + 1]);
+    });
+    this.stepValues(params, gv, pv, lr, gradScale);
+  }
+
+  /**
+   * One update from values already on the host: `gradValues` and `paramValues` by name (the latter
+   * are updated in place, then written into the variables). Same arithmetic as {@link step}.
+   */
+  stepValues(
+    params: Map<string, tf.Variable>,
+    gradValues: Map<string, Float32Array>,
+    paramValues: Map<string, Float32Array>,
+    lr: number,
+    gradScale = 1,
+  ): void {
+    const stepSize = this.begin(lr);
+    for (const [name, p] of params) {
+      const gv = gradValues.get(name), pv = paramValues.get(name);
+      if (!gv) continue;
+      if (!pv) throw new Error(`AdamW.stepValues: no values for parameter ${name}`);
+      this.update(name, pv, gv, lr, stepSize, gradScale);
+      assignValues(p, pv);
+    }
+  }
+
+  /**
+   * One update with tensor ops on the backend, the moments kept there as tensors (GPU backends: no
+   * gradient, parameter or moment leaves the device). Float32 arithmetic, the formula of {@link step};
+   * the last bits can differ from it (operation order). Moments restored by {@link load} are uploaded
+   * on first use; {@link stateAsync} reads them back for a checkpoint.
+   */
+  stepOnDevice(
+    params: Map<string, tf.Variable>,
+    grads: Map<string, tf.Tensor>,
+    lr: number,
+    gradScale = 1,
+  ): void {
+    const stepSize = this.begin(lr);
+    const { beta1: b1, beta2: b2, eps } = this;
+    const gs = Math.fround(gradScale);
+    for (const [name, p] of params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      let m = this.mDevice.get(name), v = this.vDevice.get(name);
+      if (!m || !v) {
+        const hm = this.m.get(name), hv = this.v.get(name);
+        m = hm ? tf.tensor(hm, p.shape, "float32") : tf.zeros(p.shape, "float32");
+        v = hv ? tf.tensor(hv, p.shape, "float32") : tf.zeros(p.shape, "float32");
+        this.m.delete(name);
+        this.v.delete(name);
+      }
+      const decay = noDecay(name) ? 0 : lr * this.weightDecay;
+      const [m2, v2, p2] = tf.tidy(() => {
+        const gi = gs === 1 ? g : tf.mul(g, gs);
+        const mi = tf.add(tf.mul(m!, b1), tf.mul(gi, 1 - b1));
+        const vi = tf.add(tf.mul(v!, b2), tf.mul(tf.square(gi), 1 - b2));
+        const pi = tf.sub(p, tf.div(tf.mul(mi, stepSize), tf.add(tf.sqrt(vi), eps)));
+        return [mi, vi, decay ? tf.sub(pi, tf.mul(pi, decay)) : pi];
+      });
+      tf.dispose([m, v]);
+      p.assign(p2);
+      p2.dispose();
+      this.mDevice.set(name, m2);
+      this.vDevice.set(name, v2);
+    }
+  }
+
+  /** Count the step; returns its bias-corrected step size. */
+  private begin(lr: number): number {
+    this.t++;
+    const { beta1: b1, beta2: b2 } = this;
+    return lr * Math.sqrt(1 - b2 ** this.t) / (1 - b1 ** this.t);
+  }
+
+  /** Update `pv` in place from gradient `gv` (float32 state m, v of parameter `name`). */
+  private update(
+    name: string,
+    pv: Float32Array,
+    gv: Float32Array,
+    lr: number,
+    stepSize: number,
+    gradScale: number,
+  ): void {
+    const { beta1: b1, beta2: b2, eps } = this;
+    let m = this.m.get(name), v = this.v.get(name);
+    if (!m || !v) {
+      m = new Float32Array(gv.length);
+      v = new Float32Array(gv.length);
+      this.m.set(name, m);
+      this.v.set(name, v);
+    }
+    const decay = noDecay(name) ? 0 : lr * this.weightDecay;
+    const nk = nativeKernels();
+    const gs = Math.fround(gradScale);
+    if (nk) nk.adamw(pv, gv, m, v, gv.length, b1, b2, stepSize, eps, decay, gs);
+    else {
+      for (let i = 0; i < gv.length; i++) {
+        const gi = Math.fround(gv[i] * gs);
+        const mi = m[i] = b1 * m[i] + (1 - b1) * gi;
+        const vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        const pi = pv[i] - stepSize * mi / (Math.sqrt(vi) + eps);
+        pv[i] = pi - decay * pi;
+      }
+    }
+  }
+
+  /** A copy of the optimizer state, for checkpoints (moments on the device: use {@link stateAsync}). */
   state(): AdamWState {
+    if (this.mDevice.size > 0) {
+      throw new Error("AdamW.state(): the moments are on the device; use stateAsync()");
+    }
     return { step: this.t, m: Object.fromEntries(this.m), v: Object.fromEntries(this.v) };
+  }
+
+  /** A copy of the optimizer state, reading moments kept on the device in one asynchronous batch. */
+  async stateAsync(): Promise<AdamWState> {
+    const names = [...this.mDevice.keys()];
+    const read = await Promise.all(
+      names.flatMap((n) => [this.mDevice.get(n)!.data(), this.vDevice.get(n)!.data()]),
+    ) as Float32Array[];
+    const m = Object.fromEntries(this.m), v = Object.fromEntries(this.v);
+    names.forEach((n, i) => {
+      m[n] = read[2 * i];
+      v[n] = read[2 * i + 1];
+    });
+    return { step: this.t, m, v };
+  }
+
+  /** Free the moments kept on the device. */
+  dispose(): void {
+    tf.dispose([...this.mDevice.values(), ...this.vDevice.values()]);
+    this.mDevice.clear();
+    this.vDevice.clear();
   }
 
   /** Restore a state saved by `state()`. */
   load(state: AdamWState): void {
+    this.dispose();
     this.t = state.step;
     this.m = new Map(Object.entries(state.m));
     this.v = new Map(Object.entries(state.v));
   }
+}
+
+/** Write `values` into variable `p` (a new tensor of its shape). */
+function assignValues(p: tf.Variable, values: Float32Array): void {
+  const t = tf.tensor(values, p.shape, "float32");
+  p.assign(t);
+  t.dispose();
 }
 
 /** HF `get_linear_schedule_with_warmup`: the lr multiplier used at (0-based) optimizer step `step`. */
@@ -122,13 +258,14 @@ export function linearSchedule(step: number, totalSteps: number, warmupSteps = 0
 
 /**
  * The global L2 norm of all gradients (torch `clip_grad_norm_`'s total norm), accumulated in double.
- * On the cpu backend the gradient buffers are read in place.
+ * On the cpu backend the gradient buffers are read in place; values already read (Float32Array) are
+ * taken as they are, which is how backends without synchronous reads use it.
  */
-export function globalGradNorm(grads: Iterable<tf.Tensor>): number {
+export function globalGradNorm(grads: Iterable<tf.Tensor | Float32Array>): number {
   const nk = nativeKernels();
   let sq = 0;
   for (const g of grads) {
-    const d = peekFloat32(g) ?? g.dataSync() as Float32Array;
+    const d = g instanceof Float32Array ? g : peekFloat32(g) ?? g.dataSync() as Float32Array;
     if (nk) sq += nk.sumSquares(d, d.length);
     else for (let i = 0; i < d.length; i++) sq += d[i] * d[i];
   }

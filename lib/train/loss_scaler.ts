@@ -39,9 +39,9 @@ export interface LossScalerState {
 }
 
 /** True when every element of every gradient is finite (no Inf, no NaN). */
-export function allFinite(grads: Iterable<tf.Tensor>): boolean {
+export function allFinite(grads: Iterable<tf.Tensor | Float32Array>): boolean {
   for (const g of grads) {
-    const d = g.dataSync();
+    const d = g instanceof Float32Array ? g : g.dataSync();
     for (let i = 0; i < d.length; i++) {
       if (!Number.isFinite(d[i])) return false;
     }
@@ -103,6 +103,20 @@ export class LossScaler {
     }
     // Checked after unscaling, as torch's `_amp_foreach_non_finite_check_and_unscale_`.
     return { grads: out, finite: allFinite(out.values()) };
+  }
+
+  /**
+   * {@link unscale} on gradient values already read to the host (backends without synchronous reads,
+   * such as webgpu): divides them in place, with the same float32 arithmetic, and returns whether all
+   * are finite.
+   */
+  unscaleValues(values: Iterable<Float32Array>): boolean {
+    const inv = Math.fround(1 / this.s);
+    const list = [...values];
+    for (const d of list) {
+      for (let i = 0; i < d.length; i++) d[i] = d[i] * inv;
+    }
+    return allFinite(list);
   }
 
   /**

@@ -93,7 +93,7 @@ Deno.test("an fp16 step whose gradients overflow is skipped: weights and AdamW u
   const opt = new AdamW();
   // Forced overflow: with the loss scaled by 2^40 the upstream gradients exceed 65504 in the fp16 ops.
   const scaler = new LossScaler({ initScale: 2 ** 40 });
-  const r = trainStep(sm, vars, opt, batch, undefined, {
+  const r = await trainStep(sm, vars, opt, batch, undefined, {
     lr: 1e-3,
     maxGradNorm: 1,
     dropoutAt: (off) => hashDropout(off),
@@ -109,7 +109,7 @@ Deno.test("an fp16 step whose gradients overflow is skipped: weights and AdamW u
 
   // A sane scale goes through: not skipped, the weights move, the scale keeps (1 clean step of 2000).
   const ok2 = new LossScaler({ initScale: 2 ** 12 });
-  const r2 = trainStep(sm, vars, opt, batch, undefined, {
+  const r2 = await trainStep(sm, vars, opt, batch, undefined, {
     lr: 1e-3,
     maxGradNorm: 1,
     dropoutAt: (off) => hashDropout(off),

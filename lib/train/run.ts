@@ -190,7 +190,7 @@ async function checkDevData(cfg: TrainConfig): Promise<void> {
 /** Dev (selection) and test evaluation of the model being trained, in fp32 with dropout off. */
 function evaluators(cfg: TrainConfig, sm: SimcseModel, tokenizer: TextTokenizer) {
   const enc = new SentenceEncoder(tokenizer, (x) => sm.embed(x), sm.encoder.config.maxPositionEmbeddings);
-  const embed = (s: string[]) => Promise.resolve(enc.embedBatch(s));
+  const embed = (s: string[]) => enc.embedBatch(s);
   const selectTask = SELECT_TASK[cfg.metricForBestModel];
   const devTasks: EvalTask[] = selectTask === "STSBenchmark"
     ? ["STSBenchmark", "SICKRelatedness"]
@@ -266,7 +266,7 @@ async function stepLoop(
       ? maskTokens(batch, tokenizer.info, cfg.mlmProbability, cfg.seed, step)
       : undefined;
     const lossScale = scaler?.scale;
-    const { lossValue, norm, skipped } = trainStep(sm, vars, opt, batch, masks, {
+    const { lossValue, norm, skipped } = await trainStep(sm, vars, opt, batch, masks, {
       lr,
       maxGradNorm: cfg.maxGradNorm,
       dropoutAt: (off) => seededDropout(cfg.seed, step, off),
@@ -354,7 +354,7 @@ async function saveBest(sm: SimcseModel, cfg: TrainConfig, tokenizer: TextTokeni
 async function finalTest(cfg: TrainConfig): Promise<Record<string, number>> {
   const enc = await SentenceEncoder.load(cfg.outputDir, { pooler: evalPoolerOf(cfg) });
   try {
-    const r = await evaluate((s) => Promise.resolve(enc.embedBatch(s)), {
+    const r = await evaluate((s) => enc.embedBatch(s), {
       dataDir: cfg.dataDir,
       mode: "test",
       tasks: cfg.finalEvalTasks as EvalTask[],

@@ -8,6 +8,7 @@ import { MlmHead } from "./mlm_head.ts";
 import { SimcseModel, type TrainBatch } from "./simcse_model.ts";
 import { lossAndGrads } from "./trainer.ts";
 import { AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
+import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
 
 interface StepFixture {
   input_ids: ArrayFixture;
@@ -28,12 +29,16 @@ interface StepFixture {
   reference_checks?: { mathematically_zero_grads?: string[] };
 }
 
-/** Our kernels are [in, out]; the fixture (HF) stores [out, in]. */
-function asHf(name: string, t: tf.Tensor): Float32Array {
+/** Our kernels are [in, out]; the fixture (HF) stores [out, in]. Read asynchronously (webgpu). */
+async function asHf(name: string, t: tf.Tensor): Promise<Float32Array> {
   // BERT Linear weights, mlp.dense.weight and lm_head.transform.dense.weight are kernels; the MLM decoder is [V, H] as in HF.
-  return isLinearKernel(name) && name !== "lm_head.decoder.weight" && t.rank === 2
-    ? tf.tidy(() => tf.transpose(t)).dataSync() as Float32Array
-    : t.dataSync() as Float32Array;
+  if (!(isLinearKernel(name) && name !== "lm_head.decoder.weight" && t.rank === 2)) {
+    return await t.data() as Float32Array;
+  }
+  const tt = tf.transpose(t);
+  const v = await tt.data() as Float32Array;
+  tt.dispose();
+  return v;
 }
 
 function hfToKernel(a: ArrayFixture): tf.Tensor {
@@ -83,12 +88,12 @@ async function setup(fx: StepFixture, numSent: 2 | 3, checkpointLayers = false) 
   return { sm, batch, padId: model.config.padTokenId };
 }
 
-function checkGrads(fx: StepFixture, grads: Map<string, tf.Tensor>) {
+async function checkGrads(fx: StepFixture, grads: Map<string, tf.Tensor>) {
   const zero = new Set(fx.reference_checks?.mathematically_zero_grads ?? []);
   for (const [name, want] of Object.entries(fx.grads)) {
     const g = grads.get(name);
     if (!g) throw new Error(`no gradient for ${name}`);
-    const got = asHf(name, g);
+    const got = await asHf(name, g);
     // Relative to the tensor's largest entry (the fixture's own float32-vs-float64 spread is 2.4e-6 of it).
     // Key-bias gradients are exactly 0 in theory (softmax ignores a per-row constant): absolute 1e-6.
     if (zero.has(name)) assertClose(got, new Float32Array(want.data.length), 1e-6, name, 0);
@@ -102,49 +107,63 @@ const CASES: [string, string, 2 | 3][] = [
   ["unsupervised + MLM auxiliary loss", "bert/train_step_mlm.json", 2],
 ];
 
-for (const backend of ["cpu", "wasm"] as const) {
+for (const backend of TEST_BACKENDS) {
   for (const [what, file, numSent] of CASES) {
     for (const checkpoint of [false, true]) {
       const how = checkpoint ? " with activation checkpointing" : "";
-      Deno.test(`SimCSE ${what} on ${backend}${how}: loss and every gradient match PyTorch within 1e-4`, async () => {
-        await useBackend(backend);
-        const fx = readFixture<StepFixture>(file);
-        const { sm, batch, padId } = await setup(fx, numSent, checkpoint);
-        const vars = sm.namedVariables();
-        const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
-        assertClose([loss.dataSync()[0]], [fx.loss], 1e-5, "loss");
-        checkGrads(fx, grads);
-        tf.dispose([loss, ...grads.values()]);
-        sm.dispose();
+      Deno.test({
+        name: `SimCSE ${what} on ${backend}${how}: loss and every gradient match PyTorch within 1e-4`,
+        ignore: skipBackend(backend),
+        fn: async () => {
+          await useBackend(backend);
+          const fx = readFixture<StepFixture>(file);
+          const { sm, batch, padId } = await setup(fx, numSent, checkpoint);
+          const vars = sm.namedVariables();
+          const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
+          assertClose([(await loss.data())[0]], [fx.loss], 1e-5, "loss");
+          await checkGrads(fx, grads);
+          tf.dispose([loss, ...grads.values()]);
+          sm.dispose();
+        },
       });
     }
   }
 }
 
-Deno.test("gradient clipping to 1.0 and one HF AdamW step match PyTorch", async () => {
-  await useBackend("cpu");
-  const fx = readFixture<StepFixture>("bert/train_step.json");
-  const { sm, batch, padId } = await setup(fx, 2);
-  const vars = sm.namedVariables();
-  const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
-  const norm = globalGradNorm(grads.values());
-  assertClose([norm], [fx.clip!.total_norm_before_clip], 1e-5, "total grad norm");
-  const scale = clipFactor(norm, 1.0);
-  if (!(scale < 1)) throw new Error(`the fixture's gradients should need clipping (norm ${norm})`);
-  const opt = new AdamW({ weightDecay: fx.optimizer!.weight_decay });
-  opt.step(vars, grads, fx.optimizer!.lr, scale);
-  for (const [name, want] of Object.entries(fx.params_after_step!)) {
-    const got = asHf(name, vars.get(name)!);
-    // Absolute 1e-5 (floor = 1 / max|param|): the fixture's float32-vs-float64 spread is 4.4e-6.
-    // Key biases have pure-noise gradients, which AdamW's normalisation amplifies: 1e-4 of the max there (3.6e-6 absolute in the fixture's own f32-vs-f64 run).
-    assertClose(
-      got,
-      want.data,
-      name.includes("attention.self.key.bias") ? 1e-4 : 1e-5,
-      `param after step ${name}`,
-      1 / Math.max(1e-12, ...Array.from(want.data, Math.abs)), // error / 1: absolute
-    );
-  }
-  tf.dispose([loss, ...grads.values()]);
-  sm.dispose();
-});
+for (const backend of TEST_BACKENDS) {
+  Deno.test({
+    name: `gradient clipping to 1.0 and one HF AdamW step match PyTorch on ${backend}`,
+    ignore: skipBackend(backend),
+    fn: async () => {
+      await useBackend(backend);
+      const fx = readFixture<StepFixture>("bert/train_step.json");
+      const { sm, batch, padId } = await setup(fx, 2);
+      const vars = sm.namedVariables();
+      const { loss, grads } = lossAndGrads(sm, vars, batch, () => hashDropout(), padId);
+      // cpu reads the gradients in place; other backends through one asynchronous read, as trainStep does.
+      const norm = backend === "cpu" ? globalGradNorm(grads.values()) : globalGradNorm(
+        await Promise.all([...grads.values()].map((g) => g.data() as Promise<Float32Array>)),
+      );
+      assertClose([norm], [fx.clip!.total_norm_before_clip], 1e-5, "total grad norm");
+      const scale = clipFactor(norm, 1.0);
+      if (!(scale < 1)) throw new Error(`the fixture's gradients should need clipping (norm ${norm})`);
+      const opt = new AdamW({ weightDecay: fx.optimizer!.weight_decay });
+      if (backend === "cpu") opt.step(vars, grads, fx.optimizer!.lr, scale);
+      else await opt.stepAsync(vars, grads, fx.optimizer!.lr, scale);
+      for (const [name, want] of Object.entries(fx.params_after_step!)) {
+        const got = await asHf(name, vars.get(name)!);
+        // Absolute 1e-5 (floor = 1 / max|param|): the fixture's float32-vs-float64 spread is 4.4e-6.
+        // Key biases have pure-noise gradients, which AdamW's normalisation amplifies: 1e-4 of the max there (3.6e-6 absolute in the fixture's own f32-vs-f64 run).
+        assertClose(
+          got,
+          want.data,
+          name.includes("attention.self.key.bias") ? 1e-4 : 1e-5,
+          `param after step ${name}`,
+          1 / Math.max(1e-12, ...Array.from(want.data, Math.abs)), // error / 1: absolute
+        );
+      }
+      tf.dispose([loss, ...grads.values()]);
+      sm.dispose();
+    },
+  });
+}

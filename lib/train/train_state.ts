@@ -37,13 +37,15 @@ export async function saveTrainState(
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
   const weights: StateDict = new Map();
-  for (const [n, v] of vars) {
-    weights.set(n, { dtype: "F32", shape: v.shape, data: Float32Array.from(v.dataSync() as Float32Array) });
-  }
+  const list = [...vars];
+  const read = await Promise.all(list.map(([, v]) => v.data())) as Float32Array[]; // one async batch
+  list.forEach(([n, v], i) =>
+    weights.set(n, { dtype: "F32", shape: v.shape, data: Float32Array.from(read[i]) })
+  );
   await writeSafetensors(`${tmp}/weights.safetensors`, weights, {
     layout: "simcse-deno internal (Linear kernels [in, out])",
   });
-  const os = opt.state();
+  const os = await opt.stateAsync(); // moments may live on the device (webgpu)
   const moments: StateDict = new Map();
   for (const [n, m] of Object.entries(os.m)) {
     moments.set(`m.${n}`, { dtype: "F32", shape: [m.length], data: m });

@@ -83,18 +83,30 @@ export function lossAndGrads(
 
 /**
  * One optimizer step; returns the loss, the gradient norm before clipping, and whether the step was
- * skipped (with a loss scaler, when a gradient was Inf/NaN, the norm then NaN; with `skipNonFinite`, when the norm is not finite).
+ * skipped (with a loss scaler, when a gradient was Inf/NaN, the norm then NaN; with `skipNonFinite`, when
+ * the norm is not finite). On the cpu
+ * backend gradients and parameters are used in place; on other backends (webgpu allows no synchronous
+ * reads) the loss, gradients and parameters are read in one asynchronous batch and updated with the
+ * same float32 arithmetic.
  */
-export function trainStep(
+export async function trainStep(
   sm: SimcseModel,
   vars: Map<string, tf.Variable>,
   opt: AdamW,
   batch: ReturnType<typeof collate>,
   masks: { mlmInputIds: Int32Array; mlmLabels: Int32Array } | undefined,
   o: StepOptions,
-): { lossValue: number; norm: number; skipped: boolean } {
+): Promise<{ lossValue: number; norm: number; skipped: boolean }> {
   const tb = batchTensors(batch, masks);
   const { loss, grads } = lossAndGrads(sm, vars, tb, o.dropoutAt, o.padId, o.scaler?.scale);
+  tf.dispose([
+    tb.inputIds,
+    tb.attentionMask,
+    tb.tokenTypeIds,
+    ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
+  ]);
+  if (tf.getBackend() === "webgpu") return await deviceStep(vars, opt, loss, grads, o);
+  if (tf.getBackend() !== "cpu") return await hostStep(vars, opt, loss, grads, o);
   const lossValue = loss.dataSync()[0];
   let norm = NaN;
   let skipped = false;
@@ -115,12 +127,101 @@ export function trainStep(
   } else {
     tf.dispose([...grads.values()]);
   }
-  tf.dispose([
-    loss,
-    tb.inputIds,
-    tb.attentionMask,
-    tb.tokenTypeIds,
-    ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
-  ]);
+  loss.dispose();
+  return { lossValue, norm, skipped };
+}
+
+/** The rest of {@link trainStep} from one asynchronous read of loss, gradients and parameters. */
+async function hostStep(
+  vars: Map<string, tf.Variable>,
+  opt: AdamW,
+  loss: tf.Scalar,
+  grads: Map<string, tf.Tensor>,
+  o: StepOptions,
+): Promise<{ lossValue: number; norm: number; skipped: boolean }> {
+  const names = [...grads.keys()];
+  let read: Float32Array[];
+  try {
+    read = await Promise.all([
+      loss.data(),
+      ...names.flatMap((n) => [grads.get(n)!.data(), vars.get(n)!.data()]),
+    ]) as Float32Array[];
+  } finally {
+    tf.dispose([loss, ...grads.values()]);
+  }
+  const lossValue = read[0][0];
+  if (!Number.isFinite(lossValue)) return { lossValue, norm: NaN, skipped: false };
+  const gv = new Map<string, Float32Array>(), pv = new Map<string, Float32Array>();
+  names.forEach((n, i) => {
+    gv.set(n, read[1 + 2 * i]);
+    pv.set(n, read[2 + 2 * i]);
+  });
+  if (o.scaler) {
+    const finite = o.scaler.unscaleValues(gv.values()); // as torch's unscale_, before clipping
+    o.scaler.update(finite);
+    if (!finite) return { lossValue, norm: NaN, skipped: true };
+  }
+  const norm = globalGradNorm(gv.values());
+  if (o.skipNonFinite && !Number.isFinite(norm)) return { lossValue, norm, skipped: true };
+  opt.stepValues(vars, gv, pv, o.lr, clipFactor(norm, o.maxGradNorm));
+  return { lossValue, norm, skipped: false };
+}
+
+/**
+ * The rest of {@link trainStep} on webgpu, where gradients, parameters and AdamW's moments stay on the
+ * device: unscaling, the finiteness check and the squared gradient norm are tensor ops, and one
+ * asynchronous read brings back three numbers (loss, squared norm, all-finite flag).
+ */
+async function deviceStep(
+  vars: Map<string, tf.Variable>,
+  opt: AdamW,
+  loss: tf.Scalar,
+  grads: Map<string, tf.Tensor>,
+  o: StepOptions,
+): Promise<{ lossValue: number; norm: number; skipped: boolean }> {
+  let g = grads;
+  if (o.scaler) {
+    const inv = Math.fround(1 / o.scaler.scale); // as torch's unscale_, before clipping
+    g = new Map([...grads].map(([n, t]) => [n, tf.mul(t, inv)]));
+    tf.dispose([...grads.values()]);
+  }
+  const list = [...g.values()];
+  const stats = tf.tidy(() => {
+    // Pairwise adds, not addN/stack over every gradient: TF.js webgpu gives wrong results for ops with
+    // more inputs than a shader may bind (seen with 55 gradients on lavapipe).
+    const sum = (xs: tf.Tensor[]): tf.Tensor => {
+      while (xs.length > 1) {
+        const next: tf.Tensor[] = [];
+        for (let i = 0; i < xs.length; i += 2) {
+          next.push(i + 1 < xs.length ? tf.add(xs[i], xs[i + 1]) : xs[i]);
+        }
+        xs = next;
+      }
+      return xs[0];
+    };
+    const sq = sum(list.map((t) => tf.sum(tf.square(t))));
+    const bad = sum(list.map((t) => tf.sum(tf.cast(tf.logicalNot(tf.isFinite(t)), "float32"))));
+    return tf.stack([tf.reshape(loss, []), sq, tf.cast(tf.equal(bad, 0), "float32")]);
+  });
+  let read: Float32Array;
+  try {
+    read = await stats.data() as Float32Array;
+  } finally {
+    tf.dispose([stats, loss]);
+  }
+  const [lossValue, sq, finite] = read;
+  let norm = NaN, skipped = false;
+  if (Number.isFinite(lossValue)) {
+    if (o.scaler) {
+      o.scaler.update(finite === 1);
+      skipped = finite !== 1;
+    }
+    if (!skipped) {
+      norm = Math.sqrt(sq);
+      skipped = o.skipNonFinite === true && !o.scaler && (finite !== 1 || !Number.isFinite(norm));
+      if (!skipped) opt.stepOnDevice(vars, g, o.lr, clipFactor(norm, o.maxGradNorm));
+    }
+  }
+  tf.dispose(list);
   return { lossValue, norm, skipped };
 }

@@ -1,0 +1,187 @@
+/**
+ * One GPU training benchmark, in this process, for `bench/gpu/run_h200.sh` (bundled with `deno bundle`
+ * so that the GPU machine needs no node_modules): SimCSE training steps of a randomly initialised BERT
+ * (64 sentences = 128 sequences of 32 tokens, dropout 0.1, MLP head on [CLS], clipping at 1, AdamW) on
+ * `--backend` (webgpu), in fp32 or fp16 (fp16 Linear and attention matmuls, dynamic loss scaling),
+ * plus the encoding of 64 sentences. Prints one JSON line: median step seconds, steps/s, encode
+ * sentences/s, and the GPU buffer bytes TF.js allocated (its buffer pool's high-water mark).
+ *
+ * `--adapter-info` instead prints what `navigator.gpu` offers (adapter info, features, limits) or why
+ * there is none.
+ *
+ * @example
+ * ```sh
+ * deno run -A bench/gpu/gpu_bench.ts --config mini --precision fp16 --steps 10 --warmup 2
+ * ```
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { tf } from "../../lib/tf.ts";
+import { type BackendName, useBackend } from "../../lib/backend.ts";
+import { BertModel } from "../../lib/model/bert.ts";
+import { seededDropout } from "../../lib/model/dropout.ts";
+import { SimcseModel } from "../../lib/train/simcse_model.ts";
+import { MlpHead } from "../../lib/train/mlp_head.ts";
+import { AdamW } from "../../lib/train/adamw.ts";
+import { LossScaler } from "../../lib/train/loss_scaler.ts";
+import { trainStep } from "../../lib/train/trainer.ts";
+
+const CONFIGS: Record<string, [number, number]> = {
+  tiny: [2, 128],
+  mini: [4, 256],
+  small: [4, 512],
+  base: [12, 768],
+};
+const BATCH = 64, SEQ = 32;
+
+async function adapterInfo(): Promise<Record<string, unknown>> {
+  // deno-lint-ignore no-explicit-any
+  const gpu = (globalThis.navigator as any)?.gpu;
+  if (!gpu) return { adapter: null, why: "no navigator.gpu in this Deno" };
+  const a = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!a) return { adapter: null, why: "navigator.gpu.requestAdapter() returned null" };
+  const limits: Record<string, number> = {};
+  for (const k of ["maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupStorageSize"]) {
+    limits[k] = a.limits[k];
+  }
+  const i = a.info ?? {};
+  return {
+    adapter: {
+      vendor: i.vendor,
+      architecture: i.architecture,
+      device: i.device,
+      description: i.description,
+      isFallbackAdapter: i.isFallbackAdapter ?? a.isFallbackAdapter,
+    },
+    features: [...a.features].sort(),
+    limits,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function main(): Promise<void> {
+  const { values: args } = parseArgs({
+    args: Deno.args,
+    options: {
+      config: { type: "string", default: "mini" },
+      precision: { type: "string", default: "fp32" },
+      backend: { type: "string", default: "webgpu" },
+      steps: { type: "string", default: "10" },
+      warmup: { type: "string", default: "2" },
+      "encode-batches": { type: "string", default: "5" },
+      "adapter-info": { type: "boolean", default: false },
+    },
+  });
+  if (args["adapter-info"]) {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
+    console.log(JSON.stringify(await adapterInfo()));
+    return;
+  }
+  const dims = CONFIGS[args.config];
+  if (!dims) throw new Error(`unknown config ${args.config}`);
+  const fp16 = args.precision === "fp16";
+  const steps = Number(args.steps), warmup = Number(args.warmup), encodes = Number(args["encode-batches"]);
+  const backend = await useBackend(args.backend as BackendName);
+  const [L, H] = dims;
+  const bert = BertModel.init(
+    {
+      vocabSize: 30522,
+      hiddenSize: H,
+      numHiddenLayers: L,
+      numAttentionHeads: H / 64,
+      intermediateSize: 4 * H,
+      hiddenAct: "gelu",
+      hiddenDropoutProb: 0.1,
+      attentionProbsDropoutProb: 0.1,
+      maxPositionEmbeddings: 512,
+      typeVocabSize: 2,
+      layerNormEps: 1e-12,
+      initializerRange: 0.02,
+      padTokenId: 0,
+    },
+    1,
+    false,
+  );
+  const sm = new SimcseModel(
+    bert,
+    {
+      poolerType: "cls",
+      mlpOnlyTrain: true,
+      temp: 0.05,
+      checkpointLayers: false,
+      precision: fp16 ? "fp16" : "fp32",
+    },
+    MlpHead.init(H, 0.02, 2),
+  );
+  const vars = sm.namedVariables();
+  const opt = new AdamW({ weightDecay: 0 });
+  const scaler = fp16 ? new LossScaler() : undefined;
+  const rows = 2 * BATCH;
+  const ids = new Int32Array(rows * SEQ);
+  for (let i = 0; i < ids.length; i++) ids[i] = 1000 + (i * 7919) % 20000;
+  const batch = {
+    inputIds: ids,
+    attentionMask: new Int32Array(rows * SEQ).fill(1),
+    tokenTypeIds: new Int32Array(rows * SEQ),
+    rows,
+    seqLen: SEQ,
+    numSent: 2 as const,
+    batchSize: BATCH,
+  };
+  let gpuPeak = 0;
+  const sample = () => {
+    const m = tf.memory() as { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+    gpuPeak = Math.max(gpuPeak, m.numBytesAllocatedInGPU ?? 0, m.numBytesInGPU ?? 0);
+  };
+  const times: number[] = [];
+  let skipped = 0;
+  for (let s = 0; s < warmup + steps; s++) {
+    const t0 = performance.now();
+    const r = await trainStep(sm, vars, opt, batch, undefined, {
+      lr: 3e-5,
+      maxGradNorm: 1,
+      dropoutAt: (o) => seededDropout(1, s, o),
+      padId: 0,
+      scaler,
+    });
+    if (s >= warmup) times.push((performance.now() - t0) / 1000);
+    if (r.skipped) skipped++;
+    sample();
+    console.error(`  ${args.config} ${args.precision} step ${s}: ${(performance.now() - t0).toFixed(0)} ms`);
+  }
+  const enc = {
+    inputIds: tf.tensor2d(ids.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+    attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+  };
+  const encTimes: number[] = [];
+  for (let e = 0; e <= encodes; e++) {
+    const t0 = performance.now();
+    const z = tf.tidy(() => sm.embed(enc));
+    await z.data();
+    z.dispose();
+    if (e > 0) encTimes.push((performance.now() - t0) / 1000);
+  }
+  const stepS = median(times);
+  console.log(JSON.stringify({
+    side: "ours",
+    config: args.config,
+    precision: args.precision,
+    backend,
+    steps,
+    warmup,
+    train_s: times,
+    median_step_s: stepS,
+    steps_per_s: 1 / stepS,
+    encode_sent_per_s: BATCH / median(encTimes),
+    peak_gpu_bytes: gpuPeak,
+    skipped_steps: skipped,
+  }));
+  sm.dispose();
+}
+
+if (import.meta.main) await main();

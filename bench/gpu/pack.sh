@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds what bench/gpu/run_h200.sh needs on a GPU machine that has no network and no Deno, into
+# bench/gpu/carry/ (git-ignored; pass it as the run's `carry` path, 64 MiB at most):
+#   deno.xz        this machine's deno binary, xz-compressed (about 31 MB for 2.9.6)
+#   gpu_bench.js   bench/gpu/gpu_bench.ts bundled with its npm dependencies (`deno bundle`), so no
+#                  node_modules travel
+# The PyTorch side (reference/bench_torch.py and the reference models) travels with the working tree.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=bench/gpu/carry
+mkdir -p "$out"
+deno bundle --platform deno -o "$out/gpu_bench.js" bench/gpu/gpu_bench.ts
+if [ ! -s "$out/deno.xz" ] || [ "$(command -v deno)" -nt "$out/deno.xz" ]; then
+  xz -9 -T2 -c "$(command -v deno)" > "$out/deno.xz.tmp" && mv "$out/deno.xz.tmp" "$out/deno.xz"
+fi
+du -ch "$out"/* | tail -n 1

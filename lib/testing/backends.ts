@@ -1,0 +1,53 @@
+/**
+ * The backends the PyTorch-fixture tests loop over: cpu and wasm everywhere, and webgpu where a
+ * WebGPU adapter exists (on CPU-only machines Mesa's lavapipe, from `mesa-vulkan-drivers`; see
+ * docs/GPU.md). Without an adapter the webgpu variants are registered as ignored and one line says why.
+ *
+ * @example
+ * ```ts
+ * import { TEST_BACKENDS, skipBackend } from "./backends.ts";
+ * for (const b of TEST_BACKENDS) Deno.test({ name: `x on ${b}`, ignore: skipBackend(b), fn: () => {} });
+ * ```
+ * @module
+ */
+
+export type TestBackend = "cpu" | "wasm" | "webgpu";
+
+export const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm", "webgpu"];
+
+async function probeWebgpu(): Promise<string | null> {
+  // Deno prints "XDG_RUNTIME_DIR is invalid" without one; `useBackend` sets a private folder too.
+  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+    const dir = Deno.makeTempDirSync({ prefix: "simcse-xdg-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  }
+  // deno-lint-ignore no-explicit-any
+  const gpu = (globalThis.navigator as any)?.gpu;
+  if (!gpu) return "this Deno has no navigator.gpu";
+  try {
+    const adapter = await gpu.requestAdapter();
+    return adapter
+      ? null
+      : "no WebGPU adapter (apt-get install mesa-vulkan-drivers libvulkan1 gives lavapipe)";
+  } catch (e) {
+    return `requesting a WebGPU adapter failed: ${(e as Error).message}`;
+  }
+}
+
+/** Why webgpu tests are skipped here, or null when an adapter exists. */
+export const WEBGPU_MISSING: string | null = Deno.env.get("SIMCSE_TEST_WEBGPU") === "0"
+  ? "SIMCSE_TEST_WEBGPU=0"
+  : await probeWebgpu();
+
+let warned = false;
+
+/** True when tests on `backend` must be skipped here (says why once per test file). */
+export function skipBackend(backend: TestBackend): boolean {
+  if (backend !== "webgpu" || WEBGPU_MISSING === null) return false;
+  if (!warned) {
+    console.warn(`webgpu tests skipped: ${WEBGPU_MISSING}`);
+    warned = true;
+  }
+  return true;
+}
