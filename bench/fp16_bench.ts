@@ -21,14 +21,14 @@
  *
  * @module
  */
-import { main, nonNegativeInt, parseFlags, positiveInt } from "../cli/_cli.ts";
-import { InputError } from "../lib/errors.ts";
-import { tf } from "../lib/tf.ts";
-import { parseBackend, useBackend } from "../lib/backend.ts";
+import { main, nonNegativeInt, parseFlags, positiveInt } from "../lib/app/cli.ts";
+import { InputError } from "../lib/runtime/errors.ts";
+import { tf } from "../lib/runtime/tf.ts";
+import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
-import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
 import { BertModel } from "../lib/model/bert.ts";
-import { seededDropout } from "../lib/model/dropout.ts";
+import { seededDropout } from "../lib/ops/dropout.ts";
 /** The two precisions this benchmark compares. */
 type Precision = "fp32" | "fp16";
 import { BertTokenizer } from "../lib/tokenizer/bert_tokenizer.ts";
@@ -44,13 +44,13 @@ import { loadTrainFile } from "../lib/data/train_corpus.ts";
 import { newRunId } from "../lib/results/run_record.ts";
 import { AdamW } from "../lib/train/adamw.ts";
 import { LossScaler } from "../lib/train/loss_scaler.ts";
-import { SimcseModel } from "../lib/train/simcse_model.ts";
+import { SimcseModel } from "../lib/simcse/simcse_model.ts";
 import type { TrainConfig } from "../lib/train/train_config.ts";
-import { trainStep } from "../lib/train/trainer.ts";
+import { trainStep } from "../lib/train/loop.ts";
 import { buildModel, buildSimcse, train } from "../lib/train/run.ts";
 import { bertTinyDir, preset } from "../experiments/reproduction/config.ts";
 import { portableCommand } from "../experiments/reproduction/tables.ts";
-import { exists } from "../lib/io/fs.ts";
+import { exists } from "../lib/runtime/fs.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
        [--rss-steps N] [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`;

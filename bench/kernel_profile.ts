@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { tf } from "../lib/tf.ts";
+import { tf } from "../lib/runtime/tf.ts";
 
 /** Time spent in one kernel. */
 export interface KernelTime {

@@ -18,23 +18,25 @@
  *
  * @module
  */
-import { main, parseFlags, positiveInt } from "../cli/_cli.ts";
-import { tf } from "../lib/tf.ts";
-import { useBackend } from "../lib/backend.ts";
-import { blasInfo, loadBlas, setBlasThreads } from "../lib/kernels/cpu_blas.ts";
+import { main, parseFlags, positiveInt } from "../lib/app/cli.ts";
+import { tf } from "../lib/runtime/tf.ts";
 import {
+  blasInfo,
   describeMatmul,
   gemm,
   gemmEngine,
   type GemmSpec,
+  loadBlas,
   loadOneDnn,
+  setBlasThreads,
   setOneDnnEnabled,
   setOneDnnThreads,
-} from "../lib/kernels/onednn.ts";
-import { packBf16 } from "../lib/model/bf16.ts";
-import { bf16Linear } from "../lib/model/bf16_ops.ts";
-import { fp16Linear, setFp16KernelPath } from "../lib/model/fp16_linear.ts";
-import { linear } from "../lib/model/linear.ts";
+  useBackend,
+} from "../lib/kernels/mod.ts";
+import { packBf16 } from "../lib/ops/bf16.ts";
+import { bf16Linear } from "../lib/ops/bf16_ops.ts";
+import { fp16Linear, setFp16KernelPath } from "../lib/ops/fp16_linear.ts";
+import { linear } from "../lib/ops/linear.ts";
 import { activation } from "../lib/model/layers.ts";
 
 const USAGE =

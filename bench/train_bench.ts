@@ -31,22 +31,21 @@
  * ```
  * @module
  */
-import { tf } from "../lib/tf.ts";
-import { type BackendName, parseBackend, useBackend } from "../lib/backend.ts";
+import { tf } from "../lib/runtime/tf.ts";
+import { type BackendName, cpuAcceleration, parseBackend, useBackend } from "../lib/kernels/mod.ts";
 import { BertModel } from "../lib/model/bert.ts";
 import { type Gpt2Config, Gpt2Model } from "../lib/model/gpt2.ts";
 import type { BertConfig } from "../lib/model/bert_config.ts";
-import { seededDropout } from "../lib/model/dropout.ts";
-import { SimcseModel } from "../lib/train/simcse_model.ts";
-import { MlpHead } from "../lib/train/mlp_head.ts";
+import { seededDropout } from "../lib/ops/dropout.ts";
+import { SimcseModel } from "../lib/simcse/simcse_model.ts";
+import { MlpHead } from "../lib/simcse/mlp_head.ts";
 import { AdamW } from "../lib/train/adamw.ts";
-import { trainStep } from "../lib/train/trainer.ts";
+import { trainStep } from "../lib/train/loop.ts";
 import { LossScaler } from "../lib/train/loss_scaler.ts";
-import { cpuAcceleration } from "../lib/kernels/cpu_accel.ts";
-import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
 import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
-import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../cli/_cli.ts";
-import { InputError } from "../lib/errors.ts";
+import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../lib/app/cli.ts";
+import { InputError } from "../lib/runtime/errors.ts";
 
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]

@@ -44,7 +44,8 @@ const ENTRY_POINTS = [
   "cli/search.ts",
   "cli/tables.ts",
   "bench/fp16_bench.ts",
-  "bench/fuzz.ts",
+  "bench/matmul_bench.ts",
+  "tools/fuzz/main.ts",
   "bench/search_bench.ts",
   "bench/train_bench.ts",
   "experiments/reproduction/run.ts",
@@ -62,6 +63,7 @@ Deno.test("every entry point prints its usage for --help and exits 0, writing no
       }
     }
   }
+  found.push("tools/fuzz/main.ts");
   for (const e of Deno.readDirSync(`${ROOT}experiments`)) {
     if (Deno.statSync(`${ROOT}experiments/${e.name}/run.ts`).isFile) {
       found.push(`experiments/${e.name}/run.ts`);
@@ -81,14 +83,14 @@ Deno.test("every entry point prints its usage for --help and exits 0, writing no
 
 /** [script, args, the error line must match]. */
 const BAD_FLAGS: [string, string[], RegExp][] = [
-  ["bench/fuzz.ts", ["--cases", "abc"], /--cases must be a positive integer, got 'abc'/],
-  ["bench/fuzz.ts", ["--cases", "0"], /--cases must be a positive integer, got '0'/],
-  ["bench/fuzz.ts", ["--cases", "1e3"], /--cases must be a positive integer, got '1e3'/],
-  ["bench/fuzz.ts", ["--seed=-1"], /--seed must be a non-negative integer, got '-1'/],
-  ["bench/fuzz.ts", ["--hang-ms", "1.5"], /--hang-ms must be a positive integer, got '1\.5'/],
-  ["bench/fuzz.ts", ["--replay", "x"], /--replay must be a non-negative integer, got 'x'/],
-  ["bench/fuzz.ts", ["--targets", "no-such-parser"], /--targets 'no-such-parser' matches no parser/],
-  ["bench/fuzz.ts", ["--casess", "5"], /Unknown option '--casess'/],
+  ["tools/fuzz/main.ts", ["--cases", "abc"], /--cases must be a positive integer, got 'abc'/],
+  ["tools/fuzz/main.ts", ["--cases", "0"], /--cases must be a positive integer, got '0'/],
+  ["tools/fuzz/main.ts", ["--cases", "1e3"], /--cases must be a positive integer, got '1e3'/],
+  ["tools/fuzz/main.ts", ["--seed=-1"], /--seed must be a non-negative integer, got '-1'/],
+  ["tools/fuzz/main.ts", ["--hang-ms", "1.5"], /--hang-ms must be a positive integer, got '1\.5'/],
+  ["tools/fuzz/main.ts", ["--replay", "x"], /--replay must be a non-negative integer, got 'x'/],
+  ["tools/fuzz/main.ts", ["--targets", "no-such-parser"], /--targets 'no-such-parser' matches no parser/],
+  ["tools/fuzz/main.ts", ["--casess", "5"], /Unknown option '--casess'/],
   [
     "cli/search.ts",
     ["--model", "m", "--index", "i", "--query", "q", "--top-k", "0"],

@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { type ArrayFixture, assertClose, readFixture, TESTDATA } from "../lib/testing/fixtures.ts";
+import { type ArrayFixture, assertClose, readFixture, TESTDATA } from "../testing/fixtures.ts";
 import { parseTasks } from "./eval.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  *
  * One sentence per input line (`\n`, `\r\n` or `\r`; `--input -` or `/dev/stdin` reads a pipe);
  * the output format goes by extension: `.jsonl` one JSON array of floats per line, `.npy` a float32
- * [rows, dim] NumPy array, `.safetensors` one F32 tensor `embeddings` (`lib/io/embedding_formats.ts`),
+ * [rows, dim] NumPy array, `.safetensors` one F32 tensor `embeddings` (`lib/runtime/embedding_formats.ts`),
  * rows in input order. The input is read and the output
  * written as the work goes, in windows of 16 batches, so memory stays bounded whatever the corpus
  * size. The output is built in `FILE.jsonl.partial` and renamed into place when complete; after an
@@ -13,14 +13,14 @@
  *
  * @module
  */
-import { main, parseFlags, positiveInt, required } from "./_cli.ts";
-import { parseBackend, useBackend } from "../lib/backend.ts";
+import { main, parseFlags, positiveInt, required } from "../lib/app/cli.ts";
+import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
 import { modelAndPooler } from "../lib/app/model_flags.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
-import { SentenceEncoder } from "../lib/sentence_encoder.ts";
+import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
-import { encodeToFile, partialPaths } from "../lib/io/encode_file.ts";
-import { checkOutputPath } from "../lib/io/output_path.ts";
+import { encodeToFile, partialPaths } from "../lib/runtime/encode_file.ts";
+import { checkOutputPath } from "../lib/runtime/output_path.ts";
 
 const USAGE =
   `usage: deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl|.npy|.safetensors

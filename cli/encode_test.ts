@@ -2,7 +2,7 @@
  * `deno task encode` as a user runs it on a long corpus: read from a pipe, killed part way, resumed.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { TESTDATA } from "../lib/testing/fixtures.ts";
+import { TESTDATA } from "../testing/fixtures.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const TINY = `${TESTDATA}bert/tiny-safetensors`;

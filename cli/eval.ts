@@ -15,17 +15,17 @@
  *
  * @module
  */
-import { main, parseFlags, positiveInt } from "./_cli.ts";
-import { parseBackend, useBackend } from "../lib/backend.ts";
+import { main, parseFlags, positiveInt } from "../lib/app/cli.ts";
+import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
 import { modelAndPooler } from "../lib/app/model_flags.ts";
-import { InputError } from "../lib/errors.ts";
-import { SentenceEncoder } from "../lib/sentence_encoder.ts";
+import { InputError } from "../lib/runtime/errors.ts";
+import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";
 import { CHINESE_TASKS, type EvalTask, evaluate, STS_TASKS } from "../lib/eval/sts_eval.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { renderScores } from "../lib/eval/table.ts";
-import { ProgressBar } from "../lib/progress.ts";
-import { writeFileAtomic } from "../lib/io/atomic_write.ts";
-import { checkOutputPath } from "../lib/io/output_path.ts";
+import { ProgressBar } from "../lib/runtime/progress.ts";
+import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
+import { checkOutputPath } from "../lib/runtime/output_path.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { precisionFlag } from "../lib/app/precision_flag.ts";
 import { alignUniform } from "../lib/eval/alignment_uniformity.ts";

@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { useBackend } from "../lib/backend.ts";
-import { assertClose, TESTDATA } from "../lib/testing/fixtures.ts";
-import { SentenceEncoder } from "../lib/sentence_encoder.ts";
+import { useBackend } from "../lib/kernels/backend.ts";
+import { assertClose, TESTDATA } from "../testing/fixtures.ts";
+import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";
 
 const TINY = `${TESTDATA}bert/tiny-safetensors`;
 

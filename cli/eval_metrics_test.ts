@@ -1,6 +1,6 @@
 /** `deno task eval --metrics`: alignment/uniformity wiring (the values are checked against numpy in lib/eval). */
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { TESTDATA } from "../lib/testing/fixtures.ts";
+import { TESTDATA } from "../testing/fixtures.ts";
 import { parseMetrics } from "./eval.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

@@ -1,5 +1,5 @@
 import { ok } from "node:assert/strict";
-import { TESTDATA } from "../lib/testing/fixtures.ts";
+import { TESTDATA } from "../testing/fixtures.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const DATA = Deno.env.get("SIMCSE_DATA_DIR") ?? new URL("../../shared/data", import.meta.url).pathname;

@@ -11,8 +11,8 @@
  * @module
  */
 import { describeWikiSample, ensureWikiSample } from "../lib/data/wiki_sample.ts";
-import { main, nonNegativeInt, parseFlags } from "./_cli.ts";
-import { InputError } from "../lib/errors.ts";
+import { main, nonNegativeInt, parseFlags } from "../lib/app/cli.ts";
+import { InputError } from "../lib/runtime/errors.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { CATALOG, modelFolder } from "../lib/fetch/catalog.ts";
 import { fetchItems } from "../lib/fetch/fetch_items.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { main, parseFlags } from "./_cli.ts";
+import { main, parseFlags } from "../lib/app/cli.ts";
 import { collectFigures } from "../lib/figures/all_figures.ts";
 import { exportSvgs } from "../lib/figures/svg_export.ts";
 

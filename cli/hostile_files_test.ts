@@ -7,7 +7,7 @@
  * wrong answer.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { TESTDATA } from "../lib/testing/fixtures.ts";
+import { TESTDATA } from "../testing/fixtures.ts";
 import { parseSafetensors, serializeSafetensors } from "../lib/checkpoint/safetensors.ts";
 
 const TINY_GPT2 = `${TESTDATA}gpt2/tiny-safetensors`;

@@ -4,7 +4,7 @@
  * exactly one `error: ...` line naming the file, exit 1, print no stack trace, and write nothing.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { TESTDATA } from "../lib/testing/fixtures.ts";
+import { TESTDATA } from "../testing/fixtures.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const TINY = `${TESTDATA}bert/tiny-safetensors`;

@@ -13,19 +13,19 @@
  *
  * @module
  */
-import { main, numberFlag, parseFlags, positiveInt, required } from "./_cli.ts";
-import { parseBackend, useBackend } from "../lib/backend.ts";
-import { parsePooler, type PoolerType } from "../lib/pooling.ts";
-import { InputError } from "../lib/errors.ts";
-import { SentenceEncoder } from "../lib/sentence_encoder.ts";
+import { main, numberFlag, parseFlags, positiveInt, required } from "../lib/app/cli.ts";
+import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
+import { parsePooler, type PoolerType } from "../lib/simcse/pooling.ts";
+import { InputError } from "../lib/runtime/errors.ts";
+import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { buildIndex, type SearchHit, SentenceIndex } from "../lib/search/sentence_index.ts";
 import { readIndexHeader } from "../lib/search/index_file.ts";
-import { checkOutputPath } from "../lib/io/output_path.ts";
+import { checkOutputPath } from "../lib/runtime/output_path.ts";
 import { DEFAULT_THRESHOLD, DEFAULT_TOP_K } from "../lib/search/top_k.ts";
-import { terminalText } from "../lib/checkpoint/printable.ts";
+import { terminalText } from "../lib/runtime/printable.ts";
 import { resolveModelRef } from "../lib/model/model_ref.ts";
-import { defaultPooler } from "../lib/default_pooler.ts";
+import { defaultPooler } from "../lib/simcse/default_pooler.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 
 const USAGE = `usage: deno task search --model DIR --index FILE [--query TEXT]... [--build FILE.txt]

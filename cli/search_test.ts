@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
-import { TESTDATA } from "../lib/testing/fixtures.ts";
+import { TESTDATA } from "../testing/fixtures.ts";
 import { formatHits } from "./search.ts";
 import { buildIndex } from "../lib/search/sentence_index.ts";
 

@@ -10,8 +10,8 @@ import { writeResultsMarkdown as chinese } from "../experiments/chinese-transfer
 import { writeResultsMarkdown as gpt2 } from "../experiments/gpt2-wavg/tables.ts";
 import { benchTable } from "../lib/results/bench_table.ts";
 import { updateRegion } from "../lib/results/markdown_tables.ts";
-import { main, parseFlags } from "./_cli.ts";
-import { InputError } from "../lib/errors.ts";
+import { main, parseFlags } from "../lib/app/cli.ts";
+import { InputError } from "../lib/runtime/errors.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

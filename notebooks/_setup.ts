@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { useBackend } from "../lib/backend.ts";
-import { InputError } from "../lib/errors.ts";
-import type { BackendName } from "../lib/backend.ts";
+import { type BackendName, useBackend } from "../lib/kernels/mod.ts";
+import { InputError } from "../lib/runtime/errors.ts";
 
 /** The repository root, as a path. */
 export const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");

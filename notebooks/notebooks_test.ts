@@ -6,7 +6,7 @@
  * @module
  */
 import { ok } from "node:assert/strict";
-import { reportSkip, requireTool } from "../lib/testing/tools.ts";
+import { reportSkip, requireTool } from "../testing/tools.ts";
 
 const HERE = new URL(".", import.meta.url).pathname;
 const notebooks = [...Deno.readDirSync(HERE)].filter((e) => e.name.endsWith(".ipynb")).map((e) => e.name)

@@ -1,5 +1,5 @@
 """Write `testdata/bf16/ops.json`: reference values and gradients for the bf16 mixed-precision ops of
-`lib/model/bf16_ops.ts`, computed with PyTorch's bfloat16 (dev-only; the TS tests never import this).
+`lib/ops/bf16_ops.ts`, computed with PyTorch's bfloat16 (dev-only; the TS tests never import this).
 
 Run from the repo root:  /usr/bin/python3 reference/make_bf16_fixtures.py
 Deterministic (fixed seed); re-running rewrites an identical file.

@@ -1,5 +1,5 @@
 """Write `testdata/bf16/rounding.json` and `testdata/bf16/random_bits.bin`: float32 -> bfloat16 rounding as
-PyTorch does it (`tensor.to(torch.bfloat16)`, round to nearest, ties to even), for `lib/model/bf16_test.ts`
+PyTorch does it (`tensor.to(torch.bfloat16)`, round to nearest, ties to even), for `lib/ops/bf16_test.ts`
 (dev-only; the TS tests never import this).
 
 Run from the repo root:  /usr/bin/python3 reference/make_bf16_rounding_fixtures.py

@@ -3,9 +3,9 @@
 
 Each reader's documented rules, written with Python's own string primitives (bytes.decode,
 str.splitlines, str.split, str.strip, float, the csv module) and the SentEval / SimCSE-jittor
-loading code they follow. The TypeScript fuzz harness (bench/fuzz.ts) writes every case its reader
+loading code they follow. The TypeScript fuzz harness (tools/fuzz/main.ts) writes every case its reader
 loaded into a folder; this script re-reads them and prints, per case, the SHA-256 of the result in
-the canonical form of lib/fuzz/canonical.ts `rowsHash` (fields joined by U+001F, each row ended by
+the canonical form of tools/fuzz/canonical.ts `rowsHash` (fields joined by U+001F, each row ended by
 U+001E, UTF-8; scores as the hex of their little-endian float64), or the reason it refuses.
 
 Usage:  /usr/bin/python3 reference/text_fuzz_oracle.py KIND DIR

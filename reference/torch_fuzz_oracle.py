@@ -4,7 +4,7 @@
 For each file, `torch.load(f, map_location="cpu", weights_only=True)` (PyTorch's own restricted
 unpickler) either refuses it, or returns an object; only a dict of str -> Tensor counts as a state
 dict. A state dict is summarised by the SHA-256 of its canonical form, which the TypeScript fuzz
-harness (lib/fuzz/canonical.ts) computes the same way over the tensors it loaded:
+harness (tools/fuzz/canonical.ts) computes the same way over the tensors it loaded:
 
     for each (key, tensor) in dict order:
         key as UTF-8, NUL, dtype name (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL), NUL,

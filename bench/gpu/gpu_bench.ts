@@ -16,15 +16,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { tf } from "../../lib/tf.ts";
-import { type BackendName, useBackend } from "../../lib/backend.ts";
+import { tf } from "../../lib/runtime/tf.ts";
+import { type BackendName, useBackend } from "../../lib/kernels/mod.ts";
 import { BertModel } from "../../lib/model/bert.ts";
-import { seededDropout } from "../../lib/model/dropout.ts";
-import { SimcseModel } from "../../lib/train/simcse_model.ts";
-import { MlpHead } from "../../lib/train/mlp_head.ts";
+import { seededDropout } from "../../lib/ops/dropout.ts";
+import { SimcseModel } from "../../lib/simcse/simcse_model.ts";
+import { MlpHead } from "../../lib/simcse/mlp_head.ts";
 import { AdamW } from "../../lib/train/adamw.ts";
 import { LossScaler } from "../../lib/train/loss_scaler.ts";
-import { trainStep } from "../../lib/train/trainer.ts";
+import { trainStep } from "../../lib/train/loop.ts";
 
 const CONFIGS: Record<string, [number, number]> = {
   tiny: [2, 128],

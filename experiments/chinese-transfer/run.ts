@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { main, parseFlags } from "../../cli/_cli.ts";
-import { parseBackend, useBackend } from "../../lib/backend.ts";
-import { applyOverrides } from "../../lib/cli_overrides.ts";
+import { main, parseFlags } from "../../lib/app/cli.ts";
+import { parseBackend, useBackend } from "../../lib/kernels/mod.ts";
+import { applyOverrides } from "../../lib/app/overrides.ts";
 import {
   announcePreset,
   exitCodeOf,
@@ -18,17 +18,17 @@ import {
   trainSets,
 } from "../../lib/app/train_command.ts";
 import { checkTrainConfig } from "../../lib/train/train_config.ts";
-import { InputError } from "../../lib/errors.ts";
+import { InputError } from "../../lib/runtime/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { renderScores } from "../../lib/eval/table.ts";
-import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
+import { writeFileAtomic } from "../../lib/runtime/atomic_write.ts";
 import { checkModelFolder } from "../../lib/model/model_folder.ts";
 import { train } from "../../lib/train/run.ts";
 import { fetchCommand } from "../../lib/fetch/catalog.ts";
 import { fetchedModelDir } from "../../lib/model/model_dirs.ts";
 import { preset, splitFile, type ZhPooler, type ZhPreset, type ZhTask } from "./config.ts";
 import { writeResultsMarkdown } from "./tables.ts";
-import { exists } from "../../lib/io/fs.ts";
+import { exists } from "../../lib/runtime/fs.ts";
 
 const USAGE = `usage: deno task chinese [--preset seed|cpu] [--task lcqmc|pawsx|all] [--pooler cls|avg|all]
        ${TRAIN_FLAGS_USAGE}`;

@@ -1,5 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { InputError } from "../../lib/errors.ts";
+import { InputError } from "../../lib/runtime/errors.ts";
 import { CPU_RANDOM_GPT2, GPT2_POOLERS, preset, presetOf } from "./config.ts";
 import { parsePoolerList } from "./run.ts";
 

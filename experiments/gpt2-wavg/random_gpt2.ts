@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
+import { writeFileAtomic } from "../../lib/runtime/atomic_write.ts";
 import { Gpt2Model } from "../../lib/model/gpt2.ts";
 import { saveGpt2 } from "../../lib/model/gpt2_checkpoint.ts";
 import { gpt2ConfigFromJson } from "../../lib/model/gpt2_config.ts";

@@ -11,9 +11,9 @@
  *
  * @module
  */
-import { main, parseFlags } from "../../cli/_cli.ts";
-import { parseBackend, useBackend } from "../../lib/backend.ts";
-import { applyOverrides } from "../../lib/cli_overrides.ts";
+import { main, parseFlags } from "../../lib/app/cli.ts";
+import { parseBackend, useBackend } from "../../lib/kernels/mod.ts";
+import { applyOverrides } from "../../lib/app/overrides.ts";
 import {
   announcePreset,
   exitCodeOf,
@@ -22,13 +22,13 @@ import {
   trainSets,
 } from "../../lib/app/train_command.ts";
 import { checkTrainConfig } from "../../lib/train/train_config.ts";
-import { InputError } from "../../lib/errors.ts";
+import { InputError } from "../../lib/runtime/errors.ts";
 import { resolveDataDir } from "../../lib/eval/sts_data.ts";
 import { type EvalTask, evaluate } from "../../lib/eval/sts_eval.ts";
 import { renderScores } from "../../lib/eval/table.ts";
-import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
+import { writeFileAtomic } from "../../lib/runtime/atomic_write.ts";
 import { preflightEnglish } from "../../lib/train/preflight.ts";
-import { SentenceEncoder } from "../../lib/sentence_encoder.ts";
+import { SentenceEncoder } from "../../lib/simcse/sentence_encoder.ts";
 import { train } from "../../lib/train/run.ts";
 import type { TrainConfig } from "../../lib/train/train_config.ts";
 import {
@@ -41,7 +41,7 @@ import {
 } from "./config.ts";
 import { ensureRandomGpt2 } from "./random_gpt2.ts";
 import { CROSS_POOLER_FILE, writeResultsMarkdown } from "./tables.ts";
-import { exists } from "../../lib/io/fs.ts";
+import { exists } from "../../lib/runtime/fs.ts";
 
 const USAGE = `usage: deno task gpt2-wavg [--preset gpt2|gpt2-medium|cpu] [--pooler avg,wavg,wavg_jittor]
        ${TRAIN_FLAGS_USAGE}

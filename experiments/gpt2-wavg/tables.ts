@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../../lib/io/atomic_write.ts";
+import { writeFileAtomic } from "../../lib/runtime/atomic_write.ts";
 import {
   GPT2_POOLERS,
   type Gpt2Pooler,

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { resolveModelRef } from "../model/model_ref.ts";
-import { defaultPooler } from "../default_pooler.ts";
-import { parsePooler, type PoolerType } from "../pooling.ts";
+import { defaultPooler } from "../simcse/default_pooler.ts";
+import { parsePooler, type PoolerType } from "../simcse/pooling.ts";
 
 /** The model folder and pooler of `--model REF [--pooler NAME]`; `pooledBy` says where the pooler came from. */
 export async function modelAndPooler(

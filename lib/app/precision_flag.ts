@@ -10,8 +10,8 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
-import { parsePrecision, type Precision } from "../model/precision.ts";
+import { InputError } from "../runtime/errors.ts";
+import { parsePrecision, type Precision } from "../ops/precision.ts";
 
 /** The precision asked for by `--precision P` and/or `--fp16` (they must agree); fp32 by default. */
 export function precisionFlag(value: string | undefined, fp16: boolean): Precision {

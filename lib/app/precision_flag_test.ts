@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { precisionFlag, precisionSets } from "./precision_flag.ts";
 
 Deno.test("`precisionFlag()` takes --precision, treats --fp16 as its alias, and refuses a contradiction", () => {

@@ -16,12 +16,12 @@
  * @module
  */
 
-import { inputError } from "./printable.ts";
+import { inputError } from "../runtime/printable.ts";
 import { readInputText } from "./read_input.ts";
 import { readSafetensors } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
 import { readTorchBin } from "./torch_bin.ts";
-import { isFile } from "../io/fs.ts";
+import { isFile } from "../runtime/fs.ts";
 
 /** Weight file names, in the order they are tried. */
 export const WEIGHT_FILES = [

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { inputError } from "./printable.ts";
+import { inputError } from "../runtime/printable.ts";
 
 /**
  * The bytes of `path`, or an {@link InputError} naming it. Reads straight into one buffer of the

@@ -26,8 +26,8 @@
  * @module
  */
 
-import { inputError } from "./printable.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { inputError } from "../runtime/printable.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import {
   bytesOf,
   type DType,

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import {
   parseSafetensors,
   readSafetensors,
@@ -8,7 +8,7 @@ import {
   writeSafetensors,
 } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
-import { PYTHON, reportSkip, requireTool } from "../testing/tools.ts";
+import { PYTHON, reportSkip, requireTool } from "../../testing/tools.ts";
 import {
   assertInputError,
   assertTensorMatches,

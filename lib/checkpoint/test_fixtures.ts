@@ -14,7 +14,7 @@
  */
 
 import { ok as assert } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import type { NamedTensor } from "./state_dict.ts";
 import { toFloat32 } from "./state_dict.ts";
 

@@ -31,7 +31,7 @@
  * @module
  */
 
-import { inputError } from "./printable.ts";
+import { inputError } from "../runtime/printable.ts";
 import {
   type DType,
   DTYPES,

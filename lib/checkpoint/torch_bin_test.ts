@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { zipSync } from "fflate";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import {
   assertInputError,
   assertTensorMatches,

@@ -21,8 +21,8 @@
  * @module
  */
 
-import { InputError } from "../errors.ts";
-import { inputError } from "./printable.ts";
+import { InputError } from "../runtime/errors.ts";
+import { inputError } from "../runtime/printable.ts";
 
 /** A value produced by the unpickler. */
 export type PyValue =

@@ -23,8 +23,8 @@
  */
 
 import { Inflate } from "fflate";
-import { InputError } from "../errors.ts";
-import { inputError } from "./printable.ts";
+import { InputError } from "../runtime/errors.ts";
+import { inputError } from "../runtime/printable.ts";
 
 /** One file in the archive, as its central-directory record describes it. */
 export interface ZipEntry {

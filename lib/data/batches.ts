@@ -36,7 +36,7 @@
  * @module
  */
 
-import { ProgressBar } from "../progress.ts";
+import { ProgressBar } from "../runtime/progress.ts";
 import type { TrainExamples } from "./train_corpus.ts";
 import { int64Words, mixSeed, Mulberry32 } from "./seeded_rng.ts";
 

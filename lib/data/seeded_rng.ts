@@ -17,16 +17,9 @@
  * ```
  * @module
  */
+import { fmix32 } from "../runtime/fmix32.ts";
 
-/** MurmurHash3's 32-bit finalizer (a bijection on 32-bit words with good avalanche). */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export { fmix32 };
 
 /** Fold 32-bit words (numbers are taken mod 2^32) into one 32-bit seed. */
 export function mixSeed(words: readonly number[]): number {

@@ -6,7 +6,7 @@
  */
 
 import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { firstInvalidUtf8, loadTrainFile, parseTrainBytes, trainFileFormat } from "./train_corpus.ts";
 
 const enc = new TextEncoder();

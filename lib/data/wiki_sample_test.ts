@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { ensureWikiSample, WIKI1M_SAMPLE_FILE, WIKI1M_SAMPLE_LINES, writeHeadLines } from "./wiki_sample.ts";
 import { preflightEnglish } from "../train/preflight.ts";
 import type { TrainConfig } from "../train/train_config.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 const DATA = Deno.env.get("SIMCSE_DATA_DIR") ?? new URL("../../../shared/data", import.meta.url).pathname;
 

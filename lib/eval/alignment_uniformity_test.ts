@@ -1,7 +1,7 @@
 /** Alignment and uniformity against numpy (testdata/eval/align_uniform.json, reference/make_align_uniform_fixture.py). */
 import { ok, strictEqual, throws } from "node:assert/strict";
 import { alignment, alignUniform, alignUniformData, uniformity } from "./alignment_uniformity.ts";
-import { TESTDATA } from "../testing/fixtures.ts";
+import { TESTDATA } from "../../testing/fixtures.ts";
 
 interface Fixture {
   format: string;

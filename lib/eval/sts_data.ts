@@ -32,8 +32,8 @@
  * @module
  */
 
-import { inputError } from "../checkpoint/printable.ts";
-import { firstInvalidUtf8 } from "../data/train_corpus.ts";
+import { inputError } from "../runtime/printable.ts";
+import { firstInvalidUtf8 } from "../runtime/utf8.ts";
 
 /** The English STS tasks SimCSE reports, in table order. */
 export type StsTask =

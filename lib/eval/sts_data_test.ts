@@ -4,7 +4,7 @@
  * loaders); malformed-input checks use small hand-made files in a temp folder.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import {
   type ChineseTask,
   codePointLength,

@@ -49,7 +49,7 @@ import {
 import { pearson, spearman } from "./spearman.ts";
 import { formatFixed2 } from "./py_format.ts";
 import { firstNonFinite } from "../checkpoint/state_dict.ts";
-import { inputError } from "../checkpoint/printable.ts";
+import { inputError } from "../runtime/printable.ts";
 
 export type { ChineseTask, StsTask } from "./sts_data.ts";
 

@@ -5,7 +5,7 @@
  * (testdata/eval/sts_fake.json).
  */
 import { deepStrictEqual as assertEquals, ok as assert, rejects as assertRejects } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { formatFixed2 } from "./py_format.ts";
 import { loadStsBenchmark } from "./sts_data.ts";
 import { cosineNanToNum, type EvalTask, evaluate, scoreRecord, type TaskResult } from "./sts_eval.ts";

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { formatDuration } from "../progress.ts";
+import { formatDuration } from "../runtime/progress.ts";
 
 /** Where the bar is drawn; defaults to stderr. */
 export interface ProgressSink {

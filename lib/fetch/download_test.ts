@@ -3,7 +3,7 @@ import { downloadFile, probe, remoteInfoFromHeaders } from "./download.ts";
 import { FetchError } from "./fetch_error.ts";
 import { deadUrl, startTestServer } from "./test_server.ts";
 import { sha256File } from "./file_hash.ts";
-import { exists } from "../io/fs.ts";
+import { exists } from "../runtime/fs.ts";
 
 const FIX = new URL("../../testdata/fetch/", import.meta.url).pathname;
 const EXPECTED = JSON.parse(Deno.readTextFileSync(`${FIX}expected.json`));

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 /** What went wrong: `network` (retryable), `http` (a status), `integrity` (size/sha256), `archive`. */
 export type FetchErrorKind = "network" | "http" | "integrity" | "archive";

@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { FetchError } from "./fetch_error.ts";
 import {
   type CatalogItem,
@@ -39,7 +39,7 @@ import { FetchLock, type HashSource, isAbsent, type LockEntry } from "./lock_fil
 import { sha256File } from "./file_hash.ts";
 import { unpackTar, unpackZip } from "./unpack.ts";
 import { acquireProcessLock } from "./process_lock.ts";
-import { isFile as exists } from "../io/fs.ts";
+import { isFile as exists } from "../runtime/fs.ts";
 
 export interface FetchOptions {
   /** The data folder (created if needed). */

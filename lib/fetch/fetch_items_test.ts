@@ -7,7 +7,7 @@ import { deadUrl, type Route, startTestServer, type TestServer } from "./test_se
 import { sha256File } from "./file_hash.ts";
 import { checkModelFolder } from "../model/model_folder.ts";
 import { loadSickRelatedness, loadStsBenchmark } from "../eval/sts_data.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 const FIX = new URL("../../testdata/fetch/", import.meta.url).pathname;
 const EXPECTED = JSON.parse(Deno.readTextFileSync(`${FIX}expected.json`));

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 /** The default hub. */
 export const DEFAULT_ENDPOINT = "https://huggingface.co";

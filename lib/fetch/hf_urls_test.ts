@@ -1,6 +1,6 @@
 import { strictEqual, throws } from "node:assert/strict";
 import { DEFAULT_ENDPOINT, hubEndpoint, resolveUrl } from "./hf_urls.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 Deno.test("`resolveUrl()` builds the hub's resolve URLs for models and datasets", () => {
   strictEqual(

@@ -16,8 +16,8 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { InputError } from "../runtime/errors.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 
 /** File name of the lock file inside the data folder. */
 export const LOCK_FILE = "fetch.lock.json";

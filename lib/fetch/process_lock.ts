@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 /** Name of the lock file inside the data folder. */
 export const PID_FILE = ".fetch.pid";

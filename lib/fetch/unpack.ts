@@ -29,7 +29,7 @@ import { linkEscapes, safeMemberPath } from "./safe_path.ts";
 import { readTar } from "./tar_reader.ts";
 import { newSha256 } from "./file_hash.ts";
 import { extractZipEntry, readZipDirectory, type ZipEntry } from "../checkpoint/zip_reader.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 export interface UnpackOptions {
   /** Data-relative destination of a (safe, normalised) member path, or null to skip it. */

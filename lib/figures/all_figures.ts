@@ -21,7 +21,7 @@ import type { NamedFigure } from "./plotly_figure.ts";
 import { devTaskOf, readMetrics, trainingCurvesFigure } from "./training_curves.ts";
 import { readStsReference, stsBarsFigure, stsRowsFromRecords } from "./sts_bars.ts";
 import { precisionBarsFigure, type PrecisionBench, precisionBenchFromJson } from "./precision_bars.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { alignUniformFigure } from "./align_uniform.ts";
 
 /** The committed reference numbers of the reproduction experiment. */

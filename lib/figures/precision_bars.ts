@@ -24,7 +24,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { readInputText } from "../checkpoint/read_input.ts";
 import { AXIS, BASE_LAYOUT, type PlotlyFigure, type PlotlyTrace } from "./plotly_figure.ts";
 

@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { precisionBarsFigure, precisionBenchFromJson } from "./precision_bars.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 const GiB = 2 ** 30;
 

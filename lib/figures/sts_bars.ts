@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { STS_TASKS } from "../eval/sts_eval.ts";
 import { readInputText } from "../checkpoint/read_input.ts";
 import type { RunRecordFiles } from "../results/markdown_tables.ts";

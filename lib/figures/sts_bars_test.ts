@@ -1,7 +1,7 @@
 import { deepStrictEqual, rejects, strictEqual } from "node:assert/strict";
 import { readStsReference, stsBarsFigure, stsRowsFromRecords } from "./sts_bars.ts";
 import { readRuns } from "../results/markdown_tables.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 Deno.test("`stsBarsFigure()` draws one bar trace per row over the 8 task columns; missing cells are null, never 0", () => {
   const fig = stsBarsFigure([

@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import type { NamedFigure } from "./plotly_figure.ts";
 
 /** The npm package (exact version) whose minified bundle renders the figures. */

@@ -3,7 +3,7 @@ import { exportSvgs, findChromium, stableIds } from "./svg_export.ts";
 import { stsBarsFigure } from "./sts_bars.ts";
 import { trainingCurvesFigure } from "./training_curves.ts";
 import { precisionBarsFigure } from "./precision_bars.ts";
-import { reportSkip, requireTool } from "../testing/tools.ts";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
 
 const chromium = await findChromium();
 reportSkip("the SVG rendering test", await requireTool("chromium"));

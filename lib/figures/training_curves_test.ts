@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
 import { bestCheckpoint, devTaskOf, parseMetrics, trainingCurvesFigure } from "./training_curves.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 const METRICS = [
   '{"step":0,"kind":"initial_test","STS12":20.5}',

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { accelerateCpuBackend } from "./cpu_accel.ts";
  * await tf.setBackend("cpu");
  * const { blas } = accelerateCpuBackend(); // blas: BlasInfo | null

@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { registerBlasKernels } from "./cpu_blas.ts";
  * await tf.setBackend("cpu");
  * const r = registerBlasKernels(); // { ok: true, info } or { ok: false, reason }
@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 
 const CBLAS_ROW_MAJOR = 101;

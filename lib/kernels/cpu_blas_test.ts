@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { blasBatchMatMul, registerBlasKernels, sgemm, unregisterBlasKernels } from "./cpu_blas.ts";
-import { assertClose } from "../testing/fixtures.ts";
-import { reportSkip, requireTool } from "../testing/tools.ts";
+import { assertClose } from "../../testing/fixtures.ts";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
 
 await tf.setBackend("cpu");
 const blasSkip = await requireTool("openblas");

@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { registerFastCpuKernels } from "./cpu_fast.ts";
  * await tf.setBackend("cpu");
  * registerFastCpuKernels();
@@ -23,7 +23,7 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 import { nativeKernels } from "./native_kernels.ts";
 import { erf } from "./erf.ts";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { registerFastCpuKernels, unregisterFastCpuKernels } from "./cpu_fast.ts";
 import { installCpuPool } from "./cpu_pool.ts";
-import { assertClose } from "../testing/fixtures.ts";
+import { assertClose } from "../../testing/fixtures.ts";
 
 await tf.setBackend("cpu");
 installCpuPool();

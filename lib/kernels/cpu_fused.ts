@@ -1,5 +1,5 @@
 /**
- * The fused layer kernels of `lib/model/fused.ts` for the TF.js `cpu` backend: LayerNorm forward
+ * The fused layer kernels of `lib/ops/fused.ts` for the TF.js `cpu` backend: LayerNorm forward
  * and backward, exact GELU and GPT-2's gelu_new with their gradients, the attention softmax (scale +
  * additive mask + softmax) and its gradient, and dropout with a 1-byte mask. Each is one pass over
  * its data, writing into pooled output buffers (`cpu_pool.ts`), where TF.js autodiff would run 5–15
@@ -11,19 +11,19 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { registerFusedCpuKernels } from "./cpu_fused.ts";
- * import { fusedGelu } from "../model/fused.ts";
+ * import { fusedGelu } from "../ops/fused.ts";
  * await tf.setBackend("cpu");
  * registerFusedCpuKernels();
  * fusedGelu(tf.tensor1d([-1, 0, 1])).print(); // [-0.1587, 0, 0.8413]
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
-import { FUSED_KERNELS } from "../model/fused.ts";
+import { tf } from "../runtime/tf.ts";
+import { FUSED_KERNELS } from "./kernel_names.ts";
 import { allocFloat32, allocUint8, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
-import { fmix32 } from "../data/seeded_rng.ts";
+import { fmix32 } from "../runtime/fmix32.ts";
 import { nativeKernels } from "./native_kernels.ts";
 import { erf } from "./erf.ts";
 

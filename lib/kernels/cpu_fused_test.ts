@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { dropoutHash, erf, registerFusedCpuKernels, unregisterFusedCpuKernels } from "./cpu_fused.ts";
 import {
   activationLinear,
@@ -8,9 +8,9 @@ import {
   fusedGelu,
   fusedGeluNew,
   fusedLayerNorm,
-} from "../model/fused.ts";
-import { assertClose } from "../testing/fixtures.ts";
-import { reportSkip, requireTool } from "../testing/tools.ts";
+} from "../ops/fused.ts";
+import { assertClose } from "../../testing/fixtures.ts";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
 import { AdamW } from "../train/adamw.ts";
 import { registerFastCpuKernels, unregisterFastCpuKernels } from "./cpu_fast.ts";
 import { setNativeKernelsEnabled } from "./native_kernels.ts";

@@ -1,5 +1,5 @@
 /**
- * The `SimcseHeadMatMul` kernel (`lib/model/fused.ts`) for the TF.js `cpu` backend with a BLAS:
+ * The `SimcseHeadMatMul` kernel (`lib/ops/fused.ts`) for the TF.js `cpu` backend with a BLAS:
  * attention matmuls computed straight on the [B·L, H] outputs of the Q/K/V Linear layers, one
  * `cblas_sgemm` per (batch, head) with a sub-array view as the pointer offset and the leading
  * dimension H as the row stride. This removes the four [B, L, heads, dh] ↔ [B, heads, L, dh]
@@ -7,17 +7,17 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { registerHeadMatMulKernel } from "./cpu_head_matmul.ts";
- * import { attentionScores } from "../model/fused.ts";
+ * import { attentionScores } from "../ops/fused.ts";
  * await tf.setBackend("cpu");
  * registerHeadMatMulKernel(); // false when no BLAS can be opened
  * attentionScores(tf.ones([4, 6]), tf.ones([4, 6]), { batch: 2, seqLen: 2, heads: 3 }).print(); // all 2
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
-import { FUSED_KERNELS, type HeadMatMulAttrs } from "../model/fused.ts";
+import { tf } from "../runtime/tf.ts";
+import { FUSED_KERNELS, type HeadMatMulAttrs } from "./kernel_names.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { registerHeadMatMulKernel, unregisterHeadMatMulKernel } from "./cpu_head_matmul.ts";
-import { attentionContext, attentionScores } from "../model/fused.ts";
-import { assertClose } from "../testing/fixtures.ts";
-import { reportSkip, requireTool } from "../testing/tools.ts";
+import { attentionContext, attentionScores } from "../ops/fused.ts";
+import { assertClose } from "../../testing/fixtures.ts";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
 
 // Reference: the head split by reshape + transpose and tf.matMul with TF.js autodiff on the stock
 // cpu kernels (what the model did before), for values and both input gradients.

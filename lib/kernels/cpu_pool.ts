@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 
 /** The parts of tfjs-backend-cpu's `MathBackendCPU` the kernels here use. */
 export interface CpuBackendLike {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { registerFastCpuKernels } from "./cpu_fast.ts";
 import { cpuPoolStats, installCpuPool } from "./cpu_pool.ts";
 
@@ -37,7 +37,7 @@ Deno.test("the cpu buffer pool never recycles an array that was read out or is a
 
 Deno.test("dropout masks come from the pool and are fully rewritten (C and JS loops)", async () => {
   const { registerFusedCpuKernels, dropoutHash } = await import("./cpu_fused.ts");
-  const { fusedDropout } = await import("../model/fused.ts");
+  const { fusedDropout } = await import("../ops/fused.ts");
   const { loadNativeKernels, setNativeKernelsEnabled } = await import("./native_kernels.ts");
   registerFusedCpuKernels();
   loadNativeKernels();

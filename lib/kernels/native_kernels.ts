@@ -27,7 +27,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { writeFileAtomicSync } from "../io/atomic_write.ts";
+import { writeFileAtomicSync } from "../runtime/atomic_write.ts";
 
 const SOURCE = new URL("./native/simcse_kernels.c", import.meta.url);
 /**

@@ -10,7 +10,7 @@
  *     C[i1, i2] = alpha · op(A[i1, i2]) · op(B[i1, i2]) + beta · C[i1, i2],
  *
  * whose operands are float32 arrays (rounded to the 16-bit type inside the kernel, round to nearest,
- * ties to even: bit-exact with `lib/model/bf16.ts` / `lib/model/fp16.ts`) or 16-bit codes of that type
+ * ties to even: bit-exact with `lib/ops/bf16.ts` / `lib/ops/fp16.ts`) or 16-bit codes of that type
  * (`Uint16Array`), and whose f32 result can be rounded to the 16-bit type in the same call. It runs on
  * the first of:
  *
@@ -34,8 +34,8 @@
  */
 import { cpuFlags, openTrustedLibrary } from "./native_kernels.ts";
 import { loadBlas } from "./cpu_blas.ts";
-import { packBf16, roundBf16Array, unpackBf16 } from "../model/bf16.ts";
-import { packF16, roundF16Array, unpackF16 } from "../model/fp16.ts";
+import { packBf16, roundBf16Array, unpackBf16 } from "../runtime/bfloat16.ts";
+import { packF16, roundF16Array, unpackF16 } from "../runtime/float16.ts";
 
 /** Operand type of a matmul (accumulation and output are always f32). */
 export type GemmType = "f32" | "bf16" | "f16";

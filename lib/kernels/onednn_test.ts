@@ -1,6 +1,6 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { bf16BitsToF32, f32ToBf16Bits, packBf16, roundBf16Array } from "../model/bf16.ts";
-import { f16Round, packF16 } from "../model/fp16.ts";
+import { bf16BitsToF32, f32ToBf16Bits, packBf16, roundBf16Array } from "../ops/bf16.ts";
+import { f16Round, packF16 } from "../ops/fp16.ts";
 import {
   describeMatmul,
   gemm,

@@ -4,13 +4,13 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { registerWasmKernels } from "./wasm_unsorted_segment_sum.ts";
  * registerWasmKernels(); // idempotent; call after the wasm backend is registered
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "./backend.ts";
 
 Deno.test("wasm `UnsortedSegmentSum` gives the gather gradient the cpu backend gives", async () => {
   const table = [[1, 2], [3, 4], [5, 6], [7, 8]];

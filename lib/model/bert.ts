@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { BertModel } from "./bert.ts";
  * const model = BertModel.init({ vocabSize: 50, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2,
  *   intermediateSize: 32, hiddenAct: "gelu", hiddenDropoutProb: 0.1, attentionProbsDropoutProb: 0.1,
@@ -21,12 +21,12 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import type { BertConfig } from "./bert_config.ts";
-import { linear } from "./linear.ts";
-import { checkpointed } from "./checkpointing.ts";
-import { attentionContext, attentionScores, attentionSoftmax } from "./fused.ts";
-import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "./precision.ts";
+import { linear } from "../ops/linear.ts";
+import { checkpointed } from "../ops/checkpointing.ts";
+import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
+import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "../ops/precision.ts";
 import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
 import { activationThenLinear, layerNorm, positionIds, release } from "./layers.ts";
 

@@ -1,11 +1,11 @@
 import { deepStrictEqual } from "node:assert/strict";
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
 import { BertModel } from "./bert.ts";
 import { bertConfigFromJson } from "./bert_config.ts";
 import { loadBert, saveBert } from "./bert_checkpoint.ts";
-import { assertClose } from "../testing/fixtures.ts";
-import { PYTHON, reportSkip, requireTools } from "../testing/tools.ts";
+import { assertClose } from "../../testing/fixtures.ts";
+import { PYTHON, reportSkip, requireTools } from "../../testing/tools.ts";
 
 const PY = PYTHON;
 const torchSkip = await requireTools("numpy", "torch");

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { inputError } from "../checkpoint/printable.ts";
+import { inputError } from "../runtime/printable.ts";
 
 export interface BertConfig {
   /** Word-piece vocabulary size (bert-base-uncased: 30522). */

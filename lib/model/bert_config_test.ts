@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { bertConfigFromJson } from "./bert_config.ts";
 
 const BASE = {

@@ -1,10 +1,16 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
 import { loadBert } from "./bert_checkpoint.ts";
 import { BertModel } from "./bert.ts";
 import { bertConfigFromJson } from "./bert_config.ts";
-import { type ArrayFixture, assertClose, hashDropout, readFixture, TESTDATA } from "../testing/fixtures.ts";
+import {
+  type ArrayFixture,
+  assertClose,
+  hashDropout,
+  readFixture,
+  TESTDATA,
+} from "../../testing/fixtures.ts";
 
 interface ForwardFixture {
   input_ids: ArrayFixture;

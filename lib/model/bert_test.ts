@@ -1,11 +1,11 @@
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
 import { loadBert } from "./bert_checkpoint.ts";
-import { pool, type PoolerType } from "../pooling.ts";
-import { type ArrayFixture, assertClose, readFixture, TESTDATA } from "../testing/fixtures.ts";
-import { InputError } from "../errors.ts";
+import { pool, type PoolerType } from "../simcse/pooling.ts";
+import { type ArrayFixture, assertClose, readFixture, TESTDATA } from "../../testing/fixtures.ts";
+import { InputError } from "../runtime/errors.ts";
 import { rejects } from "node:assert/strict";
-import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
+import { skipBackend, TEST_BACKENDS } from "../../testing/backends.ts";
 
 interface ForwardFixture {
   input_ids: ArrayFixture;

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import type { tf } from "../tf.ts";
-import type { DropoutFn } from "./dropout.ts";
-import type { Precision } from "./precision.ts";
+import type { tf } from "../runtime/tf.ts";
+import type { DropoutFn } from "../ops/dropout.ts";
+import type { Precision } from "../ops/precision.ts";
 import type { EncodedBatch, TextTokenizer, TokenizerInfo } from "../tokenizer/text_tokenizer.ts";
 
 export type { EncodedBatch, Precision, TextTokenizer, TokenizerInfo };

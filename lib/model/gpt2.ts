@@ -23,7 +23,7 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { Gpt2Model } from "./gpt2.ts";
  * import { gpt2ConfigFromJson } from "./gpt2_config.ts";
  * const cfg = gpt2ConfigFromJson({ model_type: "gpt2", vocab_size: 50, n_embd: 16, n_layer: 1, n_head: 2,
@@ -35,14 +35,14 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 import { activationThenLinear, layerNorm, positionIds, release } from "./layers.ts";
 import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
-import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "./precision.ts";
+import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "../ops/precision.ts";
 import type { Gpt2Config } from "./gpt2_config.ts";
-import { linear } from "./linear.ts";
-import { checkpointed } from "./checkpointing.ts";
-import { attentionContext, attentionScores, attentionSoftmax } from "./fused.ts";
+import { linear } from "../ops/linear.ts";
+import { checkpointed } from "../ops/checkpointing.ts";
+import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
 
 export type { Gpt2Config };
 

@@ -17,9 +17,9 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
-import { InputError } from "../errors.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { tf } from "../runtime/tf.ts";
+import { InputError } from "../runtime/errors.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import { loadStateDictFromFolder, readJsonConfig } from "../checkpoint/hf_folder.ts";
 import { writeSafetensors } from "../checkpoint/safetensors.ts";
 import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import type { EncoderConfigCommon } from "./encoder.ts";
 
 export interface Gpt2Config extends EncoderConfigCommon {

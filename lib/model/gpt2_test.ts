@@ -1,17 +1,23 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
-import { InputError } from "../errors.ts";
-import { pool, type PoolerType } from "../pooling.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
+import { InputError } from "../runtime/errors.ts";
+import { pool, type PoolerType } from "../simcse/pooling.ts";
 import { readSafetensors } from "../checkpoint/safetensors.ts";
-import { type ArrayFixture, assertClose, hashDropout, readFixture, TESTDATA } from "../testing/fixtures.ts";
-import { SimcseModel, type TrainBatch } from "../train/simcse_model.ts";
-import { lossAndGrads } from "../train/trainer.ts";
+import {
+  type ArrayFixture,
+  assertClose,
+  hashDropout,
+  readFixture,
+  TESTDATA,
+} from "../../testing/fixtures.ts";
+import { SimcseModel, type TrainBatch } from "../simcse/simcse_model.ts";
+import { lossAndGrads } from "../train/loop.ts";
 import { loadEncoder, saveEncoder } from "./registry.ts";
 import { Gpt2Model } from "./gpt2.ts";
 import { loadGpt2, normalizeGpt2Key } from "./gpt2_checkpoint.ts";
 import { gpt2ConfigFromJson } from "./gpt2_config.ts";
-import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
+import { skipBackend, TEST_BACKENDS } from "../../testing/backends.ts";
 
 interface ForwardFixture {
   ids: number[][];

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
-import { linear } from "./linear.ts";
-import { activationLinear, fusedGelu, fusedGeluNew, fusedLayerNorm } from "./fused.ts";
+import { tf } from "../runtime/tf.ts";
+import { linear } from "../ops/linear.ts";
+import { activationLinear, fusedGelu, fusedGeluNew, fusedLayerNorm } from "../ops/fused.ts";
 
 /** Activation names of HF configs (`hidden_act`, `activation_function`). */
 export type HiddenAct = "gelu" | "gelu_new" | "relu";

@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { cacheDir } from "../kernels/native_kernels.ts";
+import { cacheDir } from "../kernels/mod.ts";
 
 /** The folder `deno task fetch` fills for a model whose folder name is `name`. */
 export function fetchedModelDir(dataDir: string, name: string): string {

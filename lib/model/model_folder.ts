@@ -11,9 +11,9 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { fetchHintForPath, normDir } from "../fetch/catalog.ts";
-import { isFile } from "../io/fs.ts";
+import { isFile } from "../runtime/fs.ts";
 
 /** How to get a model folder: the exact fetch command, or what to place by hand. */
 export function modelFolderHint(dir: string): string {

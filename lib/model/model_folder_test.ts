@@ -1,6 +1,6 @@
 import { ok, rejects } from "node:assert/strict";
 import { checkModelFolder } from "./model_folder.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 function says(...fragments: string[]) {
   return (e: unknown) => {

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { fetchCommand, findItem, modelFolder } from "../fetch/catalog.ts";
 
 /** `ref` as a model folder: itself when it is a folder, else the fetched folder of a known hub id. */

@@ -1,5 +1,5 @@
 import { rejects, strictEqual } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { resolveModelRef } from "./model_ref.ts";
 
 Deno.test("`resolveModelRef()` keeps a folder, maps a fetched hub id or alias to <data>/models/<repo name>, and names the fetch command otherwise", async () => {

@@ -11,9 +11,9 @@
  * ```
  * @module
  */
-import type { tf } from "../tf.ts";
-import { InputError } from "../errors.ts";
-import { inputError } from "../checkpoint/printable.ts";
+import type { tf } from "../runtime/tf.ts";
+import { InputError } from "../runtime/errors.ts";
+import { inputError } from "../runtime/printable.ts";
 import { readJsonConfig } from "../checkpoint/hf_folder.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { BertModel } from "./bert.ts";

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 
 export const BEGIN = "<!-- generated:begin (deno task tables; do not edit) -->";
 export const END = "<!-- generated:end -->";

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 
 /** The current git commit of the toolkit (with "-dirty" when the tree has changes), or "unknown". */
 export async function gitCommit(): Promise<string> {

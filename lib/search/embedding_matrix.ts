@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 export class EmbeddingMatrix {
   private buf: Float32Array;

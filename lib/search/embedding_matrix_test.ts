@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
 import { EmbeddingMatrix, unitVector } from "./embedding_matrix.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 Deno.test("`EmbeddingMatrix.scores()` gives the cosine of a unit query with every appended row (hand-computed)", () => {
   const m = new EmbeddingMatrix(2, 1); // starts with room for 1 row: appending grows it

@@ -22,7 +22,7 @@
  */
 // deno-lint-ignore no-import-prefix
 import type { Index as UsearchIndex } from "npm:usearch@2.26.2";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 /** The npm package (and exact version) behind the approximate index, recorded in saved indexes. */
 export const HNSW_LIBRARY = "usearch@2.26.2";

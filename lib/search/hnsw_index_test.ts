@@ -1,6 +1,6 @@
 import { deepStrictEqual, rejects } from "node:assert/strict";
 import { HNSW_LIBRARY, HnswIndex, type HnswParams } from "./hnsw_index.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 const PARAMS: HnswParams = {
   library: HNSW_LIBRARY,

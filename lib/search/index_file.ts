@@ -27,9 +27,9 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
-import { inputError } from "../checkpoint/printable.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { InputError } from "../runtime/errors.ts";
+import { inputError } from "../runtime/printable.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import { describeIoError, readInputFile } from "../checkpoint/read_input.ts";
 import type { HnswParams } from "./hnsw_index.ts";
 

@@ -8,7 +8,7 @@ import {
   readIndexHeader,
   writeIndexFile,
 } from "./index_file.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 const CONTENTS: IndexFileContents = {
   meta: {

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { EmbeddingMatrix } from "./embedding_matrix.ts";
 import { type ScoredIndex, selectTopK, type TopKOptions } from "./top_k.ts";
 

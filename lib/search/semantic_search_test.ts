@@ -1,5 +1,5 @@
 import { deepStrictEqual, ok, throws } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { cosSim, semanticSearch } from "./semantic_search.ts";
 
 Deno.test("`cosSim()` gives hand-computed cosines (scale-free, zero rows give 0)", () => {

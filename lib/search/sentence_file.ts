@@ -11,8 +11,8 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
-import { readLines } from "../io/line_reader.ts";
+import { InputError } from "../runtime/errors.ts";
+import { readLines } from "../runtime/line_reader.ts";
 
 /** Whitespace that Python's `str.rstrip()` removes. */
 // deno-lint-ignore no-control-regex -- Python's str.isspace() includes the separators \x1c-\x1f

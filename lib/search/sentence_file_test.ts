@@ -1,6 +1,6 @@
 import { deepStrictEqual, rejects } from "node:assert/strict";
 import { readSentenceFile, splitSentenceLines } from "./sentence_file.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 Deno.test("`splitSentenceLines()` reads lines like Python's `[l.rstrip() for l in open(f)]`", () => {
   // Universal newlines (\n, \r\n, \r), right-strip only, empty lines kept, no extra line after the final newline.

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import { SentenceEncoder } from "../sentence_encoder.ts";
+ * import { SentenceEncoder } from "../simcse/sentence_encoder.ts";
  * import { buildIndex } from "./sentence_index.ts";
  * const enc = await SentenceEncoder.load("testdata/bert/tiny-safetensors", { pooler: "cls_before_pooler" });
  * const index = await buildIndex(["a man is playing a guitar .", "a woman is slicing an onion ."], enc);
@@ -24,8 +24,8 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
-import { SentenceEncoder } from "../sentence_encoder.ts";
+import { InputError } from "../runtime/errors.ts";
+import { SentenceEncoder } from "../simcse/sentence_encoder.ts";
 import { EmbeddingMatrix, unitVector } from "./embedding_matrix.ts";
 import { HnswIndex, type HnswOptions } from "./hnsw_index.ts";
 import { type IndexMeta, readIndexFile, writeIndexFile } from "./index_file.ts";

@@ -1,9 +1,9 @@
 import { deepStrictEqual, ok, rejects, strictEqual } from "node:assert/strict";
 import fc from "fast-check";
 import { buildIndex, type EmbedFn, SentenceIndex, similarity } from "./sentence_index.ts";
-import { SentenceEncoder } from "../sentence_encoder.ts";
-import { InputError } from "../errors.ts";
-import { TESTDATA } from "../testing/fixtures.ts";
+import { SentenceEncoder } from "../simcse/sentence_encoder.ts";
+import { InputError } from "../runtime/errors.ts";
+import { TESTDATA } from "../../testing/fixtures.ts";
 
 /** A fake embedder: each sentence has a fixed 2-D vector (cosines computable by hand). */
 const VECTORS: Record<string, number[]> = {

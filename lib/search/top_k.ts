@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 /** How many results to keep, and the smallest score kept. */
 export interface TopKOptions {

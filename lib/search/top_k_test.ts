@@ -1,7 +1,7 @@
 import { deepStrictEqual, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { selectTopK } from "./top_k.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 Deno.test("`selectTopK()` keeps scores >= threshold, highest first, at most topK (hand-computed)", () => {
   const scores = [0.2, 0.9, 0.6, 0.95, 0.59, 0.7];

@@ -21,8 +21,8 @@
  */
 
 import { Tokenizer } from "@huggingface/tokenizers";
-import { InputError } from "../errors.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { InputError } from "../runtime/errors.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import { preNormalize, type PreNormalizeFlags } from "./bert_pre_normalizer.ts";
 import { parseVocabTxt } from "./vocab_file.ts";
 import { describeIoError } from "../checkpoint/read_input.ts";

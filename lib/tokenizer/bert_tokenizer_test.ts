@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { BertTokenizer } from "./bert_tokenizer.ts";
 import { bertBaseUncasedVocabText } from "./npm_vocab.ts";
 import { vocabToTokenizerJson } from "./vocab_to_tokenizer_json.ts";

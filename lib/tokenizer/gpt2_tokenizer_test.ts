@@ -1,6 +1,6 @@
 import { deepEqual, equal, rejects, throws } from "node:assert/strict";
-import { InputError } from "../errors.ts";
-import { readFixture, TESTDATA } from "../testing/fixtures.ts";
+import { InputError } from "../runtime/errors.ts";
+import { readFixture, TESTDATA } from "../../testing/fixtures.ts";
 import { byteToUnicode, Gpt2Tokenizer } from "./gpt2_tokenizer.ts";
 import {
   GPT2_ENCODER_JSON_SHA256,

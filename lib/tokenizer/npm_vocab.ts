@@ -23,7 +23,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 
 /** md5 of the public bert-base-uncased vocab.txt (231,508 bytes, 30,522 lines). */
 export const BERT_BASE_UNCASED_VOCAB_MD5 = "64800d5d8528ce344256daf115d4965e";

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { inputError } from "../checkpoint/printable.ts";
+import { inputError } from "../runtime/printable.ts";
 
 /** Parse vocab.txt (text or raw bytes). Returns the tokens in id order. */
 export function parseVocabTxt(data: string | Uint8Array, file = "vocab.txt"): string[] {

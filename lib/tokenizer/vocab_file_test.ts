@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { parseVocabTxt } from "./vocab_file.ts";
 
 /** Assert that `fn` throws an InputError whose location and message match. */

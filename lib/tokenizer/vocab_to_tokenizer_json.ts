@@ -21,7 +21,7 @@
  * @module
  */
 
-import { inputError } from "../checkpoint/printable.ts";
+import { inputError } from "../runtime/printable.ts";
 
 /** Options of a BERT tokenizer, as in `tokenizer_config.json` (camelCase here). */
 export interface BertTokenizerOptions {

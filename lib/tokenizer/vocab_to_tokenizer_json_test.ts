@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import {
   DEFAULT_BERT_OPTIONS,
   optionsFromTokenizerConfig,

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { AdamW } from "./adamw.ts";
  * const p = tf.variable(tf.tensor1d([1, 2]));
  * const opt = new AdamW({ weightDecay: 0.01 });
@@ -15,9 +15,8 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
-import { nativeKernels } from "../kernels/native_kernels.ts";
-import { exclusiveFloat32, peekFloat32 } from "../kernels/cpu_pool.ts";
+import { tf } from "../runtime/tf.ts";
+import { exclusiveFloat32, nativeKernels, peekFloat32 } from "../kernels/mod.ts";
 
 export interface AdamWOptions {
   beta1?: number;

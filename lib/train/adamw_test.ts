@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
 import { setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
 import { AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
-import { reportSkip, requireTool } from "../testing/tools.ts";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
 
 const cSkip = await requireTool("cc");
 const hasC = cSkip === null;

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { tf } from "../tf.ts";
+ * import { tf } from "../runtime/tf.ts";
  * import { LossScaler } from "./loss_scaler.ts";
  * const scaler = new LossScaler();
  * const { grads, finite } = scaler.unscale(new Map([["w", tf.tensor1d([65536, Infinity])]]));
@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { tf } from "../tf.ts";
+import { tf } from "../runtime/tf.ts";
 
 export interface LossScalerOptions {
   /** Initial scale (2^16). */

@@ -1,12 +1,18 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
 import { loadBert } from "../model/bert_checkpoint.ts";
-import { type ArrayFixture, assertClose, hashDropout, readFixture, TESTDATA } from "../testing/fixtures.ts";
+import {
+  type ArrayFixture,
+  assertClose,
+  hashDropout,
+  readFixture,
+  TESTDATA,
+} from "../../testing/fixtures.ts";
 import { AdamW } from "./adamw.ts";
 import { allFinite, LossScaler } from "./loss_scaler.ts";
-import { SimcseModel } from "./simcse_model.ts";
-import { lossAndGrads, trainStep } from "./trainer.ts";
+import { SimcseModel } from "../simcse/simcse_model.ts";
+import { lossAndGrads, trainStep } from "./loop.ts";
 
 Deno.test("`LossScaler` follows GradScaler: 2^16 at first, x2 after 2000 clean steps, x0.5 and a skipped step on overflow", () => {
   const s = new LossScaler();

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { checkModelFolder } from "../model/model_folder.ts";
 import type { TrainConfig } from "./train_config.ts";
-import { exists } from "../io/fs.ts";
+import { exists } from "../runtime/fs.ts";
 import { fetchCommand } from "../fetch/catalog.ts";
 import { describeWikiSample, ensureWikiSample, WIKI1M_SAMPLE_FILE } from "../data/wiki_sample.ts";
 

@@ -16,19 +16,19 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
-import { InputError } from "../errors.ts";
+import { tf } from "../runtime/tf.ts";
+import { InputError } from "../runtime/errors.ts";
 import { BertModel } from "../model/bert.ts";
 import { bertConfigFromJson } from "../model/bert_config.ts";
 import type { Encoder, TextTokenizer } from "../model/encoder.ts";
-import { checkPrecision, parsePrecision, type Precision } from "../model/precision.ts";
+import { checkPrecision, parsePrecision, type Precision } from "../ops/precision.ts";
 import { loadEncoder, saveEncoder } from "../model/registry.ts";
-import { seededDropout } from "../model/dropout.ts";
+import { seededDropout } from "../ops/dropout.ts";
 import { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
-import { SentenceEncoder } from "../sentence_encoder.ts";
+import { SentenceEncoder } from "../simcse/sentence_encoder.ts";
 import { type EvalTask, evaluate } from "../eval/sts_eval.ts";
 import { alignUniform } from "../eval/alignment_uniformity.ts";
-import { ProgressBar } from "../progress.ts";
+import { ProgressBar } from "../runtime/progress.ts";
 import { loadChinese, loadSickRelatedness, loadStsBenchmark } from "../eval/sts_data.ts";
 import { newRunId, RunRecord } from "../results/run_record.ts";
 import { loadTrainFile } from "../data/train_corpus.ts";
@@ -42,12 +42,12 @@ import {
 } from "../data/batches.ts";
 import { AdamW, linearSchedule } from "./adamw.ts";
 import { LossScaler, type LossScalerState } from "./loss_scaler.ts";
-import { MlpHead } from "./mlp_head.ts";
-import { MlmHead } from "./mlm_head.ts";
-import { evalPoolerOf, SimcseModel } from "./simcse_model.ts";
+import { MlpHead } from "../simcse/mlp_head.ts";
+import { MlmHead } from "../simcse/mlm_head.ts";
+import { evalPoolerOf, SimcseModel } from "../simcse/simcse_model.ts";
 import type { TrainConfig } from "./train_config.ts";
 import { findTrainState, loadTrainState, saveTrainState, type TrainerState } from "./train_state.ts";
-import { trainStep } from "./trainer.ts";
+import { trainStep } from "./loop.ts";
 import { claimRunFolder } from "./run_folder.ts";
 
 export interface TrainOptions {

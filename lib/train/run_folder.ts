@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 import { acquireProcessLock } from "../fetch/process_lock.ts";
 
 /** Lock file inside the run folder. */

@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, rejects } from "node:assert/strict";
 import { claimRunFolder, RUN_LOCK_FILE } from "./run_folder.ts";
 import { train } from "./run.ts";
 import { BASE_UNSUP, type TrainConfig } from "./train_config.ts";
-import { TESTDATA } from "../testing/fixtures.ts";
+import { TESTDATA } from "../../testing/fixtures.ts";
 
 const exists = (p: string) => Deno.lstat(p).then(() => true, () => false);
 

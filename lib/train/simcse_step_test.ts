@@ -1,14 +1,20 @@
-import { tf } from "../tf.ts";
-import { useBackend } from "../backend.ts";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
 import { loadBert } from "../model/bert_checkpoint.ts";
 import { isLinearKernel } from "../model/bert.ts";
-import { type ArrayFixture, assertClose, hashDropout, readFixture, TESTDATA } from "../testing/fixtures.ts";
-import { MlpHead } from "./mlp_head.ts";
-import { MlmHead } from "./mlm_head.ts";
-import { SimcseModel, type TrainBatch } from "./simcse_model.ts";
-import { lossAndGrads } from "./trainer.ts";
+import {
+  type ArrayFixture,
+  assertClose,
+  hashDropout,
+  readFixture,
+  TESTDATA,
+} from "../../testing/fixtures.ts";
+import { MlpHead } from "../simcse/mlp_head.ts";
+import { MlmHead } from "../simcse/mlm_head.ts";
+import { SimcseModel, type TrainBatch } from "../simcse/simcse_model.ts";
+import { lossAndGrads } from "./loop.ts";
 import { AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
-import { skipBackend, TEST_BACKENDS } from "../testing/backends.ts";
+import { skipBackend, TEST_BACKENDS } from "../../testing/backends.ts";
 
 interface StepFixture {
   input_ids: ArrayFixture;

@@ -10,10 +10,10 @@
  * ```
  * @module
  */
-import type { PoolerType } from "../pooling.ts";
-import { parsePrecision, type Precision } from "../model/precision.ts";
+import type { PoolerType } from "../simcse/pooling.ts";
+import { parsePrecision, type Precision } from "../ops/precision.ts";
 import { STS_TASKS } from "../eval/sts_eval.ts";
-import { InputError } from "../errors.ts";
+import { InputError } from "../runtime/errors.ts";
 
 /** A freshly initialised BERT (no pretrained weights), for CPU presets and tests. */
 export interface RandomInit {

@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
-import { InputError } from "../errors.ts";
+import { tf } from "../runtime/tf.ts";
+import { InputError } from "../runtime/errors.ts";
 import { readSafetensors, writeSafetensors } from "../checkpoint/safetensors.ts";
 import { type StateDict, toFloat32 } from "../checkpoint/state_dict.ts";
-import { writeFileAtomic } from "../io/atomic_write.ts";
+import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import { readJsonConfig } from "../checkpoint/hf_folder.ts";
 import type { AdamW } from "./adamw.ts";
-import { exists } from "../io/fs.ts";
+import { exists } from "../runtime/fs.ts";
 
 export interface TrainerState {
   /** Optimizer steps completed. */

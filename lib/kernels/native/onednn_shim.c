@@ -6,8 +6,8 @@
  *   C[i1, i2] = alpha * op(A[i1, i2]) . op(B[i1, i2]) + beta * C[i1, i2]     (M x N, inner K)
  *
  * in f32, or with bf16 / f16 operands and f32 accumulation and output. Operands given as float32 are
- * rounded to the 16-bit type here (round to nearest, ties to even, bit-exact with lib/model/bf16.ts and
- * lib/model/fp16.ts), or they are passed already as 16-bit codes. Optionally the f32 result is rounded
+ * rounded to the 16-bit type here (round to nearest, ties to even, bit-exact with lib/ops/bf16.ts and
+ * lib/ops/fp16.ts), or they are passed already as 16-bit codes. Optionally the f32 result is rounded
  * to the 16-bit type afterwards (and then scaled and rounded again: the attention scores' "scale after
  * the product" of docs/PRECISION.md). Primitives are cached per (dtype, shape, strides, transposes,
  * alpha, beta != 0).

@@ -1,5 +1,5 @@
 /**
- * The fused dropout kernels of `lib/model/fused.ts` (`SimcseDropout`, `SimcseDropoutGrad`) on the TF.js
+ * The fused dropout kernels of `lib/ops/fused.ts` (`SimcseDropout`, `SimcseDropoutGrad`) on the TF.js
  * webgpu backend, as WGSL compute kernels. The mask is the cpu kernel's: element i is kept when
  * fmix32((i · 0x9e3779b1) ^ seed) ≥ rate · 2^32 (`dropoutHash` of `kernels/cpu_fused.ts`), so a seeded
  * run draws the same masks on cpu and webgpu, and no random numbers are made on the host (TF.js's
@@ -13,8 +13,8 @@
  * ```
  * @module
  */
-import { tf } from "../../tf.ts";
-import { FUSED_KERNELS } from "../../model/fused.ts";
+import { tf } from "../../runtime/tf.ts";
+import { FUSED_KERNELS } from "../kernel_names.ts";
 
 interface WebgpuBackendLike {
   runWebGPUProgram(

@@ -1,8 +1,8 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { tf } from "../../tf.ts";
-import { useBackend } from "../../backend.ts";
-import { skipBackend } from "../../testing/backends.ts";
-import { fusedDropout } from "../../model/fused.ts";
+import { tf } from "../../runtime/tf.ts";
+import { useBackend } from "../backend.ts";
+import { skipBackend } from "../../../testing/backends.ts";
+import { fusedDropout } from "../../ops/fused.ts";
 import { dropoutHash } from "../cpu_fused.ts";
 
 Deno.test({

@@ -1,6 +1,6 @@
 /**
  * binary16 rounding, packing and unpacking as WGSL compute kernels on the TF.js webgpu backend, the GPU
- * implementation behind `roundF16`, `packF16Tensor` and `unpackF16Tensor` of `lib/model/fp16.ts` (whose
+ * implementation behind `roundF16`, `packF16Tensor` and `unpackF16Tensor` of `lib/ops/fp16.ts` (whose
  * cpu/wasm implementation reads the tensor back and rounds in JS, which webgpu cannot do synchronously).
  *
  * The rounding is done on the float32 bit pattern with u32 arithmetic (round to nearest, ties to even,
@@ -11,15 +11,15 @@
  *
  * @example
  * ```ts
- * import { tf } from "../../tf.ts";
- * import { useBackend } from "../../backend.ts";
+ * import { tf } from "../../runtime/tf.ts";
+ * import { useBackend } from "../backend.ts";
  * import { webgpuRoundF16 } from "./fp16_round.ts";
  * await useBackend("webgpu");
  * console.log(await webgpuRoundF16(tf.tensor1d([0.1])).data()); // Float32Array [0.0999755859375]
  * ```
  * @module
  */
-import { tf } from "../../tf.ts";
+import { tf } from "../../runtime/tf.ts";
 
 /** The part of tfjs-backend-webgpu's `WebGPUBackend` used here. */
 interface WebgpuBackendLike {

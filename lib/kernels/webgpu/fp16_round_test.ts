@@ -1,7 +1,7 @@
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
-import { tf } from "../../tf.ts";
-import { useBackend } from "../../backend.ts";
-import { skipBackend } from "../../testing/backends.ts";
+import { tf } from "../../runtime/tf.ts";
+import { useBackend } from "../backend.ts";
+import { skipBackend } from "../../../testing/backends.ts";
 import { webgpuPackF16, webgpuRoundF16, webgpuUnpackF16 } from "./fp16_round.ts";
 
 /** The independent reference: Deno's native Float16Array (round to nearest even). */

@@ -1,6 +1,6 @@
 /**
  * A tiled matmul as a hand-written WGSL compute kernel on the TF.js webgpu backend, for the fp16 Linear
- * layer and the fp16 attention matmuls (`lib/model/fp16_linear.ts`, `lib/model/fp16_matmul.ts`), and
+ * layer and the fp16 attention matmuls (`lib/ops/fp16_linear.ts`, `lib/ops/fp16_matmul.ts`), and
  * usable in f32 (checked against `tf.matMul`).
  *
  * C[b] = op(A[b]) · op(B[b]) (+ bias), op = identity or transpose, for row-major A and B. Each
@@ -19,15 +19,15 @@
  *
  * @example
  * ```ts
- * import { tf } from "../../tf.ts";
- * import { useBackend } from "../../backend.ts";
+ * import { tf } from "../../runtime/tf.ts";
+ * import { useBackend } from "../backend.ts";
  * import { webgpuMatMul } from "./matmul.ts";
  * await useBackend("webgpu");
  * const c = webgpuMatMul(tf.ones([2, 3]), tf.ones([3, 4])); // [2, 4] of 3s
  * ```
  * @module
  */
-import { tf } from "../../tf.ts";
+import { tf } from "../../runtime/tf.ts";
 import { HALF_WGSL } from "./fp16_round.ts";
 
 /** An operand: a float32 tensor, or packed binary16 storage with the logical shape of the operand. */

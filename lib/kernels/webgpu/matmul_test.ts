@@ -1,8 +1,8 @@
 import { ok, strictEqual } from "node:assert/strict";
-import { tf } from "../../tf.ts";
-import { useBackend } from "../../backend.ts";
-import { skipBackend } from "../../testing/backends.ts";
-import { f16Round } from "../../model/fp16.ts";
+import { tf } from "../../runtime/tf.ts";
+import { useBackend } from "../backend.ts";
+import { skipBackend } from "../../../testing/backends.ts";
+import { f16Round } from "../../ops/fp16.ts";
 import { webgpuMatMul } from "./matmul.ts";
 import { webgpuPackF16 } from "./fp16_round.ts";
 

@@ -1,0 +1,99 @@
+/**
+ * Shared command-line plumbing: strict flag parsing (unknown flags and bad values are errors that
+ * list what is accepted) and a `main` wrapper that turns `InputError`s into one clean line on
+ * stderr and exit code 1, with no stack trace.
+ *
+ * @module
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { InputError } from "../runtime/errors.ts";
+import { printable } from "../runtime/printable.ts";
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Parse `args` strictly; `--help` prints `usage` and exits 0. */
+export function parseFlags<T extends Options>(args: string[], options: T, usage: string) {
+  try {
+    const parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean" } },
+      strict: true,
+      allowPositionals: true,
+    });
+    if ((parsed.values as Record<string, unknown>).help) {
+      console.log(usage);
+      Deno.exit(0);
+    }
+    return parsed;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${(e as Error).message}\n${usage}`);
+  }
+}
+
+/** A flag that must be present. */
+export function required(value: string | undefined, flag: string, usage: string): string {
+  if (value === undefined || value === "") throw new InputError(`missing required flag --${flag}\n${usage}`);
+  return value;
+}
+
+/** A positive integer flag value (decimal digits only: no sign, fraction, exponent or hex). */
+export function positiveInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new InputError(`--${flag} must be a positive integer, got '${value}'`);
+  }
+  return n;
+}
+
+/** A non-negative integer flag value (0 allowed; decimal digits only). */
+export function nonNegativeInt(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new InputError(`--${flag} must be a non-negative integer, got '${value}'`);
+  }
+  return n;
+}
+
+/** A finite number flag value, optionally within [min, max]. */
+export function numberFlag(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  range: { min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n)) {
+    throw new InputError(`--${flag} must be a number, got '${value}'`);
+  }
+  const { min = -Infinity, max = Infinity } = range;
+  if (n < min || n > max) {
+    const want = min > -Infinity && max < Infinity
+      ? `between ${min} and ${max}`
+      : min > -Infinity
+      ? `>= ${min}`
+      : `<= ${max}`;
+    throw new InputError(`--${flag} must be ${want}, got '${value}'`);
+  }
+  return n;
+}
+
+/** Run an async entry point: expected failures print one line and exit 1. */
+export async function main(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof InputError || (e instanceof Error && e.name === "InputError")) {
+      console.error(`error: ${e.message.split("\n").map((l) => printable(l, 1000)).join("\n")}`);
+      Deno.exit(1);
+    }
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
+      console.error(`error: ${printable((e as Error).message)}`);
+      Deno.exit(1);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Backend selection, done once at a program's entry point (`--backend auto|tensorflow|webgpu|wasm|cpu`).
+ * `lib/` never picks a backend itself. `tensorflow` means `@tensorflow/tfjs-node-gpu` or
+ * `@tensorflow/tfjs-node`, loaded dynamically only when the user has installed one; `auto` takes the
+ * fastest that works here: tensorflow, then a real (non-fallback) WebGPU adapter, then wasm, then cpu.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "./backend.ts";
+ * const chosen = await useBackend("cpu");
+ * console.log(chosen); // "cpu"
+ * ```
+ * @module
+ */
+import { tf } from "../runtime/tf.ts";
+import "@tensorflow/tfjs-backend-wasm";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { InputError } from "../runtime/errors.ts";
+import { registerWasmKernels } from "./wasm_unsorted_segment_sum.ts";
+import { accelerateCpuBackend } from "./cpu_accel.ts";
+import { loadBlas } from "./cpu_blas.ts";
+import { registerWebgpuDropout } from "./webgpu/dropout.ts";
+
+export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+export type BackendName = typeof BACKENDS[number];
+
+/** Parse a `--backend` value, failing with the list of valid names. */
+export function parseBackend(name: string): BackendName {
+  if ((BACKENDS as readonly string[]).includes(name)) return name as BackendName;
+  throw new InputError(`unknown backend '${name}'; expected one of ${BACKENDS.join(", ")}`);
+}
+
+let wasmPathsSet = false;
+
+async function tryWasm(): Promise<boolean> {
+  if (!wasmPathsSet) {
+    // The .wasm binaries sit beside the package's JS entry in node_modules.
+    const entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
+    setWasmPaths(new URL("../", entry).href);
+    wasmPathsSet = true;
+  }
+  try {
+    const ok = await tf.setBackend("wasm");
+    if (ok) registerWasmKernels();
+    return ok;
+  } catch {
+    return false;
+  }
+}
+
+async function tryTensorflow(): Promise<string | null> {
+  // Non-literal specifiers: Deno must not try to fetch these when they are absent.
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      await import(pkg);
+      if (await tf.setBackend("tensorflow")) return pkg;
+    } catch {
+      // not installed or its native binding is missing
+    }
+  }
+  return null;
+}
+
+/**
+ * Deno's WebGPU start-up (its Vulkan loader's window-system probing) prints "XDG_RUNTIME_DIR is invalid
+ * or not set" twice when that variable does not name a folder, which is common in containers and CI.
+ * The probe needs no display; a private empty folder (mode 0700, removed at exit) silences it. We set
+ * one rather than skip probing so that `auto` still finds a real GPU on such machines (docs/GPU.md).
+ */
+function ensureXdgRuntimeDir(): void {
+  try {
+    const cur = Deno.env.get("XDG_RUNTIME_DIR");
+    if (cur && Deno.statSync(cur).isDirectory) return;
+  } catch { /* unset or missing: make one below */ }
+  try {
+    const dir = Deno.makeTempDirSync({ prefix: "simcse-xdg-" });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* already gone */ }
+    });
+  } catch { /* no env/write permission: the message is harmless */ }
+}
+
+async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
+  ensureXdgRuntimeDir();
+  // deno-lint-ignore no-explicit-any
+  const gpu = (globalThis.navigator as any)?.gpu;
+  if (!gpu) return false;
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return false;
+    // A software adapter (llvmpipe) is slower than wasm: `auto` skips it.
+    if (requireHardware && (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter)) return false;
+    await import("@tensorflow/tfjs-backend-webgpu");
+    if (!(await tf.setBackend("webgpu"))) return false;
+    registerWebgpuDropout(); // the fused dropout's hash masks as WGSL kernels
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Activate a backend and return the name of the one in use. An explicitly requested backend that
+ * cannot start is an error with a clear message; `auto` falls through to the next candidate.
+ */
+export async function useBackend(requested: BackendName = "auto"): Promise<string> {
+  switch (requested) {
+    case "cpu":
+      await tf.setBackend("cpu");
+      accelerateCpuBackend();
+      break;
+    case "wasm":
+      if (!(await tryWasm())) throw new InputError("the wasm backend failed to initialise");
+      break;
+    case "tensorflow":
+      if (!(await tryTensorflow())) {
+        throw new InputError(
+          "backend 'tensorflow' needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, and neither is " +
+            "installed (their install script downloads libtensorflow). Use --backend wasm or cpu instead.",
+        );
+      }
+      break;
+    case "webgpu":
+      if (!(await tryWebgpu(false))) throw new InputError("no WebGPU adapter is available here");
+      break;
+    case "auto":
+      if (await tryTensorflow()) break;
+      if (await tryWebgpu(true)) break;
+      // cpu + BLAS beats wasm (docs/CPU-PERF.md); without a BLAS library wasm is faster.
+      if (Deno.env.get("SIMCSE_CPU_KERNELS") !== "stock" && loadBlas() && (await tf.setBackend("cpu"))) {
+        accelerateCpuBackend();
+        break;
+      }
+      if (await tryWasm()) break;
+      await tf.setBackend("cpu");
+      accelerateCpuBackend({ quiet: true });
+      break;
+    default: {
+      const never: never = requested;
+      throw new InputError(`unknown backend ${never}`);
+    }
+  }
+  await tf.ready();
+  return tf.getBackend();
+}

@@ -1,0 +1,31 @@
+/**
+ * The public face of the backends: what code outside `lib/kernels/` may use. Backend selection,
+ * the cpu backend's in-place buffer access and pool, the native (C) kernels and oneDNN matmuls, and
+ * the WebGPU kernels; everything else in this folder is a backend's internals (docs/ARCHITECTURE.md).
+ *
+ * @module
+ */
+export { type BackendName, parseBackend, useBackend } from "./backend.ts";
+export { cpuAcceleration } from "./cpu_accel.ts";
+export { blasInfo, loadBlas, setBlasThreads } from "./cpu_blas.ts";
+export { allocFloat32, exclusiveFloat32, peekFloat32, releaseFloat32 } from "./cpu_pool.ts";
+export {
+  cacheDir,
+  loadNativeKernels,
+  nativeKernels,
+  nativeKernelsUnavailableReason,
+} from "./native_kernels.ts";
+export {
+  describeMatmul,
+  gemm,
+  gemmEngine,
+  type GemmSpec,
+  loadOneDnn,
+  packHalfFast,
+  roundHalfFast,
+  setOneDnnEnabled,
+  setOneDnnThreads,
+} from "./onednn.ts";
+export { webgpuPackF16, webgpuRoundF16, webgpuUnpackF16 } from "./webgpu/fp16_round.ts";
+export { webgpuMatMul } from "./webgpu/matmul.ts";
+export { FUSED_KERNELS, type HeadDims, type HeadMatMulAttrs } from "./kernel_names.ts";

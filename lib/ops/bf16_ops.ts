@@ -1,0 +1,455 @@
+/**
+ * bf16 mixed-precision Linear layer and attention matmuls with hand-written backward passes
+ * (`tf.customGrad`), the bfloat16 counterparts of `fp16_linear.ts` and `fp16_matmul.ts`
+ * (docs/PRECISION.md). The matmuls run through `lib/kernels/onednn.ts`: oneDNN's bf16 kernels (AMX or
+ * `avx512_core_bf16`) where present, which round float32 operands to bf16 inside the kernel, else
+ * OpenBLAS sgemm on bf16-rounded copies, else JS loops; the results agree within f32 summation order.
+ *
+ * Semantics (those of `torch.autocast("cpu", dtype=torch.bfloat16)`, whose bf16 matmuls return bf16
+ * tensors; `reference/make_bf16_fixtures.py` checks them against autocast):
+ *
+ * - `bf16Linear(x, W, b)`: x, W and b rounded to bf16; z = bf16(x16 @ W16 + b16) with one rounding of
+ *   the f32 accumulator (so the output IS rounded to bf16, as autocast's); with `activation`,
+ *   y = bf16(act(z)). Backward: g = bf16(dy) (fused: g = bf16(g · act'(z))); grad_x = bf16(g @ W16ᵀ);
+ *   grad_W = x16ᵀ @ g and grad_b = Σ g accumulated and returned in f32. Autocast would hand the f32
+ *   master weights bf16-rounded gradients (the gradient of its cast); keeping them in f32 loses nothing
+ *   and costs nothing, as in the fp16 ops.
+ * - `bf16AttentionScores(q, k, shape, scale)`: bf16(bf16(Q Kᵀ)·scale) per head for Q, K as [B·L, H]
+ *   rows (HF BERT divides the bf16 scores by √d, a second rounding); heads are addressed with strides
+ *   inside the matmul, nothing is transposed.
+ * - `bf16AttentionContext(probs, v, shape)`: bf16(P16 · V16) written straight into [B·L, H].
+ *
+ * No loss scaling is needed: bf16 has float32's exponent range. Master weights stay f32. What the
+ * backward pass needs is saved at 16 bits (bf16 codes packed in int32 tensors), and these codes go to
+ * the bf16 kernels as they are. The ops work on every backend whose tensors can be read synchronously
+ * (cpu, wasm, tensorflow); on cpu they read the backend's storage without a copy.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../runtime/tf.ts";
+ * import { bf16Linear } from "./bf16_ops.ts";
+ * bf16Linear(tf.fill([2, 3], 0.1) as tf.Tensor2D, tf.ones([3, 4]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D)
+ *   .print(); // 0.30078125 everywhere: 3 × bf16(0.1) = 0.300292…, rounded to bf16
+ * ```
+ * @module
+ */
+import { tf } from "../runtime/tf.ts";
+import {
+  allocFloat32,
+  gemm,
+  nativeKernels,
+  packHalfFast,
+  peekFloat32,
+  releaseFloat32,
+  roundHalfFast,
+} from "../kernels/mod.ts";
+import { releasing } from "./grad_release.ts";
+import { isBf16Valued, markBf16, packedBf16Bits, unpackBf16 } from "./bf16.ts";
+import { isF16Valued, markF16, unpackF16 } from "./fp16.ts";
+import type { AnyActivation as Fp16Activation } from "./fused.ts";
+import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
+import { activationInputGrad, activationValue } from "./fused.ts";
+import type { HeadDims as HeadShape } from "./fused.ts";
+
+/** Activation fused into the bf16 Linear op (HF names; "none" = plain Linear). */
+export type Bf16Activation = Fp16Activation;
+
+export interface Bf16LinearOptions {
+  /** Apply this activation on the rounded pre-activation, rounding its output to bf16 (default "none"). */
+  activation?: Bf16Activation;
+}
+
+/** A tensor's float32 values for synchronous reading (the cpu backend's own array, else a copy). */
+function f32(t: tf.Tensor): Float32Array {
+  return peekFloat32(t) ?? (t.dataSync() as Float32Array);
+}
+
+/** Packed bf16 copies of op inputs for the forward pass being recorded, shared between ops. */
+const packedInputs = new WeakMap<tf.Tensor, tf.Tensor>();
+
+/** `t` as 16-bit codes in an int32 tensor of ceil(n/2) words (rounded in C when oneDNN's shim is loaded). */
+function packTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D {
+  const src = f32(t);
+  const words = new Int32Array(Math.ceil(src.length / 2));
+  packHalfFast(type, src, new Uint16Array(words.buffer, 0, src.length));
+  return tf.tensor1d(words, "int32");
+}
+
+/**
+ * A 16-bit packed copy of `x`, made once per tensor while a gradient tape is recording and shared by
+ * the ops that read `x` (Q, K and V of a layer); each op saves a clone for its backward pass.
+ */
+export function sharedPackedBf16(x: tf.Tensor): tf.Tensor {
+  const hit = packedInputs.get(x);
+  if (hit && !hit.isDisposed) return hit;
+  const p = packTensor("bf16", x);
+  packedInputs.set(x, p);
+  return p;
+}
+
+/** The 16-bit codes inside a packed tensor (a view of its data). */
+function packedBits(packed: tf.Tensor): Uint16Array {
+  return packedBf16Bits(packed); // the same int32-pairs layout for both formats
+}
+
+/**
+ * A 16-bit floating-point format for the ops below: bf16 here, binary16 for the kernel path of the
+ * fp16 ops (`fp16Linear` etc. on the cpu backend), whose packed copies and "is 16-bit valued" marks are
+ * those of `fp16.ts` / `fp16_linear.ts`, so both paths share them.
+ */
+export interface HalfFormat {
+  type: "bf16" | "f16";
+  /** Every element rounded to the format, as float32 (into `out` when given; may be `src`). */
+  round(src: Float32Array, out?: Float32Array): Float32Array;
+  unpack(bits: Uint16Array, n: number): Float32Array;
+  mark<T extends tf.Tensor>(t: T): T;
+  isValued(t: tf.Tensor): boolean;
+  /** Packed copy of an op input, shared while a tape records. */
+  sharedPacked(t: tf.Tensor): tf.Tensor;
+  pack(t: tf.Tensor): tf.Tensor1D;
+}
+
+export const BF16: HalfFormat = {
+  type: "bf16",
+  round: (src, out) => roundHalfFast("bf16", src, out),
+  unpack: (bits, n) => unpackBf16(bits, n),
+  mark: markBf16,
+  isValued: isBf16Valued,
+  sharedPacked: sharedPackedBf16,
+  pack: (t) => packTensor("bf16", t),
+};
+
+export const F16: HalfFormat = {
+  type: "f16",
+  round: (src, out) => roundHalfFast("f16", src, out),
+  unpack: (bits, n) => unpackF16(bits, n),
+  mark: markF16,
+  isValued: isF16Valued,
+  sharedPacked: sharedPackedF16,
+  pack: (t) => packTensor("f16", t),
+};
+
+/** A float32 tensor of `shape` from `values`, marked as holding values of the format. */
+function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, shape: number[]): T {
+  return fmt.mark(tf.tensor(values, shape, "float32") as T);
+}
+
+/** y = act(z) with the compiled C kernels (`native_kernels.ts`); false when they are not loaded. */
+function nativeActivation(act: Bf16Activation, z: Float32Array, y: Float32Array): boolean {
+  const k = nativeKernels();
+  if (!k) return false;
+  if (act === "gelu") k.gelu(z, y, z.length);
+  else if (act === "gelu_new") k.geluNew(z, y, z.length);
+  else if (act === "relu") { for (let i = 0; i < z.length; i++) y[i] = z[i] > 0 || z[i] !== z[i] ? z[i] : 0; }
+  else return false;
+  return true;
+}
+
+/** g = dy · act'(z) with the compiled C kernels; false when they are not loaded. */
+function nativeActivationGrad(
+  act: Bf16Activation,
+  dy: Float32Array,
+  z: Float32Array,
+  g: Float32Array,
+): boolean {
+  const k = nativeKernels();
+  if (!k) return false;
+  if (act === "gelu") k.geluGrad(dy, z, g, z.length);
+  else if (act === "gelu_new") k.geluNewGrad(dy, z, g, z.length);
+  else if (act === "relu") { for (let i = 0; i < z.length; i++) g[i] = z[i] > 0 ? dy[i] : 0; }
+  // torch: 0 at z = 0
+  else return false;
+  return true;
+}
+
+/** x [N, in] @ W [in, out] + b [out] in bf16 mixed precision, optionally with a fused bf16 activation. */
+export function bf16Linear(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+  opts: Bf16LinearOptions = {},
+): tf.Tensor2D {
+  return halfLinear(BF16, x, w, b, opts);
+}
+
+/** `bf16Linear` in the 16-bit format `fmt` (the fp16 ops' kernel path uses it with {@link F16}). */
+export function halfLinear(
+  fmt: HalfFormat,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+  opts: Bf16LinearOptions = {},
+): tf.Tensor2D {
+  if (
+    x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0] || b.rank !== 1 || b.shape[0] !== w.shape[1]
+  ) {
+    throw new Error(
+      `${
+        fmt.type === "bf16" ? "bf16" : "fp16"
+      }Linear: x [${x.shape}], W [${w.shape}] and b [${b.shape}] do not chain`,
+    );
+  }
+  const act = opts.activation ?? "none";
+  const taping = recordingGradients();
+  const xPacked = taping ? fmt.sharedPacked(x) : undefined;
+  const [N, nIn] = x.shape, nOut = w.shape[1];
+  const type = fmt.type;
+  const op = tf.customGrad(
+    ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
+      const out = allocFloat32(N * nOut);
+      const b16 = fmt.round(f32(bs));
+      for (let r = 0; r < N; r++) out.set(b16, r * nOut);
+      gemm({
+        type,
+        m: N,
+        n: nOut,
+        k: nIn,
+        a: xPacked ? { data: packedBits(xPacked), ld: nIn } : { data: f32(xs), ld: nIn },
+        b: { data: f32(ws), ld: nOut },
+        c: { data: out, ld: nOut },
+        beta: 1,
+        roundOut: true,
+      });
+      const z = halfTensor<tf.Tensor2D>(fmt, out, [N, nOut]);
+      let value: tf.Tensor = z;
+      let zPacked: tf.Tensor | undefined;
+      if (act !== "none") {
+        const y = allocFloat32(N * nOut);
+        value = nativeActivation(act, out, y) ? halfTensor(fmt, fmt.round(y, y), [N, nOut]) : tf.tidy(() => {
+          releaseFloat32(y);
+          const t = activationValue(act, z);
+          return halfTensor(fmt, fmt.round(f32(t)), t.shape);
+        });
+        if (taping) zPacked = fmt.pack(z);
+        z.dispose();
+      }
+      if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
+      return {
+        value,
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [xp, wMaster, zp] = saved;
+            let g: Float32Array; // bf16(dy) or bf16(dy · act'(z16)), f32 storage
+            const dy16 = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy), allocFloat32(N * nOut));
+            if (zp) {
+              const z16 = fmt.unpack(packedBits(zp), N * nOut);
+              g = allocFloat32(N * nOut);
+              if (nativeActivationGrad(act, dy16, z16, g)) fmt.round(g, g);
+              else {
+                releaseFloat32(g);
+                const z16t = tf.tensor(z16, [N, nOut]);
+                g = fmt.round(f32(activationInputGrad(act, tf.tensor(dy16, dy.shape, "float32"), z16t)));
+              }
+            } else {
+              g = dy16;
+            }
+            const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
+            gemm({ // dx = bf16(g W16ᵀ)
+              type,
+              transB: true,
+              m: N,
+              n: nIn,
+              k: nOut,
+              a: { data: g, ld: nOut },
+              b: { data: f32(wMaster), ld: nOut },
+              c: { data: dx, ld: nIn },
+              roundOut: true,
+            });
+            gemm({ // dW = x16ᵀ g, f32
+              type,
+              transA: true,
+              m: nIn,
+              n: nOut,
+              k: N,
+              a: { data: packedBits(xp), ld: nIn },
+              b: { data: g, ld: nOut },
+              c: { data: dw, ld: nOut },
+            });
+            const acc = new Float64Array(nOut); // db = Σ_rows g
+            for (let r = 0; r < N; r++) {
+              for (let j = 0, o = r * nOut; j < nOut; j++) acc[j] += g[o + j];
+            }
+            return [
+              halfTensor(fmt, dx, [N, nIn]),
+              tf.tensor(dw, [nIn, nOut], "float32"),
+              tf.tensor(Float32Array.from(acc), [nOut], "float32"),
+            ];
+          })
+        ),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(x, w, b) as tf.Tensor2D;
+}
+
+function checkRows(x: tf.Tensor, s: HeadShape, what: string): void {
+  if (x.rank !== 2 || x.shape[0] !== s.batch * s.seqLen || x.shape[1]! % s.heads !== 0) {
+    throw new Error(`${what} [${x.shape}] is not [${s.batch}·${s.seqLen}, heads·dh] with ${s.heads} heads`);
+  }
+}
+
+/** Operand in [B·L, H] layout seen as [B, nh] matrices [L, dh]: row stride H, batch strides L·H and dh. */
+function rowsOperand(data: Float32Array | Uint16Array, s: HeadShape, H: number) {
+  return { data, ld: H, strides: [s.seqLen * H, H / s.heads] as [number, number] };
+}
+
+/** Operand in [B, nh, L, L] layout. */
+function probsOperand(data: Float32Array | Uint16Array, s: HeadShape) {
+  const L = s.seqLen;
+  return { data, ld: L, strides: [s.heads * L * L, L * L] as [number, number] };
+}
+
+/**
+ * Attention scores bf16(bf16(Q Kᵀ)·scale) per head: q, k [B·L, H] -> [B, nh, L, L]. The caller adds
+ * the mask and takes the softmax in f32.
+ */
+export function bf16AttentionScores(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  shape: HeadShape,
+  scale: number,
+): tf.Tensor4D {
+  return halfAttentionScores(BF16, q, k, shape, scale);
+}
+
+/** `bf16AttentionScores` in the 16-bit format `fmt`. */
+export function halfAttentionScores(
+  fmt: HalfFormat,
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  shape: HeadShape,
+  scale: number,
+): tf.Tensor4D {
+  const name = `${fmt.type === "bf16" ? "bf16" : "fp16"}AttentionScores`;
+  checkRows(q, shape, `${name}: q`);
+  checkRows(k, shape, `${name}: k`);
+  if (q.shape[1] !== k.shape[1]) throw new Error(`${name}: q [${q.shape}] and k [${k.shape}] differ`);
+  const taping = recordingGradients();
+  const qPacked = taping ? fmt.sharedPacked(q) : undefined;
+  const kPacked = taping ? fmt.sharedPacked(k) : undefined;
+  const { batch: B, seqLen: L, heads: nh } = shape;
+  const H = q.shape[1], dh = H / nh;
+  const op = tf.customGrad(
+    ((qs: tf.Tensor2D, ks: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      const out = new Float32Array(B * nh * L * L);
+      gemm({
+        type: fmt.type,
+        transB: true,
+        m: L,
+        n: L,
+        k: dh,
+        batch: [B, nh],
+        a: rowsOperand(qPacked ? packedBits(qPacked) : f32(qs), shape, H),
+        b: rowsOperand(kPacked ? packedBits(kPacked) : f32(ks), shape, H),
+        c: { ...probsOperand(out, shape), data: out },
+        roundOut: true,
+        postScale: scale,
+      });
+      if (taping) save([qPacked!, kPacked!]);
+      return {
+        value: halfTensor(fmt, out, [B, nh, L, L]),
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const d = f32(dy), g = new Float32Array(d.length); // g = bf16(bf16(dy)·scale)
+          fmt.round(d, g);
+          for (let i = 0; i < g.length; i++) g[i] *= scale;
+          fmt.round(g, g);
+          const q16 = packedBits(saved[0]), k16 = packedBits(saved[1]);
+          const dq = new Float32Array(B * L * H), dk = new Float32Array(B * L * H);
+          const common = { type: fmt.type, m: L, n: dh, k: L, batch: [B, nh] as [number, number] };
+          gemm({ // dQ = g K
+            ...common,
+            a: probsOperand(g, shape),
+            b: rowsOperand(k16, shape, H),
+            c: { ...rowsOperand(dq, shape, H), data: dq },
+            roundOut: true,
+          });
+          gemm({ // dK = gᵀ Q
+            ...common,
+            transA: true,
+            a: probsOperand(g, shape),
+            b: rowsOperand(q16, shape, H),
+            c: { ...rowsOperand(dk, shape, H), data: dk },
+            roundOut: true,
+          });
+          return [halfTensor(fmt, dq, [B * L, H]), halfTensor(fmt, dk, [B * L, H])];
+        }),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(q, k) as tf.Tensor4D;
+}
+
+/** Attention context bf16(probs · V): probs [B, nh, L, L], v [B·L, H] -> [B·L, H] (heads merged). */
+export function bf16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: HeadShape): tf.Tensor2D {
+  return halfAttentionContext(BF16, probs, v, shape);
+}
+
+/** `bf16AttentionContext` in the 16-bit format `fmt`. */
+export function halfAttentionContext(
+  fmt: HalfFormat,
+  probs: tf.Tensor4D,
+  v: tf.Tensor2D,
+  shape: HeadShape,
+): tf.Tensor2D {
+  const name = `${fmt.type === "bf16" ? "bf16" : "fp16"}AttentionContext`;
+  checkRows(v, shape, `${name}: v`);
+  const { batch: B, seqLen: L, heads: nh } = shape;
+  if (probs.shape.join() !== [B, nh, L, L].join()) {
+    throw new Error(`${name}: probs [${probs.shape}] is not [${[B, nh, L, L]}]`);
+  }
+  const taping = recordingGradients();
+  const pPacked = taping ? fmt.sharedPacked(probs) : undefined;
+  const vPacked = taping ? fmt.sharedPacked(v) : undefined;
+  const H = v.shape[1], dh = H / nh;
+  const op = tf.customGrad(
+    ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      const out = new Float32Array(B * L * H);
+      gemm({
+        type: fmt.type,
+        m: L,
+        n: dh,
+        k: L,
+        batch: [B, nh],
+        a: probsOperand(pPacked ? packedBits(pPacked) : f32(ps), shape),
+        b: rowsOperand(vPacked ? packedBits(vPacked) : f32(vs), shape, H),
+        c: { ...rowsOperand(out, shape, H), data: out },
+        roundOut: true,
+      });
+      if (taping) save([pPacked!, vPacked!]);
+      return {
+        value: halfTensor(fmt, out, [B * L, H]),
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const g = f32(dy); // rounded to bf16 inside the kernels
+          const p16 = packedBits(saved[0]), v16 = packedBits(saved[1]);
+          const dp = new Float32Array(B * nh * L * L), dv = new Float32Array(B * L * H);
+          gemm({ // dP = g Vᵀ
+            type: fmt.type,
+            transB: true,
+            m: L,
+            n: L,
+            k: dh,
+            batch: [B, nh],
+            a: rowsOperand(g, shape, H),
+            b: rowsOperand(v16, shape, H),
+            c: { ...probsOperand(dp, shape), data: dp },
+            roundOut: true,
+          });
+          gemm({ // dV = Pᵀ g
+            type: fmt.type,
+            transA: true,
+            m: L,
+            n: dh,
+            k: L,
+            batch: [B, nh],
+            a: probsOperand(p16, shape),
+            b: rowsOperand(g, shape, H),
+            c: { ...rowsOperand(dv, shape, H), data: dv },
+            roundOut: true,
+          });
+          return [halfTensor(fmt, dp, [B, nh, L, L]), halfTensor(fmt, dv, [B * L, H])];
+        }),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(probs, v) as tf.Tensor2D;
+}

@@ -1,0 +1,191 @@
+import { ok, strictEqual } from "node:assert/strict";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
+import { assertClose } from "../../testing/fixtures.ts";
+import { assertWithinBf16Ulps, bf16Fixture } from "../../testing/bf16_assert.ts";
+import { setGemmBlasDisabled, setOneDnnEnabled } from "../kernels/onednn.ts";
+import { activation } from "../model/layers.ts";
+import { bf16Round, isBf16Valued } from "./bf16.ts";
+import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
+import { linear } from "./linear.ts";
+
+const fx = bf16Fixture();
+const t = (a: { shape: number[]; data: number[] }) => tf.tensor(a.data, a.shape, "float32");
+
+/** `assertWithinBf16Ulps`, and every value is exactly a bf16 value (the output really is rounded). */
+function assertBf16Output(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): number {
+  for (let i = 0; i < actual.length; i++) {
+    if (bf16Round(actual[i]) !== actual[i]) {
+      throw new Error(`${what}[${i}] = ${actual[i]} is not a bf16 value`);
+    }
+  }
+  return assertWithinBf16Ulps(actual, expected, what);
+}
+
+/** Matmul engines: oneDNN (when present), OpenBLAS on rounded copies, JS loops. */
+const ENGINES = ["onednn", "openblas", "js"] as const;
+function useEngine(e: (typeof ENGINES)[number]): void {
+  setOneDnnEnabled(e === "onednn");
+  setGemmBlasDisabled(e === "js");
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  for (const engine of ENGINES) {
+    Deno.test(`\`bf16Linear()\` on ${backend} (${engine} matmuls) matches the PyTorch bf16 reference: bf16 y and grad_x, f32 grad_W and grad_b`, async () => {
+      await useBackend(backend);
+      useEngine(engine);
+      try {
+        for (const c of fx.linear) {
+          const before = tf.memory().numTensors;
+          tf.tidy(() => {
+            const [x, w, b, dy] = [t(c.x), t(c.w), t(c.b), t(c.dy)];
+            const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+              bf16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, {
+                activation: c.activation,
+              });
+            const exactY = assertBf16Output(f(x, w, b).dataSync(), c.y.data, `${c.activation} y`);
+            const [dx, dw, db] = tf.grads(f)([x, w, b], dy);
+            const exactDx = assertBf16Output(dx.dataSync(), c.dx.data, `${c.activation} dx`);
+            ok(exactY > 0.9 && exactDx > 0.9, `mostly bit-equal (y ${exactY}, dx ${exactDx})`);
+            assertClose(dw.dataSync(), c.dw.data, 1e-5, `${c.activation} dW`, 1e-3);
+            assertClose(db.dataSync(), c.db.data, 1e-5, `${c.activation} db`, 1e-3);
+            ok(
+              Array.from(db.dataSync()).some((v) => bf16Round(v) !== v),
+              "db carries more than bf16 precision",
+            );
+          });
+          strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+        }
+      } finally {
+        useEngine("onednn");
+      }
+    });
+
+    Deno.test(`\`bf16AttentionScores()\` and \`bf16AttentionContext()\` on ${backend} (${engine} matmuls) match the PyTorch bf16 reference`, async () => {
+      await useBackend(backend);
+      useEngine(engine);
+      try {
+        const c = fx.attention;
+        const shape = { batch: c.batch, seqLen: c.seqLen, heads: c.heads };
+        const before = tf.memory().numTensors;
+        tf.tidy(() => {
+          const scores = (q: tf.Tensor, k: tf.Tensor) =>
+            bf16AttentionScores(q as tf.Tensor2D, k as tf.Tensor2D, shape, c.scale);
+          const [q, k] = [t(c.q), t(c.k)];
+          assertBf16Output(scores(q, k).dataSync(), c.scores.data, "scores");
+          const [dq, dk] = tf.grads(scores)([q, k], t(c.dyScores));
+          assertBf16Output(dq.dataSync(), c.dq.data, "dq");
+          assertBf16Output(dk.dataSync(), c.dk.data, "dk");
+
+          const context = (p: tf.Tensor, v: tf.Tensor) =>
+            bf16AttentionContext(p as tf.Tensor4D, v as tf.Tensor2D, shape);
+          const [p, v] = [t(c.probs), t(c.v)];
+          assertBf16Output(context(p, v).dataSync(), c.context.data, "context");
+          const [dp, dv] = tf.grads(context)([p, v], t(c.dyContext));
+          assertBf16Output(dp.dataSync(), c.dprobs.data, "dprobs");
+          assertBf16Output(dv.dataSync(), c.dv.data, "dv");
+        });
+        strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+      } finally {
+        useEngine("onednn");
+      }
+    });
+  }
+}
+
+function rnd(shape: number[], seed: number, std = 1): tf.Tensor {
+  return tf.randomNormal(shape, 0, std, "float32", seed);
+}
+
+for (const act of ["none", "gelu", "gelu_new", "relu"] as const) {
+  Deno.test(`\`bf16Linear()\` (${act}) output and gradients agree with the fp32 ops within bf16 tolerance on random inputs`, async () => {
+    await useBackend("cpu");
+    tf.tidy(() => {
+      const x = rnd([64, 48], 1), w = rnd([48, 40], 2, 0.15), b = rnd([40], 3, 0.1), dy = rnd([64, 40], 4);
+      const f16 = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        bf16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, { activation: act });
+      const f32 = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => {
+        const z = linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D);
+        return act === "none" ? z : activation(act, z);
+      };
+      assertClose(f16(x, w, b).dataSync(), f32(x, w, b).dataSync(), 3e-2, "y", 1);
+      const g16 = tf.grads(f16)([x, w, b], dy), g32 = tf.grads(f32)([x, w, b], dy);
+      const tol = act === "relu" ? 8e-2 : 3e-2;
+      for (const [i, name] of ["dx", "dW", "db"].entries()) {
+        assertClose(g16[i].dataSync(), g32[i].dataSync(), tol, name, 1);
+      }
+    });
+  });
+}
+
+Deno.test("`bf16Linear()` gives the same forward value with and without a gradient tape; outputs and grad_x are marked bf16-valued", async () => {
+  await useBackend("cpu");
+  tf.tidy(() => {
+    const x = rnd([8, 6], 5) as tf.Tensor2D,
+      w = rnd([6, 4], 6) as tf.Tensor2D,
+      b = rnd([4], 7) as tf.Tensor1D;
+    const before = tf.memory().numTensors;
+    const plain = bf16Linear(x, w, b, { activation: "gelu" });
+    strictEqual(tf.memory().numTensors, before + 1, "only the output is new");
+    let taped: Float32Array | undefined;
+    const dx = tf.grad((xx: tf.Tensor) => {
+      const y = bf16Linear(xx as tf.Tensor2D, w, b, { activation: "gelu" });
+      taped = y.dataSync() as Float32Array;
+      return tf.sum(y);
+    })(x);
+    strictEqual(Array.from(taped!).join(), Array.from(plain.dataSync()).join());
+    ok(isBf16Valued(plain) && isBf16Valued(dx));
+  });
+});
+
+Deno.test("`bf16Linear()` needs no loss scaling: gradients far beyond fp16's range stay finite, and f32 overflow still shows as Inf", async () => {
+  await useBackend("cpu");
+  tf.tidy(() => {
+    const x = tf.ones([2, 3]) as tf.Tensor2D,
+      w = tf.fill([3, 2], 2) as tf.Tensor2D,
+      b = tf.zeros([2]) as tf.Tensor1D;
+    const f = (xx: tf.Tensor, ww: tf.Tensor) => bf16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, b);
+    const [dx, dw] = tf.grads(f)([x, w], tf.fill([2, 2], 1e6));
+    ok(
+      Array.from(dx.dataSync()).every((v) => v === 4e6 - 4e6 % 2 ** 15 || v === bf16Round(4e6)),
+      `${dx.dataSync()}`,
+    );
+    ok(Array.from(dw.dataSync()).every((v) => v === 2 * bf16Round(1e6)), "grad_W accumulated in f32");
+    const [dxInf] = tf.grads(f)([x, w], tf.fill([2, 2], 1e38));
+    ok(Array.from(dxInf.dataSync()).every((v) => v === Infinity), "4e38 overflows bf16 as it does f32");
+  });
+});
+
+Deno.test("bf16 ops reject shapes that do not chain", async () => {
+  await useBackend("cpu");
+  const errs: string[] = [];
+  for (
+    const f of [
+      () =>
+        bf16Linear(
+          tf.ones([2, 3]) as tf.Tensor2D,
+          tf.ones([4, 2]) as tf.Tensor2D,
+          tf.zeros([2]) as tf.Tensor1D,
+        ),
+      () =>
+        bf16AttentionScores(tf.ones([6, 4]) as tf.Tensor2D, tf.ones([6, 4]) as tf.Tensor2D, {
+          batch: 2,
+          seqLen: 3,
+          heads: 3,
+        }, 1),
+      () =>
+        bf16AttentionContext(tf.ones([2, 2, 3, 3]) as tf.Tensor4D, tf.ones([6, 4]) as tf.Tensor2D, {
+          batch: 2,
+          seqLen: 3,
+          heads: 1,
+        }),
+    ]
+  ) {
+    try {
+      tf.tidy(() => void f());
+    } catch (e) {
+      errs.push(String(e));
+    }
+  }
+  strictEqual(errs.length, 3, errs.join(" | "));
+});

@@ -1,0 +1,145 @@
+/**
+ * `fp16Linear(x, W, b)`: a Linear layer in fp16 mixed precision with a hand-written forward and
+ * backward (a `tf.customGrad` op), the TF.js counterpart of SimCSE-Jittor's `FP16_Linear`
+ * (docs/SIMCSE.md §d.1), for x [N, in] and W as an [in, out] kernel (so it also serves GPT-2's Conv1D).
+ *
+ * Forward: x, W and b are rounded to binary16; z = x16 @ W16 + b16 is accumulated in fp32 and rounded
+ * to fp16 once (tensor-core style; Jittor added the bias in fp16, a second rounding). With
+ * `activation` the op is "linear + activation in fp16", as Jittor runs GELU on the fp16 intermediate:
+ * y = fp16(act(z16)).
+ *
+ * Backward: grad_out is rounded to fp16 (times act'(z16), rounded again, when fused);
+ * grad_x = fp16(g16 @ W16ᵀ) as in Jittor; grad_W = x16ᵀ @ g16 and grad_b = Σ g16 are accumulated and
+ * returned in fp32 (Jittor left grad_b in fp16 — a summed bias gradient loses low bits and overflows
+ * first). The master weights stay fp32: the optimizer updates the fp32 variables.
+ *
+ * On webgpu the three products run as the tiled WGSL kernel of `kernels/webgpu/matmul.ts`, which reads
+ * x16, W16 and g16 from their 16-bit packed copies and fuses the bias and the rounding (same values).
+ *
+ * Memory: what the backward pass needs is kept at 16 bits. x16 (and z16 when fused) are saved as packed
+ * int32 pairs; W16 is not saved but re-rounded from the fp32 master weight, which lives anyway. When
+ * several ops read the same input tensor in one forward pass (Q, K and V of a layer), they share one
+ * packed copy. When no gradient is being recorded nothing is packed.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../runtime/tf.ts";
+ * import { fp16Linear } from "./fp16_linear.ts";
+ * fp16Linear(tf.fill([2, 3], 0.1) as tf.Tensor2D, tf.ones([3, 4]) as tf.Tensor2D, tf.zeros([4]) as tf.Tensor1D)
+ *   .print(); // 0.2998046875 everywhere: 3 × fp16(0.1) = 0.2999267578125 in fp32, a tie, to even in fp16
+ * ```
+ * @module
+ */
+import { tf } from "../runtime/tf.ts";
+import { releasing } from "./grad_release.ts";
+import { activationInputGrad, activationValue, type AnyActivation } from "./fused.ts";
+import { asF16, isF16Valued, markF16, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
+import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
+
+import { gemmEngine, webgpuMatMul } from "../kernels/mod.ts";
+import { F16, halfLinear } from "./bf16_ops.ts";
+
+let kernelPath = true;
+
+/**
+ * Whether the fp16 ops run on the 16-bit gemm kernels of `lib/kernels/onednn.ts` (`bf16_ops.ts` with
+ * binary16): on the cpu backend, when oneDNN or OpenBLAS is there. The operands are rounded inside the
+ * kernel (oneDNN with an f16 kernel; oneDNN 2.6 has none, see docs/CPU-PERF.md) or, on OpenBLAS, by one
+ * C (else JS) pass each, and the transposes are sgemm flags; same semantics as the tf-ops path below.
+ */
+export function fp16KernelPath(): boolean {
+  return kernelPath && tf.getBackend() === "cpu" && gemmEngine("f16") !== "js";
+}
+
+/** Switch the kernel path off (tests and benches compare it with the tf-ops emulation). */
+export function setFp16KernelPath(on: boolean): void {
+  kernelPath = on;
+}
+
+/** Activation fused into the fp16 op (HF names; "none" = plain Linear). */
+export type Fp16Activation = AnyActivation;
+
+export interface Fp16LinearOptions {
+  /** Apply this activation in fp16 on the rounded pre-activation (default "none"). */
+  activation?: Fp16Activation;
+}
+
+/** x [N, in] @ W [in, out] + b [out] in fp16 mixed precision, optionally with a fused fp16 activation. */
+export function fp16Linear(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+  opts: Fp16LinearOptions = {},
+): tf.Tensor2D {
+  if (
+    x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0] || b.rank !== 1 || b.shape[0] !== w.shape[1]
+  ) {
+    throw new Error(`fp16Linear: x [${x.shape}], W [${w.shape}] and b [${b.shape}] do not chain`);
+  }
+  if (fp16KernelPath()) return halfLinear(F16, x, w, b, opts);
+  const act = opts.activation ?? "none";
+  const taping = recordingGradients();
+  const xPacked = taping ? sharedPackedF16(x) : undefined;
+  const [N, nIn] = x.shape, nOut = w.shape[1];
+  const op = tf.customGrad(
+    ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
+      // An input that an fp16 op produced is already fp16-valued: used as is, no pass over it.
+      const gpu = tf.getBackend() === "webgpu";
+      let z: tf.Tensor2D;
+      if (gpu) {
+        // The tiled WGSL kernel reads x16 and W16 at 16 bits and fuses the bias and the rounding.
+        z = markF16(webgpuMatMul(
+          { packed: xPacked ?? packF16Tensor(xs), shape: [N, nIn] },
+          { packed: packF16Tensor(ws), shape: [nIn, nOut] },
+          { bias: roundF16(bs), roundF16: true },
+        ) as tf.Tensor2D);
+      } else {
+        const x16 = isF16Valued(xs)
+          ? xs
+          : xPacked
+          ? unpackF16Tensor(xPacked, [N, nIn]) as tf.Tensor2D
+          : roundF16(xs);
+        z = roundF16(tf.add(tf.matMul(x16, roundF16(ws)), roundF16(bs)) as tf.Tensor2D);
+      }
+      let value: tf.Tensor = z;
+      let zPacked: tf.Tensor | undefined;
+      if (act !== "none") {
+        value = roundF16(activationValue(act, z));
+        if (taping) zPacked = packF16Tensor(z);
+      }
+      if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
+      return {
+        value,
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [xp, wMaster, zp] = saved;
+            let g = asF16(dy) as tf.Tensor2D;
+            if (zp) {
+              const z16 = unpackF16Tensor(zp, [N, nOut]);
+              g = roundF16(activationInputGrad(act, g, z16)) as tf.Tensor2D;
+            }
+            if (tf.getBackend() === "webgpu") {
+              const gp = packF16Tensor(g), wp = packF16Tensor(wMaster);
+              const dxg = webgpuMatMul({ packed: gp, shape: [N, nOut] }, { packed: wp, shape: [nIn, nOut] }, {
+                transposeB: true,
+                roundF16: true,
+              });
+              const dwg = webgpuMatMul({ packed: xp, shape: [N, nIn] }, { packed: gp, shape: [N, nOut] }, {
+                transposeA: true,
+              });
+              return [markF16(dxg), dwg, tf.sum(g, 0)];
+            }
+            const w16 = roundF16(wMaster) as tf.Tensor2D;
+            const xh = unpackF16Tensor(xp, [N, nIn]) as tf.Tensor2D;
+            // Plain 2-D matmuls with the transposes materialised (fast path on wasm; see linear.ts).
+            const dx = roundF16(tf.matMul(g, tf.transpose(w16)));
+            const dw = tf.matMul(tf.transpose(xh), g);
+            const db = tf.sum(g, 0);
+            return [dx, dw, db];
+          })
+        ),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(x, w, b) as tf.Tensor2D;
+}

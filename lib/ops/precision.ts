@@ -1,0 +1,86 @@
+/**
+ * Matmul precision as an argument: `forward(inputs, { precision })`, like `training`. "fp32" is the
+ * plain path; "fp16" and "bf16" run every encoder-layer Linear and the attention matmuls (QKᵀ, P·V)
+ * as hand-written mixed-precision ops with fp32 master weights (docs/PRECISION.md). Embeddings,
+ * LayerNorms, softmax and poolers stay fp32 in every precision.
+ *
+ * A half precision is one entry of `HALF_PRECISION_OPS`: its Linear (with an optional fused
+ * activation) and its two attention matmuls. The encoders call the entry of the precision they are
+ * given and never look at which one it is, so adding a precision is one ops file and one line here.
+ *
+ * @example
+ * ```ts
+ * import { parsePrecision, usesHalfOps } from "./precision.ts";
+ * const p = parsePrecision("bf16");
+ * console.log(usesHalfOps(p)); // true
+ * ```
+ * @module
+ */
+import type { tf } from "../runtime/tf.ts";
+import type { AnyActivation } from "./fused.ts";
+import { InputError } from "../runtime/errors.ts";
+import { fp16Linear } from "./fp16_linear.ts";
+import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
+import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
+
+/** Every precision the encoders accept, in the order the CLIs list them. */
+export const PRECISIONS = ["fp32", "fp16", "bf16"] as const;
+/** Matmul precision of an encoder's Linear layers and attention matmuls. */
+export type Precision = typeof PRECISIONS[number];
+/** The precisions that run through hand-written half-precision ops. */
+export type HalfPrecision = Exclude<Precision, "fp32">;
+/** Activation an op may fuse after its Linear (HF names; "none" = plain Linear). */
+export type LinearActivation = AnyActivation;
+
+/** What a half precision provides to the encoders. */
+export interface HalfPrecisionOps {
+  /** x [N, in] @ W [in, out] + b [out], then `activation` (default "none"): [N, out]. */
+  linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation?: LinearActivation): tf.Tensor2D;
+  /** Per-head q·kᵀ × scale from [B·L, H] q and k: [B, nh, L, L]. */
+  attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, shape: HeadShape, scale: number): tf.Tensor4D;
+  /** Per-head probs @ v, heads merged back: probs [B, nh, L, L], v [B·L, H] -> [B·L, H]. */
+  attentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: HeadShape): tf.Tensor2D;
+}
+
+/** The ops of each half precision. */
+export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
+  fp16: {
+    linear: (x, w, b, activation) => fp16Linear(x, w, b, { activation }),
+    attentionScores: fp16AttentionScores,
+    attentionContext: fp16AttentionContext,
+  },
+  bf16: {
+    linear: (x, w, b, activation) => bf16Linear(x, w, b, { activation }),
+    attentionScores: bf16AttentionScores,
+    attentionContext: bf16AttentionContext,
+  },
+};
+
+/** Parse a `--precision` value (case-insensitive), failing with the list of valid names. */
+export function parsePrecision(name: string): Precision {
+  const p = name.toLowerCase();
+  if ((PRECISIONS as readonly string[]).includes(p)) return p as Precision;
+  throw new InputError(`unknown precision '${name}'; expected one of ${PRECISIONS.join(", ")}`);
+}
+
+/** True for the precisions that run through `HALF_PRECISION_OPS`. */
+export function usesHalfOps(p: Precision): p is HalfPrecision {
+  return p !== "fp32";
+}
+
+/** The half-precision ops of `p`. */
+export function halfOps(p: HalfPrecision): HalfPrecisionOps {
+  return HALF_PRECISION_OPS[p];
+}
+
+/**
+ * Fail with one line when `model` cannot run in `p` (`supported` lists what it can), e.g. a
+ * `--precision` flag given to an encoder without half-precision layers.
+ */
+export function checkPrecision(p: Precision, supported: readonly Precision[], model: string): void {
+  if (!supported.includes(p)) {
+    throw new InputError(
+      `precision '${p}' is not implemented for '${model}' encoders; use ${supported.join(" or ")}`,
+    );
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Sentence poolers: the single implementation used by training and evaluation, with exactly
+ * SimCSE's semantics (docs/SIMCSE.md §a.3, §c.1) plus the decoder poolers of the GPT-2 experiment (§d.2).
+ *
+ * - `cls`: the pooler output (dense + tanh over [CLS]) — for SimCSE checkpoints converted with
+ *   `simcse_to_huggingface.py` this is the trained MLP.
+ * - `cls_before_pooler`: the last layer's hidden state at position 0 (unsupervised SimCSE at test time).
+ * - `avg`: masked mean of the last layer.
+ * - `avg_top2`: masked mean of (last + second-to-last layer) / 2.
+ * - `avg_first_last`: masked mean of (hiddenStates[1] + last) / 2. hiddenStates[0] is the embedding
+ *   output, so "first" is the output of transformer layer 1 (official code since commit 206d7ae).
+ * - `wavg`: position-weighted mean over real tokens, w_i = i / Σ_j j (i = 1 … length); pads weigh 0,
+ *   so an embedding does not depend on its batch's padding.
+ * - `wavg_jittor`: the seed repo's weights, w = cumsum(mask) including pads (every right-pad position
+ *   gets the sentence length as weight); kept only to compare with the seed's numbers.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../runtime/tf.ts";
+ * import { pool } from "./pooling.ts";
+ * const h = tf.tensor3d([[[1, 1], [3, 3], [9, 9]]]); // [B=1, L=3, H=2]
+ * const mask = tf.tensor2d([[1, 1, 0]]);
+ * pool("avg", { lastHiddenState: h, hiddenStates: [h, h], attentionMask: mask }).print(); // [[2, 2]]
+ * ```
+ * @module
+ */
+import { tf } from "../runtime/tf.ts";
+import type { EncoderOutput } from "../model/encoder.ts";
+import { InputError } from "../runtime/errors.ts";
+
+export const POOLERS = [
+  "cls",
+  "cls_before_pooler",
+  "avg",
+  "avg_top2",
+  "avg_first_last",
+  "wavg",
+  "wavg_jittor",
+] as const;
+export type PoolerType = typeof POOLERS[number];
+
+/**
+ * Whether a pooler reads only position 0 of the last layer, so that the encoder may skip the other
+ * positions there (`ForwardOptions.firstTokenOnly`).
+ */
+export function poolsFirstToken(mode: PoolerType): boolean {
+  return mode === "cls" || mode === "cls_before_pooler";
+}
+
+/** Parse a `--pooler` value, listing the valid names on failure. */
+export function parsePooler(name: string): PoolerType {
+  if ((POOLERS as readonly string[]).includes(name)) return name as PoolerType;
+  throw new InputError(`unknown pooler '${name}'; expected one of ${POOLERS.join(", ")}`);
+}
+
+/**
+ * Why `pooler` cannot run on a model (as an `InputError` naming `where` and a pooler valid for that
+ * architecture), or null when it can. `cls` needs a pretrained pooler layer (BERT's `pooler.dense`):
+ * BERT checkpoints without one (unsupervised SimCSE) are told `cls_before_pooler`, decoders such as
+ * GPT-2 (no pooler, no [CLS] token) `wavg` or `avg`.
+ */
+export function poolerProblem(
+  pooler: PoolerType,
+  model: { kind: string; hasPooler: boolean },
+  where: string,
+): InputError | null {
+  if (pooler !== "cls" || model.hasPooler) return null;
+  if (model.kind === "bert") {
+    return new InputError(
+      "pooler 'cls' needs pooler.dense weights, which this checkpoint lacks " +
+        "(use --pooler cls_before_pooler for unsupervised SimCSE checkpoints, or avg)",
+      { file: where },
+    );
+  }
+  return new InputError(
+    `pooler 'cls' needs a pooler layer and a [CLS] token, which a ${model.kind} model has not ` +
+      "(use --pooler wavg, or avg)",
+    { file: where },
+  );
+}
+
+/** Σ_t w_t h_t / Σ_t w_t over the sequence axis. h [B, L, H], w [B, L] -> [B, H]. */
+function weightedMean(h: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor2D {
+  const num = tf.sum(tf.mul(h, tf.expandDims(w, 2)), 1); // [B, H]
+  return tf.div(num, tf.sum(w, 1, true)) as tf.Tensor2D;
+}
+
+/** Pool an encoder output into one vector per row: [B, H]. Call inside `tf.tidy`. */
+export function pool(mode: PoolerType, out: EncoderOutput): tf.Tensor2D {
+  const h = out.lastHiddenState;
+  const [B, , H] = h.shape;
+  const mask = out.attentionMask;
+  const hs = out.hiddenStates;
+  switch (mode) {
+    case "cls":
+      if (!out.pooledOutput) {
+        throw new InputError(
+          "pooler 'cls' needs the checkpoint's pooler.dense weights, and this checkpoint has none " +
+            "(unsupervised SimCSE checkpoints are evaluated with --pooler cls_before_pooler)",
+        );
+      }
+      return out.pooledOutput;
+    case "cls_before_pooler":
+      return tf.reshape(tf.slice(h, [0, 0, 0], [B, 1, H]), [B, H]);
+    case "avg":
+      return weightedMean(h, mask);
+    case "avg_top2":
+      return weightedMean(tf.div(tf.add(hs[hs.length - 1], hs[hs.length - 2]), 2) as tf.Tensor3D, mask);
+    case "avg_first_last":
+      return weightedMean(tf.div(tf.add(hs[1], hs[hs.length - 1]), 2) as tf.Tensor3D, mask);
+    case "wavg":
+      return weightedMean(h, tf.mul(tf.cumsum(mask, 1), mask) as tf.Tensor2D);
+    case "wavg_jittor":
+      return weightedMean(h, tf.cumsum(mask, 1) as tf.Tensor2D);
+    default: {
+      const never: never = mode;
+      throw new InputError(`unknown pooler ${never}`);
+    }
+  }
+}
