@@ -5,9 +5,6 @@
  *
  * @module
  */
-import { writeResultsMarkdown as reproduction } from "../experiments/reproduction/tables.ts";
-import { writeResultsMarkdown as chinese } from "../experiments/chinese-transfer/tables.ts";
-import { writeResultsMarkdown as gpt2 } from "../experiments/gpt2-wavg/tables.ts";
 import { benchTable } from "../lib/results/bench_table.ts";
 import { updateRegion } from "../lib/results/markdown_tables.ts";
 import { main, parseFlags } from "../lib/app/cli.ts";
@@ -15,13 +12,28 @@ import { InputError } from "../lib/runtime/errors.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-/** Every generated table: name → writer(check) returning "was stale". */
-export const TABLES: Record<string, (check: boolean) => Promise<boolean>> = {
-  "experiments/reproduction/RESULTS.md": (c) => reproduction(c),
-  "experiments/chinese-transfer/RESULTS.md": (c) => chinese(c),
-  "experiments/gpt2-wavg/RESULTS.md": (c) => gpt2(c),
-  "README.md": (c) => updateRegion(`${ROOT}README.md`, `\n${benchTable(`${ROOT}results/bench`)}\n`, c),
-};
+type TableWriter = (check: boolean) => Promise<boolean>;
+
+/**
+ * Every generated table: name → writer(check) returning "was stale". Each experiment folder with a
+ * `tables.ts` exporting `writeResultsMarkdown` contributes its RESULTS.md, so a new experiment is a new
+ * folder and nothing here changes.
+ */
+export async function generatedTables(): Promise<Record<string, TableWriter>> {
+  const out: Record<string, TableWriter> = {};
+  const names = [...Deno.readDirSync(`${ROOT}experiments`)].filter((e) => e.isDirectory).map((e) => e.name)
+    .sort();
+  for (const name of names) {
+    const file = `${ROOT}experiments/${name}/tables.ts`;
+    if (!(await Deno.stat(file).then((s) => s.isFile, () => false))) continue;
+    const mod = await import(new URL(`../experiments/${name}/tables.ts`, import.meta.url).href) as {
+      writeResultsMarkdown?: TableWriter;
+    };
+    if (mod.writeResultsMarkdown) out[`experiments/${name}/RESULTS.md`] = mod.writeResultsMarkdown;
+  }
+  out["README.md"] = (c) => updateRegion(`${ROOT}README.md`, `\n${benchTable(`${ROOT}results/bench`)}\n`, c);
+  return out;
+}
 
 const USAGE = "usage: deno task tables [--check]";
 
@@ -35,13 +47,14 @@ if (import.meta.main) {
     if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
     const check = values.check as boolean;
     let stale = 0;
-    for (const [name, write] of Object.entries(TABLES)) {
+    const tables = await generatedTables();
+    for (const [name, write] of Object.entries(tables)) {
       if (await write(check)) {
         stale++;
         console.error(check ? `stale: ${name} (run \`deno task tables\`)` : `updated ${name}`);
       }
     }
     if (check && stale > 0) Deno.exit(1);
-    if (!check) console.error(`tables up to date (${Object.keys(TABLES).length} files)`);
+    if (!check) console.error(`tables up to date (${Object.keys(tables).length} files)`);
   });
 }
