@@ -1,14 +1,42 @@
 /**
- * simcse-ts: unsupervised SimCSE (Gao, Yao, Chen, EMNLP 2021) on Deno and TensorFlow.js.
+ * simcse-ts: unsupervised SimCSE (Gao, Yao, Chen, EMNLP 2021) on Deno and TensorFlow.js. Load any Hugging
+ * Face BERT or GPT-2 checkpoint, embed and compare sentences, evaluate on the STS tasks exactly as
+ * SentEval, train SimCSE in fp32, fp16 or bf16, and search a sentence index.
  *
+ * @example
+ * ```ts
+ * import { SentenceEncoder, useBackend } from "./mod.ts";
+ * await useBackend("cpu");
+ * const enc = await SentenceEncoder.load("testdata/bert/tiny-safetensors", { pooler: "avg" });
+ * const sims = await enc.similarity(["a man plays a guitar ."], ["someone plays music ."]);
+ * console.log(sims[0][0] > -1);
+ * enc.dispose();
+ * ```
  * @module
  */
-export { SentenceEncoder } from "./simcse/sentence_encoder.ts";
+export { type EncodeOptions, SentenceEncoder } from "./simcse/sentence_encoder.ts";
 export { loadEncoder } from "./model/registry.ts";
-export { pool, type PoolerType } from "./simcse/pooling.ts";
-export { evaluate } from "./eval/sts_eval.ts";
-export { train } from "./train/run.ts";
-export type { TrainConfig } from "./train/train_config.ts";
-export { buildIndex, SentenceIndex } from "./search/sentence_index.ts";
-export { type BackendName, parseBackend, useBackend } from "./kernels/mod.ts";
+export type {
+  Encoder,
+  EncoderInputs,
+  EncoderOutput,
+  ForwardOptions,
+  TextTokenizer,
+} from "./model/encoder.ts";
+export { pool, POOLERS, type PoolerType } from "./simcse/pooling.ts";
+export { defaultPooler } from "./simcse/default_pooler.ts";
+export { type EmbedFn, type EvalOptions, type EvalResult, evaluate } from "./eval/sts_eval.ts";
+export { train, type TrainOptions, type TrainResult } from "./train/run.ts";
+export type { RandomInit, TrainConfig } from "./train/train_config.ts";
+export {
+  buildIndex,
+  type BuildIndexOptions,
+  type SearchHit,
+  type SentenceEmbedder,
+  SentenceIndex,
+  type SentenceSource,
+} from "./search/sentence_index.ts";
+export { cosSim, semanticSearch } from "./search/semantic_search.ts";
+export type { TopKOptions } from "./search/top_k.ts";
+export { type BackendName, BACKENDS, parseBackend, useBackend } from "./kernels/mod.ts";
 export { type Precision, PRECISIONS } from "./ops/precision.ts";
