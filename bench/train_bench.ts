@@ -46,6 +46,7 @@ import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
 import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
 import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
+import { peersFor } from "../lib/results/bench_table.ts";
 
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]
@@ -413,6 +414,7 @@ async function main(args: string[]): Promise<void> {
     "encode-batches": { type: "string" },
     "max-grad-norm": { type: "string" },
     "torch-threads": { type: "string", default: "best" },
+    "torch-precisions": { type: "string", default: "fp32" },
     "openblas-coretype": { type: "string", default: "" },
     profile: { type: "boolean", default: false },
     "no-torch": { type: "boolean", default: false },
@@ -432,6 +434,15 @@ async function main(args: string[]): Promise<void> {
   });
   const threadsFlag = values["torch-threads"] as string;
   const torchThreads = threadsFlag === "best" ? [1, 2] : [nonNegativeInt(threadsFlag, "torch-threads", 0)];
+  // PyTorch peers per precision: fp32, and bf16 = torch.autocast("cpu", dtype=torch.bfloat16).
+  const torchPrecisions = (values["torch-precisions"] as string).split(",").map((p) => p.trim()).filter(
+    Boolean,
+  );
+  for (const p of torchPrecisions) {
+    if (p !== "fp32" && p !== "bf16") {
+      throw new InputError(`--torch-precisions takes fp32 and/or bf16, got '${p}'`);
+    }
+  }
   const coretype = values["openblas-coretype"] as string;
   const profile = values.profile as boolean;
   const env: Record<string, string> = {};
@@ -450,7 +461,11 @@ async function main(args: string[]): Promise<void> {
   const rows: { config: string; ours: SideResult[]; torch: SideResult[] }[] = [];
   for (const config of configs) {
     const torch: Peer[] = [];
-    for (const threads of hasTorch ? torchThreads : []) {
+    for (
+      const [threads, tp] of (hasTorch ? torchThreads : []).flatMap((t) =>
+        torchPrecisions.map((p) => [t, p] as const)
+      )
+    ) {
       const cmd = [
         "/usr/bin/python3",
         torchScript,
@@ -461,8 +476,15 @@ async function main(args: string[]): Promise<void> {
         String(threads),
         "--max-grad-norm",
         String(maxGradNorm),
+        ...(tp === "bf16" ? ["--autocast", "--autocast-dtype", "bf16"] : []),
       ];
-      const p = new Peer(`PyTorch ${threads || "default"} thread${threads === 1 ? "" : "s"}`, cmd, env);
+      const p = new Peer(
+        `PyTorch ${tp === "bf16" ? "bf16 autocast " : ""}${threads || "default"} thread${
+          threads === 1 ? "" : "s"
+        }`,
+        cmd,
+        env,
+      );
       if (await p.start()) torch.push(p);
       else rows.push({ config, ours: [], torch: [await p.finish()] });
     }
@@ -501,10 +523,11 @@ async function main(args: string[]): Promise<void> {
     "|---|---|---|---|---|---|---|---|---|---|---|",
   );
   for (const r of rows) {
-    const bt = bestOf(r.torch, "trainS"), be = bestOf(r.torch, "encodeS");
-    const tTrain = median(bt?.trainS), tEnc = median(be?.encodeS), tCpu = median(bt?.trainCpuS);
-    const tRss = bt?.peakRssBytes ?? NaN;
     for (const o of r.ours) {
+      const peers = peersFor(o.label, r.torch); // the same precision's PyTorch when it ran, else fp32
+      const bt = bestOf(peers, "trainS"), be = bestOf(peers, "encodeS");
+      const tTrain = median(bt?.trainS), tEnc = median(be?.encodeS), tCpu = median(bt?.trainCpuS);
+      const tRss = bt?.peakRssBytes ?? NaN;
       if (o.error) {
         lines.push(
           `| ${r.config} | ${o.label} | failed: ${o.error.slice(0, 80)} | | | | | | ${

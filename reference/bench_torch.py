@@ -62,7 +62,9 @@ def main() -> None:
     ap.add_argument("--max-grad-norm", type=float, default=1.0, help="global-norm clipping (0 = off)")
     ap.add_argument("--serve", action="store_true", help="answer train/encode/done commands on stdin")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
-    ap.add_argument("--autocast", action="store_true", help="fp16 autocast + GradScaler (cuda)")
+    ap.add_argument("--autocast", action="store_true", help="autocast (fp16 + GradScaler on cuda, bf16 on cpu)")
+    ap.add_argument("--autocast-dtype", choices=["fp16", "bf16"], default=None,
+                    help="autocast dtype (default: fp16 on cuda, bf16 on cpu); bf16 needs no GradScaler")
     args = ap.parse_args()
     dev = torch.device(args.device)
     cuda = dev.type == "cuda"
@@ -96,7 +98,10 @@ def main() -> None:
         mlp.to(dev)
         params = list(bert.parameters()) + list(mlp.parameters())
     opt = torch.optim.AdamW(params, lr=3e-5, weight_decay=0.0)
-    scaler = torch.cuda.amp.GradScaler() if args.autocast else None
+    ac_name = args.autocast_dtype or ("fp16" if cuda else "bf16")
+    ac_dtype = torch.float16 if ac_name == "fp16" else torch.bfloat16
+    ac_device = "cuda" if cuda else "cpu"
+    scaler = torch.cuda.amp.GradScaler() if args.autocast and ac_name == "fp16" else None
 
     def sync() -> None:
         if cuda:
@@ -114,7 +119,7 @@ def main() -> None:
         c0 = time.process_time()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=args.autocast):
+        with torch.autocast(ac_device, dtype=ac_dtype, enabled=args.autocast):
             out = bert(ids, mask, types, drop=Dropout("bernoulli", 0.1))
             z = pooled(out, mask)
             loss = contrastive_loss(z, 2, 0.05)
@@ -139,14 +144,14 @@ def main() -> None:
 
     def encode() -> float:
         t0 = time.perf_counter()
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.float16, enabled=args.autocast):
+        with torch.no_grad(), torch.autocast(ac_device, dtype=ac_dtype, enabled=args.autocast):
             bert(enc_ids, enc_mask, enc_types)["last_hidden_state"][:, 0].contiguous()
         sync()
         return time.perf_counter() - t0
 
     info = {"config": args.config, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""), "max_grad_norm": args.max_grad_norm,
-            "device": str(dev), "autocast": args.autocast,
+            "device": str(dev), "autocast": ac_name if args.autocast else False,
             **({"gpu": torch.cuda.get_device_name(dev)} if cuda else {})}
 
     def peak() -> int:

@@ -54,6 +54,16 @@ function best(sides: Side[], key: "trainS" | "encodeS"): Side | undefined {
 const num = (x: number, d: number) => Number.isFinite(x) ? x.toFixed(d) : "—";
 const gb = (b: number | undefined) => num((b ?? NaN) / 2 ** 30, 2);
 
+/**
+ * The PyTorch peers one of our rows is compared with: PyTorch in the same precision when that peer ran
+ * (our `-bf16` rows against `torch.autocast` bf16, labelled "bf16"), else PyTorch fp32.
+ */
+export function peersFor<T extends { label: string; error?: string }>(ourLabel: string, torch: T[]): T[] {
+  const bf16 = /-bf16\b/.test(ourLabel);
+  const same = torch.filter((t) => t.label.includes("bf16") === bf16);
+  return same.some((t) => !t.error) ? same : torch.filter((t) => !t.label.includes("bf16"));
+}
+
 /** The README speed table from the records in `dir` (newest interleaved record per config). */
 export function benchTable(dir: string): string {
   const files: string[] = [];
@@ -68,9 +78,10 @@ export function benchTable(dir: string): string {
       if (rec.method !== "interleaved") continue;
       const row = rec.rows.find((r) => r.config === config);
       if (!row) continue;
-      const bt = best(row.torch, "trainS"), be = best(row.torch, "encodeS");
-      const tTrain = median(bt?.trainS), tEnc = median(be?.encodeS);
       for (const o of row.ours) {
+        const peers = peersFor(o.label, row.torch);
+        const bt = best(peers, "trainS"), be = best(peers, "encodeS");
+        const tTrain = median(bt?.trainS), tEnc = median(be?.encodeS);
         if (o.error) {
           rows.push([
             label,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { benchTable } from "./bench_table.ts";
+import { benchTable, peersFor } from "./bench_table.ts";
 
 const side = (label: string, trainS: number[], encodeS: number[], peakRssBytes: number) => ({
   label,
@@ -61,4 +61,28 @@ Deno.test("the README speed table says so when there are no records", async () =
   assert.match(benchTable(dir), /no benchmark records/i);
   assert.match(benchTable(`${dir}/missing`), /no benchmark records/i);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("`peersFor()` compares a -bf16 row with PyTorch bf16 autocast and every other row with PyTorch fp32", () => {
+  const torch = [
+    { label: "PyTorch 1 thread" },
+    { label: "PyTorch bf16 autocast 1 thread" },
+    { label: "PyTorch 2 threads" },
+  ];
+  assert.deepStrictEqual(peersFor("cpu", torch).map((t) => t.label), [
+    "PyTorch 1 thread",
+    "PyTorch 2 threads",
+  ]);
+  assert.deepStrictEqual(peersFor("cpu-fp16", torch).map((t) => t.label), [
+    "PyTorch 1 thread",
+    "PyTorch 2 threads",
+  ]);
+  assert.deepStrictEqual(peersFor("cpu-bf16", torch).map((t) => t.label), ["PyTorch bf16 autocast 1 thread"]);
+  assert.deepStrictEqual(
+    peersFor("cpu-bf16", [torch[0], { label: "PyTorch bf16 autocast 1 thread", error: "x" }]).map((t) =>
+      t.label
+    ),
+    ["PyTorch 1 thread"],
+    "no bf16 peer: fp32",
+  );
 });
