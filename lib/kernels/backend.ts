@@ -36,7 +36,7 @@ async function tryWasm(): Promise<boolean> {
   if (!wasmPathsSet) {
     // The .wasm binaries sit beside the package's JS entry in node_modules.
     const entry = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
-    setWasmPaths(new URL("../", entry).href);
+    setWasmPaths(new URL("./", entry).href);
     wasmPathsSet = true;
   }
   try {
