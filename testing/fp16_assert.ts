@@ -68,11 +68,13 @@ export function halfUlp(v: number): number {
 }
 
 /**
- * Every `actual[i]` equals `expected[i]` or a binary16 neighbour of it (|diff| <= `ulps` half-ulps of
- * the expected value): what an fp32 sum in another order can change after rounding to fp16. Returns
- * the fraction of exactly equal entries.
+ * Every `actual[i]` equals `expected[i]` or a neighbour of it in a 16-bit format (|diff| <= `ulps`
+ * spacings `ulp(expected)`): what an fp32 sum in another order can change after rounding. Returns the
+ * fraction of exactly equal entries.
  */
-export function assertWithinHalfUlps(
+export function assertWithinUlps(
+  ulp: (v: number) => number,
+  format: string,
   actual: ArrayLike<number>,
   expected: ArrayLike<number>,
   what: string,
@@ -88,9 +90,19 @@ export function assertWithinHalfUlps(
       equal++;
       continue;
     }
-    if (!(Math.abs(a - e) <= ulps * halfUlp(e) * (1 + 1e-9))) {
-      throw new Error(`${what}[${i}]: ${a} is not within ${ulps} fp16 ulp of ${e}`);
+    if (!(Math.abs(a - e) <= ulps * ulp(e) * (1 + 1e-9))) {
+      throw new Error(`${what}[${i}]: ${a} is not within ${ulps} ${format} ulp of ${e}`);
     }
   }
   return equal / Math.max(1, expected.length);
+}
+
+/** {@link assertWithinUlps} in binary16 ulps. */
+export function assertWithinHalfUlps(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  ulps = 1,
+): number {
+  return assertWithinUlps(halfUlp, "fp16", actual, expected, what, ulps);
 }
