@@ -52,11 +52,8 @@ async function listDir(dir: string): Promise<Deno.DirEntry[]> {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Training curves of the latest finished run of `experiment` that logged metrics, or null. */
-export async function latestTrainingFigure(
-  resultsDir: string,
-  experiment: string,
-): Promise<NamedFigure | null> {
+/** Finished runs of `experiment` that logged metrics, newest first, with their entries and a caption. */
+async function* runsWithMetrics(resultsDir: string, experiment: string) {
   const runs = await readRuns(resultsDir, experiment);
   for (const run of runs.reverse()) {
     try {
@@ -64,14 +61,27 @@ export async function latestTrainingFigure(
     } catch {
       continue;
     }
-    const entries = await readMetrics(run.dir);
-    const s = run.summary as unknown as Record<string, unknown>;
     const preset = typeof run.config?.preset === "string" ? `${run.config.preset}, ` : "";
+    yield {
+      run,
+      entries: await readMetrics(run.dir),
+      caption: `${run.summary.runId} (${preset}${run.summary.backend})`,
+    };
+  }
+}
+
+/** Training curves of the latest finished run of `experiment` that logged metrics, or null. */
+export async function latestTrainingFigure(
+  resultsDir: string,
+  experiment: string,
+): Promise<NamedFigure | null> {
+  for await (const { run, entries, caption } of runsWithMetrics(resultsDir, experiment)) {
+    const s = run.summary as unknown as Record<string, unknown>;
     return {
       name: `${experiment}-training`,
       figure: trainingCurvesFigure(entries, {
         devTask: devTaskOf(s.selectionMetric),
-        title: `${experiment}: run ${run.summary.runId} (${preset}${run.summary.backend})`,
+        title: `${experiment}: run ${caption}`,
       }),
     };
   }
@@ -86,18 +96,9 @@ export async function latestAlignUniformFigure(
   resultsDir: string,
   experiment: string,
 ): Promise<NamedFigure | null> {
-  const runs = await readRuns(resultsDir, experiment);
-  for (const run of runs.reverse()) {
-    try {
-      await Deno.stat(`${run.dir}/metrics.jsonl`);
-    } catch {
-      continue;
-    }
-    const entries = await readMetrics(run.dir);
-    const preset = typeof run.config?.preset === "string" ? `${run.config.preset}, ` : "";
+  for await (const { entries, caption } of runsWithMetrics(resultsDir, experiment)) {
     const figure = alignUniformFigure(entries, {
-      title:
-        `${experiment}: alignment and uniformity, run ${run.summary.runId} (${preset}${run.summary.backend})`,
+      title: `${experiment}: alignment and uniformity, run ${caption}`,
     });
     if (figure) return { name: `${experiment}-align-uniform`, figure };
   }
