@@ -24,7 +24,7 @@
 import { main, nonNegativeInt, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { tf } from "../lib/runtime/tf.ts";
-import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
+import { parseBackend, useBackend } from "../lib/kernels/backend.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
 import { BertModel } from "../lib/model/bert.ts";

@@ -31,8 +31,8 @@ import {
   setBlasThreads,
   setOneDnnEnabled,
   setOneDnnThreads,
-  useBackend,
 } from "../lib/kernels/mod.ts";
+import { useBackend } from "../lib/kernels/backend.ts";
 import { packBf16 } from "../lib/ops/bf16.ts";
 import { bf16Linear } from "../lib/ops/bf16_ops.ts";
 import { fp16Linear, setFp16KernelPath } from "../lib/ops/fp16_linear.ts";

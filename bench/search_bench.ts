@@ -24,7 +24,7 @@ import { InputError } from "../lib/runtime/errors.ts";
 import { joinPath, resolveDataDir } from "../lib/eval/sts_data.ts";
 import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
 import { checkOutputPath } from "../lib/runtime/output_path.ts";
-import { useBackend } from "../lib/kernels/mod.ts";
+import { useBackend } from "../lib/kernels/backend.ts";
 import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";
 import { buildIndex, type EmbedFn, SentenceIndex } from "../lib/search/sentence_index.ts";
 import { unitVector } from "../lib/search/embedding_matrix.ts";

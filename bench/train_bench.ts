@@ -32,7 +32,8 @@
  * @module
  */
 import { tf } from "../lib/runtime/tf.ts";
-import { type BackendName, cpuAcceleration, parseBackend, useBackend } from "../lib/kernels/mod.ts";
+import { cpuAcceleration } from "../lib/kernels/mod.ts";
+import { type BackendName, parseBackend, useBackend } from "../lib/kernels/backend.ts";
 import { BertModel } from "../lib/model/bert.ts";
 import { type Gpt2Config, Gpt2Model } from "../lib/model/gpt2.ts";
 import type { BertConfig } from "../lib/model/bert_config.ts";

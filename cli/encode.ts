@@ -14,7 +14,7 @@
  * @module
  */
 import { main, parseFlags, positiveInt, required } from "../lib/app/cli.ts";
-import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
+import { parseBackend, useBackend } from "../lib/kernels/backend.ts";
 import { modelAndPooler } from "../lib/app/model_flags.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
 import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";

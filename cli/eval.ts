@@ -16,7 +16,7 @@
  * @module
  */
 import { main, parseFlags, positiveInt } from "../lib/app/cli.ts";
-import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
+import { parseBackend, useBackend } from "../lib/kernels/backend.ts";
 import { modelAndPooler } from "../lib/app/model_flags.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 import { main, numberFlag, parseFlags, positiveInt, required } from "../lib/app/cli.ts";
-import { parseBackend, useBackend } from "../lib/kernels/mod.ts";
+import { parseBackend, useBackend } from "../lib/kernels/backend.ts";
 import { parsePooler, type PoolerType } from "../lib/simcse/pooling.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";

@@ -38,5 +38,5 @@ export {
 } from "./search/sentence_index.ts";
 export { cosSim, semanticSearch } from "./search/semantic_search.ts";
 export type { TopKOptions } from "./search/top_k.ts";
-export { type BackendName, BACKENDS, parseBackend, useBackend } from "./kernels/mod.ts";
+export { type BackendName, BACKENDS, parseBackend, useBackend } from "./kernels/backend.ts";
 export { type Precision, PRECISIONS } from "./ops/precision.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type BackendName, useBackend } from "../lib/kernels/mod.ts";
+import { type BackendName, useBackend } from "../lib/kernels/backend.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 
 /** The repository root, as a path. */

@@ -7,8 +7,8 @@
  * - `lib/` imports nothing from `cli/`, `experiments/`, `bench/`, `notebooks/`, `tools/` or `testing/`;
  * - `experiments/` imports nothing from `cli/` (both sit on `lib/app/`);
  * - `lib/model/` imports nothing from `lib/train/`;
- * - a backend's internals (`lib/kernels/*` but its public face `lib/kernels/mod.ts`) are imported only
- *   from inside `lib/kernels/`.
+ * - a backend's internals (`lib/kernels/*` but its public face `lib/kernels/mod.ts` and the backend
+ *   selection `lib/kernels/backend.ts`) are imported only from inside `lib/kernels/`.
  *
  * @module
  */
@@ -21,9 +21,12 @@ export interface ModuleNode {
 
 const APP_DIRS = ["cli/", "experiments/", "bench/", "notebooks/", "tools/", "testing/"];
 
-/** Is `p` a backend internal (anything in lib/kernels/ but its public face)? */
+/**
+ * Is `p` a backend internal? Anything in lib/kernels/ but its public face (`mod.ts`) and backend
+ * selection (`backend.ts`, for entry points: importing it registers every backend).
+ */
 function isKernelInternal(p: string): boolean {
-  return p.startsWith("lib/kernels/") && p !== "lib/kernels/mod.ts";
+  return p.startsWith("lib/kernels/") && p !== "lib/kernels/mod.ts" && p !== "lib/kernels/backend.ts";
 }
 
 /** Every rule broken by `graph`, one line each (empty when the graph is clean). */

@@ -17,7 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import { tf } from "../../lib/runtime/tf.ts";
-import { type BackendName, useBackend } from "../../lib/kernels/mod.ts";
+import { type BackendName, useBackend } from "../../lib/kernels/backend.ts";
 import { BertModel } from "../../lib/model/bert.ts";
 import { seededDropout } from "../../lib/ops/dropout.ts";
 import { SimcseModel } from "../../lib/simcse/simcse_model.ts";

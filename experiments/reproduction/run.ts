@@ -10,7 +10,7 @@
  * @module
  */
 import { main, parseFlags } from "../../lib/app/cli.ts";
-import { parseBackend, useBackend } from "../../lib/kernels/mod.ts";
+import { parseBackend, useBackend } from "../../lib/kernels/backend.ts";
 import { applyOverrides } from "../../lib/app/overrides.ts";
 import {
   announcePreset,

@@ -1,11 +1,11 @@
 /**
- * The public face of the backends: what code outside `lib/kernels/` may use. Backend selection,
- * the cpu backend's in-place buffer access and pool, the native (C) kernels and oneDNN matmuls, and
- * the WebGPU kernels; everything else in this folder is a backend's internals (docs/ARCHITECTURE.md).
+ * The public face of the backends: what library code outside `lib/kernels/` may use, the cpu
+ * backend's in-place buffer access and pool, the native (C) kernels and oneDNN matmuls, and the WebGPU
+ * kernels. Backend selection (`backend.ts`, which loads every backend) is the entry points'
+ * own door; everything else in this folder is a backend's internals (docs/ARCHITECTURE.md).
  *
  * @module
  */
-export { BACKENDS, type BackendName, parseBackend, useBackend } from "./backend.ts";
 export { cpuAcceleration } from "./cpu_accel.ts";
 export { blasInfo, loadBlas, setBlasThreads } from "./cpu_blas.ts";
 export { allocFloat32, exclusiveFloat32, peekFloat32, releaseFloat32 } from "./cpu_pool.ts";

@@ -22,7 +22,7 @@ import { InputError } from "../../lib/runtime/errors.ts";
 import { decodeIndexFile, encodeIndexFile } from "../../lib/search/index_file.ts";
 import { HnswIndex } from "../../lib/search/hnsw_index.ts";
 import { SentenceEncoder } from "../../lib/simcse/sentence_encoder.ts";
-import { useBackend } from "../../lib/kernels/mod.ts";
+import { useBackend } from "../../lib/kernels/backend.ts";
 import { writeFileAtomic } from "../../lib/runtime/atomic_write.ts";
 import type { FuzzTarget, Verdict } from "./harness.ts";
 import { byteOps, jsonOps } from "./mutations.ts";
