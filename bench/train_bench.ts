@@ -232,7 +232,7 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
         say(out);
       } else if (cmd === "encode") {
         const t0 = performance.now();
-        const emb = tf.tidy(() => sm.embed(enc));
+        const emb = tf.tidy(() => sm.embed(enc, precision)); // the row's precision, as PyTorch's autocast
         await emb.data();
         emb.dispose();
         say({ encode_s: (performance.now() - t0) / 1000 });

@@ -106,10 +106,10 @@ export class SimcseModel {
     return loss;
   }
 
-  /** Sentence embeddings for evaluation (dropout off): [B, H]. */
-  embed(inputs: EncoderInputs): tf.Tensor2D {
+  /** Sentence embeddings for evaluation (dropout off; matmuls in `precision`, default fp32): [B, H]. */
+  embed(inputs: EncoderInputs, precision: Precision = "fp32"): tf.Tensor2D {
     return this.pooled(
-      this.encoder.forward(inputs, { firstTokenOnly: poolsFirstToken(this.opts.poolerType) }),
+      this.encoder.forward(inputs, { firstTokenOnly: poolsFirstToken(this.opts.poolerType), precision }),
       false,
     );
   }
