@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { tf } from "../runtime/tf.ts";
+import type { tf } from "../runtime/tf.ts";
 import { InputError } from "../runtime/errors.ts";
 import { BertModel } from "../model/bert.ts";
 import { bertConfigFromJson } from "../model/bert_config.ts";
