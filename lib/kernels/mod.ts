@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { BACKENDS, type BackendName, parseBackend, useBackend } from "./backend.ts";
+export { type BackendName, BACKENDS, parseBackend, useBackend } from "./backend.ts";
 export { cpuAcceleration } from "./cpu_accel.ts";
 export { blasInfo, loadBlas, setBlasThreads } from "./cpu_blas.ts";
 export { allocFloat32, exclusiveFloat32, peekFloat32, releaseFloat32 } from "./cpu_pool.ts";
