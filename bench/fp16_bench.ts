@@ -44,7 +44,7 @@ import { loadTrainFile } from "../lib/data/train_corpus.ts";
 import { newRunId } from "../lib/results/run_record.ts";
 import { AdamW } from "../lib/train/adamw.ts";
 import { LossScaler } from "../lib/train/loss_scaler.ts";
-import { SimcseModel } from "../lib/simcse/simcse_model.ts";
+import type { SimcseModel } from "../lib/simcse/simcse_model.ts";
 import type { TrainConfig } from "../lib/train/train_config.ts";
 import { trainStep } from "../lib/train/loop.ts";
 import { buildModel, buildSimcse, train } from "../lib/train/run.ts";

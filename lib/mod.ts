@@ -17,15 +17,31 @@
 export { type EncodeOptions, SentenceEncoder } from "./simcse/sentence_encoder.ts";
 export { loadEncoder } from "./model/registry.ts";
 export type {
+  EncodedBatch,
   Encoder,
+  EncoderConfigCommon,
   EncoderInputs,
   EncoderOutput,
   ForwardOptions,
   TextTokenizer,
+  TokenizerInfo,
 } from "./model/encoder.ts";
+export type { DropoutFn } from "./ops/dropout.ts";
 export { pool, POOLERS, type PoolerType } from "./simcse/pooling.ts";
 export { defaultPooler } from "./simcse/default_pooler.ts";
-export { type EmbedFn, type EvalOptions, type EvalResult, evaluate } from "./eval/sts_eval.ts";
+export {
+  type ChineseTask,
+  type Correlation,
+  type EmbedFn,
+  type EvalMode,
+  type EvalOptions,
+  type EvalResult,
+  type EvalTask,
+  evaluate,
+  type StsTask,
+  type SubsetResult,
+  type TaskResult,
+} from "./eval/sts_eval.ts";
 export { train, type TrainOptions, type TrainResult } from "./train/run.ts";
 export type { RandomInit, TrainConfig } from "./train/train_config.ts";
 export {
@@ -37,6 +53,8 @@ export {
   type SentenceSource,
 } from "./search/sentence_index.ts";
 export { cosSim, semanticSearch } from "./search/semantic_search.ts";
-export type { TopKOptions } from "./search/top_k.ts";
+export type { ScoredIndex, TopKOptions } from "./search/top_k.ts";
+export type { HnswOptions } from "./search/hnsw_index.ts";
 export { type BackendName, BACKENDS, parseBackend, useBackend } from "./kernels/backend.ts";
 export { type Precision, PRECISIONS } from "./ops/precision.ts";
+export type { Tensor, Tensor2D, Tensor3D, Variable } from "./runtime/tf.ts";

@@ -79,6 +79,7 @@ const STS_YEARS: readonly string[] = STS_TASKS.slice(0, 5);
 export interface EvalOptions {
   /** The data folder (see `resolveDataDir`). */
   dataDir: string;
+  /** Which splits to score: "test" (the reported numbers) or "dev" (model selection). */
   mode: EvalMode;
   /** Tasks to run; duplicates are ignored, results come in table order. */
   tasks: EvalTask[];
@@ -96,17 +97,21 @@ export interface EvalOptions {
 export interface Correlation {
   /** Number of pairs. */
   n: number;
+  /** Spearman rank correlation of cosine and gold score, in [-1, 1]. */
   spearman: number;
+  /** Pearson correlation of cosine and gold score, in [-1, 1]. */
   pearson: number;
 }
 
 /** One STS12–16 subset. */
 export interface SubsetResult extends Correlation {
+  /** SentEval's subset name (e.g. "MSRpar"). */
   name: string;
 }
 
 /** The result of one task. `spearman`/`pearson` are the reported ones (`all` for STS12–16). */
 export interface TaskResult extends Correlation {
+  /** The task scored. */
   task: EvalTask;
   /** Which split was scored. */
   split: "test" | "dev" | "valid";
@@ -122,6 +127,7 @@ export interface TaskResult extends Correlation {
 
 /** Everything {@link evaluate} returns. */
 export interface EvalResult {
+  /** The mode the tasks ran in. */
   mode: EvalMode;
   /** Results in table order (English STS order, then Chinese). */
   tasks: TaskResult[];

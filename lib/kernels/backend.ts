@@ -21,7 +21,9 @@ import { accelerateCpuBackend } from "./cpu_accel.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { registerWebgpuDropout } from "./webgpu/dropout.ts";
 
+/** Every `--backend` value {@link useBackend} accepts, `auto` first (the module doc says what each is). */
 export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
+/** One of {@link BACKENDS}. */
 export type BackendName = typeof BACKENDS[number];
 
 /** Parse a `--backend` value, failing with the list of valid names. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { tf } from "../runtime/tf.ts";
+import type { Tensor2D, Tensor3D, Variable } from "../runtime/tf.ts";
 import type { DropoutFn } from "../ops/dropout.ts";
 import type { Precision } from "../ops/precision.ts";
 import type { EncodedBatch, TextTokenizer, TokenizerInfo } from "../tokenizer/text_tokenizer.ts";
@@ -14,23 +14,27 @@ export type { EncodedBatch, Precision, TextTokenizer, TokenizerInfo };
 
 /** Token ids and masks for a padded batch, all [B, L]. */
 export interface EncoderInputs {
-  inputIds: tf.Tensor2D; // int32 [B, L]
-  attentionMask: tf.Tensor2D; // 1 = real token, 0 = padding [B, L]
-  tokenTypeIds?: tf.Tensor2D; // int32 [B, L]; zeros when absent
+  /** Token ids, int32 [B, L]. */
+  inputIds: Tensor2D;
+  /** 1 = real token, 0 = padding, [B, L]. */
+  attentionMask: Tensor2D;
+  /** Segment ids, int32 [B, L]; zeros when absent. */
+  tokenTypeIds?: Tensor2D;
 }
 
 /** What every encoder returns (the typed hand-off to poolers and losses). */
 export interface EncoderOutput {
   /** Output of the last layer [B, L, H]. */
-  lastHiddenState: tf.Tensor3D;
+  lastHiddenState: Tensor3D;
   /** hiddenStates[0] is the embedding output, hiddenStates[i] the output of layer i; length layers + 1. */
-  hiddenStates: tf.Tensor3D[];
+  hiddenStates: Tensor3D[];
   /** float32 [B, L], 1 for real tokens. */
-  attentionMask: tf.Tensor2D;
+  attentionMask: Tensor2D;
   /** Pooler dense + tanh on [CLS] [B, H], when the checkpoint has pooler weights. */
-  pooledOutput?: tf.Tensor2D;
+  pooledOutput?: Tensor2D;
 }
 
+/** Options of {@link Encoder.forward}: dropout, matmul precision, activation checkpointing. */
 export interface ForwardOptions {
   /** Dropout active (training) or not (evaluation). Default false. */
   training?: boolean;
@@ -58,19 +62,26 @@ export interface ForwardOptions {
 
 /** Fields every encoder config has (HF names camel-cased). */
 export interface EncoderConfigCommon {
+  /** Rows of the word-embedding table (`vocab_size`). */
   vocabSize: number;
+  /** Width H of every hidden state (`hidden_size`, `n_embd` for GPT-2). */
   hiddenSize: number;
+  /** Longest input in tokens the position embeddings cover (`max_position_embeddings`, `n_positions`). */
   maxPositionEmbeddings: number;
+  /** Standard deviation of the normal initialisation of new weights (`initializer_range`). */
   initializerRange: number;
+  /** Epsilon of every layer norm (`layer_norm_eps`, `layer_norm_epsilon` for GPT-2). */
   layerNormEps: number;
 }
 
+/** A loaded sentence encoder (BERT or GPT-2): its parameters and its forward pass. */
 export interface Encoder {
   /** Architecture, as config.json's `model_type`. */
   readonly kind: string;
+  /** The config fields every architecture has (the model's own config has more). */
   readonly config: EncoderConfigCommon;
   /** Parameters by Hugging Face name (Linear weights as [in, out] kernels where the model says so). */
-  readonly params: Map<string, tf.Variable>;
+  readonly params: Map<string, Variable>;
   /** Has a pretrained pooler (BERT's dense + tanh), usable by the `cls` pooler. */
   readonly hasPooler: boolean;
   /** Row of the word-embedding table that gets no gradient (torch `padding_idx`), or null. */
@@ -79,11 +90,14 @@ export interface Encoder {
   readonly wordEmbeddingName: string;
   /** The matmul precisions `forward` accepts. */
   readonly precisions: readonly Precision[];
+  /** One forward pass over a padded batch (dropout off unless `opts.training`). */
   forward(inputs: EncoderInputs, opts?: ForwardOptions): EncoderOutput;
-  p(name: string): tf.Variable;
+  /** The parameter named `name` (Hugging Face name); throws when the model has none of that name. */
+  p(name: string): Variable;
   /** Variables SimCSE trains (everything but an unused pretrained pooler). */
-  trainableParams(): Map<string, tf.Variable>;
+  trainableParams(): Map<string, Variable>;
   /** Override every dropout rate (SimCSE-jittor's `--dropout_rate`). */
   setDropout(rate: number): void;
+  /** Free every parameter's memory; the encoder is unusable afterwards. */
   dispose(): void;
 }

@@ -7,18 +7,17 @@
  * @example
  * ```ts
  * import { tf } from "../runtime/tf.ts";
-import { fusedDropout } from "./fused.ts";
  * import { seededDropout } from "./dropout.ts";
  * const drop = seededDropout(42, 0);
  * const y = drop(tf.ones([2, 3]), 0.1, 0); // entries are 0 or 1/0.9
  * ```
  * @module
  */
-import { tf } from "../runtime/tf.ts";
+import { type Tensor, tf } from "../runtime/tf.ts";
 import { fusedDropout } from "./fused.ts";
 
 /** Apply dropout with `rate` to `x` at forward-pass location `site`; returns a new tensor. */
-export type DropoutFn = (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
+export type DropoutFn = (x: Tensor, rate: number, site: number) => Tensor;
 
 /**
  * Inverted dropout with reproducible masks: the mask at `site` during training step `step` depends

@@ -21,7 +21,7 @@
  * ```
  * @module
  */
-import { tf } from "../runtime/tf.ts";
+import type { tf } from "../runtime/tf.ts";
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 

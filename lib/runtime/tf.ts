@@ -17,3 +17,12 @@ import * as tf from "@tensorflow/tfjs";
 tf.env().set("PROD", true);
 
 export { tf };
+
+/** A TF.js tensor of any rank (`tf.Tensor` of `@tensorflow/tfjs`). */
+export type Tensor = tf.Tensor;
+/** A rank-2 TF.js tensor (`tf.Tensor2D` of `@tensorflow/tfjs`), e.g. token ids [B, L] or embeddings [B, H]. */
+export type Tensor2D = tf.Tensor2D;
+/** A rank-3 TF.js tensor (`tf.Tensor3D` of `@tensorflow/tfjs`), e.g. hidden states [B, L, H]. */
+export type Tensor3D = tf.Tensor3D;
+/** A trainable TF.js variable (`tf.Variable` of `@tensorflow/tfjs`) of any rank: a model parameter. */
+export type Variable = tf.Variable;

@@ -24,6 +24,7 @@
  * ```
  * @module
  */
+import type { EmbedFn } from "../eval/sts_eval.ts";
 import { InputError } from "../runtime/errors.ts";
 import { SentenceEncoder } from "../simcse/sentence_encoder.ts";
 import { EmbeddingMatrix, unitVector } from "./embedding_matrix.ts";
@@ -32,8 +33,8 @@ import { type IndexMeta, readIndexFile, writeIndexFile } from "./index_file.ts";
 import { readSentenceFile } from "./sentence_file.ts";
 import { selectTopK, type TopKOptions } from "./top_k.ts";
 
-/** Any sentence embedding function: one vector per sentence, in order. */
-export type EmbedFn = (sentences: string[]) => Promise<Float32Array[]>;
+/** Any sentence embedding function: one vector per sentence, in order (the evaluator's type). */
+export type { EmbedFn };
 
 /** What turns sentences into vectors: a loaded checkpoint or a plain function. */
 export type SentenceEmbedder = SentenceEncoder | EmbedFn;
@@ -68,6 +69,7 @@ export interface LoadIndexOptions {
 
 /** One search result. */
 export interface SearchHit {
+  /** The indexed sentence. */
   sentence: string;
   /** Cosine similarity to the query. */
   score: number;
@@ -115,6 +117,11 @@ function hnswOptions(a: boolean | HnswOptions | undefined): HnswOptions | null {
   return a === true ? {} : a;
 }
 
+/**
+ * Indexed sentences and their unit-length embeddings, searchable by cosine similarity (exactly, or
+ * through an HNSW graph). Build one with {@link buildIndex} or load a saved one with
+ * {@link SentenceIndex.load}.
+ */
 export class SentenceIndex {
   private constructor(
     private readonly embed: EmbedFn,
@@ -212,6 +219,7 @@ export class SentenceIndex {
 
   /** The official `search`: one query gives a list of hits; a list of queries gives one list per query. */
   search(query: string, opts?: TopKOptions): Promise<SearchHit[]>;
+  /** Search with each query of a list: one list of hits per query, in query order. */
   search(queries: string[], opts?: TopKOptions): Promise<SearchHit[][]>;
   async search(q: string | string[], opts: TopKOptions = {}): Promise<SearchHit[] | SearchHit[][]> {
     const list = typeof q === "string" ? [q] : q;
@@ -240,8 +248,11 @@ export class SentenceIndex {
 
   /** Cosine similarity; like the official tool, a single string on a side collapses that dimension. */
   similarity(a: string, b: string): Promise<number>;
+  /** Cosine similarity of one sentence with each of `b`. */
   similarity(a: string, b: string[]): Promise<number[]>;
+  /** Cosine similarity of each of `a` with one sentence. */
   similarity(a: string[], b: string): Promise<number[]>;
+  /** Cosine-similarity matrix [a.length][b.length]. */
   similarity(a: string[], b: string[]): Promise<number[][]>;
   async similarity(a: string | string[], b: string | string[]): Promise<number | number[] | number[][]> {
     const m = await similarity(this.embed, typeof a === "string" ? [a] : a, typeof b === "string" ? [b] : b);
@@ -266,6 +277,7 @@ export class SentenceIndex {
     });
   }
 
+  /** Throw an InputError when `v` does not have the index's embedding size (a different model). */
   private checkDim(v: Float32Array): void {
     if (v.length !== this.dim) {
       const from = this.info.modelPath ? ` (built with ${this.info.modelPath})` : "";

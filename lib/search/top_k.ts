@@ -26,7 +26,9 @@ export interface TopKOptions {
 
 /** One selected candidate: its row in the index and its score. */
 export interface ScoredIndex {
+  /** Row of the candidate (in the corpus, or the id it was given). */
   index: number;
+  /** Its score (a cosine similarity for the searches here). */
   score: number;
 }
 

@@ -24,10 +24,11 @@
  * ```
  * @module
  */
-import { tf } from "../runtime/tf.ts";
+import { type Tensor2D, tf } from "../runtime/tf.ts";
 import type { EncoderOutput } from "../model/encoder.ts";
 import { InputError } from "../runtime/errors.ts";
 
+/** Every pooler name `--pooler` and {@link pool} accept (described in this module's doc). */
 export const POOLERS = [
   "cls",
   "cls_before_pooler",
@@ -37,6 +38,7 @@ export const POOLERS = [
   "wavg",
   "wavg_jittor",
 ] as const;
+/** One of {@link POOLERS}. */
 export type PoolerType = typeof POOLERS[number];
 
 /**
@@ -86,7 +88,7 @@ function weightedMean(h: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** Pool an encoder output into one vector per row: [B, H]. Call inside `tf.tidy`. */
-export function pool(mode: PoolerType, out: EncoderOutput): tf.Tensor2D {
+export function pool(mode: PoolerType, out: EncoderOutput): Tensor2D {
   const h = out.lastHiddenState;
   const [B, , H] = h.shape;
   const mask = out.attentionMask;

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { tf } from "../runtime/tf.ts";
+import { type Tensor2D, tf } from "../runtime/tf.ts";
 import { pool, poolerProblem, type PoolerType, poolsFirstToken } from "./pooling.ts";
 import type { EncoderInputs, TextTokenizer } from "../model/encoder.ts";
 import { loadEncoder } from "../model/registry.ts";
@@ -22,6 +22,7 @@ import { ProgressBar } from "../runtime/progress.ts";
 import { firstNonFinite } from "../checkpoint/state_dict.ts";
 import { inputError } from "../runtime/printable.ts";
 
+/** Options of {@link SentenceEncoder.encode}. */
 export interface EncodeOptions {
   /** Sentences per forward pass (default 128, SentEval's). */
   batchSize?: number;
@@ -31,10 +32,16 @@ export interface EncodeOptions {
   progress?: boolean;
 }
 
+/**
+ * Sentences in, one embedding per sentence out: a model, its tokenizer and a pooler behind
+ * `encode(sentences)` and `similarity(a, b)`. Build one with {@link SentenceEncoder.load}.
+ */
 export class SentenceEncoder {
   private warnedLength = false;
 
   /**
+   * Wrap an embedding function; {@link SentenceEncoder.load} builds one from a checkpoint folder.
+   *
    * @param tokenizer turns sentences into padded id batches
    * @param embedInputs one forward pass + pooling: [B, L] inputs -> [B, H] (dropout off)
    * @param maxPositions the model's position limit (longer inputs are truncated with a warning)
@@ -42,7 +49,7 @@ export class SentenceEncoder {
    */
   constructor(
     readonly tokenizer: TextTokenizer,
-    readonly embedInputs: (inputs: EncoderInputs) => tf.Tensor2D,
+    readonly embedInputs: (inputs: EncoderInputs) => Tensor2D,
     readonly maxPositions: number,
     private readonly owned?: { dispose(): void },
   ) {}
@@ -185,6 +192,7 @@ export class SentenceEncoder {
     return ea.map((x) => eb.map((y) => dot(x, y)));
   }
 
+  /** Free the model's weights (when this encoder owns them); the encoder is unusable afterwards. */
   dispose(): void {
     this.owned?.dispose();
   }

@@ -44,16 +44,23 @@ export interface EncodedBatch {
   attentionMask: Int32Array;
   /** All 0 (single-sentence inputs). */
   tokenTypeIds: Int32Array;
+  /** Rows B. */
   batchSize: number;
+  /** Columns L: the longest row's length (or the padded length asked for). */
   seqLen: number;
 }
 
 /** Special token ids and sizes. `maskId` is -1 when the vocabulary has no `[MASK]`. */
 export interface TokenizerInfo {
+  /** Id written into padding positions (GPT-2: its pad token, else `<|endoftext|>`). */
   padId: number;
+  /** Id of `[CLS]`; -1 when the tokenizer has none (GPT-2). */
   clsId: number;
+  /** Id of `[SEP]`; -1 when the tokenizer has none (GPT-2). */
   sepId: number;
+  /** Id of `[MASK]`; -1 when the vocabulary has none. */
   maskId: number;
+  /** Id of the unknown token. */
   unkId: number;
   /** Number of rows the embedding matrix needs: largest id + 1. */
   vocabSize: number;

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { tf } from "../runtime/tf.ts";
+import type { tf } from "../runtime/tf.ts";
 import { InputError } from "../runtime/errors.ts";
 import { BertModel } from "../model/bert.ts";
 import { bertConfigFromJson } from "../model/bert_config.ts";
@@ -50,6 +50,7 @@ import { findTrainState, loadTrainState, saveTrainState, type TrainerState } fro
 import { trainStep } from "./loop.ts";
 import { claimRunFolder } from "./run_folder.ts";
 
+/** How {@link train} runs, beyond the configuration: backend, resuming, where records go. */
 export interface TrainOptions {
   /** Backend in use (recorded). */
   backend: string;
@@ -65,12 +66,19 @@ export interface TrainOptions {
   stopAfterStep?: number;
 }
 
+/** What a finished (or stopped) {@link train} run reports. */
 export interface TrainResult {
+  /** "completed": every step ran; "interrupted": stopped by Ctrl-C (resumable); "diverged": a NaN/Inf loss. */
   status: "completed" | "interrupted" | "diverged";
+  /** The run record folder (`<resultsDir>/<experiment>/<runId>`). */
   runDir: string;
+  /** Best dev selection metric (Spearman × 100, as the evaluator's `scores`); null when no step was evaluated. */
   bestMetric: number | null;
+  /** Step of the best checkpoint (saved in `outputDir`), or null when none was saved. */
   bestStep: number | null;
+  /** Test scores of the best checkpoint (column name -> Spearman × 100); only for completed runs. */
   finalScores?: Record<string, number>;
+  /** Optimizer steps per second of wall-clock time over this session's steps (evaluations included). */
   stepsPerSecond: number;
 }
 

@@ -19,13 +19,19 @@ import { InputError } from "../runtime/errors.ts";
 export interface RandomInit {
   /** Folder with the tokenizer files (vocab.txt or tokenizer.json). */
   tokenizerDir: string;
+  /** Width H of the hidden states (BERT `hidden_size`). */
   hiddenSize: number;
+  /** Number of transformer layers (`num_hidden_layers`). */
   numHiddenLayers: number;
+  /** Attention heads per layer (`num_attention_heads`; must divide `hiddenSize`). */
   numAttentionHeads: number;
+  /** Width of each layer's feed-forward block (`intermediate_size`). */
   intermediateSize: number;
+  /** Longest input in tokens (`max_position_embeddings`). */
   maxPositionEmbeddings: number;
 }
 
+/** Everything a training run needs: the official `train.py` flags, camel-cased, plus this toolkit's own. */
 export interface TrainConfig {
   /** Experiment name: run records go to `results/<experiment>/<runId>/`. */
   experiment: string;
@@ -43,26 +49,41 @@ export interface TrainConfig {
   outputDir: string;
   /** STS / SICK data root (see `resolveDataDir`). */
   dataDir: string;
+  /** Peak learning rate of AdamW, reached after warm-up and decayed linearly to 0 (`--learning_rate`). */
   learningRate: number;
+  /** Sentences per optimizer step, each encoded twice (`--per_device_train_batch_size`). */
   batchSize: number;
+  /** Truncate each training sentence to this many tokens, special tokens included (`--max_seq_length`). */
   maxSeqLength: number;
+  /** Passes over the train file (`--num_train_epochs`). */
   numTrainEpochs: number;
   /** Stop after this many optimizer steps (overrides epochs when set). */
   maxSteps?: number;
+  /** Optimizer steps between two dev evaluations (`--eval_steps`). */
   evalSteps: number;
+  /** Temperature τ that divides the cosine similarities of the contrastive loss (`--temp`). */
   temp: number;
+  /** Pooler used in training (`--pooler_type`); `cls` adds the MLP head. */
   poolerType: PoolerType;
+  /** Use the MLP head only in training and drop it at evaluation (`--mlp_only_train`). */
   mlpOnlyTrain: boolean;
+  /** Added to the logits of the hard negatives (third column of a `.csv` train file; `--hard_negative_weight`). */
   hardNegativeWeight: number;
+  /** Add the masked-language-model auxiliary loss (`--do_mlm`). */
   doMlm: boolean;
+  /** Weight λ of the MLM loss in the total loss (`--mlm_weight`). */
   mlmWeight: number;
+  /** Fraction of tokens masked for the MLM loss (`--mlm_probability`). */
   mlmProbability: number;
+  /** AdamW decoupled weight decay (`--weight_decay`). */
   weightDecay: number;
+  /** Steps of linear learning-rate warm-up from 0 (`--warmup_steps`). */
   warmupSteps: number;
   /** Global L2-norm gradient clipping threshold; 0 switches clipping off (HF: only when > 0). */
   maxGradNorm: number;
   /** Dropout rate override (SimCSE-jittor `--dropout_rate`); undefined keeps the checkpoint's. */
   dropout?: number;
+  /** Seed of the weight initialisation, the data order and the dropout masks (`--seed`). */
   seed: number;
   /** Metric for model selection: STS-B dev Spearman (English) or a Chinese valid split. */
   metricForBestModel: "stsb_spearman" | "lcqmc_spearman" | "pawsx_spearman";
