@@ -16,7 +16,7 @@
  * Prints a table and writes a record to `results/bench/<timestamp>.json` with every timing.
  *
  * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` (also `webgpu`; suffix `-fp16` or `-bf16` for half Linear and
- * attention matmuls with loss scaling, e.g. `webgpu,webgpu-fp16`; on webgpu the table adds the GPU buffer bytes TF.js
+ * attention matmuls (fp16 with loss scaling), e.g. `webgpu,webgpu-fp16,cpu-bf16`; on webgpu the table adds the GPU buffer bytes TF.js
  * allocated, its pool's high-water mark) `--steps 6` (timed rounds) `--warmup 2`
  * `--encode-batches 20` `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
  * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our
@@ -426,7 +426,7 @@ async function main(args: string[]): Promise<void> {
     if (!CONFIGS[c]) throw new InputError(`unknown config '${c}' (${Object.keys(CONFIGS).join(", ")})`);
   }
   const backends = (values.backends as string).split(",");
-  for (const b of backends) parseBackend(b.replace(/-ckpt$/, "")); // a backend name, optionally with -ckpt
+  for (const b of backends) parseBackend(b.replace(/(-ckpt|-fp16|-bf16)+$/, "")); // a backend, optionally with suffixes
   const steps = positiveInt(values.steps as string | undefined, "steps", 6);
   const warmup = nonNegativeInt(values.warmup as string | undefined, "warmup", 2);
   const encodeBatches = positiveInt(values["encode-batches"] as string | undefined, "encode-batches", 20);
