@@ -74,6 +74,34 @@ export function parseMetrics(spec: string): Set<Metric> {
   return out;
 }
 
+/** ℓ_align / ℓ_uniform of `embed` on STS-B `mode`, printed as a small table; returns the cells asked for. */
+async function printAlignUniform(
+  embed: (s: string[]) => Promise<Float32Array[]>,
+  dataDir: string,
+  mode: "test" | "dev",
+  batchSize: number,
+  metrics: Set<Metric>,
+): Promise<Record<string, number>> {
+  let auBar: ProgressBar | undefined;
+  const au = await alignUniform(embed, dataDir, {
+    split: mode,
+    batchSize,
+    onProgress: (done, total) => {
+      auBar ??= new ProgressBar("align/uniform", total, "sent");
+      auBar.update(done);
+    },
+  });
+  auBar?.finish();
+  const cols = (["align", "uniform"] as const).filter((m) => metrics.has(m));
+  console.log(
+    `STS-B ${mode}: ${au.positives} pairs scored > 4 (align), ${au.sentences} distinct sentences (uniform)\n` +
+      `| ${cols.join(" | ")} |\n|${cols.map(() => "-------|").join("")}\n| ${
+        cols.map((c) => au[c].toFixed(4)).join(" | ")
+      } |`,
+  );
+  return Object.fromEntries(cols.map((c) => [c, au[c]]));
+}
+
 if (import.meta.main) {
   await main(async () => {
     const { values } = parseFlags(Deno.args, {
@@ -134,24 +162,7 @@ if (import.meta.main) {
       Object.assign(cells, result.scores);
     }
     if (metrics.has("align") || metrics.has("uniform")) {
-      let auBar: ProgressBar | undefined;
-      const au = await alignUniform(embed, dataDir, {
-        split: mode,
-        batchSize,
-        onProgress: (done, total) => {
-          auBar ??= new ProgressBar("align/uniform", total, "sent");
-          auBar.update(done);
-        },
-      });
-      auBar?.finish();
-      const cols = (["align", "uniform"] as const).filter((m) => metrics.has(m));
-      console.log(
-        `STS-B ${mode}: ${au.positives} pairs scored > 4 (align), ${au.sentences} distinct sentences (uniform)\n` +
-          `| ${cols.join(" | ")} |\n|${cols.map(() => "-------|").join("")}\n| ${
-            cols.map((c) => au[c].toFixed(4)).join(" | ")
-          } |`,
-      );
-      for (const c of cols) cells[c] = au[c];
+      Object.assign(cells, await printAlignUniform(embed, dataDir, mode, batchSize, metrics));
     }
     encoder.dispose();
     console.error(`evaluated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -43,6 +43,31 @@ export function formatHits(query: string, hits: SearchHit[], threshold: number):
   return lines.join("\n");
 }
 
+/**
+ * The pooler to query an existing index with: the one it was built with (a different --pooler is an
+ * error), else the flag, else the model's own; warns when the index was built from another model.
+ */
+async function indexPooler(
+  indexPath: string,
+  modelDir: string,
+  poolerFlag?: PoolerType,
+): Promise<PoolerType> {
+  const meta = await readIndexHeader(indexPath);
+  if (meta.modelPath !== null && (await realPath(meta.modelPath)) !== (await realPath(modelDir))) {
+    console.error(`warning: ${indexPath} was built with --model ${meta.modelPath}, not ${modelDir}`);
+  }
+  if (meta.pooler === null) return poolerFlag ?? await defaultPooler(modelDir);
+  if (poolerFlag !== undefined && poolerFlag !== meta.pooler) {
+    throw new InputError(
+      `the index was built with --pooler ${meta.pooler}; use it (or rebuild with --build)`,
+      {
+        file: indexPath,
+      },
+    );
+  }
+  return parsePooler(meta.pooler);
+}
+
 if (import.meta.main) {
   await main(async () => {
     const { values } = parseFlags(Deno.args, {
@@ -77,22 +102,9 @@ if (import.meta.main) {
       throw new InputError(`give --query (or --build to make an index)\n${USAGE}`);
     }
 
-    let pooler: PoolerType = poolerFlag ?? await defaultPooler(modelDir);
-    if (!buildFile) {
-      const meta = await readIndexHeader(indexPath);
-      if (meta.pooler !== null) {
-        if (poolerFlag !== undefined && poolerFlag !== meta.pooler) {
-          throw new InputError(
-            `the index was built with --pooler ${meta.pooler}; use it (or rebuild with --build)`,
-            { file: indexPath },
-          );
-        }
-        pooler = parsePooler(meta.pooler);
-      }
-      if (meta.modelPath !== null && (await realPath(meta.modelPath)) !== (await realPath(modelDir))) {
-        console.error(`warning: ${indexPath} was built with --model ${meta.modelPath}, not ${modelDir}`);
-      }
-    }
+    const pooler = buildFile
+      ? poolerFlag ?? await defaultPooler(modelDir)
+      : await indexPooler(indexPath, modelDir, poolerFlag);
     await checkModelFolder(modelDir);
     if (buildFile) await checkOutputPath(indexPath, { flag: "index", inputs: [buildFile, modelDir] });
     await useBackend(parseBackend(values.backend as string));
