@@ -140,7 +140,7 @@ if (import.meta.main) {
       await useBackend("auto");
       const tiny = new URL("../testdata/bert/tiny-safetensors", import.meta.url).pathname;
       const enc = await SentenceEncoder.load(tiny, { pooler: "cls_before_pooler" });
-      vectors = await enc.encode(sentences, { batchSize: 128, normalize: true, progress: true });
+      vectors = await enc.encodeRows(sentences, { batchSize: 128, normalize: true, progress: true });
       enc.dispose();
       model = "testdata/bert/tiny-safetensors (cls_before_pooler, size 32)";
     }

@@ -80,7 +80,7 @@ if (import.meta.main) {
         input,
         output,
         inputs: [modelDir],
-        embed: (sentences) => encoder.encode(sentences, { batchSize, normalize, progress: false }),
+        embed: (sentences) => encoder.encodeRows(sentences, { batchSize, normalize, progress: false }),
         identity: {
           model: await folderFingerprint(modelDir),
           pooler,

@@ -15,6 +15,7 @@
  * @module
  */
 export { type EncodeOptions, SentenceEncoder } from "./simcse/sentence_encoder.ts";
+export { Embeddings } from "./simcse/embeddings.ts";
 export { loadEncoder } from "./model/registry.ts";
 export type {
   EncodedBatch,

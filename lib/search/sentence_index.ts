@@ -85,7 +85,7 @@ function embedder(e: SentenceEmbedder, batchSize: number, progress?: boolean): E
     throw new InputError(`batchSize must be a positive integer, got ${batchSize}`, { key: "batchSize" });
   }
   if (e instanceof SentenceEncoder) {
-    return (s) => e.encode(s, { batchSize, normalize: true, progress });
+    return (s) => e.encodeRows(s, { batchSize, normalize: true, progress });
   }
   return async (s) => {
     const out: Float32Array[] = [];

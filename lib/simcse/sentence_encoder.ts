@@ -21,6 +21,7 @@ import { checkPrecision, type Precision } from "../ops/precision.ts";
 import { ProgressBar } from "../runtime/progress.ts";
 import { firstNonFinite } from "../checkpoint/state_dict.ts";
 import { inputError } from "../runtime/printable.ts";
+import { Embeddings } from "./embeddings.ts";
 
 /** Options of {@link SentenceEncoder.encode}. */
 export interface EncodeOptions {
@@ -140,11 +141,20 @@ export class SentenceEncoder {
   }
 
   /**
-   * Embed any number of sentences; batches are formed from length-sorted sentences (less padding)
-   * and results come back in input order. The next batch's forward pass is queued before the
-   * previous batch is read back, so a GPU backend never waits idle on a read.
+   * Embed one sentence or a list: one [n, dim] float32 matrix with its shape (`Embeddings`: `data`,
+   * `shape`, `row(i)`, `toArray()`), rows in input order; a single string gives a [1, dim] matrix.
    */
-  async encode(sentences: string[], opts: EncodeOptions = {}): Promise<Float32Array[]> {
+  async encode(input: string | readonly string[], opts: EncodeOptions = {}): Promise<Embeddings> {
+    const rows = await this.encodeRows(typeof input === "string" ? [input] : [...input], opts);
+    return Embeddings.fromRows(rows);
+  }
+
+  /**
+   * Embed any number of sentences, one Float32Array per sentence; batches are formed from
+   * length-sorted sentences (less padding) and results come back in input order. The next batch's
+   * forward pass is queued before the previous batch is read back, so a GPU backend never waits idle.
+   */
+  async encodeRows(sentences: string[], opts: EncodeOptions = {}): Promise<Float32Array[]> {
     const bs = opts.batchSize ?? 128;
     const order = sentences.map((s, i) => ({ i, n: s.length })).sort((a, b) => a.n - b.n || a.i - b.i);
     const out = new Array<Float32Array>(sentences.length);
@@ -187,8 +197,8 @@ export class SentenceEncoder {
 
   /** Cosine similarity matrix [a.length][b.length]. */
   async similarity(a: string[], b: string[]): Promise<number[][]> {
-    const ea = await this.encode(a, { normalize: true });
-    const eb = await this.encode(b, { normalize: true });
+    const ea = await this.encodeRows(a, { normalize: true });
+    const eb = await this.encodeRows(b, { normalize: true });
     return ea.map((x) => eb.map((y) => dot(x, y)));
   }
 

@@ -189,7 +189,7 @@ function modelTarget(
           const bad = ids.find((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
           if (bad !== undefined) return { verdict: `"${s}" encodes to id ${bad}, vocab_size ${vocabSize}` };
         }
-        const vecs = await encoder.encode(SENTENCES);
+        const vecs = await encoder.encodeRows(SENTENCES);
         if (vecs.some((v) => v.some((x) => !Number.isFinite(x)))) {
           return { verdict: "a non-finite embedding" };
         }
