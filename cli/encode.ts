@@ -21,6 +21,7 @@ import { SentenceEncoder } from "../lib/simcse/sentence_encoder.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { encodeToFile, partialPaths } from "../lib/runtime/encode_file.ts";
 import { checkOutputPath } from "../lib/runtime/output_path.ts";
+import { dropUnusedPermissions } from "../lib/app/permissions.ts";
 
 const USAGE =
   `usage: deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl|.npy|.safetensors
@@ -67,6 +68,7 @@ if (import.meta.main) {
       inputs: [input === "-" ? "/dev/stdin" : input, modelDir],
     });
     const backend = await useBackend(parseBackend(values.backend as string));
+    await dropUnusedPermissions(backend); // FFI and subprocesses serve the cpu backend only
     const encoder = await SentenceEncoder.load(modelDir, { pooler });
     const signal = { stop: false };
     const onInterrupt = () => {

@@ -29,6 +29,7 @@ import { checkOutputPath } from "../lib/runtime/output_path.ts";
 import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { precisionFlag } from "../lib/app/precision_flag.ts";
 import { alignUniform } from "../lib/eval/alignment_uniformity.ts";
+import { dropUnusedPermissions } from "../lib/app/permissions.ts";
 
 const USAGE =
   `usage: deno task eval --model DIR|HUB_ID [--pooler cls|cls_before_pooler|avg|avg_top2|avg_first_last|wavg|wavg_jittor]
@@ -134,6 +135,7 @@ if (import.meta.main) {
       await checkOutputPath(values.json as string, { flag: "json", inputs: [modelDir, dataDir] });
     }
     const backend = await useBackend(parseBackend(values.backend as string));
+    await dropUnusedPermissions(backend); // FFI and subprocesses serve the cpu backend only
     const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
     const encoder = await SentenceEncoder.load(modelDir, { pooler, precision });
     console.error(

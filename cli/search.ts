@@ -27,6 +27,7 @@ import { terminalText } from "../lib/runtime/printable.ts";
 import { resolveModelRef } from "../lib/model/model_ref.ts";
 import { defaultPooler } from "../lib/simcse/default_pooler.ts";
 import { resolveDataDir } from "../lib/eval/sts_data.ts";
+import { dropUnusedPermissions } from "../lib/app/permissions.ts";
 
 const USAGE = `usage: deno task search --model DIR --index FILE [--query TEXT]... [--build FILE.txt]
        [--pooler NAME] [--top-k K] [--threshold T] [--approximate | --exact] [--batch-size N]
@@ -107,7 +108,7 @@ if (import.meta.main) {
       : await indexPooler(indexPath, modelDir, poolerFlag);
     await checkModelFolder(modelDir);
     if (buildFile) await checkOutputPath(indexPath, { flag: "index", inputs: [buildFile, modelDir] });
-    await useBackend(parseBackend(values.backend as string));
+    await dropUnusedPermissions(await useBackend(parseBackend(values.backend as string)));
     const encoder = await SentenceEncoder.load(modelDir, { pooler });
     try {
       let index: SentenceIndex;
