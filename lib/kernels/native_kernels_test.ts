@@ -5,10 +5,12 @@
  * since a process opens the kernels once.
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
 
 const MODULE = new URL("./native_kernels.ts", import.meta.url).href;
-const haveCc = await new Deno.Command("cc", { args: ["--version"], stdout: "null", stderr: "null" }).output()
-  .then((r) => r.success, () => false);
+const ccSkip = await requireTool("cc");
+reportSkip("the native-kernel cache tests", ccSkip);
+const haveCc = ccSkip === null;
 const DENO_DIR = Deno.env.get("DENO_DIR") ??
   (Deno.env.get("HOME") ? `${Deno.env.get("HOME")}/.cache/deno` : undefined);
 
