@@ -36,7 +36,6 @@ import { cpuAcceleration } from "../lib/kernels/mod.ts";
 import { type BackendName, parseBackend, useBackend } from "../lib/kernels/backend.ts";
 import { BertModel } from "../lib/model/bert.ts";
 import { type Gpt2Config, Gpt2Model } from "../lib/model/gpt2.ts";
-import type { BertConfig } from "../lib/model/bert_config.ts";
 import { seededDropout } from "../lib/ops/dropout.ts";
 import { SimcseModel } from "../lib/simcse/simcse_model.ts";
 import { MlpHead } from "../lib/simcse/mlp_head.ts";
@@ -48,21 +47,12 @@ import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
 import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { peersFor } from "../lib/results/bench_table.ts";
+import { bertConfig, CONFIGS } from "./bench_configs.ts";
 
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]
        [--steps N] [--warmup N] [--encode-batches N] [--max-grad-norm X] [--torch-threads best|N]
        [--no-torch] [--profile] [--openblas-coretype NAME]`;
-
-const CONFIGS: Record<string, [number, number]> = {
-  tiny: [2, 128],
-  mini: [4, 256],
-  small: [4, 512],
-  base: [12, 768],
-  // GPT-2 (decoder-only, gelu_new, avg pooling without MLP, as the gpt2-wavg experiment trains)
-  "gpt2-mini": [4, 256],
-  gpt2: [12, 768],
-};
 
 function isGpt2(name: string): boolean {
   return name.startsWith("gpt2");
@@ -105,25 +95,6 @@ interface SideResult {
   profile?: { kernel: string; ms: number; calls: number }[];
   info?: Record<string, unknown>;
   error?: string;
-}
-
-function bertConfig(name: string): BertConfig {
-  const [L, H] = CONFIGS[name];
-  return {
-    vocabSize: 30522,
-    hiddenSize: H,
-    numHiddenLayers: L,
-    numAttentionHeads: H / 64,
-    intermediateSize: 4 * H,
-    hiddenAct: "gelu",
-    hiddenDropoutProb: 0.1,
-    attentionProbsDropoutProb: 0.1,
-    maxPositionEmbeddings: 512,
-    typeVocabSize: 2,
-    layerNormEps: 1e-12,
-    initializerRange: 0.02,
-    padTokenId: 0,
-  };
 }
 
 /** user + system CPU seconds of this process (Linux), or NaN. */

@@ -25,13 +25,8 @@ import { MlpHead } from "../../lib/simcse/mlp_head.ts";
 import { AdamW } from "../../lib/train/adamw.ts";
 import { LossScaler } from "../../lib/train/loss_scaler.ts";
 import { trainStep } from "../../lib/train/loop.ts";
+import { bertConfig, CONFIGS } from "../bench_configs.ts";
 
-const CONFIGS: Record<string, [number, number]> = {
-  tiny: [2, 128],
-  mini: [4, 256],
-  small: [4, 512],
-  base: [12, 768],
-};
 const BATCH = 64, SEQ = 32;
 
 async function adapterInfo(): Promise<Record<string, unknown>> {
@@ -86,23 +81,9 @@ async function main(): Promise<void> {
   const fp16 = args.precision === "fp16";
   const steps = Number(args.steps), warmup = Number(args.warmup), encodes = Number(args["encode-batches"]);
   const backend = await useBackend(args.backend as BackendName);
-  const [L, H] = dims;
+  const H = dims[1];
   const bert = BertModel.init(
-    {
-      vocabSize: 30522,
-      hiddenSize: H,
-      numHiddenLayers: L,
-      numAttentionHeads: H / 64,
-      intermediateSize: 4 * H,
-      hiddenAct: "gelu",
-      hiddenDropoutProb: 0.1,
-      attentionProbsDropoutProb: 0.1,
-      maxPositionEmbeddings: 512,
-      typeVocabSize: 2,
-      layerNormEps: 1e-12,
-      initializerRange: 0.02,
-      padTokenId: 0,
-    },
+    bertConfig(args.config),
     1,
     false,
   );
