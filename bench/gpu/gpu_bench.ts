@@ -69,8 +69,16 @@ async function main(): Promise<void> {
       warmup: { type: "string", default: "2" },
       "encode-batches": { type: "string", default: "5" },
       "adapter-info": { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
     },
   });
+  if (args.help) {
+    console.log(
+      "usage: deno run -A bench/gpu/gpu_bench.ts [--config tiny|mini|small|base] [--precision fp32|fp16]\n" +
+        "       [--backend webgpu] [--steps N] [--warmup N] [--encode-batches N] [--adapter-info]",
+    );
+    return;
+  }
   if (args["adapter-info"]) {
     if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
     console.log(JSON.stringify(await adapterInfo()));
