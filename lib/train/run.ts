@@ -475,6 +475,7 @@ async function trainInOwnFolder(cfg: TrainConfig, opts: TrainOptions): Promise<T
   const seconds = (performance.now() - t0) / 1000;
   const stepsPerSecond = (state.step - startStep) / Math.max(seconds, 1e-9);
   sm.dispose();
+  opt.dispose(); // AdamW's moments (device tensors on webgpu)
   const { status, peakRss } = loop;
   const finalScores = status === "completed" && state.bestStep !== null && cfg.finalEvalTasks.length > 0
     ? await finalTest(cfg)
