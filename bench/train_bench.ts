@@ -47,7 +47,7 @@ import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
 import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { peersFor } from "../lib/results/bench_table.ts";
-import { bertConfig, CONFIGS } from "./bench_configs.ts";
+import { bertConfig, CONFIGS } from "./_configs.ts";
 
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]

@@ -25,7 +25,7 @@ import { MlpHead } from "../../lib/simcse/mlp_head.ts";
 import { AdamW } from "../../lib/train/adamw.ts";
 import { LossScaler } from "../../lib/train/loss_scaler.ts";
 import { trainStep } from "../../lib/train/loop.ts";
-import { bertConfig, CONFIGS } from "../bench_configs.ts";
+import { bertConfig, CONFIGS } from "../_configs.ts";
 
 const BATCH = 64, SEQ = 32;
 
