@@ -4,7 +4,40 @@
  *
  * @module
  */
+import { tf } from "../lib/runtime/tf.ts";
 import type { BertConfig } from "../lib/model/bert_config.ts";
+
+/** Sentences per step (two dropout views each) and tokens per sequence, as SimCSE's recipe. */
+export const BATCH = 64, SEQ = 32;
+
+/** The synthetic training batch every side times: 2·BATCH full-length rows of fixed pseudo-random ids. */
+export function benchBatch() {
+  const rows = 2 * BATCH;
+  const ids = new Int32Array(rows * SEQ);
+  for (let i = 0; i < ids.length; i++) ids[i] = 1000 + (i * 7919) % 20000;
+  return {
+    inputIds: ids,
+    attentionMask: new Int32Array(rows * SEQ).fill(1),
+    tokenTypeIds: new Int32Array(rows * SEQ),
+    rows,
+    seqLen: SEQ,
+    numSent: 2 as const,
+    batchSize: BATCH,
+  };
+}
+
+/**
+ * A tracker of the peak GPU buffer bytes TF.js reports: each call samples `tf.memory()` and returns the
+ * peak so far, or undefined on a backend that reports none.
+ */
+export function gpuPeakTracker(): () => number | undefined {
+  let peak = 0;
+  return () => {
+    const m = tf.memory() as { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+    peak = Math.max(peak, m.numBytesAllocatedInGPU ?? 0, m.numBytesInGPU ?? 0);
+    return m.numBytesAllocatedInGPU === undefined ? undefined : peak;
+  };
+}
 
 /** Layers and hidden size of each benchmark config. */
 export const CONFIGS: Record<string, [number, number]> = {

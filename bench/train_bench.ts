@@ -47,7 +47,7 @@ import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
 import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { peersFor } from "../lib/results/bench_table.ts";
-import { bertConfig, CONFIGS } from "./_configs.ts";
+import { BATCH, benchBatch, bertConfig, CONFIGS, gpuPeakTracker, SEQ } from "./_configs.ts";
 
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]
@@ -80,7 +80,6 @@ function gpt2Config(name: string): Gpt2Config {
     eosTokenId: 50256,
   };
 }
-const BATCH = 64, SEQ = 32;
 
 /** What one side (one of our backends, or PyTorch with a thread count) measured in a config. */
 interface SideResult {
@@ -123,29 +122,13 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
   let sm: SimcseModel;
   let vars: Map<string, tf.Variable>;
   const opt = new AdamW({ weightDecay: 0 });
-  const rows = 2 * BATCH;
-  const ids = new Int32Array(rows * SEQ);
-  for (let i = 0; i < ids.length; i++) ids[i] = 1000 + (i * 7919) % 20000;
-  const batch = {
-    inputIds: ids,
-    attentionMask: new Int32Array(rows * SEQ).fill(1),
-    tokenTypeIds: new Int32Array(rows * SEQ),
-    rows,
-    seqLen: SEQ,
-    numSent: 2 as const,
-    batchSize: BATCH,
-  };
+  const batch = benchBatch();
   let blas: string | undefined;
   // Suffixes: "-ckpt" activation checkpointing; "-fp16" fp16 Linear/attention matmuls with loss scaling;
   // "-bf16" bf16 ones (no scaling).
   const precision = /-fp16\b/.test(backend) ? "fp16" : /-bf16\b/.test(backend) ? "bf16" : "fp32";
   const scaler = precision === "fp16" ? new LossScaler() : undefined;
-  let gpuPeak = 0;
-  const gpuBytes = () => {
-    const m = tf.memory() as { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
-    gpuPeak = Math.max(gpuPeak, m.numBytesAllocatedInGPU ?? 0, m.numBytesInGPU ?? 0);
-    return m.numBytesAllocatedInGPU === undefined ? undefined : gpuPeak;
-  };
+  const gpuBytes = gpuPeakTracker();
   try {
     const checkpointLayers = /-ckpt\b/.test(backend); // "cpu-ckpt": the cpu backend with activation checkpointing
     await useBackend(backend.replace(/(-ckpt|-fp16|-bf16)+$/, "") as BackendName);
@@ -173,7 +156,7 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
   }
   say({ ready: true, blas });
   const enc = {
-    inputIds: tf.tensor2d(ids.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+    inputIds: tf.tensor2d(batch.inputIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
     attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
     tokenTypeIds: tf.tensor2d(batch.tokenTypeIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
   };

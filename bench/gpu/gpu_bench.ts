@@ -25,9 +25,7 @@ import { MlpHead } from "../../lib/simcse/mlp_head.ts";
 import { AdamW } from "../../lib/train/adamw.ts";
 import { LossScaler } from "../../lib/train/loss_scaler.ts";
 import { trainStep } from "../../lib/train/loop.ts";
-import { bertConfig, CONFIGS } from "../_configs.ts";
-
-const BATCH = 64, SEQ = 32;
+import { BATCH, benchBatch, bertConfig, CONFIGS, gpuPeakTracker, SEQ } from "../_configs.ts";
 
 async function adapterInfo(): Promise<Record<string, unknown>> {
   // deno-lint-ignore no-explicit-any
@@ -109,23 +107,8 @@ async function main(): Promise<void> {
   const vars = sm.namedVariables();
   const opt = new AdamW({ weightDecay: 0 });
   const scaler = fp16 ? new LossScaler() : undefined;
-  const rows = 2 * BATCH;
-  const ids = new Int32Array(rows * SEQ);
-  for (let i = 0; i < ids.length; i++) ids[i] = 1000 + (i * 7919) % 20000;
-  const batch = {
-    inputIds: ids,
-    attentionMask: new Int32Array(rows * SEQ).fill(1),
-    tokenTypeIds: new Int32Array(rows * SEQ),
-    rows,
-    seqLen: SEQ,
-    numSent: 2 as const,
-    batchSize: BATCH,
-  };
-  let gpuPeak = 0;
-  const sample = () => {
-    const m = tf.memory() as { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
-    gpuPeak = Math.max(gpuPeak, m.numBytesAllocatedInGPU ?? 0, m.numBytesInGPU ?? 0);
-  };
+  const batch = benchBatch();
+  const sample = gpuPeakTracker();
   const times: number[] = [];
   let skipped = 0;
   for (let s = 0; s < warmup + steps; s++) {
@@ -143,7 +126,7 @@ async function main(): Promise<void> {
     console.error(`  ${args.config} ${args.precision} step ${s}: ${(performance.now() - t0).toFixed(0)} ms`);
   }
   const enc = {
-    inputIds: tf.tensor2d(ids.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+    inputIds: tf.tensor2d(batch.inputIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
     attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
     tokenTypeIds: tf.tensor2d(batch.tokenTypeIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
   };
@@ -167,7 +150,7 @@ async function main(): Promise<void> {
     median_step_s: stepS,
     steps_per_s: 1 / stepS,
     encode_sent_per_s: BATCH / median(encTimes),
-    peak_gpu_bytes: gpuPeak,
+    peak_gpu_bytes: sample() ?? 0,
     skipped_steps: skipped,
   }));
   sm.dispose();
