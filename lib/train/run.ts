@@ -206,9 +206,22 @@ function evaluators(cfg: TrainConfig, sm: SimcseModel, tokenizer: TextTokenizer)
   return {
     selectTask,
     dev: async () => {
-      const scores = (await evaluate(embed, { dataDir: cfg.dataDir, mode: "dev", tasks: devTasks })).scores;
+      // STS-B dev's sentences are embedded once: align/uniform reads back what the evaluation made.
+      const seen = new Map<string, Float32Array>();
+      const recording = async (s: string[]) => {
+        const out = await embed(s);
+        s.forEach((x, i) => seen.set(x, out[i]));
+        return out;
+      };
+      const scores =
+        (await evaluate(recording, { dataDir: cfg.dataDir, mode: "dev", tasks: devTasks })).scores;
       if (selectTask !== "STSBenchmark" || !cfg.alignUniform) return scores;
-      const au = await alignUniform(embed, cfg.dataDir); // SimCSE's Figure 2 coordinates, on STS-B dev
+      const cached = async (s: string[]) => {
+        const missing = s.filter((x) => !seen.has(x));
+        if (missing.length > 0) (await embed(missing)).forEach((v, i) => seen.set(missing[i], v));
+        return s.map((x) => seen.get(x)!);
+      };
+      const au = await alignUniform(cached, cfg.dataDir); // SimCSE's Figure 2 coordinates, on STS-B dev
       return { ...scores, align: au.align, uniform: au.uniform };
     },
     test: async () =>
