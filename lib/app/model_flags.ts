@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InputError } from "../runtime/errors.ts";
+import { required } from "./cli.ts";
 import { resolveModelRef } from "../model/model_ref.ts";
 import { defaultPooler } from "../simcse/default_pooler.ts";
 import { parsePooler, type PoolerType } from "../simcse/pooling.ts";
@@ -16,8 +16,7 @@ export async function modelAndPooler(
   dataDir: string,
   usage: string,
 ): Promise<{ modelDir: string; pooler: PoolerType; pooledBy: "flag" | "model" }> {
-  if (model === undefined || model === "") throw new InputError(`missing required flag --model\n${usage}`);
-  const modelDir = await resolveModelRef(model, dataDir);
+  const modelDir = await resolveModelRef(required(model, "model", usage), dataDir);
   if (pooler !== undefined) return { modelDir, pooler: parsePooler(pooler), pooledBy: "flag" };
   return { modelDir, pooler: await defaultPooler(modelDir), pooledBy: "model" };
 }

@@ -53,6 +53,45 @@ export function safetensorsMetadata(bytes: Uint8Array, file: string): Record<str
   return parseHeader(bytes, file).metadata;
 }
 
+/**
+ * The `__metadata__` of the safetensors file at `path`, reading only its header (not the tensors):
+ * for questions about a checkpoint that must not load its weights. Errors as {@link safetensorsMetadata}.
+ */
+export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
+  const file = await Deno.open(path);
+  try {
+    const readExactly = async (n: number, what: string) => {
+      const buf = new Uint8Array(n);
+      for (let got = 0; got < n;) {
+        const r = await file.read(buf.subarray(got));
+        if (r === null) throw inputError(`file ends inside the ${what}`, { file: path, offset: got });
+        got += r;
+      }
+      return buf;
+    };
+    const n = new DataView((await readExactly(8, "header length")).buffer).getBigUint64(0, true);
+    if (n > BigInt(MAX_HEADER_BYTES)) {
+      throw inputError(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`, {
+        file: path,
+        offset: 0,
+      });
+    }
+    let header: unknown;
+    try {
+      header = JSON.parse(
+        new TextDecoder("utf-8", { fatal: true }).decode(await readExactly(Number(n), "header")),
+      );
+    } catch (e) {
+      if (e instanceof Error && e.name === "InputError") throw e;
+      throw inputError(`header is not valid UTF-8 JSON (${(e as Error).message})`, { file: path, offset: 8 });
+    }
+    if (!isPlainObject(header)) throw inputError("header is not a JSON object", { file: path, offset: 8 });
+    return parseMetadata(header["__metadata__"], path);
+  } finally {
+    file.close();
+  }
+}
+
 /** Parse safetensors bytes; `file` is only used in error messages. */
 export function parseSafetensors(bytes: Uint8Array, file: string): StateDict {
   const { entries, dataStart } = parseHeader(bytes, file);

@@ -12,35 +12,15 @@
  * @module
  */
 import { parsePooler, type PoolerType } from "./pooling.ts";
+import { readSafetensorsMetadata } from "../checkpoint/safetensors.ts";
 
-/** The `simcse_pooler` entry of `<dir>/model.safetensors`'s header metadata, if any (header read only). */
+/** The `simcse_pooler` entry of `<dir>/model.safetensors`'s metadata, if any (the header only is read). */
 async function recordedPooler(dir: string): Promise<PoolerType | null> {
-  let file: Deno.FsFile;
   try {
-    file = await Deno.open(`${dir}/model.safetensors`);
+    const p = (await readSafetensorsMetadata(`${dir}/model.safetensors`)).simcse_pooler;
+    return p === undefined ? null : parsePooler(p);
   } catch {
-    return null;
-  }
-  try {
-    const head = new Uint8Array(8);
-    if ((await file.read(head)) !== 8) return null;
-    const n = Number(new DataView(head.buffer).getBigUint64(0, true));
-    if (n <= 0 || n > 1_000_000) return null; // a huge header is for the checkpoint reader to judge
-    const json = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const r = await file.read(json.subarray(got));
-      if (r === null) return null;
-      got += r;
-    }
-    const meta = (JSON.parse(new TextDecoder().decode(json)) as { __metadata__?: Record<string, unknown> })
-      .__metadata__;
-    const p = meta?.simcse_pooler;
-    return typeof p === "string" ? parsePooler(p) : null;
-  } catch {
-    return null;
-  } finally {
-    file.close();
+    return null; // no safetensors file, or one the checkpoint reader will judge when the model loads
   }
 }
 
