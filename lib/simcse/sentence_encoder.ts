@@ -67,14 +67,11 @@ export class SentenceEncoder {
     const precision = opts.precision ?? "fp32";
     try {
       checkPrecision(precision, model.precisions, model.kind);
+      const problem = poolerProblem(opts.pooler, model, dir);
+      if (problem) throw problem;
     } catch (e) {
       model.dispose();
       throw e;
-    }
-    const problem = poolerProblem(opts.pooler, model, dir);
-    if (problem) {
-      model.dispose();
-      throw problem;
     }
     const pooler = opts.pooler;
     return new SentenceEncoder(
