@@ -241,14 +241,18 @@ function sha256FileSync(path: string): string {
   return createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
 }
 
+let flagsLine: string | undefined;
+
 /** The CPU's feature-flag line from /proc/cpuinfo ("" where there is none, e.g. macOS). */
 export function cpuFlags(): string {
+  if (flagsLine !== undefined) return flagsLine; // read once: callers ask on hot paths
   try {
     const info = Deno.readTextFileSync("/proc/cpuinfo");
-    return info.split("\n").find((l) => l.startsWith("flags")) ?? "";
+    flagsLine = info.split("\n").find((l) => l.startsWith("flags")) ?? "";
   } catch {
-    return "";
+    flagsLine = "";
   }
+  return flagsLine;
 }
 
 function compilers(): string[] {

@@ -265,6 +265,7 @@ function fallbackNote(type: GemmType, engine: "openblas" | "js"): void {
 }
 
 function slowBf16Note(): void {
+  if (announced.has("bf16:slow")) return; // called on every bf16 matmul
   const flags = new Set(cpuFlags().split(/\s+/));
   if (!flags.has("avx512_bf16") && !flags.has("amx_bf16")) {
     announce(
