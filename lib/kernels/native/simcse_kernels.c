@@ -7,6 +7,9 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "half.h"
 
 #define R restrict
 
@@ -216,4 +219,82 @@ double simcse_sumsq(const float *R x, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += (double)x[i] * x[i];
   return s;
+}
+
+/* ---- half-precision Linear epilogue and gradient prologue (lib/ops/bf16_ops.ts, docs/PRECISION.md) ----
+ * fmt: HALF_BF16 or HALF_F16. act: 0 none, 1 gelu (erf), 2 gelu_new (tanh), 3 relu. */
+
+static inline float act_value(int act, float z) {
+  if (act == 1) return 0.5f * z * (1.0f + erf_f(z * 0.70710678118654752f));
+  if (act == 2) {
+    float s, r;
+    gelu_new_parts(z, &s, &r);
+    return z * s;
+  }
+  return z > 0.0f ? z : 0.0f;
+}
+
+static inline float act_grad(int act, float dy, float z) {
+  if (act == 1) {
+    float cdf = 0.5f * (1.0f + erf_f(z * 0.70710678118654752f));
+    float pdf = 0.3989422804014327f * expf(-0.5f * z * z);
+    return dy * (cdf + z * pdf);
+  }
+  if (act == 2) {
+    float s, r;
+    gelu_new_parts(z, &s, &r);
+    float du = GELU_NEW_C * (1.0f + 3.0f * 0.044715f * z * z);
+    return dy * (s + 2.0f * z * s * r * du);
+  }
+  return z > 0.0f ? dy : 0.0f; /* torch: 0 at z = 0 */
+}
+
+/* In place on c (the f32 product plus bias): z = half(c); with an activation, z16 (when given)
+ * receives z's codes and c = half(act(z)); without one, c = z. */
+void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
+  if (act == 0) {
+    for (int64_t i = 0; i < n; i++) c[i] = half_round(fmt, c[i]);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    uint16_t h = half_code(fmt, c[i]);
+    if (z16) z16[i] = h;
+    c[i] = half_round(fmt, act_value(act, half_value(fmt, h)));
+  }
+}
+
+/* The gradient entering a half Linear, from dy [rows, cols]: g = half(half(dy) * act'(z)) with z from
+ * the codes z16 (act 0: g = half(dy), z16 unused). Writes g's codes into g16 and db = sum over rows of g,
+ * accumulated in double. Returns -1 when scratch memory runs out. */
+int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
+                               float *R db, int64_t rows, int64_t cols) {
+  double *acc = (double *)calloc((size_t)cols, sizeof(double));
+  if (!acc) return -1;
+  for (int64_t r = 0; r < rows; r++) {
+    const float *d = dy + r * cols;
+    uint16_t *g = g16 + r * cols;
+    if (act == 0) {
+      for (int64_t j = 0; j < cols; j++) {
+        uint16_t h = half_code(fmt, d[j]);
+        g[j] = h;
+        acc[j] += half_value(fmt, h);
+      }
+    } else {
+      const uint16_t *z = z16 + r * cols;
+      for (int64_t j = 0; j < cols; j++) {
+        float v = act_grad(act, half_round(fmt, d[j]), half_value(fmt, z[j]));
+        uint16_t h = half_code(fmt, v);
+        g[j] = h;
+        acc[j] += half_value(fmt, h);
+      }
+    }
+  }
+  for (int64_t j = 0; j < cols; j++) db[j] = (float)acc[j];
+  free(acc);
+  return 0;
+}
+
+/* Codes of half(half(x) * scale) (the attention scores' gradient, scaled after its rounding). */
+void simcse_half_scaled_codes(int fmt, const float *R x, uint16_t *R out, int64_t n, float scale) {
+  for (int64_t i = 0; i < n; i++) out[i] = half_code(fmt, half_round(fmt, x[i]) * scale);
 }
