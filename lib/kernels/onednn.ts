@@ -161,6 +161,10 @@ export function loadOneDnn(): OneDnnInfo | null {
       reason = "SIMCSE_ONEDNN=off";
       return null;
     }
+    // OpenMP's workers sleep between matmuls instead of spinning (libgomp spins for a while by default):
+    // the JS thread works between the calls, and spinning workers compete with it and with OpenBLAS's
+    // threads on small machines (docs/CPU-PERF.md). Read when libgomp loads; a value already set is kept.
+    if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
     const opened = openTrustedLibrary(
       SOURCE,
       { name: "simcse_onednn", flags: SHIM_FLAGS, libs: ["-ldnnl"] },
