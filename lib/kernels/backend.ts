@@ -94,7 +94,9 @@ let webgpuRegistered = false;
  * where the adapter has it, for the fp16 WGSL kernels (`webgpu/f16_device.ts`, docs/GPU.md). Done once,
  * before the backend is first created.
  */
-function registerWebgpuWithF16(Backend: new (device: GPUDevice, info?: GPUAdapterInfo) => tf.KernelBackend): void {
+function registerWebgpuWithF16(
+  Backend: new (device: GPUDevice, info?: GPUAdapterInfo) => tf.KernelBackend,
+): void {
   if (webgpuRegistered || "webgpu" in tf.engine().registry) return;
   webgpuRegistered = true;
   try {

@@ -72,7 +72,7 @@ export interface WebgpuMatMulOptions {
 export type ViewStrides = [number, number, number, number];
 
 /** One operand of {@link webgpuGemm}. */
-export interface GemmOperand {
+export interface WebgpuGemmOperand {
   /** float32 values, or (with `packed`) int32 words of two binary16 values each. */
   tensor: tf.Tensor;
   packed?: boolean;
@@ -80,15 +80,15 @@ export interface GemmOperand {
 }
 
 /** A batched matmul for {@link webgpuGemm}: C[z] (M×N) = A[z] (M×K) · B[z] (K×N), z < batch. */
-export interface GemmSpec {
+export interface WebgpuGemmSpec {
   batch: number;
   /** z = z1·zInner + z2 (the heads of attention); default 1. */
   zInner?: number;
   M: number;
   N: number;
   K: number;
-  a: GemmOperand;
-  b: GemmOperand;
+  a: WebgpuGemmOperand;
+  b: WebgpuGemmOperand;
   /** "fp16": binary16 operands (packed, or float32 rounded on load); "f32": plain float32. */
   precision: "f32" | "fp16";
   /** Output: flat float32 tensor of `size` elements with these strides (default: contiguous [batch, M, N]). */
@@ -211,14 +211,18 @@ function loadTile(name: "A" | "B", vec: Vec, T: string): string {
     ? `let mn = e / 4u; let kq = (e % 4u) * 4u;
         let gr = ${isA ? "row0 + mn" : "k0 + kq"}; let gc = ${isA ? "k0 + kq" : "col0 + mn"};
         var v = vec4<${T}>(${T}(0.0));
-        if (gr < uniforms.${rowLimit} && gc < uniforms.${colLimit}) { v = fetch${name}4(${off("gr", "gc")} / 4u); }
+        if (gr < uniforms.${rowLimit} && gc < uniforms.${colLimit}) { v = fetch${name}4(${
+      off("gr", "gc")
+    } / 4u); }
         ${store("kq", "mn", "v.x")} ${store("kq + 1u", "mn", "v.y")}
         ${store("kq + 2u", "mn", "v.z")} ${store("kq + 3u", "mn", "v.w")}`
     // four consecutive m (A) / n (B) of one k: one vec4 of the tile
     : `let k = e / 8u; let q = e % 8u;
         let gr = ${isA ? "row0 + q * 4u" : "k0 + k"}; let gc = ${isA ? "k0 + k" : "col0 + q * 4u"};
         var v = vec4<${T}>(${T}(0.0));
-        if (gr < uniforms.${rowLimit} && gc < uniforms.${colLimit}) { v = fetch${name}4(${off("gr", "gc")} / 4u); }
+        if (gr < uniforms.${rowLimit} && gc < uniforms.${colLimit}) { v = fetch${name}4(${
+      off("gr", "gc")
+    } / 4u); }
         tile${name}[k][q] = v;`;
   return `for (var s = 0u; s < 2u; s++) {
         let e = li + s * 64u;
@@ -281,7 +285,8 @@ function shader(v: Variant, nInputs: number): string {
         }\n`;
   }
   if (v.act !== "none") {
-    epilogue += `x = round4(vec4<f32>(act_${v.act}(x.x), act_${v.act}(x.y), act_${v.act}(x.z), act_${v.act}(x.w)));\n`;
+    epilogue +=
+      `x = round4(vec4<f32>(act_${v.act}(x.x), act_${v.act}(x.y), act_${v.act}(x.z), act_${v.act}(x.w)));\n`;
   }
   const store = v.outVec
     ? "if (col < uniforms.N) { result[offC(z1, z2, row, col) / 4u] = x; }"
@@ -406,10 +411,10 @@ function flat(t: tf.Tensor): tf.TensorInfo {
 }
 
 /**
- * The general kernel: see {@link GemmSpec} and the module doc. Returns the output as a flat float32
+ * The general kernel: see {@link WebgpuGemmSpec} and the module doc. Returns the output as a flat float32
  * tensor (reshape it), and z16 packed when `saveZ` is set.
  */
-export function webgpuGemm(spec: GemmSpec): { out: tf.Tensor1D; z16?: tf.Tensor1D } {
+export function webgpuGemm(spec: WebgpuGemmSpec): { out: tf.Tensor1D; z16?: tf.Tensor1D } {
   if (tf.getBackend() !== "webgpu") throw new Error("webgpuGemm needs the webgpu backend");
   const { batch, M, N, K } = spec;
   const zInner = spec.zInner ?? 1;
@@ -417,13 +422,19 @@ export function webgpuGemm(spec: GemmSpec): { out: tf.Tensor1D; z16?: tf.Tensor1
   const support = webgpuF16Support();
   const f16 = half && support.f16;
   if (half && !f16) announceF16Fallback();
-  if (spec.saveZ && (!f16 || !spec.round)) throw new Error("webgpuGemm: saveZ needs the f16 kernels and round");
-  if ((spec.activation ?? "none") !== "none" && !half) throw new Error("webgpuGemm: activations are fp16 only");
+  if (spec.saveZ && (!f16 || !spec.round)) {
+    throw new Error("webgpuGemm: saveZ needs the f16 kernels and round");
+  }
+  if ((spec.activation ?? "none") !== "none" && !half) {
+    throw new Error("webgpuGemm: activations are fp16 only");
+  }
   const out = spec.out ?? { size: batch * M * N, strides: [zInner * M * N, M * N, N, 1] as ViewStrides };
   if (batch > 65535) throw new Error(`webgpuGemm: batch ${batch} exceeds one dispatch dimension`);
-  const operandSrc = (o: GemmOperand): Src => {
+  const operandSrc = (o: WebgpuGemmOperand): Src => {
     if (o.packed) {
-      if (!half || o.tensor.dtype !== "int32") throw new Error("webgpuGemm: packed operands are int32, fp16 only");
+      if (!half || o.tensor.dtype !== "int32") {
+        throw new Error("webgpuGemm: packed operands are int32, fp16 only");
+      }
       return "half";
     }
     if (o.tensor.dtype !== "float32") throw new Error(`webgpuGemm: ${o.tensor.dtype} operand`);
