@@ -277,8 +277,7 @@ for (const precision of ["fp16", "f32"] as const) {
         ? "fp16 (packed operands)"
         : "fp16 (f32 operands rounded on load)";
       Deno.test({
-        name:
-          `tiled WGSL matmul ${what}, ${e.name}: matches the float64 sum (fp16: within one binary16 step; f32: within the summation error bound)`,
+        name: `tiled WGSL matmul ${what}, ${e.name} matches the float64 sum`,
         ignore: skipBackend("webgpu"),
         fn: async () => {
           await useBackend("webgpu");
