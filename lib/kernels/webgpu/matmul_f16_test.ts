@@ -342,3 +342,42 @@ Deno.test({
     assertWithinHalfUlps(got, want, "C");
   },
 });
+
+Deno.test({
+  name:
+    "tiled WGSL fp16 matmul: WGSL f16 and the f32 emulation give bit-identical results (exact products, same f32 sums)",
+  ignore: skipBackend("webgpu"),
+  fn: async () => {
+    await useBackend("webgpu");
+    if (!webgpuF16Support().f16) return;
+    const [M, K, N] = [45, 72, 52];
+    const x = tf.tensor2d(halves(M * K, 21), [M, K]), w = tf.tensor2d(halves(K * N, 22, 0.1), [K, N]);
+    const bias = tf.tensor1d(halves(N, 23));
+    const run = async (on: boolean) => {
+      setWebgpuF16(on);
+      try {
+        const { out } = webgpuGemm({
+          batch: 1,
+          M,
+          N,
+          K,
+          a: { tensor: x, strides: [0, 0, K, 1] },
+          b: { tensor: w, strides: [0, 0, N, 1] },
+          precision: "fp16",
+          bias,
+          round: true,
+          activation: "gelu",
+        });
+        const v = await out.data() as Float32Array;
+        out.dispose();
+        return v;
+      } finally {
+        setWebgpuF16(true);
+      }
+    };
+    const [native, emulated] = [await run(true), await run(false)];
+    tf.dispose([x, w, bias]);
+    strictEqual(native.length, M * N);
+    ok(native.every((v, i) => Object.is(v, emulated[i])), "bit-identical");
+  },
+});
