@@ -61,6 +61,11 @@ fn main(@builtin(local_invocation_index) i : u32) {
   dst[${PROBE.length}u + i] = f32(f16(unpack2x16float(words[j / 2u])[j % 2u]));
 }`;
 
+/** The first non-empty line of a (WGSL compiler) message, for a one-line notice. */
+function firstLine(message: string): string {
+  return message.split("\n").map((l) => l.trim()).find((l) => l) ?? "no message";
+}
+
 /** Run the subnormal probe on `device`; a reason string when it fails. */
 async function probe(device: Gpu): Promise<string | undefined> {
   const n = PROBE.length;
@@ -92,7 +97,7 @@ async function probe(device: Gpu): Promise<string | undefined> {
     enc.copyBufferToBuffer(dst, 0, read, 0, n * 8);
     device.queue.submit([enc.finish()]);
     const err = await device.popErrorScope();
-    if (err) return `the f16 probe kernel did not compile (${err.message})`;
+    if (err) return `the f16 probe kernel did not compile (${firstLine(err.message)})`;
     await read.mapAsync(M.READ);
     const got = new Float32Array(read.getMappedRange().slice(0));
     read.unmap();
@@ -134,7 +139,7 @@ export async function requestWebgpuDevice(adapter: Gpu): Promise<Gpu> {
     try {
       reason = await probe(device);
     } catch (e) {
-      reason = `the f16 probe failed (${(e as Error).message})`;
+      reason = `the f16 probe failed (${firstLine((e as Error).message)})`;
     }
   }
   support.set(device, reason ? { f16: false, reason } : { f16: true });
