@@ -13,6 +13,12 @@
  * - `fp16AttentionContext(probs, v, shape)`: probs·V with V as [B·L, H] rows, returning the context with
  *   heads merged, [B·L, H].
  *
+ * On webgpu the two attention ops run each product (forward and both gradients) as one dispatch of the
+ * tiled WGSL kernel (`kernels/webgpu/matmul.ts`; WGSL f16 storage and tiles where the device has
+ * `shader-f16`): heads and transposes are strides, float32 operands are rounded as they are loaded,
+ * the saved packed copies are read at 16 bits. `fp16MatMul` there runs the same kernel in f32 on
+ * rounded, materialised operands.
+ *
  * @example
  * ```ts
  * import { tf } from "../runtime/tf.ts";
