@@ -84,6 +84,12 @@ const SYMBOLS = {
     result: "i32",
   },
   simcse_half_scaled_codes: { parameters: ["i32", "buffer", "buffer", "i64", "f32"], result: "void" },
+  simcse_half_unpack: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_round: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_round_block: {
+    parameters: ["i32", "buffer", "i64", "i64", "i64", "i64", "i64", "i64", "i64", "f32"],
+    result: "void",
+  },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -181,6 +187,24 @@ export interface NativeKernels {
   ): boolean;
   /** Codes of half(half(x)·scale) into `out`. */
   halfScaledCodes(fmt: 1 | 2, x: Float32Array, out: Uint16Array, n: number, scale: number): void;
+  /** The values of 16-bit codes. */
+  halfUnpack(fmt: 1 | 2, h: Uint16Array, out: Float32Array, n: number): void;
+  /** `src` rounded to the format into `dst` (may be `src`). */
+  halfRound(fmt: 1 | 2, src: Float32Array, dst: Float32Array, n: number): void;
+  /**
+   * In place on the b1 × b2 batch of m × n blocks of `c` (row stride `ld`, batch strides s1, s2):
+   * c = half(c), then c = half(c·postScale) when postScale ≠ 1.
+   */
+  halfRoundBlock(
+    fmt: 1 | 2,
+    c: Float32Array,
+    batch: [number, number],
+    m: number,
+    n: number,
+    ld: number,
+    strides: [number, number],
+    postScale: number,
+  ): void;
   /** out[o, i] = scale · Σ_r x[o, r, i] for x [outer, red, inner] (double accumulation; acc: inner doubles). */
   reduceMid(
     x: Float32Array,
@@ -405,6 +429,21 @@ function wrap(lib: Lib, path: string): NativeKernels {
     halfLinearGradIn: (fmt, act, dy, z16, g16, db, rows, cols) =>
       lib.simcse_half_linear_grad_in(fmt, act, dy, z16, g16, db, BigInt(rows), BigInt(cols)) === 0,
     halfScaledCodes: (fmt, x, out, n, scale) => lib.simcse_half_scaled_codes(fmt, x, out, BigInt(n), scale),
+    halfUnpack: (fmt, h, out, n) => lib.simcse_half_unpack(fmt, h, out, BigInt(n)),
+    halfRound: (fmt, src, dst, n) => lib.simcse_half_round(fmt, src, dst, BigInt(n)),
+    halfRoundBlock: (fmt, c, [b1, b2], m, n, ld, [s1, s2], postScale) =>
+      lib.simcse_half_round_block(
+        fmt,
+        c,
+        BigInt(b1),
+        BigInt(b2),
+        BigInt(m),
+        BigInt(n),
+        BigInt(ld),
+        BigInt(s1),
+        BigInt(s2),
+        postScale,
+      ),
   };
 }
 

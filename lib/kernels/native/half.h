@@ -25,32 +25,34 @@ static inline float f32_of_bits(uint32_t u) {
   return v;
 }
 
+/* Branch-free (selects only), so that loops over arrays vectorise. */
 static inline uint16_t bf16_of(uint32_t u) {
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+  uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  uint32_t quiet_nan = (u >> 16) | 0x40u;
+  return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
 static inline uint16_t f16_of(uint32_t b) {
-  uint32_t sign = (b >> 16) & 0x8000u, e = (b >> 23) & 0xffu, m = b & 0x7fffffu;
-  if (e == 0xff) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u | (m >> 13) : 0));
-  if (e >= 143) return (uint16_t)(sign | 0x7c00u);
-  if (e >= 113) {
-    uint32_t v = ((e - 112) << 10) | (m >> 13), rest = m & 0x1fffu;
-    return (uint16_t)(sign | ((rest > 0x1000u || (rest == 0x1000u && (v & 1u))) ? v + 1 : v));
-  }
-  if (e < 102) return (uint16_t)sign;
-  uint32_t mm = m | 0x800000u, shift = 126 - e, v = mm >> shift, rest = mm & ((1u << shift) - 1);
-  uint32_t half = 1u << (shift - 1);
-  return (uint16_t)(sign | ((rest > half || (rest == half && (v & 1u))) ? v + 1 : v));
+  uint32_t sign = (b >> 16) & 0x8000u, a = b & 0x7fffffffu;
+  /* Normal results (2^-14 <= |x| < 2^16): rebias the exponent and round at mantissa bit 13; a carry
+     moves into the exponent, up to 0x7c00 (Inf) for |x| >= 65520. */
+  uint32_t normal = (a - (112u << 23) + 0xfffu + ((a >> 13) & 1u)) >> 13;
+  /* Subnormal results (|x| < 2^-14): |x| + 0.5 has an ulp of 2^-24, binary16's smallest subnormal, so
+     the float addition rounds |x| to nearest even and leaves the code in the low bits. */
+  uint32_t sub = f32_bits(f32_of_bits(a) + 0.5f) - 0x3f000000u;
+  uint32_t nan = 0x7e00u | ((a & 0x7fffffu) >> 13);
+  uint32_t h = a > 0x7f800000u ? nan : a >= 0x47800000u ? 0x7c00u : a >= 0x38800000u ? normal : sub;
+  return (uint16_t)(sign | h);
 }
 
 static inline float f32_of_bf16(uint16_t h) { return f32_of_bits((uint32_t)h << 16); }
 
 static inline float f32_of_f16(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  if (e == 0) return f32_of_bits(f32_bits((float)m * (1.0f / 16777216.0f)) | sign);
-  if (e == 31) return f32_of_bits(sign | 0x7f800000u | (m << 13));
-  return f32_of_bits(sign | ((e + 112) << 23) | (m << 13));
+  uint32_t normal = sign | ((e + 112) << 23) | (m << 13);
+  uint32_t inf_nan = sign | 0x7f800000u | (m << 13);
+  uint32_t sub = f32_bits((float)m * (1.0f / 16777216.0f)) | sign; /* exact */
+  return f32_of_bits(e == 0 ? sub : e == 31 ? inf_nan : normal);
 }
 
 /* The 16-bit code of v in format fmt, and the value of a code. */
