@@ -229,7 +229,7 @@ export function setOneDnnThreads(n: number): void {
 
 /** What runs a matmul of `type` here: "onednn", "openblas" (on rounded copies) or "js". */
 export function gemmEngine(type: GemmType): "onednn" | "openblas" | "js" {
-  if (enabled && loadOneDnn() && info!.impl[type]) return "onednn";
+  if (enabled && loadOneDnn() && (info!.impl[type] || (type === "f16" && info!.impl.f32))) return "onednn";
   return !noBlas && loadBlas() ? "openblas" : "js";
 }
 
@@ -242,7 +242,12 @@ export function describeMatmul(): string {
   const blas = loadBlas();
   const head = dnn
     ? `${dnn.version}; ${
-      (["f32", "bf16", "f16"] as GemmType[]).map((t) => `${t}: ${dnn.impl[t] ?? "none (fallback)"}`).join(
+      (["f32", "bf16", "f16"] as GemmType[]).map((t) =>
+        `${t}: ${
+          dnn.impl[t] ??
+            (t === "f16" && dnn.impl.f32 ? `${dnn.impl.f32} on binary16 values` : "none (fallback)")
+        }`
+      ).join(
         ", ",
       )
     }`
@@ -309,8 +314,17 @@ function runOneDnn(s: GemmSpec): boolean {
   const [sc1, sc2] = s.c.strides ?? [0, 0];
   const a16 = s.a.data instanceof Uint16Array, b16 = s.b.data instanceof Uint16Array;
   if ((a16 || b16) && s.type === "f32") throw new Error("gemm: 16-bit operands need type bf16 or f16");
+  // binary16 without an f16 kernel: on the f32 kernel, exact for binary16 operands (products of
+  // binary16 values are exact in float32), announced once.
+  const onF32 = s.type === "f16" && !info!.impl.f16;
+  if (onF32) {
+    announce(
+      "f16:f32kernel",
+      `matmul: f16 matmuls run on oneDNN's f32 kernel with binary16 operands (no f16 kernel here; products of binary16 values are exact in f32).`,
+    );
+  }
   const st = shim!.simcse_dnnl_matmul(
-    DT[s.type],
+    onF32 ? 3 : DT[s.type],
     a16 ? 1 : 0,
     b16 ? 1 : 0,
     s.transA ? 1 : 0,

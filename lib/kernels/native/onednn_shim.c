@@ -77,6 +77,30 @@ static uint16_t *convert(int slot, int dt, const float *src, int64_t n) {
   return d;
 }
 
+/* binary16 operands for the f32 kernel (dt 3): float32 values of the codes, or float32 values rounded to
+   binary16. Products of binary16 values are exact in float32, so the f32 kernel computes what an f16
+   kernel with f32 accumulation computes, up to summation order. */
+static float *fscratch[2];
+static int64_t fscratch_len[2];
+
+static float *widen_f16(int slot, const void *src, int is16, int64_t n) {
+  if (fscratch_len[slot] < n) {
+    free(fscratch[slot]);
+    fscratch[slot] = (float *)aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64));
+    fscratch_len[slot] = fscratch[slot] ? n : 0;
+    if (!fscratch[slot]) return NULL;
+  }
+  float *d = fscratch[slot];
+  if (is16) {
+    const uint16_t *h = (const uint16_t *)src;
+    for (int64_t i = 0; i < n; i++) d[i] = f32_of_f16(h[i]);
+  } else {
+    const float *f = (const float *)src;
+    for (int64_t i = 0; i < n; i++) d[i] = half_round(HALF_F16, f[i]);
+  }
+  return d;
+}
+
 /* ---- primitive cache ---- */
 
 typedef struct {
@@ -191,7 +215,7 @@ static int64_t span(int64_t b1, int64_t b2, int64_t rows, int64_t cols, int tran
 }
 
 /*
- * dt: 0 f32, 1 bf16, 2 f16 (operand type; accumulation and C are f32). a16/b16: operand given as 16-bit
+ * dt: 0 f32, 1 bf16, 2 f16, 3 f16 on the f32 kernel (operand type; accumulation and C are f32). a16/b16: operand given as 16-bit
  * codes of dt (else float32, rounded here when dt != 0). round_out: 0, or 1 / 2 to round C to bf16 / f16
  * afterwards; then post_scale != 1 multiplies and rounds once more. Returns 0, or a dnnl status / -1.
  */
@@ -201,12 +225,19 @@ int simcse_dnnl_matmul(int dt, int a16, int b16, int ta, int tb, int64_t b1, int
                        int64_t sc1, int64_t sc2, float alpha, float beta, int round_out, float post_scale) {
   if (!ready && simcse_dnnl_init() != 0) return -1;
   int status = 0;
-  entry_t *e = primitive(dt, ta, tb, b1, b2, m, n, k, lda, sa1, sa2, ldb, sb1, sb2, ldc, sc1, sc2, alpha,
-                         beta, &status, NULL, 0);
+  int kernel_dt = dt == 3 ? 0 : dt; /* dt 3: binary16 operands on the f32 kernel */
+  entry_t *e = primitive(kernel_dt, ta, tb, b1, b2, m, n, k, lda, sa1, sa2, ldb, sb1, sb2, ldc, sc1, sc2,
+                         alpha, beta, &status, NULL, 0);
   if (!e) return status ? status : -1;
   const void *pa = a, *pb = b;
-  if (dt != 0 && !a16) pa = convert(0, dt, (const float *)a, span(b1, b2, m, k, ta, lda, sa1, sa2));
-  if (dt != 0 && !b16) pb = convert(1, dt, (const float *)b, span(b1, b2, k, n, tb, ldb, sb1, sb2));
+  int64_t na = span(b1, b2, m, k, ta, lda, sa1, sa2), nb = span(b1, b2, k, n, tb, ldb, sb1, sb2);
+  if (dt == 3) {
+    pa = widen_f16(0, a, a16, na);
+    pb = widen_f16(1, b, b16, nb);
+  } else {
+    if (dt != 0 && !a16) pa = convert(0, dt, (const float *)a, na);
+    if (dt != 0 && !b16) pb = convert(1, dt, (const float *)b, nb);
+  }
   if (!pa || !pb) return -1;
   dnnl_memory_set_data_handle(e->ma, (void *)pa);
   dnnl_memory_set_data_handle(e->mb, (void *)pb);
@@ -215,6 +246,7 @@ int simcse_dnnl_matmul(int dt, int a16, int b16, int ta, int tb, int64_t b1, int
   status = dnnl_primitive_execute(e->prim, stream, 3, args);
   if (status != dnnl_success) return status;
   dnnl_stream_wait(stream);
+  if (round_out == 3) round_out = HALF_F16;
   if (round_out) {
     for (int64_t i1 = 0; i1 < b1; i1++) {
       for (int64_t i2 = 0; i2 < b2; i2++) {
