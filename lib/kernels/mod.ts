@@ -25,6 +25,7 @@ export {
   roundHalfFast,
   setOneDnnEnabled,
   setOneDnnThreads,
+  unpackHalfFast,
 } from "./onednn.ts";
 export { webgpuPackF16, webgpuRoundF16, webgpuUnpackF16 } from "./webgpu/fp16_round.ts";
 export {

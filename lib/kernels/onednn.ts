@@ -491,6 +491,19 @@ export function packHalfFast(type: "bf16" | "f16", src: Float32Array, out: Uint1
   return out;
 }
 
+/** The float32 values of `n` 16-bit codes of `type` (C when the kernels are loaded, else JS; bit-identical). */
+export function unpackHalfFast(
+  type: "bf16" | "f16",
+  bits: Uint16Array,
+  n: number = bits.length,
+): Float32Array {
+  const k = nativeKernels();
+  if (!k) return type === "bf16" ? unpackBf16(bits, n) : unpackF16(bits, n);
+  const out = new Float32Array(n);
+  k.halfUnpack(FORMAT[type], bits, out, n);
+  return out;
+}
+
 /**
  * `src` rounded to `type`, as float32 (into `out` when given; it may be `src`): C when oneDNN's shim
  * is loaded, else `roundBf16Array` / `roundF16Array` (bit-identical).

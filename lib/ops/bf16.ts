@@ -28,6 +28,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
+import { packHalfFast, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
 import {
   BF16_MAX,
   BF16_MIN_NORMAL,
@@ -74,7 +75,7 @@ export function roundBf16<T extends tf.Tensor>(t: T): T {
   const src = t.dataSync() as Float32Array;
   // The cpu backend hands out its own storage; the others a fresh copy, which can be rounded in place.
   const out = tf.getBackend() === "cpu" ? new Float32Array(src.length) : src;
-  return markBf16(tf.tensor(roundBf16Array(src, out), t.shape, "float32") as T);
+  return markBf16(tf.tensor(roundHalfFast("bf16", src, out), t.shape, "float32") as T);
 }
 
 /** `t` itself when it is known to hold bfloat16 values (no pass over the data), else `roundBf16(t)`. */
@@ -89,7 +90,7 @@ export function asBf16<T extends tf.Tensor>(t: T): T {
 export function packBf16Tensor(t: tf.Tensor): tf.Tensor1D {
   const src = t.dataSync() as Float32Array;
   const words = Math.ceil(src.length / 2);
-  const bits = packBf16(src, new Uint16Array(words * 2));
+  const bits = packHalfFast("bf16", src, new Uint16Array(words * 2));
   return tf.tensor1d(new Int32Array(bits.buffer), "int32");
 }
 
@@ -106,5 +107,5 @@ export function unpackBf16Tensor(packed: tf.Tensor, shape: number[]): tf.Tensor 
   if (bits.length !== 2 * Math.ceil(n / 2)) {
     throw new Error(`unpackBf16Tensor: ${bits.length / 2} packed words cannot hold shape [${shape}]`);
   }
-  return markBf16(tf.tensor(unpackBf16(bits, n), shape, "float32"));
+  return markBf16(tf.tensor(unpackHalfFast("bf16", bits, n), shape, "float32"));
 }

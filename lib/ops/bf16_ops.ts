@@ -41,10 +41,11 @@ import {
   packHalfFast,
   peekFloat32,
   roundHalfFast,
+  unpackHalfFast,
 } from "../kernels/mod.ts";
 import { releasing } from "./grad_release.ts";
-import { isBf16Valued, markBf16, packedBf16Bits, unpackBf16 } from "./bf16.ts";
-import { isF16Valued, markF16, unpackF16 } from "./fp16.ts";
+import { isBf16Valued, markBf16, packedBf16Bits } from "./bf16.ts";
+import { isF16Valued, markF16 } from "./fp16.ts";
 import type { AnyActivation as Fp16Activation } from "./fused.ts";
 import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
 import { activationInputGrad, activationValue } from "./fused.ts";
@@ -111,7 +112,7 @@ export interface HalfFormat {
 export const BF16: HalfFormat = {
   type: "bf16",
   round: (src, out) => roundHalfFast("bf16", src, out),
-  unpack: (bits, n) => unpackBf16(bits, n),
+  unpack: (bits, n) => unpackHalfFast("bf16", bits, n),
   mark: markBf16,
   isValued: isBf16Valued,
   sharedPacked: sharedPackedBf16,
@@ -121,7 +122,7 @@ export const BF16: HalfFormat = {
 export const F16: HalfFormat = {
   type: "f16",
   round: (src, out) => roundHalfFast("f16", src, out),
-  unpack: (bits, n) => unpackF16(bits, n),
+  unpack: (bits, n) => unpackHalfFast("f16", bits, n),
   mark: markF16,
   isValued: isF16Valued,
   sharedPacked: sharedPackedF16,

@@ -26,7 +26,14 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { webgpuPackF16, webgpuRoundF16, webgpuUnpackF16 } from "../kernels/mod.ts";
+import {
+  packHalfFast,
+  roundHalfFast,
+  unpackHalfFast,
+  webgpuPackF16,
+  webgpuRoundF16,
+  webgpuUnpackF16,
+} from "../kernels/mod.ts";
 import {
   F16_MAX,
   F16_MIN_NORMAL,
@@ -74,7 +81,7 @@ export function roundF16<T extends tf.Tensor>(t: T): T {
   const src = t.dataSync() as Float32Array;
   // The cpu backend hands out its own storage; the others a fresh copy, which can be rounded in place.
   const out = tf.getBackend() === "cpu" ? new Float32Array(src.length) : src;
-  return markF16(tf.tensor(roundF16Array(src, out), t.shape, "float32") as T);
+  return markF16(tf.tensor(roundHalfFast("f16", src, out), t.shape, "float32") as T);
 }
 
 /** `t` itself when it is known to hold binary16 values (no pass over the data), else `roundF16(t)`. */
@@ -90,7 +97,7 @@ export function packF16Tensor(t: tf.Tensor): tf.Tensor1D {
   if (tf.getBackend() === "webgpu") return webgpuPackF16(t);
   const src = t.dataSync() as Float32Array;
   const words = Math.ceil(src.length / 2);
-  const bits = packF16(src, new Uint16Array(words * 2));
+  const bits = packHalfFast("f16", src, new Uint16Array(words * 2));
   return tf.tensor1d(new Int32Array(bits.buffer), "int32");
 }
 
@@ -103,5 +110,5 @@ export function unpackF16Tensor(packed: tf.Tensor, shape: number[]): tf.Tensor {
     throw new Error(`unpackF16Tensor: ${words.length} packed words cannot hold shape [${shape}]`);
   }
   const bits = new Uint16Array(words.buffer, words.byteOffset, words.length * 2);
-  return markF16(tf.tensor(unpackF16(bits, n), shape, "float32"));
+  return markF16(tf.tensor(unpackHalfFast("f16", bits, n), shape, "float32"));
 }
