@@ -191,7 +191,7 @@ export class BertModel implements Encoder {
 
     const layerCtx = { B, L, extMask, drop, half, scale };
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
-    const firstOnly = (opts.firstTokenOnly ?? false) && !training && !half;
+    const firstOnly = (opts.firstTokenOnly ?? false) && !training;
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
       const prev = h;
       if (firstOnly && i === cfg.numHiddenLayers - 1) {
@@ -282,31 +282,41 @@ export class BertModel implements Encoder {
 
   /**
    * Encoder layer `i` at evaluation for position 0 only: [CLS]'s query attends over every token's key
-   * and value, then the dense, add & norm and FFN run on B rows instead of B·L. Returns [B, H].
+   * and value, then the dense, add & norm and FFN run on B rows instead of B·L. Returns [B, H]. In a half
+   * precision the roundings of the full layer's ops are applied to these rows (scores half(half(q·kᵀ)·
+   * scale), probabilities and context rounded), so [CLS] gets what the full layer gives it.
    */
   private firstTokenLayer(
     i: number,
     h: tf.Tensor2D,
-    c: { B: number; L: number; extMask: tf.Tensor; scale: number },
+    c: { B: number; L: number; extMask: tf.Tensor; scale: number; half?: HalfPrecisionOps },
   ) {
-    const cfg = this.config, p = `encoder.layer.${i}.`;
+    const cfg = this.config, p = `encoder.layer.${i}.`, half = c.half;
     const { B, L } = c, H = cfg.hiddenSize, nh = cfg.numAttentionHeads, dh = H / nh;
+    const lin = (x: tf.Tensor2D, name: string, act?: BertConfig["hiddenAct"]) =>
+      this.linear(x, `${p}${name}`, half, act);
     const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
     const first = tf.reshape(tf.slice(tf.reshape(h, [B, L, H]), [0, 0, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
-    const q = tf.reshape(this.linear(first, `${p}attention.self.query`), [B, nh, 1, dh]);
-    const k = heads(this.linear(h, `${p}attention.self.key`));
-    const v = heads(this.linear(h, `${p}attention.self.value`));
-    const probs = attentionSoftmax(tf.matMul(q, k, false, true), c.extMask, c.scale); // [B, nh, 1, L]
-    const ctx = tf.reshape(tf.matMul(probs, v), [B, H]) as tf.Tensor2D; // [B, nh, 1, dh] is [B, H] in memory
+    const q = tf.reshape(lin(first, "attention.self.query"), [B, nh, 1, dh]);
+    const k = heads(lin(h, "attention.self.key"));
+    const v = heads(lin(h, "attention.self.value"));
+    const qk = tf.matMul(q, k, false, true); // [B, nh, 1, L]; of half values: exact products, f32 sums
+    const probs = half
+      ? attentionSoftmax(half.round(tf.mul(half.round(qk), c.scale)), c.extMask, 1)
+      : attentionSoftmax(qk, c.extMask, c.scale);
+    const pv = tf.matMul(half ? half.round(probs) : probs, v);
+    const ctx = tf.reshape(half ? half.round(pv) : pv, [B, H]) as tf.Tensor2D; // [B, nh, 1, dh] is [B, H]
     const addNorm = (x: tf.Tensor2D, name: string, residual: tf.Tensor2D) =>
       this.ln(tf.add(x, residual), `${p}${name}.LayerNorm`) as tf.Tensor2D;
-    const a = addNorm(this.linear(ctx, `${p}attention.output.dense`), "attention.output", first);
-    const out = activationThenLinear(
-      cfg.hiddenAct,
-      this.linear(a, `${p}intermediate.dense`),
-      this.p(`${p}output.dense.weight`) as tf.Tensor2D,
-      this.p(`${p}output.dense.bias`) as tf.Tensor1D,
-    );
+    const a = addNorm(lin(ctx, "attention.output.dense"), "attention.output", first);
+    const out = half
+      ? lin(lin(a, "intermediate.dense", cfg.hiddenAct), "output.dense")
+      : activationThenLinear(
+        cfg.hiddenAct,
+        lin(a, "intermediate.dense"),
+        this.p(`${p}output.dense.weight`) as tf.Tensor2D,
+        this.p(`${p}output.dense.bias`) as tf.Tensor1D,
+      );
     return addNorm(out, "output", a);
   }
 

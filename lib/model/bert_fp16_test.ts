@@ -116,3 +116,39 @@ Deno.test("fp16 keeps the tensors saved for the backward pass at 16 bits: peak m
   tf.dispose([ids, mask]);
   model.dispose();
 });
+
+for (const precision of ["fp16", "bf16"] as const) {
+  Deno.test(`in ${precision}, \`firstTokenOnly\` gives [CLS]'s last hidden state within ${precision} error of PyTorch's fp32 BERT, as the full ${precision} forward pass does`, async () => {
+    await useBackend("cpu"); // the gemm-kernel path of both formats
+    const fx = readFixture<ForwardFixture>("bert/forward.json");
+    const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
+    const [B, L] = fx.input_ids.shape, want = fx.expected.fp32.last_hidden_state.data;
+    const H = want.length / (B * L);
+    const clsRows = (x: ArrayLike<number>, stride: number) =>
+      Float32Array.from({ length: B * H }, (_, i) => x[Math.floor(i / H) * stride * H + (i % H)]);
+    const tol = precision === "fp16" ? 3e-2 : 2e-1; // bf16 keeps 8 significant bits, fp16 11
+    tf.tidy(() => {
+      const first = model.forward(inputs(fx), { firstTokenOnly: true, precision }).lastHiddenState;
+      strictEqual(first.shape.join(), [B, 1, H].join());
+      const full = model.forward(inputs(fx), { precision }).lastHiddenState.dataSync();
+      const wantCls = clsRows(want, L);
+      const errFirst = assertClose(first.dataSync(), wantCls, tol, `${precision} firstTokenOnly [CLS]`, 1);
+      const errFull = assertClose(clsRows(full, L), wantCls, tol, `${precision} full [CLS]`, 1);
+      ok(errFirst > 1e-5, `${precision} rounding is really applied (max rel diff ${errFirst})`);
+      ok(
+        errFirst <= 2 * errFull + 1e-3,
+        `firstTokenOnly (${errFirst}) is as close as the full pass (${errFull})`,
+      );
+      // And it reproduces the full pass's roundings: [CLS] agrees with it to well within one unit in
+      // the last place of the format (summation order may differ; a skipped rounding shows).
+      const a = first.dataSync(), b = clsRows(full, L);
+      const maxAbs = Math.max(...Array.from(b, Math.abs)), ulp = precision === "fp16" ? 2 ** -10 : 2 ** -7;
+      const gap = Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
+      ok(
+        gap <= (ulp / 4) * maxAbs,
+        `firstTokenOnly vs the full ${precision} pass: ${gap} (max |x| ${maxAbs})`,
+      );
+    });
+    model.dispose();
+  });
+}

@@ -22,6 +22,8 @@ import { InputError } from "../runtime/errors.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
 import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
+import { roundF16 } from "./fp16.ts";
+import { roundBf16 } from "./bf16.ts";
 
 /** Every precision the encoders accept, in the order the CLIs list them. */
 export const PRECISIONS = ["fp32", "fp16", "bf16"] as const;
@@ -40,6 +42,8 @@ export interface HalfPrecisionOps {
   attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, shape: HeadShape, scale: number): tf.Tensor4D;
   /** Per-head probs @ v, heads merged back: probs [B, nh, L, L], v [B·L, H] -> [B·L, H]. */
   attentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: HeadShape): tf.Tensor2D;
+  /** `t`'s values rounded to the format, untaped (for evaluation-only paths that emulate the ops). */
+  round<T extends tf.Tensor>(t: T): T;
 }
 
 /** The ops of each half precision. */
@@ -48,11 +52,13 @@ export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
     linear: (x, w, b, activation) => fp16Linear(x, w, b, { activation }),
     attentionScores: fp16AttentionScores,
     attentionContext: fp16AttentionContext,
+    round: roundF16,
   },
   bf16: {
     linear: (x, w, b, activation) => bf16Linear(x, w, b, { activation }),
     attentionScores: bf16AttentionScores,
     attentionContext: bf16AttentionContext,
+    round: roundBf16,
   },
 };
 
