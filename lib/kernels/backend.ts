@@ -19,7 +19,7 @@ import { InputError } from "../runtime/errors.ts";
 import { registerWasmKernels } from "./wasm_unsorted_segment_sum.ts";
 import { accelerateCpuBackend } from "./cpu_accel.ts";
 import { loadBlas } from "./cpu_blas.ts";
-import { registerWebgpuDropout } from "./webgpu/dropout.ts";
+import { registerWebgpuKernels } from "./webgpu/register.ts";
 
 /** Every `--backend` value {@link useBackend} accepts, `auto` first (the module doc says what each is). */
 export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -98,7 +98,7 @@ async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
     if (requireHardware && (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter)) return false;
     await import("@tensorflow/tfjs-backend-webgpu");
     if (!(await tf.setBackend("webgpu"))) return false;
-    registerWebgpuDropout(); // the fused dropout's hash masks as WGSL kernels
+    registerWebgpuKernels(); // the fused dropout and layer kernels as WGSL (webgpu/register.ts)
     return true;
   } catch {
     return false;
