@@ -5,7 +5,7 @@
  *
  * - `SimcseLayerNorm` {x, gamma, beta}, {eps} → [y, x̂, rstd]: one workgroup per row; the mean, then the
  *   variance of (x − μ) (two passes, as the cpu kernel), as workgroup tree reductions in f32;
- *   rstd = 1/√(σ² + ε).
+ *   rstd = 1/√(σ² + ε) refined by a Newton step (the cpu kernels keep row statistics in float64).
  * - `SimcseLayerNormGrad` {dy, xhat, rstd, gamma} → [dx, dγ, dβ]: the first `rows` workgroups compute
  *   dx = r·(g − mean(g) − x̂·mean(g·x̂)), g = dy·γ, one row each; the workgroups after them the column
  *   sums dγ = Σ dy·x̂ and dβ = Σ dy, 16 columns each (16 lanes per column, then a tree reduction), so
@@ -109,7 +109,10 @@ ${ROW_MAIN} {
     let d = X[o + j] - mu;
     q = q + d * d;
   }
-  let rs = 1.0 / sqrt(wgSum(q, lid) / f32(H) + u.eps);
+  // 1/√a with one Newton step: WGSL lets sqrt and division be a few ulp off (they are on lavapipe)
+  let a = wgSum(q, lid) / f32(H) + u.eps;
+  let r0 = inverseSqrt(a);
+  let rs = r0 * (1.5 - 0.5 * a * r0 * r0);
   if (lid == 0u) { Rstd[row] = rs; }
   for (var j = lid; j < H; j = j + ${WG}u) {
     let t = (X[o + j] - mu) * rs;
