@@ -28,4 +28,5 @@ export {
 } from "./onednn.ts";
 export { webgpuPackF16, webgpuRoundF16, webgpuUnpackF16 } from "./webgpu/fp16_round.ts";
 export { webgpuMatMul } from "./webgpu/matmul.ts";
+export { type AdamWScalars, webgpuAdamW } from "./webgpu/adamw.ts";
 export { FUSED_KERNELS, type HeadDims, type HeadMatMulAttrs } from "./kernel_names.ts";
