@@ -560,7 +560,9 @@ async function main(args: string[]): Promise<void> {
   const header = `SimCSE step: ${sentences} sentences = ${2 * sentences} sequences x ${SEQ} tokens, fp32, ` +
     (maxGradNorm > 0 ? `clipping at ${maxGradNorm}` : "no clipping") + `; encode: ${sentences} sentences. ` +
     `Median of ${steps} interleaved timed rounds after ${warmup} warm-up steps (encode: ${encodeBatches} rounds); ` +
-    `PyTorch: the better of ${torchThreads.map((t) => t || "default").join(" and ")} threads. ` +
+    (hasTorch
+      ? `PyTorch: the better of ${torchThreads.map((t) => t || "default").join(" and ")} threads. `
+      : "PyTorch: not run. ") +
     `CPU: ${cpuModel} x ${navigator.hardwareConcurrency}; load average ${
       load0.map((x) => x.toFixed(1)).join("/")
     } at start, ${load1.map((x) => x.toFixed(1)).join("/")} at end` +
