@@ -1,6 +1,15 @@
 /**
  * `deno run -A bench/matmul_bench.ts [--rounds N] [--threads 1,2] [--layer-rounds N] [--layer-threads N]
- *   [--json FILE]`
+ *   [--json FILE]`, or `deno task bench:matmul --backend webgpu [--tokens N] [--rounds N] [--json FILE]`
+ *
+ * With `--backend webgpu`: the toolkit's tiled WGSL matmul (`lib/kernels/webgpu/matmul.ts`) in f32, and
+ * in fp16 on packed binary16 operands with WGSL f16 storage and tiles and with the f32 emulation,
+ * against tfjs-backend-webgpu's own `tf.matMul`, for BERT-mini and BERT-base Linear shapes with
+ * `--tokens` rows (default 128, so that it stays under 2 minutes on lavapipe) and one attention QKᵀ;
+ * then one GELU+Linear layer forward + backward (fp32 TF.js ops; `fp16Linear` with the fused WGSL f16
+ * kernel; with the f32 emulation). Each timing is one op plus the read-back of its output (the same
+ * bytes for every engine), best of `--rounds` (default 2). Writes `results/bench/matmul-webgpu-<date>.json` (or `--json FILE`). On lavapipe
+ * (docs/GPU.md) the numbers are correctness-path timings of a CPU emulation, not GPU speeds.
  *
  * Matmul micro-benchmark on BERT's shapes (docs/CPU-PERF.md, "Beyond FP32"): GFLOP/s of OpenBLAS sgemm,
  * oneDNN f32, oneDNN bf16 (operands given as bf16 codes, and given as f32 and rounded inside the
@@ -38,9 +47,15 @@ import { bf16Linear } from "../lib/ops/bf16_ops.ts";
 import { fp16Linear, setFp16KernelPath } from "../lib/ops/fp16_linear.ts";
 import { linear } from "../lib/ops/linear.ts";
 import { activation } from "../lib/model/layers.ts";
+import { setWebgpuF16, webgpuF16Support, webgpuMatMul } from "../lib/kernels/mod.ts";
+import { packF16Tensor } from "../lib/ops/fp16.ts";
+import { InputError } from "../lib/runtime/errors.ts";
+import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
+import { newRunId } from "../lib/results/run_record.ts";
 
 const USAGE =
-  "usage: deno run -A bench/matmul_bench.ts [--rounds N] [--threads 1,2] [--layer-rounds N] [--json FILE]";
+  "usage: deno run -A bench/matmul_bench.ts [--backend cpu|webgpu] [--rounds N] [--threads 1,2] " +
+  "[--layer-rounds N] [--tokens N] [--json FILE]";
 
 const SHAPES: [number, number, number][] = [ // M, N, K
   [4096, 768, 768],
@@ -69,7 +84,18 @@ await main(async () => {
     "layer-rounds": { type: "string" },
     "layer-threads": { type: "string" },
     json: { type: "string" },
+    backend: { type: "string" },
+    tokens: { type: "string" },
   }, USAGE);
+  const backend = flags.backend ?? "cpu";
+  if (backend === "webgpu") {
+    return await webgpuBench(
+      positiveInt(flags.rounds, "--rounds", 2),
+      positiveInt(flags.tokens, "--tokens", 128),
+      flags.json,
+    );
+  }
+  if (backend !== "cpu") throw new InputError(`--backend must be cpu or webgpu, got '${backend}'`);
   const rounds = positiveInt(flags.rounds, "--rounds", 5);
   const layerRounds = positiveInt(flags["layer-rounds"], "--layer-rounds", 3);
   const layerThreads = positiveInt(flags["layer-threads"], "--layer-threads", 1);
@@ -221,3 +247,148 @@ await main(async () => {
     );
   }
 });
+
+/** Seconds of `run()` plus the read-back of its output. */
+async function timed(run: () => tf.Tensor | tf.Tensor[]): Promise<number> {
+  const t0 = performance.now();
+  const out = [run()].flat();
+  await Promise.all(out.map((t) => t.data()));
+  const s = (performance.now() - t0) / 1000;
+  tf.dispose(out);
+  return s;
+}
+
+/** The `--backend webgpu` bench (module doc). */
+async function webgpuBench(rounds: number, tokens: number, json: string | undefined): Promise<void> {
+  await useBackend("webgpu");
+  // deno-lint-ignore no-explicit-any
+  const info = (await (globalThis.navigator as any).gpu.requestAdapter())?.info ?? {};
+  const adapter =
+    [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(", ") ||
+    "unknown";
+  const f16 = webgpuF16Support();
+  console.log(`webgpu adapter: ${adapter}`);
+  console.log(`WGSL f16 kernels: ${f16.f16 ? "yes" : `no (${f16.reason})`}`);
+  console.log("(lavapipe runs WGSL on the CPU: these are correctness-path timings, not GPU speeds)");
+  const shapes: [string, number, number, number, number][] = [ // name, batch, M, N, K
+    ["mini QKV/out", 1, tokens, 256, 256],
+    ["mini FFN in", 1, tokens, 1024, 256],
+    ["mini FFN out", 1, tokens, 256, 1024],
+    ["base QKV/out", 1, tokens, 768, 768],
+    ["base FFN in", 1, tokens, 3072, 768],
+    ["base FFN out", 1, tokens, 768, 3072],
+    ["base QKᵀ (12 heads, L 32)", Math.max(1, Math.floor(tokens / 32)) * 12, 32, 32, 64],
+  ];
+  type Eng = { name: string; run: (a: tf.Tensor, b: tf.Tensor, ap: tf.Tensor, bp: tf.Tensor) => tf.Tensor };
+  const shapeOf = (t: tf.Tensor, packedOf: tf.Tensor) => ({ packed: t, shape: packedOf.shape });
+  const withF16 = (on: boolean, f: () => tf.Tensor) => {
+    setWebgpuF16(on);
+    try {
+      return f();
+    } finally {
+      setWebgpuF16(true);
+    }
+  };
+  const engines: Eng[] = [
+    {
+      name: "tf.matMul (tfjs-backend-webgpu), f32",
+      run: (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
+    },
+    { name: "tiled WGSL, f32", run: (a, b) => webgpuMatMul(a, b) },
+    ...(f16.f16
+      ? [{
+        name: "tiled WGSL, fp16 (f16 storage + WGSL f16)",
+        run: (a: tf.Tensor, b: tf.Tensor, ap: tf.Tensor, bp: tf.Tensor) =>
+          withF16(true, () => webgpuMatMul(shapeOf(ap, a), shapeOf(bp, b), { roundF16: true })),
+      }]
+      : []),
+    {
+      name: "tiled WGSL, fp16 (f32 emulation)",
+      run: (a, b, ap, bp) =>
+        withF16(false, () => webgpuMatMul(shapeOf(ap, a), shapeOf(bp, b), { roundF16: true })),
+    },
+  ];
+  const gflops: Record<string, Record<string, number>> = {};
+  console.log(`\nGFLOP/s, best of ${rounds}, op + read-back of C (batch×M×N×K):`);
+  console.log(`| engine | ${shapes.map(([n, z, m, nn, k]) => `${n} ${z}×${m}×${nn}×${k}`).join(" | ")} |`);
+  console.log(`|---|${shapes.map(() => "---").join("|")}|`);
+  const best = new Map<string, number>();
+  for (const [name, z, m, n, k] of shapes) {
+    const lead = z > 1 ? [z] : [];
+    const a = tf.randomUniform([...lead, m, k], -1, 1, "float32", 1);
+    const b = tf.randomUniform([...lead, k, n], -1, 1, "float32", 2);
+    const ap = packF16Tensor(a), bp = packF16Tensor(b);
+    console.error(`  ${name} ${z}×${m}×${n}×${k}: ${engines.length} engines × ${rounds + 1} rounds`);
+    for (let r = 0; r <= rounds; r++) { // round 0: warm-up (pipeline compilation)
+      for (const e of engines) {
+        const s = await timed(() => e.run(a, b, ap, bp));
+        if (r > 0) best.set(`${e.name}|${name}`, Math.min(best.get(`${e.name}|${name}`) ?? Infinity, s));
+      }
+    }
+    tf.dispose([a, b, ap, bp]);
+  }
+  for (const e of engines) {
+    const row = shapes.map(([name, z, m, n, k]) =>
+      (2 * z * m * n * k) / best.get(`${e.name}|${name}`)! / 1e9
+    );
+    gflops[e.name] = Object.fromEntries(shapes.map(([name], i) => [name, +row[i].toFixed(2)]));
+    console.log(`| ${e.name} | ${row.map((g) => g.toFixed(2)).join(" | ")} |`);
+  }
+
+  // One GELU+Linear at BERT-base's FFN shape, forward and forward + backward.
+  const [N, I, O] = [tokens, 768, 3072];
+  const x = tf.randomNormal([N, I], 0, 1, "float32", 1) as tf.Tensor2D;
+  const w = tf.randomNormal([I, O], 0, 0.03, "float32", 2) as tf.Tensor2D;
+  const bias = tf.zeros([O]) as tf.Tensor1D;
+  const dy = tf.randomNormal([N, O], 0, 1, "float32", 3);
+  type Op = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.Tensor;
+  const fp16 = (on: boolean): Op => (xx, ww, bb) =>
+    withF16(
+      on,
+      () => fp16Linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, { activation: "gelu" }),
+    );
+  const layers: [string, Op][] = [
+    [
+      "fp32 linear + gelu (TF.js ops)",
+      (xx, ww, bb) => activation("gelu", linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D)),
+    ],
+    ...(f16.f16 ? [["fp16Linear (gelu), WGSL f16, GELU fused", fp16(true)] as [string, Op]] : []),
+    ["fp16Linear (gelu), f32 emulation", fp16(false)],
+  ];
+  const layerMs: Record<string, { fwd: number; both: number }> = {};
+  for (let r = 0; r <= rounds; r++) {
+    console.error(`  GELU+Linear: ${r === 0 ? "warm-up" : `round ${r} of ${rounds}`}`);
+    for (const [name, f] of layers) {
+      const fwd = await timed(() => f(x, w, bias));
+      const both = await timed(() => tf.grads(f)([x, w, bias], dy));
+      if (r === 0) continue;
+      const prev = layerMs[name] ?? { fwd: Infinity, both: Infinity };
+      layerMs[name] = { fwd: Math.min(prev.fwd, fwd * 1e3), both: Math.min(prev.both, both * 1e3) };
+    }
+  }
+  tf.dispose([x, w, bias, dy]);
+  console.log(
+    `\nLinear [${N}, ${I}] @ [${I}, ${O}] + GELU on webgpu, best of ${rounds}, ms (incl. read-back):`,
+  );
+  console.log("| op | forward | backward (grads of x, W, b) |");
+  console.log("|---|---|---|");
+  for (const [name] of layers) {
+    const v = layerMs[name];
+    console.log(`| ${name} | ${v.fwd.toFixed(0)} | ${v.both.toFixed(0)} |`);
+  }
+  const record = {
+    kind: "matmul-bench-webgpu",
+    date: new Date().toISOString(),
+    command: `deno task bench:matmul ${Deno.args.join(" ")}`.trim(),
+    adapter,
+    f16Kernels: f16,
+    note: "lavapipe (software Vulkan on the CPU) when the adapter says llvmpipe: not GPU speeds",
+    tokens,
+    rounds,
+    gflops,
+    layerMs,
+  };
+  const file = json ?? `results/bench/matmul-webgpu-${newRunId()}.json`;
+  await writeFileAtomic(file, JSON.stringify(record, null, 1) + "\n");
+  console.error(`record: ${file}`);
+}

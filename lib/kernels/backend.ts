@@ -20,6 +20,7 @@ import { registerWasmKernels } from "./wasm_unsorted_segment_sum.ts";
 import { accelerateCpuBackend } from "./cpu_accel.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { registerWebgpuKernels } from "./webgpu/register.ts";
+import { requestWebgpuDevice } from "./webgpu/f16_device.ts";
 
 /** Every `--backend` value {@link useBackend} accepts, `auto` first (the module doc says what each is). */
 export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -86,6 +87,31 @@ function ensureXdgRuntimeDir(): void {
   } catch { /* no env/write permission: the message is harmless */ }
 }
 
+let webgpuRegistered = false;
+
+/**
+ * Replace TF.js's webgpu registration (same priority) by one whose device also requests `shader-f16`
+ * where the adapter has it, for the fp16 WGSL kernels (`webgpu/f16_device.ts`, docs/GPU.md). Done once,
+ * before the backend is first created.
+ */
+function registerWebgpuWithF16(
+  Backend: new (device: GPUDevice, info?: GPUAdapterInfo) => tf.KernelBackend,
+): void {
+  if (webgpuRegistered || "webgpu" in tf.engine().registry) return;
+  webgpuRegistered = true;
+  try {
+    tf.removeBackend("webgpu");
+  } catch { /* TF.js registered none (no navigator.gpu at its import) */ }
+  tf.registerBackend("webgpu", async () => {
+    // deno-lint-ignore no-explicit-any
+    const adapter = await (globalThis.navigator as any).gpu.requestAdapter({
+      powerPreference: "high-performance",
+    });
+    const device = await requestWebgpuDevice(adapter);
+    return new Backend(device, adapter.info);
+  }, 3);
+}
+
 async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
   ensureXdgRuntimeDir();
   // deno-lint-ignore no-explicit-any
@@ -96,7 +122,8 @@ async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
     if (!adapter) return false;
     // A software adapter (llvmpipe) is slower than wasm: `auto` skips it.
     if (requireHardware && (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter)) return false;
-    await import("@tensorflow/tfjs-backend-webgpu");
+    const webgpu = await import("@tensorflow/tfjs-backend-webgpu");
+    registerWebgpuWithF16(webgpu.WebGPUBackend);
     if (!(await tf.setBackend("webgpu"))) return false;
     registerWebgpuKernels(); // the fused dropout and layer kernels as WGSL (webgpu/register.ts)
     return true;

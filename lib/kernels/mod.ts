@@ -27,6 +27,14 @@ export {
   setOneDnnThreads,
 } from "./onednn.ts";
 export { webgpuPackF16, webgpuRoundF16, webgpuUnpackF16 } from "./webgpu/fp16_round.ts";
-export { webgpuMatMul } from "./webgpu/matmul.ts";
+export {
+  type ViewStrides,
+  webgpuGemm,
+  type WebgpuGemmOperand,
+  webgpuGemmPipelines,
+  type WebgpuGemmSpec,
+  webgpuMatMul,
+} from "./webgpu/matmul.ts";
+export { setWebgpuF16, webgpuF16Support } from "./webgpu/f16_device.ts";
 export { type AdamWScalars, webgpuAdamW } from "./webgpu/adamw.ts";
 export { FUSED_KERNELS, type HeadDims, type HeadMatMulAttrs } from "./kernel_names.ts";

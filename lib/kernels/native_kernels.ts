@@ -78,6 +78,18 @@ const SYMBOLS = {
     result: "void",
   },
   simcse_sumsq: { parameters: ["buffer", "i64"], result: "f64" },
+  simcse_half_linear_out: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_linear_grad_in: {
+    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
+    result: "i32",
+  },
+  simcse_half_scaled_codes: { parameters: ["i32", "buffer", "buffer", "i64", "f32"], result: "void" },
+  simcse_half_unpack: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_round: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_round_block: {
+    parameters: ["i32", "buffer", "i64", "i64", "i64", "i64", "i64", "i64", "i64", "f32"],
+    result: "void",
+  },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -152,6 +164,47 @@ export interface NativeKernels {
     gradScale: number,
   ): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
+  /**
+   * The epilogue of a half-precision Linear (`fmt` 1 bf16, 2 f16; `act` 0 none, 1 gelu, 2 gelu_new,
+   * 3 relu), in place on `c` = x·W + b in f32: z = half(c); with an activation, `z16` (when given) gets
+   * z's 16-bit codes and c = half(act(z)), else c = z.
+   */
+  halfLinearOut(fmt: 1 | 2, act: 0 | 1 | 2 | 3, c: Float32Array, z16: Uint16Array | null, n: number): void;
+  /**
+   * The gradient entering a half-precision Linear: g = half(half(dy)·act'(z)) (z from `z16`; act 0:
+   * g = half(dy)) as 16-bit codes in `g16`, and db = Σ_rows g (double accumulation). False when
+   * scratch memory ran out.
+   */
+  halfLinearGradIn(
+    fmt: 1 | 2,
+    act: 0 | 1 | 2 | 3,
+    dy: Float32Array,
+    z16: Uint16Array | null,
+    g16: Uint16Array,
+    db: Float32Array,
+    rows: number,
+    cols: number,
+  ): boolean;
+  /** Codes of half(half(x)·scale) into `out`. */
+  halfScaledCodes(fmt: 1 | 2, x: Float32Array, out: Uint16Array, n: number, scale: number): void;
+  /** The values of 16-bit codes. */
+  halfUnpack(fmt: 1 | 2, h: Uint16Array, out: Float32Array, n: number): void;
+  /** `src` rounded to the format into `dst` (may be `src`). */
+  halfRound(fmt: 1 | 2, src: Float32Array, dst: Float32Array, n: number): void;
+  /**
+   * In place on the b1 × b2 batch of m × n blocks of `c` (row stride `ld`, batch strides s1, s2):
+   * c = half(c), then c = half(c·postScale) when postScale ≠ 1.
+   */
+  halfRoundBlock(
+    fmt: 1 | 2,
+    c: Float32Array,
+    batch: [number, number],
+    m: number,
+    n: number,
+    ld: number,
+    strides: [number, number],
+    postScale: number,
+  ): void;
   /** out[o, i] = scale · Σ_r x[o, r, i] for x [outer, red, inner] (double accumulation; acc: inner doubles). */
   reduceMid(
     x: Float32Array,
@@ -241,14 +294,18 @@ function sha256FileSync(path: string): string {
   return createHash("sha256").update(Deno.readFileSync(path)).digest("hex");
 }
 
+let flagsLine: string | undefined;
+
 /** The CPU's feature-flag line from /proc/cpuinfo ("" where there is none, e.g. macOS). */
 export function cpuFlags(): string {
+  if (flagsLine !== undefined) return flagsLine; // read once: callers ask on hot paths
   try {
     const info = Deno.readTextFileSync("/proc/cpuinfo");
-    return info.split("\n").find((l) => l.startsWith("flags")) ?? "";
+    flagsLine = info.split("\n").find((l) => l.startsWith("flags")) ?? "";
   } catch {
-    return "";
+    flagsLine = "";
   }
+  return flagsLine;
 }
 
 function compilers(): string[] {
@@ -368,6 +425,25 @@ function wrap(lib: Lib, path: string): NativeKernels {
     reduceMid: (x, out, acc, outer, red, inner, scale) =>
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
     sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,
+    halfLinearOut: (fmt, act, c, z16, n) => lib.simcse_half_linear_out(fmt, act, c, z16, BigInt(n)),
+    halfLinearGradIn: (fmt, act, dy, z16, g16, db, rows, cols) =>
+      lib.simcse_half_linear_grad_in(fmt, act, dy, z16, g16, db, BigInt(rows), BigInt(cols)) === 0,
+    halfScaledCodes: (fmt, x, out, n, scale) => lib.simcse_half_scaled_codes(fmt, x, out, BigInt(n), scale),
+    halfUnpack: (fmt, h, out, n) => lib.simcse_half_unpack(fmt, h, out, BigInt(n)),
+    halfRound: (fmt, src, dst, n) => lib.simcse_half_round(fmt, src, dst, BigInt(n)),
+    halfRoundBlock: (fmt, c, [b1, b2], m, n, ld, [s1, s2], postScale) =>
+      lib.simcse_half_round_block(
+        fmt,
+        c,
+        BigInt(b1),
+        BigInt(b2),
+        BigInt(m),
+        BigInt(n),
+        BigInt(ld),
+        BigInt(s1),
+        BigInt(s2),
+        postScale,
+      ),
   };
 }
 
@@ -436,7 +512,11 @@ export function openTrustedLibrary<S extends Deno.ForeignLibraryInterface>(
     if (source.protocol !== "file:") return { error: `the C source is not a local file (${source.href})` };
     const flags = opts.flags ?? FLAGS, libs = opts.libs ?? ["-lm"];
     const src = source.pathname;
-    const text = Deno.readTextFileSync(src);
+    // The source and the local headers it includes (`#include "half.h"`), so that a changed header
+    // gives a new cache key.
+    const dirOf = src.slice(0, src.lastIndexOf("/") + 1);
+    let text = Deno.readTextFileSync(src);
+    for (const [, h] of text.matchAll(/^#include "([\w.]+)"/gm)) text += Deno.readTextFileSync(dirOf + h);
     const ext = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
     const key = [text, flags.join(" "), libs.join(" "), cpuFlags() || Deno.build.arch, compilers()[0]];
     const name = `${opts.name}-${fnv1a(key.join("\n"))}.${ext}`;

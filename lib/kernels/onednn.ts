@@ -32,7 +32,7 @@
  * ```
  * @module
  */
-import { cpuFlags, openTrustedLibrary } from "./native_kernels.ts";
+import { cpuFlags, nativeKernels, openTrustedLibrary } from "./native_kernels.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { packBf16, roundBf16Array, unpackBf16 } from "../runtime/bfloat16.ts";
 import { packF16, roundF16Array, unpackF16 } from "../runtime/float16.ts";
@@ -140,6 +140,8 @@ export interface OneDnnInfo {
 }
 
 const DT: Record<GemmType, number> = { f32: 0, bf16: 1, f16: 2 };
+/** The 16-bit formats' numbers in the C kernels (native/half.h). */
+const FORMAT = { bf16: 1, f16: 2 } as const;
 
 let shim: Shim | null = null;
 let info: OneDnnInfo | null = null;
@@ -161,6 +163,10 @@ export function loadOneDnn(): OneDnnInfo | null {
       reason = "SIMCSE_ONEDNN=off";
       return null;
     }
+    // OpenMP's workers sleep between matmuls instead of spinning (libgomp spins for a while by default):
+    // the JS thread works between the calls, and spinning workers compete with it and with OpenBLAS's
+    // threads on small machines (docs/CPU-PERF.md). Read when libgomp loads; a value already set is kept.
+    if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
     const opened = openTrustedLibrary(
       SOURCE,
       { name: "simcse_onednn", flags: SHIM_FLAGS, libs: ["-ldnnl"] },
@@ -265,6 +271,7 @@ function fallbackNote(type: GemmType, engine: "openblas" | "js"): void {
 }
 
 function slowBf16Note(): void {
+  if (announced.has("bf16:slow")) return; // called on every bf16 matmul
   const flags = new Set(cpuFlags().split(/\s+/));
   if (!flags.has("avx512_bf16") && !flags.has("amx_bf16")) {
     announce(
@@ -343,6 +350,13 @@ function span(rows: number, cols: number, trans: boolean, op: GemmOperand, b1: n
 /** The operand as float32 values of the gemm's type, starting at its offset. */
 function asRoundedF32(type: GemmType, op: GemmOperand, n: number): Float32Array {
   const src = op.data.subarray(op.offset ?? 0, (op.offset ?? 0) + n);
+  const k = nativeKernels();
+  if (k && type !== "f32") {
+    const out = new Float32Array(n);
+    if (src instanceof Uint16Array) k.halfUnpack(FORMAT[type], src, out, n);
+    else k.halfRound(FORMAT[type], src, out, n);
+    return out;
+  }
   if (src instanceof Uint16Array) {
     if (type === "bf16") return unpackBf16(src, n);
     if (type === "f16") return unpackF16(src, n);
@@ -387,7 +401,19 @@ function runFallback(s: GemmSpec, engine: "openblas" | "js"): void {
       }
     }
   }
-  if (s.roundOut && s.type !== "f32") {
+  const k = nativeKernels();
+  if (s.roundOut && s.type !== "f32" && k) {
+    k.halfRoundBlock(
+      FORMAT[s.type],
+      s.c.data.subarray(c0),
+      [b1, b2],
+      s.m,
+      s.n,
+      s.c.ld,
+      [sc1, sc2],
+      s.postScale ?? 1,
+    );
+  } else if (s.roundOut && s.type !== "f32") {
     const round = s.type === "bf16" ? roundBf16Array : roundF16Array;
     const scale = s.postScale ?? 1;
     for (let i1 = 0; i1 < b1; i1++) {
@@ -442,7 +468,9 @@ function jsGemm(
 
 /** 16-bit codes of `src` in `type` (C when oneDNN's shim is loaded, else JS; bit-identical). */
 export function packHalfFast(type: "bf16" | "f16", src: Float32Array, out: Uint16Array): Uint16Array {
-  if (enabled && loadOneDnn()) {
+  const k = nativeKernels();
+  if (k) k.halfScaledCodes(FORMAT[type], src, out, src.length, 1);
+  else if (enabled && loadOneDnn()) {
     (type === "bf16" ? shim!.simcse_pack_bf16 : shim!.simcse_pack_f16)(src, out, i64(src.length));
   } else if (type === "bf16") packBf16(src, out);
   else packF16(src, out);
@@ -458,6 +486,11 @@ export function roundHalfFast(
   src: Float32Array,
   out: Float32Array = new Float32Array(src.length),
 ): Float32Array {
+  const k = nativeKernels();
+  if (k) {
+    k.halfRound(FORMAT[type], src, out, src.length);
+    return out;
+  }
   if (enabled && loadOneDnn()) {
     (type === "bf16" ? shim!.simcse_round_bf16 : shim!.simcse_round_f16)(src, out, i64(src.length));
     return out;

@@ -13,6 +13,7 @@ import {
   setGemmBlasDisabled,
   setOneDnnEnabled,
 } from "./onednn.ts";
+import { loadNativeKernels, setNativeKernelsEnabled } from "./native_kernels.ts";
 
 /** Deterministic values in (-2, 2) with many mantissa bits (so rounding matters). */
 function values(n: number, seed: number): Float32Array {
@@ -238,9 +239,23 @@ Deno.test("`describeMatmul()` names oneDNN's version and kernels (or why it is a
 
 Deno.test({
   name:
-    "the shim's C rounding (`roundHalfFast`, `packHalfFast`) is bit-exact with Float16Array and with the torch-checked bf16.ts on 200k bit patterns",
+    "the C rounding (`roundHalfFast`, `packHalfFast`; the kernels' and the shim's) is bit-exact with Float16Array and with the torch-checked bf16.ts on 200k bit patterns",
   ignore: oneDnnSkip !== null, // without the shim these are the JS functions themselves
   fn: () => {
+    ok(loadNativeKernels(), "the C kernels load where the shim does");
+    try {
+      for (const native of [true, false]) {
+        setNativeKernelsEnabled(native); // the kernels' rounding (native/half.h), else the shim's
+        checkRounding(native ? "kernels" : "shim");
+      }
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  },
+});
+
+function checkRounding(where: string): void {
+  {
     const n = 200_000, src = new Float32Array(n), u = new Uint32Array(src.buffer);
     let s = 4242;
     for (let i = 0; i < n; i++) {
@@ -252,7 +267,9 @@ Deno.test({
       for (let i = 0; i < n; i++) {
         const nan = (x: number) => (x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0;
         if (a[i] !== b[i] && !(nan(a[i]) && nan(b[i]))) {
-          throw new Error(`${what}: ${u[i].toString(16)} -> ${a[i].toString(16)}, want ${b[i].toString(16)}`);
+          throw new Error(
+            `${where} ${what}: ${u[i].toString(16)} -> ${a[i].toString(16)}, want ${b[i].toString(16)}`,
+          );
         }
       }
     };
@@ -268,8 +285,10 @@ Deno.test({
     const pb = packHalfFast("bf16", src, new Uint16Array(n)), js = packBf16(src);
     for (let i = 0; i < n; i++) {
       const nan16 = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
-      if (p16[i] !== native16[i] && !(nan16(p16[i]) && nan16(native16[i]))) throw new Error(`f16 pack ${i}`);
-      if (pb[i] !== js[i]) throw new Error(`bf16 pack ${i}: ${pb[i]} vs ${js[i]}`);
+      if (p16[i] !== native16[i] && !(nan16(p16[i]) && nan16(native16[i]))) {
+        throw new Error(`${where}: f16 pack ${i}`);
+      }
+      if (pb[i] !== js[i]) throw new Error(`${where}: bf16 pack ${i}: ${pb[i]} vs ${js[i]}`);
     }
-  },
-});
+  }
+}

@@ -237,9 +237,13 @@ export class BertModel implements Encoder {
     if (half) {
       const q = this.linear(h, `${p}attention.self.query`, half);
       const k = this.linear(h, `${p}attention.self.key`, half);
-      const scores = tf.add(half.attentionScores(q, k, hs, scale), extMask); // [B, nh, L, L]
-      const probs = drop(tf.softmax(scores, -1), cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
-      ctx = half.attentionContext(probs, this.linear(h, `${p}attention.self.value`, half), hs);
+      const scores = half.attentionScores(q, k, hs, scale); // [B, nh, L, L], scaled in the op
+      const soft = attentionSoftmax(scores, extMask, 1);
+      const probs = drop(soft, cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
+      const v = this.linear(h, `${p}attention.self.value`, half);
+      ctx = half.attentionContext(probs, v, hs);
+      // The half ops save 16-bit copies of what they read, so the float32 tensors can go now.
+      release(q, k, v, scores, soft, probs);
     } else {
       const q = this.linear(h, `${p}attention.self.query`);
       const k = this.linear(h, `${p}attention.self.key`);
@@ -254,18 +258,25 @@ export class BertModel implements Encoder {
       const dropped = drop(dense, cfg.hiddenDropoutProb, site);
       const sum = tf.add(dropped, residual);
       const out = this.ln(sum, `${p}${name}.LayerNorm`) as tf.Tensor2D;
-      if (!half) release(dense, dropped, sum);
+      release(dense, dropped, sum);
       return out;
     };
     const a = branch(this.linear(ctx, `${p}attention.output.dense`, half), "attention.output", 2 + 3 * i, h);
-    const out = half // [B*L, H]
-      ? this.linear(this.linear(a, `${p}intermediate.dense`, half, cfg.hiddenAct), `${p}output.dense`, half)
-      : activationThenLinear(
-        cfg.hiddenAct,
-        this.linear(a, `${p}intermediate.dense`), // [B*L, I]
-        this.p(`${p}output.dense.weight`) as tf.Tensor2D,
-        this.p(`${p}output.dense.bias`) as tf.Tensor1D,
-      );
+    if (half) {
+      release(ctx);
+      const inter = this.linear(a, `${p}intermediate.dense`, half, cfg.hiddenAct); // [B*L, I]
+      const out = this.linear(inter, `${p}output.dense`, half);
+      release(inter);
+      const y = branch(out, "output", 3 + 3 * i, a);
+      release(a);
+      return y; // [B*L, H]
+    }
+    const out = activationThenLinear(
+      cfg.hiddenAct,
+      this.linear(a, `${p}intermediate.dense`), // [B*L, I]
+      this.p(`${p}output.dense.weight`) as tf.Tensor2D,
+      this.p(`${p}output.dense.bias`) as tf.Tensor1D,
+    );
     return branch(out, "output", 3 + 3 * i, a); // [B*L, H]
   }
 

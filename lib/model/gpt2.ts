@@ -250,6 +250,7 @@ export class Gpt2Model implements Encoder {
     h: tf.Tensor2D,
     m: tf.Tensor,
     c: {
+      training: boolean;
       drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
       hs: { batch: number; seqLen: number; heads: number };
       invScale: number;
@@ -265,12 +266,21 @@ export class Gpt2Model implements Encoder {
     const [q, k, v] = [0, 1, 2].map((j) =>
       half.linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
     );
-    const scores = tf.add(half.attentionScores(q, k, hs, invScale), m); // [B, nh, L, L]
-    const probs = drop(tf.softmax(scores, -1), cfg.attnPdrop, 1 + 3 * i) as tf.Tensor4D;
+    const scores = half.attentionScores(q, k, hs, invScale); // [B, nh, L, L], scaled in the op
+    const soft = attentionSoftmax(scores, m, 1);
+    const probs = drop(soft, cfg.attnPdrop, 1 + 3 * i) as tf.Tensor4D;
     const ctx = half.attentionContext(probs, v, hs);
-    const h1 = tf.add(h, drop(lin(ctx, `${p}attn.c_proj`), cfg.residPdrop, 2 + 3 * i)) as tf.Tensor2D;
-    const fc = lin(this.ln(h1, `${p}ln_2`), `${p}mlp.c_fc`, cfg.activationFunction);
-    return tf.add(h1, drop(lin(fc, `${p}mlp.c_proj`), cfg.residPdrop, 3 + 3 * i)) as tf.Tensor2D;
+    const proj = lin(ctx, `${p}attn.c_proj`);
+    const attnOut = drop(proj, cfg.residPdrop, 2 + 3 * i);
+    const h1 = tf.add(h, attnOut) as tf.Tensor2D;
+    const x2 = this.ln(h1, `${p}ln_2`) as tf.Tensor2D;
+    const fc = lin(x2, `${p}mlp.c_fc`, cfg.activationFunction);
+    const mlp = lin(fc, `${p}mlp.c_proj`);
+    const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);
+    const out = tf.add(h1, mlpOut) as tf.Tensor2D;
+    // What no op saved (bert.ts); the half ops save 16-bit copies of the float32 tensors they read.
+    if (c.training) release(x, q, k, v, scores, soft, probs, ctx, proj, attnOut, x2, fc, mlp, mlpOut);
+    return out;
   }
 
   dispose(): void {

@@ -40,7 +40,6 @@ import {
   nativeKernels,
   packHalfFast,
   peekFloat32,
-  releaseFloat32,
   roundHalfFast,
 } from "../kernels/mod.ts";
 import { releasing } from "./grad_release.ts";
@@ -134,32 +133,78 @@ function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, 
   return fmt.mark(tf.tensor(values, shape, "float32") as T);
 }
 
-/** y = act(z) with the compiled C kernels (`native_kernels.ts`); false when they are not loaded. */
-function nativeActivation(act: Bf16Activation, z: Float32Array, y: Float32Array): boolean {
+const FORMAT_CODE = { bf16: 1, f16: 2 } as const;
+const ACTIVATION_CODE = { none: 0, gelu: 1, gelu_new: 2, relu: 3 } as const;
+
+/**
+ * The Linear's output from `out` = x16·W16 + b16 in f32 (consumed): z = half(out), then y = half(act(z))
+ * with an activation; `zPacked` (z's codes, for the backward pass) when taping with an activation.
+ * One C pass when the kernels are loaded.
+ */
+function linearOut(
+  fmt: HalfFormat,
+  act: Bf16Activation,
+  out: Float32Array,
+  shape: [number, number],
+  taping: boolean,
+): { value: tf.Tensor2D; zPacked?: tf.Tensor } {
   const k = nativeKernels();
-  if (!k) return false;
-  if (act === "gelu") k.gelu(z, y, z.length);
-  else if (act === "gelu_new") k.geluNew(z, y, z.length);
-  else if (act === "relu") { for (let i = 0; i < z.length; i++) y[i] = z[i] > 0 || z[i] !== z[i] ? z[i] : 0; }
-  else return false;
-  return true;
+  const n = out.length;
+  if (k) {
+    const words = act !== "none" && taping ? new Int32Array(Math.ceil(n / 2)) : null;
+    k.halfLinearOut(
+      FORMAT_CODE[fmt.type],
+      ACTIVATION_CODE[act],
+      out,
+      words && new Uint16Array(words.buffer, 0, n),
+      n,
+    );
+    return { value: halfTensor(fmt, out, shape), zPacked: words ? tf.tensor1d(words, "int32") : undefined };
+  }
+  const z = halfTensor<tf.Tensor2D>(fmt, fmt.round(out, out), shape);
+  if (act === "none") return { value: z };
+  const value = tf.tidy(() => {
+    const t = activationValue(act, z);
+    return halfTensor<tf.Tensor2D>(fmt, fmt.round(f32(t)), shape);
+  });
+  const zPacked = taping ? fmt.pack(z) : undefined;
+  z.dispose();
+  return { value, zPacked };
 }
 
-/** g = dy · act'(z) with the compiled C kernels; false when they are not loaded. */
-function nativeActivationGrad(
+/**
+ * The gradient entering the Linear's matmuls, g = half(half(dy)·act'(z)) (or half(dy)), as 16-bit
+ * codes when the C kernels are loaded (else float32 values), and db = Σ_rows g accumulated in double.
+ */
+function linearGradIn(
+  fmt: HalfFormat,
   act: Bf16Activation,
-  dy: Float32Array,
-  z: Float32Array,
-  g: Float32Array,
-): boolean {
+  dy: tf.Tensor,
+  zp: tf.Tensor | undefined,
+  rows: number,
+  cols: number,
+): { g: Float32Array | Uint16Array; db: Float32Array } {
   const k = nativeKernels();
-  if (!k) return false;
-  if (act === "gelu") k.geluGrad(dy, z, g, z.length);
-  else if (act === "gelu_new") k.geluNewGrad(dy, z, g, z.length);
-  else if (act === "relu") { for (let i = 0; i < z.length; i++) g[i] = z[i] > 0 ? dy[i] : 0; }
-  // torch: 0 at z = 0
-  else return false;
-  return true;
+  const n = rows * cols;
+  const db = new Float32Array(cols);
+  if (k) {
+    const g = new Uint16Array(n);
+    const z16 = zp ? packedBits(zp) : null;
+    if (k.halfLinearGradIn(FORMAT_CODE[fmt.type], ACTIVATION_CODE[act], f32(dy), z16, g, db, rows, cols)) {
+      return { g, db };
+    }
+  }
+  let g = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy), allocFloat32(n)); // half(dy), f32 storage
+  if (zp) {
+    const z16 = tf.tensor(fmt.unpack(packedBits(zp), n), [rows, cols]);
+    g = fmt.round(f32(activationInputGrad(act, tf.tensor(g, [rows, cols], "float32"), z16)));
+  }
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0, o = r * cols; j < cols; j++) acc[j] += g[o + j];
+  }
+  db.set(acc);
+  return { g, db };
 }
 
 /** x [N, in] @ W [in, out] + b [out] in bf16 mixed precision, optionally with a fused bf16 activation. */
@@ -199,7 +244,7 @@ export function halfLinear(
       const out = allocFloat32(N * nOut);
       const b16 = fmt.round(f32(bs));
       for (let r = 0; r < N; r++) out.set(b16, r * nOut);
-      gemm({
+      gemm({ // x16 @ W16 + b16, f32 (rounded below)
         type,
         m: N,
         n: nOut,
@@ -208,43 +253,17 @@ export function halfLinear(
         b: { data: f32(ws), ld: nOut },
         c: { data: out, ld: nOut },
         beta: 1,
-        roundOut: true,
       });
-      const z = halfTensor<tf.Tensor2D>(fmt, out, [N, nOut]);
-      let value: tf.Tensor = z;
-      let zPacked: tf.Tensor | undefined;
-      if (act !== "none") {
-        const y = allocFloat32(N * nOut);
-        value = nativeActivation(act, out, y) ? halfTensor(fmt, fmt.round(y, y), [N, nOut]) : tf.tidy(() => {
-          releaseFloat32(y);
-          const t = activationValue(act, z);
-          return halfTensor(fmt, fmt.round(f32(t)), t.shape);
-        });
-        if (taping) zPacked = fmt.pack(z);
-        z.dispose();
-      }
+      const { value, zPacked } = linearOut(fmt, act, out, [N, nOut], taping);
       if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
       return {
         value,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
-            let g: Float32Array; // bf16(dy) or bf16(dy · act'(z16)), f32 storage
-            const dy16 = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy), allocFloat32(N * nOut));
-            if (zp) {
-              const z16 = fmt.unpack(packedBits(zp), N * nOut);
-              g = allocFloat32(N * nOut);
-              if (nativeActivationGrad(act, dy16, z16, g)) fmt.round(g, g);
-              else {
-                releaseFloat32(g);
-                const z16t = tf.tensor(z16, [N, nOut]);
-                g = fmt.round(f32(activationInputGrad(act, tf.tensor(dy16, dy.shape, "float32"), z16t)));
-              }
-            } else {
-              g = dy16;
-            }
+            const { g, db } = linearGradIn(fmt, act, dy, zp, N, nOut);
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
-            gemm({ // dx = bf16(g W16ᵀ)
+            gemm({ // dx = half(g W16ᵀ)
               type,
               transB: true,
               m: N,
@@ -265,14 +284,10 @@ export function halfLinear(
               b: { data: g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
-            const acc = new Float64Array(nOut); // db = Σ_rows g
-            for (let r = 0; r < N; r++) {
-              for (let j = 0, o = r * nOut; j < nOut; j++) acc[j] += g[o + j];
-            }
             return [
               halfTensor(fmt, dx, [N, nIn]),
               tf.tensor(dw, [nIn, nOut], "float32"),
-              tf.tensor(Float32Array.from(acc), [nOut], "float32"),
+              tf.tensor(db, [nOut], "float32"),
             ];
           })
         ),
@@ -280,6 +295,24 @@ export function halfLinear(
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   return op(x, w, b) as tf.Tensor2D;
+}
+
+/** half(half(x)·scale): 16-bit codes with the C kernels, else float32 values. */
+function scaledGrad(fmt: HalfFormat, x: Float32Array, scale: number): Float32Array | Uint16Array {
+  const k = nativeKernels();
+  if (k) {
+    const out = new Uint16Array(x.length);
+    k.halfScaledCodes(FORMAT_CODE[fmt.type], x, out, x.length, scale);
+    return out;
+  }
+  const g = fmt.round(x, new Float32Array(x.length));
+  for (let i = 0; i < g.length; i++) g[i] *= scale;
+  return fmt.round(g, g);
+}
+
+/** The 16-bit codes of `x` in the format. */
+function halfCodes(fmt: HalfFormat, x: Float32Array): Uint16Array {
+  return packHalfFast(fmt.type, x, new Uint16Array(x.length));
 }
 
 function checkRows(x: tf.Tensor, s: HeadShape, what: string): void {
@@ -349,10 +382,7 @@ export function halfAttentionScores(
       return {
         value: halfTensor(fmt, out, [B, nh, L, L]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const d = f32(dy), g = new Float32Array(d.length); // g = bf16(bf16(dy)·scale)
-          fmt.round(d, g);
-          for (let i = 0; i < g.length; i++) g[i] *= scale;
-          fmt.round(g, g);
+          const g = scaledGrad(fmt, f32(dy), scale); // half(half(dy)·scale)
           const q16 = packedBits(saved[0]), k16 = packedBits(saved[1]);
           const dq = new Float32Array(B * L * H), dk = new Float32Array(B * L * H);
           const common = { type: fmt.type, m: L, n: dh, k: L, batch: [B, nh] as [number, number] };
@@ -419,7 +449,7 @@ export function halfAttentionContext(
       return {
         value: halfTensor(fmt, out, [B * L, H]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const g = f32(dy); // rounded to bf16 inside the kernels
+          const g = halfCodes(fmt, f32(dy)); // dy rounded once for both products
           const p16 = packedBits(saved[0]), v16 = packedBits(saved[1]);
           const dp = new Float32Array(B * nh * L * L), dv = new Float32Array(B * L * H);
           gemm({ // dP = g Vᵀ

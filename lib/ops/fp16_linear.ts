@@ -13,8 +13,11 @@
  * returned in fp32 (Jittor left grad_b in fp16 — a summed bias gradient loses low bits and overflows
  * first). The master weights stay fp32: the optimizer updates the fp32 variables.
  *
- * On webgpu the three products run as the tiled WGSL kernel of `kernels/webgpu/matmul.ts`, which reads
- * x16, W16 and g16 from their 16-bit packed copies and fuses the bias and the rounding (same values).
+ * On webgpu the three products run as the tiled WGSL kernel of `kernels/webgpu/matmul.ts` (real WGSL
+ * f16 storage and tiles where the device has `shader-f16`, else its f32 emulation; same values): it
+ * reads x16 and g16 from their 16-bit packed copies, rounds W (and b) as it loads them, takes the
+ * transposes as strides, and fuses the bias and the rounding; with f16 also the activation, so
+ * GELU+Linear is one dispatch that writes y and the packed z16.
  *
  * Memory: what the backward pass needs is kept at 16 bits. x16 (and z16 when fused) are saved as packed
  * int32 pairs; W16 is not saved but re-rounded from the fp32 master weight, which lives anyway. When
@@ -36,7 +39,7 @@ import { activationInputGrad, activationValue, type AnyActivation } from "./fuse
 import { asF16, isF16Valued, markF16, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
 import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
 
-import { gemmEngine, webgpuMatMul } from "../kernels/mod.ts";
+import { gemmEngine, webgpuF16Support, webgpuGemm } from "../kernels/mod.ts";
 import { F16, halfLinear } from "./bf16_ops.ts";
 
 let kernelPath = true;
@@ -85,14 +88,31 @@ export function fp16Linear(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
       // An input that an fp16 op produced is already fp16-valued: used as is, no pass over it.
       const gpu = tf.getBackend() === "webgpu";
+      // With WGSL f16 the activation is fused too, and z16 written packed by the same dispatch.
+      const fused = gpu && act !== "none" && webgpuF16Support().f16;
       let z: tf.Tensor2D;
+      let zPacked: tf.Tensor | undefined;
       if (gpu) {
-        // The tiled WGSL kernel reads x16 and W16 at 16 bits and fuses the bias and the rounding.
-        z = markF16(webgpuMatMul(
-          { packed: xPacked ?? packF16Tensor(xs), shape: [N, nIn] },
-          { packed: packF16Tensor(ws), shape: [nIn, nOut] },
-          { bias: roundF16(bs), roundF16: true },
-        ) as tf.Tensor2D);
+        // One dispatch of the tiled WGSL kernel: x16 read from its packed copy (else x rounded as it is
+        // loaded), W and b rounded as they are loaded, bias and rounding (and the activation) fused.
+        const r = webgpuGemm({
+          batch: 1,
+          M: N,
+          N: nOut,
+          K: nIn,
+          a: xPacked
+            ? { tensor: xPacked, packed: true, strides: [0, 0, nIn, 1] }
+            : { tensor: xs, strides: [0, 0, nIn, 1] },
+          b: { tensor: ws, strides: [0, 0, nOut, 1] },
+          precision: "fp16",
+          bias: bs,
+          round: true,
+          activation: fused ? act : "none",
+          saveZ: fused && taping,
+        });
+        z = markF16(tf.reshape(r.out, [N, nOut]));
+        r.out.dispose();
+        zPacked = r.z16;
       } else {
         const x16 = isF16Valued(xs)
           ? xs
@@ -102,8 +122,7 @@ export function fp16Linear(
         z = roundF16(tf.add(tf.matMul(x16, roundF16(ws)), roundF16(bs)) as tf.Tensor2D);
       }
       let value: tf.Tensor = z;
-      let zPacked: tf.Tensor | undefined;
-      if (act !== "none") {
+      if (act !== "none" && !fused) {
         value = roundF16(activationValue(act, z));
         if (taping) zPacked = packF16Tensor(z);
       }
@@ -119,15 +138,29 @@ export function fp16Linear(
               g = roundF16(activationInputGrad(act, g, z16)) as tf.Tensor2D;
             }
             if (tf.getBackend() === "webgpu") {
-              const gp = packF16Tensor(g), wp = packF16Tensor(wMaster);
-              const dxg = webgpuMatMul({ packed: gp, shape: [N, nOut] }, { packed: wp, shape: [nIn, nOut] }, {
-                transposeB: true,
-                roundF16: true,
-              });
-              const dwg = webgpuMatMul({ packed: xp, shape: [N, nIn] }, { packed: gp, shape: [N, nOut] }, {
-                transposeA: true,
-              });
-              return [markF16(dxg), dwg, tf.sum(g, 0)];
+              // g16 packed once for both products; W16 = f16(W) rounded as it is loaded; transposes
+              // are strides: dX = g16 W16ᵀ (rounded), dW = x16ᵀ g16 (fp32).
+              const gp = packF16Tensor(g);
+              const dx = webgpuGemm({
+                batch: 1,
+                M: N,
+                N: nIn,
+                K: nOut,
+                a: { tensor: gp, packed: true, strides: [0, 0, nOut, 1] },
+                b: { tensor: wMaster, strides: [0, 0, 1, nOut] },
+                precision: "fp16",
+                round: true,
+              }).out;
+              const dw = webgpuGemm({
+                batch: 1,
+                M: nIn,
+                N: nOut,
+                K: N,
+                a: { tensor: xp, packed: true, strides: [0, 0, 1, nIn] },
+                b: { tensor: gp, packed: true, strides: [0, 0, nOut, 1] },
+                precision: "fp16",
+              }).out;
+              return [markF16(tf.reshape(dx, [N, nIn])), tf.reshape(dw, [nIn, nOut]), tf.sum(g, 0)];
             }
             const w16 = roundF16(wMaster) as tf.Tensor2D;
             const xh = unpackF16Tensor(xp, [N, nIn]) as tf.Tensor2D;

@@ -13,6 +13,12 @@
  * - `fp16AttentionContext(probs, v, shape)`: probs·V with V as [B·L, H] rows, returning the context with
  *   heads merged, [B·L, H].
  *
+ * On webgpu the two attention ops run each product (forward and both gradients) as one dispatch of the
+ * tiled WGSL kernel (`kernels/webgpu/matmul.ts`; WGSL f16 storage and tiles where the device has
+ * `shader-f16`): heads and transposes are strides, float32 operands are rounded as they are loaded,
+ * the saved packed copies are read at 16 bits. `fp16MatMul` there runs the same kernel in f32 on
+ * rounded, materialised operands.
+ *
  * @example
  * ```ts
  * import { tf } from "../runtime/tf.ts";
@@ -28,7 +34,7 @@ import { fp16KernelPath } from "./fp16_linear.ts";
 import type { HeadDims } from "./fused.ts";
 import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
 import { F16, halfAttentionContext, halfAttentionScores } from "./bf16_ops.ts";
-import { webgpuMatMul } from "../kernels/mod.ts";
+import { type ViewStrides, webgpuGemm, type WebgpuGemmOperand, webgpuMatMul } from "../kernels/mod.ts";
 
 /** Batch, sequence length and number of heads of [B·L, H] activations (the kernels' `HeadDims`). */
 export type HeadShape = HeadDims;
@@ -47,6 +53,58 @@ function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const batch = lead.reduce((x, y) => x * y, 1);
   const c = webgpuMatMul(tf.reshape(a, [batch, m, k]), tf.reshape(b, [batch, k, n]));
   return tf.reshape(c, [...lead, m, n]);
+}
+
+// On webgpu the attention matmuls are single dispatches of the tiled WGSL kernel on strided views: the
+// heads of [B·L, H] rows are split and merged by index arithmetic, transposes are strides, float32
+// operands are rounded to binary16 as they are loaded, packed copies are read at 16 bits.
+
+/** Views of batch z = b·nh + h: head h of [B·L, H] rows as (l, d), its transpose (d, l), and [B, nh, L, L] scores. */
+function headViews(s: HeadShape, H: number) {
+  const L = s.seqLen, dh = H / s.heads;
+  return {
+    rows: [L * H, dh, H, 1] as ViewStrides,
+    cols: [L * H, dh, 1, H] as ViewStrides,
+    scores: [s.heads * L * L, L * L, L, 1] as ViewStrides,
+    scoresT: [s.heads * L * L, L * L, 1, L] as ViewStrides,
+  };
+}
+
+/** The packed copy when there is one, else the float32 tensor (rounded as it is loaded). */
+function gpuOperand(t: tf.Tensor, packed: tf.Tensor | undefined, strides: ViewStrides): WebgpuGemmOperand {
+  return packed ? { tensor: packed, packed: true, strides } : { tensor: t, strides };
+}
+
+/**
+ * f16(A·B) per head (× postScale and rounded again) in one dispatch; the result as [B·L, H] rows
+ * (`merged`, M = L, N = dh) or as [B, nh, L, L] scores (M = N = L). Marked fp16-valued.
+ */
+function headGemm(
+  s: HeadShape,
+  H: number,
+  K: number,
+  a: WebgpuGemmOperand,
+  b: WebgpuGemmOperand,
+  merged: boolean,
+  postScale?: number,
+): tf.Tensor {
+  const L = s.seqLen, dh = H / s.heads;
+  const { out } = webgpuGemm({
+    batch: s.batch * s.heads,
+    zInner: s.heads,
+    M: L,
+    N: merged ? dh : L,
+    K,
+    a,
+    b,
+    precision: "fp16",
+    round: true,
+    postScale,
+    out: merged ? { size: s.batch * L * H, strides: headViews(s, H).rows } : undefined,
+  });
+  const shaped = tf.reshape(out, merged ? [s.batch * L, H] : [s.batch, s.heads, L, L]);
+  out.dispose();
+  return markF16(shaped);
 }
 
 /** [B·L, H] -> [B, nh, L, dh]. */
@@ -129,6 +187,7 @@ export function fp16AttentionScores(
   checkRows(k, shape, "fp16AttentionScores: k");
   const taping = recordingGradients();
   const qPacked = packIfTaping(q, taping), kPacked = packIfTaping(k, taping);
+  if (tf.getBackend() === "webgpu") return gpuAttentionScores(q, k, shape, scale, qPacked, kPacked, taping);
   const op = tf.customGrad(
     ((qs: tf.Tensor2D, ks: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const qh = splitHeads(operand(qs, qPacked), shape), kh = splitHeads(operand(ks, kPacked), shape);
@@ -162,6 +221,7 @@ export function fp16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: 
   }
   const taping = recordingGradients();
   const pPacked = packIfTaping(probs, taping), vPacked = packIfTaping(v, taping);
+  if (tf.getBackend() === "webgpu") return gpuAttentionContext(probs, v, shape, pPacked, vPacked, taping);
   const op = tf.customGrad(
     ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const p16 = operand(ps, pPacked), vh = splitHeads(operand(vs, vPacked), shape);
@@ -176,6 +236,84 @@ export function fp16AttentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: 
             return [
               roundF16(mm(g, swapLast(vh))), // dP = g Vᵀ
               roundF16(mergeHeads(mm(swapLast(p), g), shape)), // dV = Pᵀ g
+            ];
+          })
+        ),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(probs, v) as tf.Tensor2D;
+}
+
+/** {@link fp16AttentionScores} on webgpu: QKᵀ·scale, dQ = g′K and dK = g′ᵀQ each one dispatch. */
+function gpuAttentionScores(
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  shape: HeadShape,
+  scale: number,
+  qPacked: tf.Tensor | undefined,
+  kPacked: tf.Tensor | undefined,
+  taping: boolean,
+): tf.Tensor4D {
+  const H = q.shape[1], dh = H / shape.heads, L = shape.seqLen, v = headViews(shape, H);
+  const op = tf.customGrad(
+    ((qs: tf.Tensor2D, ks: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      if (taping) save([qPacked!, kPacked!]);
+      return {
+        value: headGemm(
+          shape,
+          H,
+          dh,
+          gpuOperand(qs, qPacked, v.rows),
+          gpuOperand(ks, kPacked, v.cols),
+          false,
+          scale,
+        ),
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const g = roundF16(tf.mul(asF16(dy), scale)); // d(QKᵀ), fp16
+            const [qp, kp] = saved;
+            return [
+              headGemm(shape, H, L, { tensor: g, strides: v.scores }, gpuOperand(k, kp, v.rows), true), // dQ = g K
+              headGemm(shape, H, L, { tensor: g, strides: v.scoresT }, gpuOperand(q, qp, v.rows), true), // dK = gᵀ Q
+            ];
+          })
+        ),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(q, k) as tf.Tensor4D;
+}
+
+/** {@link fp16AttentionContext} on webgpu: P·V, dP = gVᵀ and dV = Pᵀg each one dispatch. */
+function gpuAttentionContext(
+  probs: tf.Tensor4D,
+  v: tf.Tensor2D,
+  shape: HeadShape,
+  pPacked: tf.Tensor | undefined,
+  vPacked: tf.Tensor | undefined,
+  taping: boolean,
+): tf.Tensor2D {
+  const H = v.shape[1], dh = H / shape.heads, L = shape.seqLen, w = headViews(shape, H);
+  const op = tf.customGrad(
+    ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {
+      if (taping) save([pPacked!, vPacked!]);
+      return {
+        value: headGemm(
+          shape,
+          H,
+          L,
+          gpuOperand(ps, pPacked, w.scores),
+          gpuOperand(vs, vPacked, w.rows),
+          true,
+        ),
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            // g = f16(dy), rounded as it is loaded.
+            const [pp, vp] = saved;
+            return [
+              headGemm(shape, H, dh, { tensor: dy, strides: w.rows }, gpuOperand(v, vp, w.cols), false), // dP = g Vᵀ
+              headGemm(shape, H, L, gpuOperand(probs, pp, w.scoresT), { tensor: dy, strides: w.rows }, true), // dV = Pᵀ g
             ];
           })
         ),

@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half.h"
+
 extern void omp_set_num_threads(int);
 
 static dnnl_engine_t engine;
@@ -34,43 +36,6 @@ int simcse_dnnl_init(void) {
 
 void simcse_dnnl_set_threads(int n) { omp_set_num_threads(n); }
 
-/* ---- rounding (integer arithmetic: independent of MXCSR's FTZ/DAZ) ---- */
-
-static inline uint16_t bf16_of(uint32_t u) {
-  if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x7fffffu)) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-static inline uint16_t f16_of(uint32_t b) {
-  uint32_t sign = (b >> 16) & 0x8000u, e = (b >> 23) & 0xffu, m = b & 0x7fffffu;
-  if (e == 0xff) return (uint16_t)(sign | 0x7c00u | (m ? 0x200u | (m >> 13) : 0));
-  if (e >= 143) return (uint16_t)(sign | 0x7c00u);
-  if (e >= 113) {
-    uint32_t v = ((e - 112) << 10) | (m >> 13), rest = m & 0x1fffu;
-    return (uint16_t)(sign | ((rest > 0x1000u || (rest == 0x1000u && (v & 1u))) ? v + 1 : v));
-  }
-  if (e < 102) return (uint16_t)sign;
-  uint32_t mm = m | 0x800000u, shift = 126 - e, v = mm >> shift, rest = mm & ((1u << shift) - 1);
-  uint32_t half = 1u << (shift - 1);
-  return (uint16_t)(sign | ((rest > half || (rest == half && (v & 1u))) ? v + 1 : v));
-}
-
-static inline float f32_of_f16(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, u;
-  if (e == 0) {
-    float v = (float)m * (1.0f / 16777216.0f);
-    memcpy(&u, &v, 4);
-    u |= sign;
-  } else if (e == 31) {
-    u = sign | 0x7f800000u | (m << 13);
-  } else {
-    u = sign | ((e + 112) << 23) | (m << 13);
-  }
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
-
 void simcse_pack_bf16(const uint32_t *src, uint16_t *dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] = bf16_of(src[i]);
 }
@@ -84,16 +49,7 @@ void simcse_round_bf16(const uint32_t *src, uint32_t *dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] = (uint32_t)bf16_of(src[i]) << 16;
 }
 
-static inline float round_to(int dt, float v) {
-  uint32_t u;
-  memcpy(&u, &v, 4);
-  if (dt == 1) {
-    u = (uint32_t)bf16_of(u) << 16;
-    memcpy(&v, &u, 4);
-    return v;
-  }
-  return f32_of_f16(f16_of(u));
-}
+static inline float round_to(int dt, float v) { return half_round(dt, v); }
 
 void simcse_round_f16(const float *src, float *dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] = round_to(2, src[i]);

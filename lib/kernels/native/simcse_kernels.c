@@ -7,6 +7,9 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "half.h"
 
 #define R restrict
 
@@ -216,4 +219,138 @@ double simcse_sumsq(const float *R x, int64_t n) {
   double s = 0;
   for (int64_t i = 0; i < n; i++) s += (double)x[i] * x[i];
   return s;
+}
+
+/* ---- half-precision Linear epilogue and gradient prologue (lib/ops/bf16_ops.ts, docs/PRECISION.md) ----
+ * fmt: HALF_BF16 or HALF_F16. act: 0 none, 1 gelu (erf), 2 gelu_new (tanh), 3 relu. */
+
+static inline float act_value(int act, float z) {
+  if (act == 1) return 0.5f * z * (1.0f + erf_f(z * 0.70710678118654752f));
+  if (act == 2) {
+    float s, r;
+    gelu_new_parts(z, &s, &r);
+    return z * s;
+  }
+  return z > 0.0f ? z : 0.0f;
+}
+
+static inline float act_grad(int act, float dy, float z) {
+  if (act == 1) {
+    float cdf = 0.5f * (1.0f + erf_f(z * 0.70710678118654752f));
+    float pdf = 0.3989422804014327f * expf(-0.5f * z * z);
+    return dy * (cdf + z * pdf);
+  }
+  if (act == 2) {
+    float s, r;
+    gelu_new_parts(z, &s, &r);
+    float du = GELU_NEW_C * (1.0f + 3.0f * 0.044715f * z * z);
+    return dy * (s + 2.0f * z * s * r * du);
+  }
+  return z > 0.0f ? dy : 0.0f; /* torch: 0 at z = 0 */
+}
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* Each body below is instantiated per (fmt, act) through these switches, so that every loop is
+   specialised and vectorises (the format and the activation are constants inside it). */
+#define DISPATCH(call)                                                                                    \
+  switch (fmt * 4 + act) {                                                                                \
+    case 4: call(1, 0); break;                                                                            \
+    case 5: call(1, 1); break;                                                                            \
+    case 6: call(1, 2); break;                                                                            \
+    case 7: call(1, 3); break;                                                                            \
+    case 8: call(2, 0); break;                                                                            \
+    case 9: call(2, 1); break;                                                                            \
+    case 10: call(2, 2); break;                                                                           \
+    default: call(2, 3); break;                                                                           \
+  }
+
+ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
+  if (act == 0) {
+    for (int64_t i = 0; i < n; i++) c[i] = half_round(fmt, c[i]);
+  } else if (z16) {
+    for (int64_t i = 0; i < n; i++) {
+      uint16_t h = half_code(fmt, c[i]);
+      z16[i] = h;
+      c[i] = half_round(fmt, act_value(act, half_value(fmt, h)));
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) c[i] = half_round(fmt, act_value(act, half_round(fmt, c[i])));
+  }
+}
+
+/* In place on c (the f32 product plus bias): z = half(c); with an activation, z16 (when given)
+ * receives z's codes and c = half(act(z)); without one, c = z. */
+void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
+#define LINEAR_OUT(F, A) linear_out(F, A, c, z16, n)
+  DISPATCH(LINEAR_OUT)
+#undef LINEAR_OUT
+}
+
+ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uint16_t *R z, uint16_t *R g,
+                                   double *R acc, int64_t cols) {
+  for (int64_t j = 0; j < cols; j++) {
+    float v = act == 0 ? d[j] : act_grad(act, half_round(fmt, d[j]), half_value(fmt, z[j]));
+    uint16_t h = half_code(fmt, v);
+    g[j] = h;
+    acc[j] += half_value(fmt, h);
+  }
+}
+
+/* The gradient entering a half Linear, from dy [rows, cols]: g = half(half(dy) * act'(z)) with z from
+ * the codes z16 (act 0: g = half(dy), z16 unused). Writes g's codes into g16 and db = sum over rows of g,
+ * accumulated in double. Returns -1 when scratch memory runs out. */
+int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
+                               float *R db, int64_t rows, int64_t cols) {
+  double *acc = (double *)calloc((size_t)cols, sizeof(double));
+  if (!acc) return -1;
+  for (int64_t r = 0; r < rows; r++) {
+    const uint16_t *z = act == 0 ? z16 : z16 + r * cols;
+#define GRAD_ROW(F, A) linear_grad_row(F, A, dy + r * cols, z, g16 + r * cols, acc, cols)
+    DISPATCH(GRAD_ROW)
+#undef GRAD_ROW
+  }
+  for (int64_t j = 0; j < cols; j++) db[j] = (float)acc[j];
+  free(acc);
+  return 0;
+}
+
+/* Codes of half(half(x) * scale) (the attention scores' gradient, scaled after its rounding). */
+void simcse_half_scaled_codes(int fmt, const float *R x, uint16_t *R out, int64_t n, float scale) {
+  for (int64_t i = 0; i < n; i++) out[i] = half_code(fmt, half_round(fmt, x[i]) * scale);
+}
+
+/* Values of 16-bit codes, and float32 values rounded to the format (dst may be src). */
+void simcse_half_unpack(int fmt, const uint16_t *R h, float *R out, int64_t n) {
+  if (fmt == HALF_BF16) {
+    for (int64_t i = 0; i < n; i++) out[i] = f32_of_bf16(h[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) out[i] = f32_of_f16(h[i]);
+  }
+}
+
+void simcse_half_round(int fmt, const float *src, float *dst, int64_t n) {
+  if (fmt == HALF_BF16) {
+    for (int64_t i = 0; i < n; i++) dst[i] = half_round(HALF_BF16, src[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) dst[i] = half_round(HALF_F16, src[i]);
+  }
+}
+
+/* In place on the [b1, b2] batch of m x n blocks of c (row stride ld, batch strides s1, s2): c =
+ * half(c), then, when post_scale != 1, c = half(c * post_scale). */
+void simcse_half_round_block(int fmt, float *c, int64_t b1, int64_t b2, int64_t m, int64_t n, int64_t ld,
+                             int64_t s1, int64_t s2, float post_scale) {
+  for (int64_t i1 = 0; i1 < b1; i1++) {
+    for (int64_t i2 = 0; i2 < b2; i2++) {
+      for (int64_t r = 0; r < m; r++) {
+        float *row = c + i1 * s1 + i2 * s2 + r * ld;
+        simcse_half_round(fmt, row, row, n);
+        if (post_scale != 1.0f) {
+          for (int64_t j = 0; j < n; j++) row[j] *= post_scale;
+          simcse_half_round(fmt, row, row, n);
+        }
+      }
+    }
+  }
 }
