@@ -10,9 +10,12 @@ import type { BertConfig } from "../lib/model/bert_config.ts";
 /** Sentences per step (two dropout views each) and tokens per sequence, as SimCSE's recipe. */
 export const BATCH = 64, SEQ = 32;
 
-/** The synthetic training batch every side times: 2·BATCH full-length rows of fixed pseudo-random ids. */
-export function benchBatch() {
-  const rows = 2 * BATCH;
+/**
+ * The synthetic training batch every side times: 2·`batch` full-length rows of fixed pseudo-random ids
+ * (`batch` = BATCH sentences unless a bench's `--batch` asks for fewer, as on a software adapter).
+ */
+export function benchBatch(batch = BATCH) {
+  const rows = 2 * batch;
   const ids = new Int32Array(rows * SEQ);
   for (let i = 0; i < ids.length; i++) ids[i] = 1000 + (i * 7919) % 20000;
   return {
@@ -22,7 +25,7 @@ export function benchBatch() {
     rows,
     seqLen: SEQ,
     numSent: 2 as const,
-    batchSize: BATCH,
+    batchSize: batch,
   };
 }
 
@@ -37,6 +40,50 @@ export function gpuPeakTracker(): () => number | undefined {
     peak = Math.max(peak, m.numBytesAllocatedInGPU ?? 0, m.numBytesInGPU ?? 0);
     return m.numBytesAllocatedInGPU === undefined ? undefined : peak;
   };
+}
+
+/** What a bench record says about the WebGPU adapter it ran on. */
+export interface AdapterInfo {
+  description: string;
+  vendor: string;
+  architecture: string;
+  /** A software adapter (Mesa lavapipe/llvmpipe): its timings say nothing about GPU speed. */
+  isFallbackAdapter: boolean;
+}
+
+/** The WebGPU adapter this process gets (the one TF.js's webgpu backend uses), or undefined. */
+export async function webgpuAdapterInfo(): Promise<AdapterInfo | undefined> {
+  // deno-lint-ignore no-explicit-any
+  const adapter = await (globalThis.navigator as any)?.gpu?.requestAdapter();
+  if (!adapter) return undefined;
+  const i = adapter.info ?? {};
+  return {
+    description: String(i.description ?? ""),
+    vendor: String(i.vendor ?? ""),
+    architecture: String(i.architecture ?? ""),
+    isFallbackAdapter: Boolean(i.isFallbackAdapter ?? adapter.isFallbackAdapter),
+  };
+}
+
+/**
+ * Where a bench writes a record: `results/bench/` for CPU backends (README's "Speed on CPU" table and
+ * the FP16 figure read the records there), `results/bench/webgpu/` for a hardware WebGPU adapter and
+ * `results/bench/webgpu-software/` for a software one (lavapipe: correctness only, never GPU speed;
+ * docs/GPU.md), so neither replaces CPU rows.
+ */
+export function benchRecordDir(root: string, adapter: AdapterInfo | undefined): string {
+  const base = root.replace(/\/+$/, "");
+  if (!adapter) return base;
+  return `${base}/${adapter.isFallbackAdapter ? "webgpu-software" : "webgpu"}`;
+}
+
+/** One line naming the adapter, loud about a software one. */
+export function adapterLine(adapter: AdapterInfo): string {
+  return `WebGPU adapter: ${adapter.description || adapter.vendor || "unnamed"}` +
+    (adapter.isFallbackAdapter
+      ? " (a SOFTWARE adapter, Mesa lavapipe/llvmpipe on the CPU: these timings check that the GPU path runs, " +
+        "they are not GPU speed)"
+      : "");
 }
 
 /** Layers and hidden size of each benchmark config. */

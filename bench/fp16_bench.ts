@@ -1,6 +1,6 @@
 /**
  * `deno run -A bench/fp16_bench.ts [--backend auto|wasm|cpu|...] [--steps N] [--rss-steps N]
- *   [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`
+ *   [--train-steps N] [--eval-steps N] [--batch N] [--data-dir DIR] [--out DIR]`
  *
  * FP32 vs FP16 mixed precision (issue 4; docs/SIMCSE.md §d.1, §d.4), side by side, with FP16/FP32 ratios:
  *
@@ -16,8 +16,14 @@
  *    `--eval-steps`), reporting the best and the last STS-B dev Spearman; its run records go to
  *    `<out>/<runId>/`.
  *
- * Prints a table and writes `<out>/fp16-<date>.json` (default `<out>` = `results/bench`). The Jittor
- * reference (RTX 3090): FP32 6.62 it/s, 6.16 GB; FP16 8.76 it/s, 4.04 GB.
+ * On webgpu, part 2 also reports each precision's peak GPU buffer bytes (TF.js's buffer pool, sampled
+ * after every step of the fresh process), and the record names the adapter. `--batch N` overrides the
+ * preset's 64 pairs per step (a software adapter is slow; the record states the batch).
+ *
+ * Prints a table and writes `<out>/fp16-<date>.json` (default `<out>` = `results/bench`; on webgpu
+ * `results/bench/webgpu/`, or `results/bench/webgpu-software/` for a software adapter such as Mesa
+ * lavapipe, whose timings are correctness evidence only and must not feed the CPU records' figure;
+ * docs/GPU.md). The Jittor reference (RTX 3090): FP32 6.62 it/s, 6.16 GB; FP16 8.76 it/s, 4.04 GB.
  *
  * @module
  */
@@ -51,9 +57,10 @@ import { buildModel, buildSimcse, train } from "../lib/train/run.ts";
 import { bertTinyDir, preset } from "../experiments/reproduction/config.ts";
 import { portableCommand } from "../experiments/reproduction/tables.ts";
 import { exists } from "../lib/runtime/fs.ts";
+import { adapterLine, benchRecordDir, gpuPeakTracker, webgpuAdapterInfo } from "./_configs.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
-       [--rss-steps N] [--train-steps N] [--eval-steps N] [--data-dir DIR] [--out DIR]`;
+       [--rss-steps N] [--train-steps N] [--eval-steps N] [--batch N] [--data-dir DIR] [--out DIR]`;
 
 /** The reproduction `cpu` preset (pretrained BERT-tiny when fetched, else random init). */
 async function benchConfig(dataDir: string): Promise<TrainConfig> {
@@ -141,6 +148,8 @@ function paramBytes(vars: Map<string, tf.Variable>): number {
 
 interface StepBench {
   msPerStep: number;
+  /** The untimed warm-up step (on webgpu it compiles the shaders). */
+  firstStepMs: number;
   stepsPerSecond: number;
   paramBytes: number;
   stepWorkingSetBytes: number;
@@ -153,17 +162,16 @@ async function stepBench(cfg: TrainConfig, steps: number): Promise<Record<Precis
   const a = await runner(cfg, "fp32"), b = await runner(cfg, "fp16");
   const data = await batches(cfg, a.tokenizer, steps + 2);
   const times: Record<Precision, number[]> = { fp32: [], fp16: [] };
+  const firstMs = {} as Record<Precision, number>; // the warm-up step (on webgpu: shader compilation)
   for (let s = 0; s <= steps; s++) { // s = 0 is a warm-up
     for (const r of s % 2 === 0 ? [a, b] : [b, a]) {
       const t0 = performance.now();
       await step(r, cfg, data[s], s);
       if (s > 0) times[r.precision].push(performance.now() - t0);
+      else firstMs[r.precision] = performance.now() - t0;
     }
-    console.error(
-      `  step ${s}${s === 0 ? " (warm-up)" : ""}: fp32 ${times.fp32.at(-1)?.toFixed(0) ?? "-"} ms, fp16 ${
-        times.fp16.at(-1)?.toFixed(0) ?? "-"
-      } ms`,
-    );
+    const ms = (p: Precision) => (s > 0 ? times[p].at(-1)! : firstMs[p]).toFixed(0);
+    console.error(`  step ${s}${s === 0 ? " (warm-up)" : ""}: fp32 ${ms("fp32")} ms, fp16 ${ms("fp16")} ms`);
   }
   const out = {} as Record<Precision, StepBench>;
   for (const r of [a, b]) {
@@ -175,6 +183,7 @@ async function stepBench(cfg: TrainConfig, steps: number): Promise<Record<Precis
     out[r.precision] = {
       msPerStep: ms,
       stepsPerSecond: 1000 / ms,
+      firstStepMs: firstMs[r.precision],
       paramBytes: paramBytes(r.vars),
       stepWorkingSetBytes: prof.peakBytes - start,
       peakTrackedBytes: paramBytes(r.vars) + prof.peakBytes - start,
@@ -190,6 +199,8 @@ interface RssResult {
   precision: Precision;
   rssBeforeBytes: number;
   peakRssBytes: number;
+  /** GPU backends: the peak of the GPU buffer bytes TF.js allocated. */
+  peakGpuBytes?: number;
 }
 
 /** Child mode: one precision, `steps` steps, peak RSS sampled after each. */
@@ -197,12 +208,20 @@ async function rssChild(cfg: TrainConfig, precision: Precision, steps: number): 
   const r = await runner(cfg, precision);
   const data = await batches(cfg, r.tokenizer, steps);
   const rssBefore = Deno.memoryUsage().rss;
+  const gpuBytes = gpuPeakTracker();
   let peak = rssBefore;
   for (let s = 0; s < steps; s++) {
     await step(r, cfg, data[s], s);
     peak = Math.max(peak, Deno.memoryUsage().rss);
+    gpuBytes();
   }
-  return { precision, rssBeforeBytes: rssBefore, peakRssBytes: peak };
+  const peakGpuBytes = gpuBytes();
+  return {
+    precision,
+    rssBeforeBytes: rssBefore,
+    peakRssBytes: peak,
+    ...(peakGpuBytes === undefined ? {} : { peakGpuBytes }),
+  };
 }
 
 /** Part 2: a fresh process per precision. */
@@ -210,6 +229,7 @@ async function rssBench(
   backend: string,
   dataDir: string,
   steps: number,
+  batch: number,
 ): Promise<Record<Precision, RssResult>> {
   const out = {} as Record<Precision, RssResult>;
   for (const p of ["fp32", "fp16"] as const) {
@@ -226,6 +246,8 @@ async function rssBench(
         backend,
         "--data-dir",
         dataDir,
+        "--batch",
+        String(batch),
       ],
       stdout: "piped",
       stderr: "inherit",
@@ -306,8 +328,9 @@ if (import.meta.main) {
       "rss-steps": { type: "string" },
       "train-steps": { type: "string" },
       "eval-steps": { type: "string" },
+      batch: { type: "string" },
       "data-dir": { type: "string" },
-      out: { type: "string", default: "results/bench" },
+      out: { type: "string" },
       child: { type: "string" },
     }, USAGE);
     // Every numeric flag is checked before any work starts.
@@ -315,18 +338,25 @@ if (import.meta.main) {
     const steps = positiveInt(values.steps as string | undefined, "steps", 6);
     const trainSteps = nonNegativeInt(values["train-steps"] as string | undefined, "train-steps", 50);
     const evalSteps = positiveInt(values["eval-steps"] as string | undefined, "eval-steps", 25);
+    const batchFlag = values.batch === undefined
+      ? undefined
+      : positiveInt(values.batch as string, "batch", 64);
     if (values.child !== undefined && values.child !== "fp32" && values.child !== "fp16") {
       throw new InputError(`--child must be fp32 or fp16, got '${values.child}'`);
     }
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const backend = await useBackend(parseBackend(values.backend as string));
-    const cfg = await benchConfig(dataDir);
+    const base = await benchConfig(dataDir);
+    const cfg: TrainConfig = batchFlag === undefined ? base : { ...base, batchSize: batchFlag };
     if (values.child) {
       const p = values.child as Precision;
       console.log(JSON.stringify(await rssChild(cfg, p, rssSteps)));
       return;
     }
-    const outDir = (values.out as string).replace(/\/+$/, "");
+    const adapter = backend === "webgpu" ? await webgpuAdapterInfo() : undefined;
+    const outDir = ((values.out as string | undefined) ?? benchRecordDir("results/bench", adapter))
+      .replace(/\/+$/, "");
+    if (adapter) console.error(adapterLine(adapter));
     console.error(
       `fp16 bench: preset ${cfg.preset}, backend ${backend}, batch ${cfg.batchSize} pairs, max length ${cfg.maxSeqLength}`,
     );
@@ -334,7 +364,7 @@ if (import.meta.main) {
     console.error(`[1/3] step speed and tracked memory (${steps} timed steps each, alternating)`);
     const sb = await stepBench(cfg, steps);
     console.error(`[2/3] peak RSS (a fresh process per precision, ${rssSteps} steps each)`);
-    const rss = await rssBench(backend, dataDir, rssSteps);
+    const rss = await rssBench(backend, dataDir, rssSteps, cfg.batchSize);
     let tb: Record<Precision, TrainBench> | undefined;
     if (trainSteps > 0) {
       console.error(`[3/3] short training runs (${trainSteps} steps, STS-B dev every ${evalSteps})`);
@@ -347,6 +377,12 @@ if (import.meta.main) {
         sb.fp32.stepsPerSecond.toFixed(3),
         sb.fp16.stepsPerSecond.toFixed(3),
         ratio(sb.fp16.stepsPerSecond, sb.fp32.stepsPerSecond),
+      ],
+      [
+        "first step s (warm-up; on webgpu it compiles the shaders)",
+        (sb.fp32.firstStepMs / 1000).toFixed(1),
+        (sb.fp16.firstStepMs / 1000).toFixed(1),
+        ratio(sb.fp16.firstStepMs, sb.fp32.firstStepMs),
       ],
       [
         "peak tracked tensor MiB (weights + step)",
@@ -367,6 +403,14 @@ if (import.meta.main) {
         ratio(rss.fp16.peakRssBytes, rss.fp32.peakRssBytes),
       ],
     ];
+    if (rss.fp32.peakGpuBytes !== undefined && rss.fp16.peakGpuBytes !== undefined) {
+      rows.push([
+        "peak GPU buffer MiB (fresh process)",
+        MB(rss.fp32.peakGpuBytes),
+        MB(rss.fp16.peakGpuBytes),
+        ratio(rss.fp16.peakGpuBytes, rss.fp32.peakGpuBytes),
+      ]);
+    }
     if (tb) {
       rows.push(
         [
@@ -389,6 +433,7 @@ if (import.meta.main) {
       ...rows.map((r) => `| ${r.join(" | ")} |`),
     ].join("\n");
     console.log(table);
+    if (adapter) console.log(adapterLine(adapter));
     if (tb) {
       console.log(
         `fp16 run: ${tb.fp16.skippedSteps} skipped steps, final loss scale ${tb.fp16.finalLossScale}`,
@@ -403,7 +448,17 @@ if (import.meta.main) {
       deno: Deno.version.deno,
       cpus: navigator.hardwareConcurrency,
       loadavg: Deno.loadavg(),
-      gpu: "none (CPU-only machine)",
+      gpu: adapter
+        ? `${adapter.description}${adapter.isFallbackAdapter ? " (software adapter, Mesa lavapipe)" : ""}`
+        : "none (CPU-only machine)",
+      ...(adapter
+        ? {
+          adapter,
+          note: adapter.isFallbackAdapter
+            ? "software WebGPU adapter (Mesa lavapipe): correctness only, not GPU speed"
+            : "hardware WebGPU adapter",
+        }
+        : {}),
       preset: cfg.preset,
       model: cfg.randomInit ?? cfg.modelDir,
       batchSize: cfg.batchSize,

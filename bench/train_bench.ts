@@ -13,12 +13,17 @@
  * of each PyTorch child (the order rotates per round), and likewise for encoding. Each side's median
  * over the rounds is reported, PyTorch's as the better of its thread counts; the ratio is
  * PyTorch's median time over ours (> 1: we are faster). Only one child computes at a time.
- * Prints a table and writes a record to `results/bench/<timestamp>.json` with every timing.
+ * Prints a table and writes a record to `results/bench/<timestamp>.json` with every timing; a run with a
+ * webgpu backend writes it to `results/bench/webgpu/` instead, or to `results/bench/webgpu-software/`
+ * when the adapter is a software one (Mesa lavapipe: correctness only, its timings are no GPU speed;
+ * docs/GPU.md), so that README's CPU table never shows them. On webgpu the table adds the peak GPU
+ * buffer bytes, and FP16/FP32 ratios follow it for each `X` / `X-fp16` pair.
  *
  * Flags: `--configs tiny,mini,small,base` `--backends cpu,wasm` (also `webgpu`; suffix `-fp16` or `-bf16` for half Linear and
  * attention matmuls (fp16 with loss scaling), e.g. `webgpu,webgpu-fp16,cpu-bf16`; on webgpu the table adds the GPU buffer bytes TF.js
  * allocated, its pool's high-water mark) `--steps 6` (timed rounds) `--warmup 2`
- * `--encode-batches 20` `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
+ * `--encode-batches 20` `--batch 64` (sentences per step and per encode; fewer only with `--no-torch`,
+ * e.g. on lavapipe) `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
  * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our
  * last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every child, ours and
  * PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not recognise; the
@@ -47,11 +52,22 @@ import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
 import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { peersFor } from "../lib/results/bench_table.ts";
-import { BATCH, benchBatch, bertConfig, CONFIGS, gpuPeakTracker, SEQ } from "./_configs.ts";
+import {
+  type AdapterInfo,
+  adapterLine,
+  BATCH,
+  benchBatch,
+  benchRecordDir,
+  bertConfig,
+  CONFIGS,
+  gpuPeakTracker,
+  SEQ,
+  webgpuAdapterInfo,
+} from "./_configs.ts";
 
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]
-       [--steps N] [--warmup N] [--encode-batches N] [--max-grad-norm X] [--torch-threads best|N]
+       [--steps N] [--warmup N] [--encode-batches N] [--batch N] [--max-grad-norm X] [--torch-threads best|N]
        [--no-torch] [--profile] [--openblas-coretype NAME]`;
 
 function isGpt2(name: string): boolean {
@@ -86,6 +102,8 @@ interface SideResult {
   label: string;
   trainS: number[];
   trainCpuS: number[];
+  /** Warm-up step times (the first includes shader compilation on webgpu). */
+  warmupS?: number[];
   encodeS: number[];
   peakRssBytes?: number;
   /** webgpu: GPU buffer bytes allocated by TF.js (its pool keeps them: the high-water mark). */
@@ -117,13 +135,19 @@ function peakRss(): number {
 }
 
 /** Our side of the protocol (see the module doc): build the model, then answer commands on stdin. */
-async function serveChild(config: string, backend: string, maxGradNorm: number): Promise<void> {
+async function serveChild(
+  config: string,
+  backend: string,
+  maxGradNorm: number,
+  sentences: number,
+): Promise<void> {
   const say = (o: unknown) => console.log(JSON.stringify(o));
   let sm: SimcseModel;
   let vars: Map<string, tf.Variable>;
   const opt = new AdamW({ weightDecay: 0 });
-  const batch = benchBatch();
+  const batch = benchBatch(sentences);
   let blas: string | undefined;
+  let adapter: AdapterInfo | undefined;
   // Suffixes: "-ckpt" activation checkpointing; "-fp16" fp16 Linear/attention matmuls with loss scaling;
   // "-bf16" bf16 ones (no scaling).
   const precision = /-fp16\b/.test(backend) ? "fp16" : /-bf16\b/.test(backend) ? "bf16" : "fp32";
@@ -132,6 +156,7 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
   try {
     const checkpointLayers = /-ckpt\b/.test(backend); // "cpu-ckpt": the cpu backend with activation checkpointing
     await useBackend(backend.replace(/(-ckpt|-fp16|-bf16)+$/, "") as BackendName);
+    if (backend.startsWith("webgpu")) adapter = await webgpuAdapterInfo();
     const acc = cpuAcceleration();
     if (backend.startsWith("cpu")) {
       blas = acc?.blas ? `${acc.blas.config} (core ${acc.blas.corename})` : `none: ${acc?.blasReason}`;
@@ -154,11 +179,11 @@ async function serveChild(config: string, backend: string, maxGradNorm: number):
     say({ error: e instanceof Error ? e.message.split("\n")[0] : String(e) });
     return;
   }
-  say({ ready: true, blas });
+  say({ ready: true, blas, adapter });
   const enc = {
-    inputIds: tf.tensor2d(batch.inputIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
-    attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
-    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
+    inputIds: tf.tensor2d(batch.inputIds.subarray(0, sentences * SEQ), [sentences, SEQ], "int32"),
+    attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, sentences * SEQ), [sentences, SEQ], "int32"),
+    tokenTypeIds: tf.tensor2d(batch.tokenTypeIds.subarray(0, sentences * SEQ), [sentences, SEQ], "int32"),
   };
   let step = 0;
   for await (const line of Deno.stdin.readable.pipeThrough(new TextDecoderStream()).pipeThrough(lines())) {
@@ -286,7 +311,10 @@ class Peer {
       await this.fail(r);
       return false;
     }
-    if (!record) return true;
+    if (!record) {
+      if (typeof r.train_s === "number") (this.result.warmupS ??= []).push(r.train_s);
+      return true;
+    }
     if (typeof r.train_s === "number") {
       this.result.trainS.push(r.train_s);
       this.result.trainCpuS.push(r.cpu_s as number);
@@ -357,8 +385,8 @@ function bestOf(sides: SideResult[], key: "trainS" | "encodeS"): SideResult | un
 
 async function main(args: string[]): Promise<void> {
   if (args[0] === "--child") {
-    const [, config, backend, maxGradNorm] = args;
-    await serveChild(config, backend, Number(maxGradNorm));
+    const [, config, backend, maxGradNorm, sentences] = args;
+    await serveChild(config, backend, Number(maxGradNorm), Number(sentences ?? BATCH));
     return;
   }
   const { values, positionals } = parseFlags(args, {
@@ -367,6 +395,7 @@ async function main(args: string[]): Promise<void> {
     steps: { type: "string" },
     warmup: { type: "string" },
     "encode-batches": { type: "string" },
+    batch: { type: "string" },
     "max-grad-norm": { type: "string" },
     "torch-threads": { type: "string", default: "best" },
     "torch-precisions": { type: "string", default: "fp32" },
@@ -384,6 +413,12 @@ async function main(args: string[]): Promise<void> {
   const steps = positiveInt(values.steps as string | undefined, "steps", 6);
   const warmup = nonNegativeInt(values.warmup as string | undefined, "warmup", 2);
   const encodeBatches = positiveInt(values["encode-batches"] as string | undefined, "encode-batches", 20);
+  const sentences = positiveInt(values.batch as string | undefined, "batch", BATCH);
+  if (sentences !== BATCH && !values["no-torch"]) {
+    throw new InputError(
+      `--batch ${sentences}: PyTorch's side (reference/bench_torch.py) times ${BATCH} sentences; add --no-torch`,
+    );
+  }
   const maxGradNorm = numberFlag(values["max-grad-norm"] as string | undefined, "max-grad-norm", 1, {
     min: 0,
   });
@@ -448,7 +483,17 @@ async function main(args: string[]): Promise<void> {
     for (const backend of backends) {
       const with_ = torch.map((t) => t.result.label).join(", ") || "nothing";
       console.error(`[bench] ${config}: ${backend} interleaved with ${with_} ...`);
-      const cmd = [Deno.execPath(), "run", "-A", self, "--child", config, backend, String(maxGradNorm)];
+      const cmd = [
+        Deno.execPath(),
+        "run",
+        "-A",
+        self,
+        "--child",
+        config,
+        backend,
+        String(maxGradNorm),
+        String(sentences),
+      ];
       const p = new Peer(backend, cmd, env);
       if (await p.start()) {
         // PyTorch keeps running for every backend (its rounds pool across them); it warms up once.
@@ -495,7 +540,7 @@ async function main(args: string[]): Promise<void> {
       lines.push(
         `| ${r.config} | ${o.label} | ${fmt(1 / ts, 3)} (${fmt(median(o.trainCpuS))}) | ${
           fmt(1 / tTrain, 3)
-        } (${fmt(tCpu)}) | ${fmt(tTrain / ts)} | ${fmt(BATCH / es, 0)} | ${fmt(BATCH / tEnc, 0)} | ${
+        } (${fmt(tCpu)}) | ${fmt(tTrain / ts)} | ${fmt(sentences / es, 0)} | ${fmt(sentences / tEnc, 0)} | ${
           fmt(tEnc / es)
         } | ${fmt((o.peakRssBytes ?? NaN) / 2 ** 30)} | ${fmt(tRss / 2 ** 30)} | ${
           o.peakGpuBytes === undefined ? "" : fmt(o.peakGpuBytes / 2 ** 30, 3)
@@ -510,16 +555,34 @@ async function main(args: string[]): Promise<void> {
       return "";
     }
   })();
-  const header = `SimCSE step: ${BATCH} sentences = ${2 * BATCH} sequences x ${SEQ} tokens, fp32, ` +
-    (maxGradNorm > 0 ? `clipping at ${maxGradNorm}` : "no clipping") + `; encode: ${BATCH} sentences. ` +
+  const adapter = rows.flatMap((r) => r.ours).map((o) => o.info?.adapter as AdapterInfo | undefined)
+    .find((a) => a);
+  const header = `SimCSE step: ${sentences} sentences = ${2 * sentences} sequences x ${SEQ} tokens, fp32, ` +
+    (maxGradNorm > 0 ? `clipping at ${maxGradNorm}` : "no clipping") + `; encode: ${sentences} sentences. ` +
     `Median of ${steps} interleaved timed rounds after ${warmup} warm-up steps (encode: ${encodeBatches} rounds); ` +
-    `PyTorch: the better of ${torchThreads.map((t) => t || "default").join(" and ")} threads. ` +
+    (hasTorch
+      ? `PyTorch: the better of ${torchThreads.map((t) => t || "default").join(" and ")} threads. `
+      : "PyTorch: not run. ") +
     `CPU: ${cpuModel} x ${navigator.hardwareConcurrency}; load average ${
       load0.map((x) => x.toFixed(1)).join("/")
     } at start, ${load1.map((x) => x.toFixed(1)).join("/")} at end` +
-    (coretype ? `; OPENBLAS_CORETYPE=${coretype} for ours and PyTorch` : "");
+    (coretype ? `; OPENBLAS_CORETYPE=${coretype} for ours and PyTorch` : "") +
+    (adapter ? `. ${adapterLine(adapter)}` : "");
   console.log(header);
   console.log(lines.join("\n"));
+  const ratios = fp16Ratios(rows);
+  for (const r of ratios) console.log(r);
+  for (const r of rows) {
+    for (const o of r.ours) {
+      if (o.warmupS?.length) {
+        console.log(
+          `${r.config}/${o.label} warm-up steps (the first compiles the shaders on webgpu): ${
+            o.warmupS.map((t) => fmt(t, 1)).join(", ")
+          } s; timed median ${fmt(median(o.trainS), 1)} s`,
+        );
+      }
+    }
+  }
   for (const r of rows) {
     for (const t of r.torch) if (t.error) console.log(`${r.config}/${t.label} failed: ${t.error}`);
     for (const o of r.ours) {
@@ -538,9 +601,9 @@ async function main(args: string[]): Promise<void> {
     }
   }
   const stamp = started.toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
-  const dir = new URL("../results/bench/", import.meta.url).pathname;
+  const dir = benchRecordDir(new URL("../results/bench/", import.meta.url).pathname, adapter);
   await Deno.mkdir(dir, { recursive: true });
-  const path = `${dir}${stamp}.json`;
+  const path = `${dir}/${stamp}.json`;
   await writeFileAtomic(
     path,
     JSON.stringify(
@@ -549,7 +612,17 @@ async function main(args: string[]): Promise<void> {
         command: ["deno", "task", "bench", ...args].join(" "),
         method: "interleaved",
         header,
+        ...(adapter
+          ? {
+            adapter,
+            note: adapter.isFallbackAdapter
+              ? "software WebGPU adapter (Mesa lavapipe): correctness only, not GPU speed"
+              : "hardware WebGPU adapter",
+          }
+          : {}),
+        sentences,
         table: lines,
+        fp16Ratios: ratios,
         rows,
       },
       null,
@@ -557,6 +630,29 @@ async function main(args: string[]): Promise<void> {
     ) + "\n",
   );
   console.log(`record: ${path}`);
+}
+
+/** "config: X-fp16 / X: steps/s ×r, peak GPU buffers ×r" for every backend measured in both precisions. */
+function fp16Ratios(rows: { config: string; ours: SideResult[] }[]): string[] {
+  const out: string[] = [];
+  for (const r of rows) {
+    for (const h of r.ours) {
+      const f = r.ours.find((o) => o.label === h.label.replace(/-fp16\b/, ""));
+      if (!/-fp16\b/.test(h.label) || !f || f === h || h.error || f.error) continue;
+      const speed = median(f.trainS) / median(h.trainS);
+      const mem = h.peakGpuBytes !== undefined && f.peakGpuBytes
+        ? ` peak GPU buffers ×${fmt(h.peakGpuBytes / f.peakGpuBytes, 3)} (${
+          fmt(h.peakGpuBytes / 2 ** 20, 1)
+        } vs ${fmt(f.peakGpuBytes / 2 ** 20, 1)} MiB)`
+        : "";
+      out.push(
+        `${r.config}: ${h.label} / ${f.label}: steps/s ×${fmt(speed, 3)} (${
+          fmt(1 / median(h.trainS), 3)
+        } vs ${fmt(1 / median(f.trainS), 3)}),${mem}`,
+      );
+    }
+  }
+  return out;
 }
 
 if (import.meta.main) await cliMain(() => main(Deno.args));

@@ -19,7 +19,7 @@ import { InputError } from "../runtime/errors.ts";
 import { registerWasmKernels } from "./wasm_unsorted_segment_sum.ts";
 import { accelerateCpuBackend } from "./cpu_accel.ts";
 import { loadBlas } from "./cpu_blas.ts";
-import { registerWebgpuDropout } from "./webgpu/dropout.ts";
+import { registerWebgpuKernels } from "./webgpu/register.ts";
 import { requestWebgpuDevice } from "./webgpu/f16_device.ts";
 
 /** Every `--backend` value {@link useBackend} accepts, `auto` first (the module doc says what each is). */
@@ -125,7 +125,7 @@ async function tryWebgpu(requireHardware: boolean): Promise<boolean> {
     const webgpu = await import("@tensorflow/tfjs-backend-webgpu");
     registerWebgpuWithF16(webgpu.WebGPUBackend);
     if (!(await tf.setBackend("webgpu"))) return false;
-    registerWebgpuDropout(); // the fused dropout's hash masks as WGSL kernels
+    registerWebgpuKernels(); // the fused dropout and layer kernels as WGSL (webgpu/register.ts)
     return true;
   } catch {
     return false;

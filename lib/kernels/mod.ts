@@ -37,4 +37,5 @@ export {
   webgpuMatMul,
 } from "./webgpu/matmul.ts";
 export { setWebgpuF16, webgpuF16Support } from "./webgpu/f16_device.ts";
+export { type AdamWScalars, webgpuAdamW } from "./webgpu/adamw.ts";
 export { FUSED_KERNELS, type HeadDims, type HeadMatMulAttrs } from "./kernel_names.ts";

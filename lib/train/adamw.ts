@@ -16,7 +16,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { exclusiveFloat32, nativeKernels, peekFloat32 } from "../kernels/mod.ts";
+import { exclusiveFloat32, nativeKernels, peekFloat32, webgpuAdamW } from "../kernels/mod.ts";
 
 export interface AdamWOptions {
   beta1?: number;
@@ -79,30 +79,6 @@ export class AdamW {
   }
 
   /**
-   * {@link step} for backends that cannot read synchronously. On webgpu the update runs on the device
-   * ({@link stepOnDevice}, nothing read back); elsewhere gradients and parameters are read in one
-   * asynchronous batch, updated with the same float32 arithmetic as {@link step}, and written back.
-   */
-  async stepAsync(
-    params: Map<string, tf.Variable>,
-    grads: Map<string, tf.Tensor>,
-    lr: number,
-    gradScale = 1,
-  ): Promise<void> {
-    if (tf.getBackend() === "webgpu") return this.stepOnDevice(params, grads, lr, gradScale);
-    const names = [...params.keys()].filter((n) => grads.has(n));
-    const read = await Promise.all(
-      names.flatMap((n) => [grads.get(n)!.data(), params.get(n)!.data()]),
-    ) as Float32Array[];
-    const gv = new Map<string, Float32Array>(), pv = new Map<string, Float32Array>();
-    names.forEach((n, i) => {
-      gv.set(n, read[2 * i]);
-      pv.set(n, read[2 * i + 1]);
-    });
-    this.stepValues(params, gv, pv, lr, gradScale);
-  }
-
-  /**
    * One update from values already on the host: `gradValues` and `paramValues` by name (the latter
    * are updated in place, then written into the variables). Same arithmetic as {@link step}.
    */
@@ -124,10 +100,12 @@ export class AdamW {
   }
 
   /**
-   * One update with tensor ops on the backend, the moments kept there as tensors (GPU backends: no
-   * gradient, parameter or moment leaves the device). Float32 arithmetic, the formula of {@link step};
-   * the last bits can differ from it (operation order). Moments restored by {@link load} are uploaded
-   * on first use; {@link stateAsync} reads them back for a checkpoint.
+   * One update on the device, the moments kept there as tensors (GPU backends: no gradient, parameter
+   * or moment leaves the device). On webgpu each parameter is ONE WGSL dispatch that updates the
+   * parameter and both moments in place (`webgpuAdamW`, `lib/kernels/webgpu/adamw.ts`); elsewhere
+   * TF.js ops compute the same. Float32 arithmetic, the formula of {@link step}; the last bits can
+   * differ from it (operation order). Moments restored by {@link load} are uploaded on first use;
+   * {@link stateAsync} reads them back for a checkpoint.
    */
   stepOnDevice(
     params: Map<string, tf.Variable>,
@@ -138,6 +116,7 @@ export class AdamW {
     const stepSize = this.begin(lr);
     const { beta1: b1, beta2: b2, eps } = this;
     const gs = Math.fround(gradScale);
+    const webgpu = tf.getBackend() === "webgpu";
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
@@ -148,8 +127,14 @@ export class AdamW {
         v = hv ? tf.tensor(hv, p.shape, "float32") : tf.zeros(p.shape, "float32");
         this.m.delete(name);
         this.v.delete(name);
+        this.mDevice.set(name, m);
+        this.vDevice.set(name, v);
       }
       const decay = noDecay(name) ? 0 : lr * this.weightDecay;
+      if (webgpu) {
+        webgpuAdamW(p, g, m, v, { beta1: b1, beta2: b2, eps, stepSize, decay, gradScale: gs });
+        continue;
+      }
       const [m2, v2, p2] = tf.tidy(() => {
         const gi = gs === 1 ? g : tf.mul(g, gs);
         const mi = tf.add(tf.mul(m!, b1), tf.mul(gi, 1 - b1));

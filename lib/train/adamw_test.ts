@@ -4,6 +4,7 @@ import { useBackend } from "../kernels/backend.ts";
 import { setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
 import { AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
 import { reportSkip, requireTool } from "../../testing/tools.ts";
+import { skipBackend } from "../../testing/backends.ts";
 
 const cSkip = await requireTool("cc");
 const hasC = cSkip === null;
@@ -62,4 +63,67 @@ Deno.test("AdamW and the gradient norm read cpu gradients in place: the buffers 
   g.dispose();
   assert.equal(cpuPoolStats().released, 1, "the gradient's buffer was recycled, not read out");
   p.dispose();
+});
+
+Deno.test({
+  name:
+    "AdamW on webgpu: a WGSL kernel per parameter (no TF.js kernel) updates p, m, v in place; 3 steps (bias correction, clip factor, decay / no-decay) match float64 HF AdamW",
+  ignore: skipBackend("webgpu"),
+  fn: async () => {
+    await useBackend("webgpu");
+    const lr = 1e-2, wd = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const p0 = { w: [1, -2, 0.5, 3e-3], "x.bias": [0.25, -0.75, 2, -1e-3] };
+    const gs = [[0.5, -3, 1e-3, 2], [-0.25, 1, 4e-3, -1], [0.125, 0.5, -2e-3, 0.75]];
+    const scales = [1, 0.37, 1]; // the second step is clipped
+    const w0 = tf.tensor1d(p0.w), w = tf.variable(w0);
+    w0.dispose(); // as the models make their variables: the variable's buffer is its own
+    const init = tf.tensor1d(p0["x.bias"]);
+    const bias = tf.variable(init); // shares its buffer with `init`: updated into a new buffer, not in place
+    const params = new Map([["w", w], ["x.bias", bias]]);
+    const wId = w.dataId;
+    const opt = new AdamW({ weightDecay: wd });
+    for (let s = 0; s < 3; s++) {
+      const grads = new Map([["w", tf.tensor1d(gs[s])], ["x.bias", tf.tensor1d(gs[s].map((g) => -g))]]);
+      const prof = await tf.profile(() => opt.stepOnDevice(params, grads, lr, scales[s]));
+      assert.deepEqual(
+        prof.kernelNames.filter((k) => k),
+        [],
+        "no TF.js kernel: the update is the WGSL kernel",
+      );
+      tf.dispose([...grads.values()]);
+    }
+    assert.equal(w.dataId, wId, "an exclusive parameter is updated in its own buffer");
+    assert.deepEqual(
+      Array.from(await init.data()),
+      p0["x.bias"].map(Math.fround),
+      "a shared buffer is not written",
+    );
+    // float64 HF AdamW: g' = fround(g·scale); m, v; p -= lr·√(1−β2^t)/(1−β1^t)·m/(√v + ε); p -= lr·wd·p
+    const state = await opt.stateAsync();
+    for (const [name, sign, decay] of [["w", 1, lr * wd], ["x.bias", -1, 0]] as const) {
+      const p = [...p0[name]], m = [0, 0, 0, 0], v = [0, 0, 0, 0];
+      for (let t = 1; t <= 3; t++) {
+        const step = lr * Math.sqrt(1 - b2 ** t) / (1 - b1 ** t);
+        for (let i = 0; i < 4; i++) {
+          const g = Math.fround(Math.fround(sign * gs[t - 1][i]) * Math.fround(scales[t - 1]));
+          m[i] = b1 * m[i] + (1 - b1) * g;
+          v[i] = b2 * v[i] + (1 - b2) * g * g;
+          p[i] -= step * m[i] / (Math.sqrt(v[i]) + eps);
+          p[i] -= decay * p[i];
+        }
+      }
+      const got = await params.get(name)!.data();
+      for (let i = 0; i < 4; i++) {
+        assert(
+          Math.abs(got[i] - p[i]) <= 1e-7 * Math.max(1, Math.abs(p[i])),
+          `${name}[${i}]: ${got[i]} vs ${p[i]}`,
+        );
+        assert(Math.abs(state.m[name][i] - m[i]) <= 1e-6 * Math.abs(m[i]) + 1e-12, `m ${name}[${i}]`);
+        assert(Math.abs(state.v[name][i] - v[i]) <= 1e-6 * Math.abs(v[i]) + 1e-15, `v ${name}[${i}]`);
+      }
+    }
+    assert.equal(state.step, 3);
+    opt.dispose();
+    tf.dispose([w, bias, init]);
+  },
 });

@@ -154,8 +154,19 @@ for (const backend of TEST_BACKENDS) {
       const scale = clipFactor(norm, 1.0);
       if (!(scale < 1)) throw new Error(`the fixture's gradients should need clipping (norm ${norm})`);
       const opt = new AdamW({ weightDecay: fx.optimizer!.weight_decay });
+      // As trainStep: cpu in place, webgpu on the device (one WGSL dispatch per parameter), wasm from
+      // one asynchronous read of gradients and parameters.
       if (backend === "cpu") opt.step(vars, grads, fx.optimizer!.lr, scale);
-      else await opt.stepAsync(vars, grads, fx.optimizer!.lr, scale);
+      else if (backend === "webgpu") opt.stepOnDevice(vars, grads, fx.optimizer!.lr, scale);
+      else {
+        const names = [...grads.keys()];
+        const read = await Promise.all(
+          names.flatMap((n) => [grads.get(n)!.data(), vars.get(n)!.data()]),
+        ) as Float32Array[];
+        const gv = new Map(names.map((n, i) => [n, read[2 * i]]));
+        const pv = new Map(names.map((n, i) => [n, read[2 * i + 1]]));
+        opt.stepValues(vars, gv, pv, fx.optimizer!.lr, scale);
+      }
       for (const [name, want] of Object.entries(fx.params_after_step!)) {
         const got = await asHf(name, vars.get(name)!);
         // Absolute 1e-5 (floor = 1 / max|param|): the fixture's float32-vs-float64 spread is 4.4e-6.
