@@ -63,6 +63,18 @@ export function exclusiveFloat32(t: tf.Tensor): Float32Array | null {
 }
 
 /**
+ * The Int32Array behind an int32 cpu-backend tensor, for reading only, without taking it out of the
+ * pool's reach (as {@link peekFloat32}); null on other backends or dtypes.
+ */
+export function peekInt32(t: tf.Tensor): Int32Array | null {
+  if (tf.getBackend() !== "cpu" || t.dtype !== "int32" || t.isDisposed) return null;
+  const b = cpuBackend();
+  if (!b.data.has(t.dataId)) return null;
+  const v = b.data.get(t.dataId).values;
+  return v instanceof Int32Array ? v : null;
+}
+
+/**
  * The Float32Array behind a cpu-backend tensor, WITHOUT taking it out of the pool's reach: for
  * synchronous use only (read it, or write it when `forWrite`, then drop the reference before the
  * tensor can be disposed). With `forWrite` it is returned only when this tensor is the data's sole
@@ -80,8 +92,10 @@ export function peekFloat32(t: tf.Tensor, forWrite = false): Float32Array | null
 
 const MIN_POOLED = 4096; // smaller arrays are cheap to allocate
 
-type Pooled = Float32Array | Uint8Array;
-const free = new Map<number, Pooled[]>(); // key: element count, negated for Uint8Array
+type Pooled = Float32Array | Uint8Array | Int32Array;
+// Free memory is kept as ArrayBuffers keyed by byte length, so that any typed array of that size can
+// reuse it (the 16-bit ops' int32 code words and float32 arrays of the same bytes share one list).
+const free = new Map<number, ArrayBuffer[]>();
 let freeBytes = 0;
 let maxFreeBytes = 0;
 const fresh = new WeakSet<ArrayBuffer>(); // allocated here, not yet stored in the backend
@@ -89,22 +103,20 @@ const owned = new WeakSet<ArrayBuffer>(); // stored in exactly one backend entry
 let installed = false;
 let stats = { allocs: 0, reused: 0, released: 0 };
 
-const keyOf = (a: Pooled) => (a instanceof Uint8Array ? -a.length : a.length);
-
-function alloc<T extends Pooled>(n: number, key: number, make: (n: number) => T): T {
-  if (!installed || n < MIN_POOLED) return make(n);
+function alloc<T extends Pooled>(n: number, bytesPer: number, make: (b: ArrayBuffer) => T): T {
+  if (!installed || n < MIN_POOLED) return make(new ArrayBuffer(n * bytesPer));
   stats.allocs++;
-  const list = free.get(key);
+  const list = free.get(n * bytesPer);
   if (list && list.length > 0) {
-    const a = list.pop()! as T;
-    freeBytes -= a.byteLength;
-    fresh.add(a.buffer as ArrayBuffer);
+    const buf = list.pop()!;
+    freeBytes -= buf.byteLength;
+    fresh.add(buf);
     stats.reused++;
-    return a;
+    return make(buf);
   }
-  const a = make(n);
-  fresh.add(a.buffer as ArrayBuffer);
-  return a;
+  const buf = new ArrayBuffer(n * bytesPer);
+  fresh.add(buf);
+  return make(buf);
 }
 
 /**
@@ -112,15 +124,23 @@ function alloc<T extends Pooled>(n: number, key: number, make: (n: number) => T)
  * one is free). Write every element before storing it with `makeTensorInfo`.
  */
 export function allocFloat32(n: number): Float32Array {
-  return alloc(n, n, (k) => new Float32Array(k));
+  return alloc(n, 4, (b) => new Float32Array(b));
 }
 
 /** A Uint8Array (e.g. a "bool" mask tensor's storage) of `n` elements, on the same terms as {@link allocFloat32}. */
 export function allocUint8(n: number): Uint8Array {
-  return alloc(n, -n, (k) => new Uint8Array(k));
+  return alloc(n, 1, (b) => new Uint8Array(b));
 }
 
-/** Give back a scratch array from {@link allocFloat32} / {@link allocUint8} that was never stored in a tensor. */
+/**
+ * An Int32Array of `n` elements (e.g. the storage of 16-bit codes packed in pairs), on the same terms
+ * as {@link allocFloat32}.
+ */
+export function allocInt32(n: number): Int32Array {
+  return alloc(n, 4, (b) => new Int32Array(b));
+}
+
+/** Give back a scratch array from {@link allocFloat32} / {@link allocUint8} / {@link allocInt32} that was never stored in a tensor. */
 export function releaseFloat32(a: Pooled): void {
   const buf = a.buffer as ArrayBuffer;
   if (!installed || !fresh.has(buf) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength) return;
@@ -129,12 +149,12 @@ export function releaseFloat32(a: Pooled): void {
 }
 
 function pushFree(a: Pooled): void {
-  if (freeBytes + a.byteLength > maxFreeBytes) return; // over the cap: let GC have it
-  const key = keyOf(a);
-  let list = free.get(key);
-  if (!list) free.set(key, list = []);
-  list.push(a);
-  freeBytes += a.byteLength;
+  const buf = a.buffer as ArrayBuffer;
+  if (freeBytes + buf.byteLength > maxFreeBytes) return; // over the cap: let GC have it
+  let list = free.get(buf.byteLength);
+  if (!list) free.set(buf.byteLength, list = []);
+  list.push(buf);
+  freeBytes += buf.byteLength;
   stats.released++;
 }
 
@@ -182,7 +202,10 @@ export function installCpuPool(maxFreeMB?: number): void {
     const done = disposeData(dataId, force);
     if (entry && !b.data.has(dataId)) {
       const v = entry.values;
-      if ((v instanceof Float32Array || v instanceof Uint8Array) && owned.has(v.buffer as ArrayBuffer)) {
+      if (
+        (v instanceof Float32Array || v instanceof Uint8Array || v instanceof Int32Array) &&
+        owned.has(v.buffer as ArrayBuffer)
+      ) {
         owned.delete(v.buffer as ArrayBuffer);
         pushFree(v);
       }

@@ -8,7 +8,14 @@
  */
 export { cpuAcceleration } from "./cpu_accel.ts";
 export { blasInfo, loadBlas, setBlasThreads } from "./cpu_blas.ts";
-export { allocFloat32, exclusiveFloat32, peekFloat32, releaseFloat32 } from "./cpu_pool.ts";
+export {
+  allocFloat32,
+  allocInt32,
+  exclusiveFloat32,
+  peekFloat32,
+  peekInt32,
+  releaseFloat32,
+} from "./cpu_pool.ts";
 export {
   cacheDir,
   loadNativeKernels,

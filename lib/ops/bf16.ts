@@ -28,7 +28,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { packHalfFast, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
+import { packHalfFast, peekInt32, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
 import {
   BF16_MAX,
   BF16_MIN_NORMAL,
@@ -96,7 +96,7 @@ export function packBf16Tensor(t: tf.Tensor): tf.Tensor1D {
 
 /** The 16-bit codes inside a tensor made by `packBf16Tensor` (a view of its data; `n` codes are valid). */
 export function packedBf16Bits(packed: tf.Tensor): Uint16Array {
-  const words = packed.dataSync() as Int32Array;
+  const words = peekInt32(packed) ?? packed.dataSync() as Int32Array; // the cpu backend's own array: no copy
   return new Uint16Array(words.buffer, words.byteOffset, words.length * 2);
 }
 

@@ -36,10 +36,12 @@
 import { tf } from "../runtime/tf.ts";
 import {
   allocFloat32,
+  allocInt32,
   gemm,
   nativeKernels,
   packHalfFast,
   peekFloat32,
+  releaseFloat32,
   roundHalfFast,
   unpackHalfFast,
 } from "../kernels/mod.ts";
@@ -70,9 +72,16 @@ const packedInputs = new WeakMap<tf.Tensor, tf.Tensor>();
 /** `t` as 16-bit codes in an int32 tensor of ceil(n/2) words (rounded in C when oneDNN's shim is loaded). */
 function packTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D {
   const src = f32(t);
-  const words = new Int32Array(Math.ceil(src.length / 2));
+  const words = codeWords(src.length);
   packHalfFast(type, src, new Uint16Array(words.buffer, 0, src.length));
   return tf.tensor1d(words, "int32");
+}
+
+/** Pooled storage for n 16-bit codes in ceil(n/2) int32 words (an odd n's spare half is zero). */
+function codeWords(n: number): Int32Array {
+  const words = allocInt32(Math.ceil(n / 2));
+  if (n % 2 === 1) words[words.length - 1] = 0;
+  return words;
 }
 
 /**
@@ -134,6 +143,12 @@ function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, 
   return fmt.mark(tf.tensor(values, shape, "float32") as T);
 }
 
+/** Scratch 16-bit codes for one op, on pooled storage: give them back with `releaseFloat32(buf)`. */
+function scratchCodes(n: number): { codes: Uint16Array; buf: Int32Array } {
+  const buf = codeWords(n);
+  return { codes: new Uint16Array(buf.buffer, buf.byteOffset, n), buf };
+}
+
 const FORMAT_CODE = { bf16: 1, f16: 2 } as const;
 const ACTIVATION_CODE = { none: 0, gelu: 1, gelu_new: 2, relu: 3 } as const;
 
@@ -152,7 +167,7 @@ function linearOut(
   const k = nativeKernels();
   const n = out.length;
   if (k) {
-    const words = act !== "none" && taping ? new Int32Array(Math.ceil(n / 2)) : null;
+    const words = act !== "none" && taping ? codeWords(n) : null;
     k.halfLinearOut(
       FORMAT_CODE[fmt.type],
       ACTIVATION_CODE[act],
@@ -184,16 +199,17 @@ function linearGradIn(
   zp: tf.Tensor | undefined,
   rows: number,
   cols: number,
-): { g: Float32Array | Uint16Array; db: Float32Array } {
+): { g: Float32Array | Uint16Array; db: Float32Array; scratch?: Int32Array } {
   const k = nativeKernels();
   const n = rows * cols;
   const db = new Float32Array(cols);
   if (k) {
-    const g = new Uint16Array(n);
+    const { codes: g, buf } = scratchCodes(n);
     const z16 = zp ? packedBits(zp) : null;
     if (k.halfLinearGradIn(FORMAT_CODE[fmt.type], ACTIVATION_CODE[act], f32(dy), z16, g, db, rows, cols)) {
-      return { g, db };
+      return { g, db, scratch: buf };
     }
+    releaseFloat32(buf);
   }
   let g = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy), allocFloat32(n)); // half(dy), f32 storage
   if (zp) {
@@ -262,7 +278,7 @@ export function halfLinear(
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
-            const { g, db } = linearGradIn(fmt, act, dy, zp, N, nOut);
+            const { g, db, scratch } = linearGradIn(fmt, act, dy, zp, N, nOut);
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
             gemm({ // dx = half(g W16ᵀ)
               type,
@@ -285,6 +301,7 @@ export function halfLinear(
               b: { data: g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
+            if (scratch) releaseFloat32(scratch);
             return [
               halfTensor(fmt, dx, [N, nIn]),
               tf.tensor(dw, [nIn, nOut], "float32"),
@@ -298,22 +315,30 @@ export function halfLinear(
   return op(x, w, b) as tf.Tensor2D;
 }
 
-/** half(half(x)·scale): 16-bit codes with the C kernels, else float32 values. */
-function scaledGrad(fmt: HalfFormat, x: Float32Array, scale: number): Float32Array | Uint16Array {
+/**
+ * half(half(x)·scale): 16-bit codes on pooled storage (`buf`, to give back) with the C kernels, else
+ * float32 values.
+ */
+function scaledGrad(
+  fmt: HalfFormat,
+  x: Float32Array,
+  scale: number,
+): { g: Float32Array | Uint16Array; buf?: Int32Array } {
   const k = nativeKernels();
   if (k) {
-    const out = new Uint16Array(x.length);
-    k.halfScaledCodes(FORMAT_CODE[fmt.type], x, out, x.length, scale);
-    return out;
+    const { codes, buf } = scratchCodes(x.length);
+    k.halfScaledCodes(FORMAT_CODE[fmt.type], x, codes, x.length, scale);
+    return { g: codes, buf };
   }
   const g = fmt.round(x, new Float32Array(x.length));
   for (let i = 0; i < g.length; i++) g[i] *= scale;
-  return fmt.round(g, g);
+  return { g: fmt.round(g, g) };
 }
 
-/** The 16-bit codes of `x` in the format. */
-function halfCodes(fmt: HalfFormat, x: Float32Array): Uint16Array {
-  return packHalfFast(fmt.type, x, new Uint16Array(x.length));
+/** The 16-bit codes of `x` in the format, on pooled storage (`buf`, to give back). */
+function halfCodes(fmt: HalfFormat, x: Float32Array): { g: Uint16Array; buf: Int32Array } {
+  const { codes, buf } = scratchCodes(x.length);
+  return { g: packHalfFast(fmt.type, x, codes), buf };
 }
 
 function checkRows(x: tf.Tensor, s: HeadShape, what: string): void {
@@ -365,7 +390,7 @@ export function halfAttentionScores(
   const H = q.shape[1], dh = H / nh;
   const op = tf.customGrad(
     ((qs: tf.Tensor2D, ks: tf.Tensor2D, save: tf.GradSaveFunc) => {
-      const out = new Float32Array(B * nh * L * L);
+      const out = allocFloat32(B * nh * L * L);
       gemm({
         type: fmt.type,
         transB: true,
@@ -383,9 +408,9 @@ export function halfAttentionScores(
       return {
         value: halfTensor(fmt, out, [B, nh, L, L]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const g = scaledGrad(fmt, f32(dy), scale); // half(half(dy)·scale)
+          const { g, buf } = scaledGrad(fmt, f32(dy), scale); // half(half(dy)·scale)
           const q16 = packedBits(saved[0]), k16 = packedBits(saved[1]);
-          const dq = new Float32Array(B * L * H), dk = new Float32Array(B * L * H);
+          const dq = allocFloat32(B * L * H), dk = allocFloat32(B * L * H);
           const common = { type: fmt.type, m: L, n: dh, k: L, batch: [B, nh] as [number, number] };
           gemm({ // dQ = g K
             ...common,
@@ -402,6 +427,7 @@ export function halfAttentionScores(
             c: { ...rowsOperand(dk, shape, H), data: dk },
             roundOut: true,
           });
+          if (buf) releaseFloat32(buf);
           return [halfTensor(fmt, dq, [B * L, H]), halfTensor(fmt, dk, [B * L, H])];
         }),
       };
@@ -434,7 +460,7 @@ export function halfAttentionContext(
   const H = v.shape[1], dh = H / nh;
   const op = tf.customGrad(
     ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {
-      const out = new Float32Array(B * L * H);
+      const out = allocFloat32(B * L * H);
       gemm({
         type: fmt.type,
         m: L,
@@ -450,9 +476,9 @@ export function halfAttentionContext(
       return {
         value: halfTensor(fmt, out, [B * L, H]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const g = halfCodes(fmt, f32(dy)); // dy rounded once for both products
+          const { g, buf } = halfCodes(fmt, f32(dy)); // dy rounded once for both products
           const p16 = packedBits(saved[0]), v16 = packedBits(saved[1]);
-          const dp = new Float32Array(B * nh * L * L), dv = new Float32Array(B * L * H);
+          const dp = allocFloat32(B * nh * L * L), dv = allocFloat32(B * L * H);
           gemm({ // dP = g Vᵀ
             type: fmt.type,
             transB: true,
@@ -477,6 +503,7 @@ export function halfAttentionContext(
             c: { ...rowsOperand(dv, shape, H), data: dv },
             roundOut: true,
           });
+          releaseFloat32(buf);
           return [halfTensor(fmt, dp, [B, nh, L, L]), halfTensor(fmt, dv, [B * L, H])];
         }),
       };
