@@ -86,6 +86,17 @@ export function adapterLine(adapter: AdapterInfo): string {
       : "");
 }
 
+/** The record fields about the adapter: itself and a note on what its timings mean (none without one). */
+export function adapterFields(adapter: AdapterInfo | undefined): { adapter?: AdapterInfo; note?: string } {
+  if (!adapter) return {};
+  return {
+    adapter,
+    note: adapter.isFallbackAdapter
+      ? "software WebGPU adapter (Mesa lavapipe): correctness only, not GPU speed"
+      : "hardware WebGPU adapter",
+  };
+}
+
 /** Layers and hidden size of each benchmark config. */
 export const CONFIGS: Record<string, [number, number]> = {
   tiny: [2, 128],

@@ -57,7 +57,7 @@ import { buildModel, buildSimcse, train } from "../lib/train/run.ts";
 import { bertTinyDir, preset } from "../experiments/reproduction/config.ts";
 import { portableCommand } from "../experiments/reproduction/tables.ts";
 import { exists } from "../lib/runtime/fs.ts";
-import { adapterLine, benchRecordDir, gpuPeakTracker, webgpuAdapterInfo } from "./_configs.ts";
+import { adapterFields, adapterLine, benchRecordDir, gpuPeakTracker, webgpuAdapterInfo } from "./_configs.ts";
 
 const USAGE = `usage: deno run -A bench/fp16_bench.ts [--backend auto|tensorflow|webgpu|wasm|cpu] [--steps N]
        [--rss-steps N] [--train-steps N] [--eval-steps N] [--batch N] [--data-dir DIR] [--out DIR]`;
@@ -451,14 +451,7 @@ if (import.meta.main) {
       gpu: adapter
         ? `${adapter.description}${adapter.isFallbackAdapter ? " (software adapter, Mesa lavapipe)" : ""}`
         : "none (CPU-only machine)",
-      ...(adapter
-        ? {
-          adapter,
-          note: adapter.isFallbackAdapter
-            ? "software WebGPU adapter (Mesa lavapipe): correctness only, not GPU speed"
-            : "hardware WebGPU adapter",
-        }
-        : {}),
+      ...adapterFields(adapter),
       preset: cfg.preset,
       model: cfg.randomInit ?? cfg.modelDir,
       batchSize: cfg.batchSize,

@@ -53,6 +53,7 @@ import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } 
 import { InputError } from "../lib/runtime/errors.ts";
 import { peersFor } from "../lib/results/bench_table.ts";
 import {
+  adapterFields,
   type AdapterInfo,
   adapterLine,
   BATCH,
@@ -612,14 +613,7 @@ async function main(args: string[]): Promise<void> {
         command: ["deno", "task", "bench", ...args].join(" "),
         method: "interleaved",
         header,
-        ...(adapter
-          ? {
-            adapter,
-            note: adapter.isFallbackAdapter
-              ? "software WebGPU adapter (Mesa lavapipe): correctness only, not GPU speed"
-              : "hardware WebGPU adapter",
-          }
-          : {}),
+        ...adapterFields(adapter),
         sentences,
         table: lines,
         fp16Ratios: ratios,
