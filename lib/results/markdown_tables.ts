@@ -108,11 +108,16 @@ export function replaceRegion(text: string, content: string, file = "markdown fi
   return text.slice(0, a + BEGIN.length) + "\n" + content + "\n" + text.slice(b);
 }
 
-/** The generated region of `text` (between the markers, without them), or null when it has none. */
+/**
+ * The generated region of `text`: the lines between a `<!-- generated:begin … -->` line (whatever
+ * command it names) and {@link END}, without them; null when it has none.
+ */
 export function generatedRegion(text: string): string | null {
-  const a = text.indexOf(BEGIN), b = text.indexOf(END);
-  if (a < 0 || b < a) return null;
-  return text.slice(a + BEGIN.length, b).replace(/^\n/, "").replace(/\n$/, "");
+  const a = text.indexOf("<!-- generated:begin");
+  const from = text.indexOf("\n", a);
+  const b = text.indexOf(END, Math.max(a, 0));
+  if (a < 0 || from < 0 || b < from) return null;
+  return text.slice(from + 1, b).replace(/\n$/, "");
 }
 
 /** The generated table of a markdown file (e.g. an experiment's RESULTS.md); an error when it has none. */

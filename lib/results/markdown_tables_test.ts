@@ -59,6 +59,8 @@ Deno.test("`generatedRegion()` returns what sits between the markers, `readGener
     generatedRegion(`# T\n\n${BEGIN}\n| a |\n|---|\n| 1 |\n${END}\n\nfooter\n`),
     "| a |\n|---|\n| 1 |",
   );
+  const other = "<!-- generated:begin (deno run -A experiments/x/tables.ts; do not edit) -->";
+  deepStrictEqual(generatedRegion(`intro\n${other}\n| b |\n${END}\n`), "| b |");
   deepStrictEqual(generatedRegion("# no markers\n"), null);
   deepStrictEqual(generatedRegion(`${END}\n${BEGIN}\n`), null);
   const dir = await Deno.makeTempDir();
