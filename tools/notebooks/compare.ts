@@ -300,7 +300,20 @@ export function cleanExecuted(executed: Notebook, committed: Notebook): Notebook
   };
 }
 
-/** The text of a notebook file as written (one-space indent, as Jupyter writes, and a final newline). */
+/**
+ * The text of a notebook file as Jupyter writes it (keys sorted, one-space indent, non-ASCII kept, a
+ * final newline), so that saving it from a front end changes only what changed.
+ */
 export function serialiseNotebook(nb: Notebook): string {
-  return JSON.stringify(nb, null, 1) + "\n";
+  return JSON.stringify(sortKeys(nb), null, 1) + "\n";
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v !== null && typeof v === "object") {
+    return Object.fromEntries(
+      Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
+  }
+  return v;
 }

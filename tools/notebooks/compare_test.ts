@@ -200,4 +200,10 @@ Deno.test("cleanExecuted drops timing metadata and the kernel's metadata, keeps 
   deepStrictEqual(clean.cells[3].outputs, executed.cells[3].outputs);
   ok(!serialiseNotebook(clean).includes("iopub"));
   ok(serialiseNotebook(clean).endsWith("}\n"));
+  // as Jupyter writes it: sorted keys, one-space indent
+  const text = serialiseNotebook({ nbformat: 4, cells: [{ source: "x", cell_type: "code" }] });
+  deepStrictEqual(
+    text,
+    '{\n "cells": [\n  {\n   "cell_type": "code",\n   "source": "x"\n  }\n ],\n "nbformat": 4\n}\n',
+  );
 });
