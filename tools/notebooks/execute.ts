@@ -32,13 +32,19 @@ export interface NotebookRun {
 }
 
 const temps = new Set<string>();
+const children = new Set<Deno.ChildProcess>();
 let listening = false;
 
-/** Remove the temporary folders of runs in progress and exit 130 on Ctrl-C. */
+/** On Ctrl-C: stop the executions in progress, remove their temporary folders, exit 130. */
 function cleanUpOnInterrupt(): void {
   if (listening || Deno.build.os === "windows") return;
   listening = true;
   Deno.addSignalListener("SIGINT", () => {
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* already exited */ }
+    }
     for (const t of temps) {
       try {
         Deno.removeSync(t, { recursive: true });
@@ -54,14 +60,14 @@ export async function runNotebook(
   name: string,
   opts: { dir?: string; timeoutS?: number } = {},
 ): Promise<NotebookRun> {
-  const dir = opts.dir ?? NOTEBOOKS_DIR;
+  const dir = (opts.dir ?? NOTEBOOKS_DIR).replace(/\/$/, "");
   const committed = JSON.parse(await Deno.readTextFile(`${dir}/${name}`)) as Notebook;
   const out = await Deno.makeTempDir({ prefix: "simcse-notebooks-" });
   temps.add(out);
   cleanUpOnInterrupt();
   try {
     const t0 = performance.now();
-    const r = await new Deno.Command("jupyter", {
+    const child = new Deno.Command("jupyter", {
       args: [
         "nbconvert",
         "--to",
@@ -76,7 +82,9 @@ export async function runNotebook(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-    }).output();
+    }).spawn();
+    children.add(child);
+    const r = await child.output().finally(() => children.delete(child));
     const seconds = (performance.now() - t0) / 1000;
     if (!r.success) {
       const tail = new TextDecoder().decode(r.stderr).trim().split("\n").slice(-30).join("\n");
