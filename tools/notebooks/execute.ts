@@ -42,7 +42,7 @@ function cleanUpOnInterrupt(): void {
   Deno.addSignalListener("SIGINT", () => {
     for (const c of children) {
       try {
-        c.kill("SIGTERM");
+        c.kill("SIGINT"); // nbconvert then shuts its kernel down
       } catch { /* already exited */ }
     }
     for (const t of temps) {
