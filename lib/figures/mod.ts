@@ -22,7 +22,12 @@ export {
   type PlotlyTrace,
   showFigure,
 } from "./plotly_figure.ts";
-export { displayFigure, figureBundle, type FigureDisplayOptions } from "./notebook_display.ts";
+export {
+  displayFigure,
+  displayMarkdown,
+  figureBundle,
+  type FigureDisplayOptions,
+} from "./notebook_display.ts";
 export { findChromium, renderSvgs, type SvgOptions } from "./svg_export.ts";
 export {
   type MetricsEntry,

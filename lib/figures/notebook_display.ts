@@ -3,7 +3,10 @@
  * (`application/vnd.plotly.v1+json`, drawn interactively by JupyterLab, VS Code and nteract), a
  * static SVG of the same spec (`image/svg+xml`, what a code host such as GitHub shows for a committed
  * notebook) when headless Chromium is installed, and a plain-text summary. The SVG is a rendering of
- * the JSON next to it, made by {@link renderSvgs} with stable clip-path ids.
+ * the JSON next to it, made by {@link renderSvgs} with stable clip-path ids. Tables go out with
+ * {@link displayMarkdown}, an explicit display awaited inside the cell: a cell's last-expression
+ * result (`Deno.jupyter.md\`…\`` as the last line) was seen missing from headless runs
+ * (`jupyter nbconvert --execute`) on a loaded machine.
  *
  * @example
  * ```ts
@@ -57,4 +60,13 @@ export async function displayFigure(fig: PlotlyFigure, opts: FigureDisplayOption
   }).jupyter;
   if (jupyter) await jupyter.display(await figureBundle(fig, opts), { raw: true });
   else console.log(describeFigure(fig));
+}
+
+/** Display markdown (a table) in a Deno Jupyter kernel; outside a kernel, print it. */
+export async function displayMarkdown(markdown: string): Promise<void> {
+  const jupyter = (Deno as unknown as {
+    jupyter?: { display(obj: Record<string, unknown>, opts: { raw: boolean }): Promise<void> };
+  }).jupyter;
+  if (jupyter) await jupyter.display({ "text/markdown": markdown }, { raw: true });
+  else console.log(markdown);
 }
