@@ -4,9 +4,7 @@
  * static SVG of the same spec (`image/svg+xml`, what a code host such as GitHub shows for a committed
  * notebook) when headless Chromium is installed, and a plain-text summary. The SVG is a rendering of
  * the JSON next to it, made by {@link renderSvgs} with stable clip-path ids. Tables go out with
- * {@link displayMarkdown}, an explicit display awaited inside the cell: a cell's last-expression
- * result (`Deno.jupyter.md\`…\`` as the last line) was seen missing from headless runs
- * (`jupyter nbconvert --execute`) on a loaded machine.
+ * {@link displayMarkdown} (rendered in a kernel, printed outside one).
  *
  * @example
  * ```ts

@@ -19,6 +19,9 @@ export function listNotebooks(dir: string = NOTEBOOKS_DIR): string[] {
     .sort();
 }
 
+/** Seconds nbclient waits for a cell's outputs after the kernel's reply. */
+export const IOPUB_TIMEOUT_S = 120;
+
 /** One notebook executed and compared. */
 export interface NotebookRun {
   /** The committed notebook as read. */
@@ -77,6 +80,11 @@ export async function runNotebook(
         "--output-dir",
         out,
         `--ExecutePreprocessor.timeout=${opts.timeoutS ?? 900}`,
+        // After a cell's reply, nbclient waits only 4 s (by default) for the kernel's remaining output
+        // and then drops it with a warning: on a loaded machine whole outputs went missing. Wait
+        // longer, and fail loudly rather than record a notebook with an output lost.
+        `--ExecutePreprocessor.iopub_timeout=${IOPUB_TIMEOUT_S}`,
+        "--ExecutePreprocessor.raise_on_iopub_timeout=True",
       ],
       env: { NO_COLOR: "1" },
       stdin: "null",
