@@ -33,7 +33,7 @@ for (const nb of listNotebooks()) {
         run.diffs.length === 0,
         `${formatDiffs(`notebooks/${nb}`, run.diffs)}\n(regenerate with \`deno task notebooks ${nb}\`)`,
       );
-      console.log(`${nb} executed in ${run.seconds.toFixed(1)} s`);
+      console.log(`${nb} executed in ${run.seconds.toFixed(1)} s (${run.attempts} execution(s))`);
     },
   });
 }

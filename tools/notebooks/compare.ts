@@ -81,6 +81,12 @@ export interface CellDiff {
   label: string;
   /** What differs: one or more lines, committed value first (`-`), executed value second (`+`). */
   detail: string;
+  /**
+   * `missing`: the run produced fewer outputs in this cell and those it produced agree (what the
+   * Deno kernel's headless execution occasionally does when an output reaches nbclient after the
+   * cell is reported done); `different`: anything else.
+   */
+  kind: "missing" | "different";
 }
 
 /** MIME types that are renderings of a figure spec held in the same bundle (not compared). */
@@ -223,32 +229,41 @@ export function compareNotebooks(committed: Notebook, executed: Notebook): CellD
       cell: 0,
       label: "notebook",
       detail: `- ${committed.cells.length} cells\n+ ${executed.cells.length} cells`,
+      kind: "different",
     });
     return diffs;
   }
   committed.cells.forEach((c, i) => {
-    const detail = cellDifference(c, executed.cells[i]);
-    if (detail) diffs.push({ cell: i + 1, label: cellLabel(c), detail });
+    const d = cellDifference(c, executed.cells[i]);
+    if (d) diffs.push({ cell: i + 1, label: cellLabel(c), ...d });
   });
   return diffs;
 }
 
 /** How cell `e` differs from cell `c`, or null. */
-function cellDifference(c: NotebookCell, e: NotebookCell): string | null {
-  if (c.cell_type !== e.cell_type) return `cell type: - ${c.cell_type}\n+ ${e.cell_type}`;
+function cellDifference(c: NotebookCell, e: NotebookCell): Pick<CellDiff, "detail" | "kind"> | null {
+  const different = (detail: string) => ({ detail, kind: "different" as const });
+  if (c.cell_type !== e.cell_type) return different(`cell type: - ${c.cell_type}\n+ ${e.cell_type}`);
   if (joinText(c.source) !== joinText(e.source)) {
-    return textDifference(joinText(c.source), joinText(e.source), "source");
+    return different(textDifference(joinText(c.source), joinText(e.source), "source"));
   }
   if (c.cell_type !== "code") return null;
   const a = (c.outputs ?? []).map(comparableOutput), b = (e.outputs ?? []).map(comparableOutput);
   for (let k = 0; k < Math.max(a.length, b.length); k++) {
-    if (k >= a.length) return `output ${k + 1}: + ${describeOutput(b[k])} (not in the committed notebook)`;
-    if (k >= b.length) return `output ${k + 1}: - ${describeOutput(a[k])} (not produced by this run)`;
+    if (k >= a.length) {
+      return different(`output ${k + 1}: + ${describeOutput(b[k])} (not in the committed notebook)`);
+    }
+    if (k >= b.length) {
+      return {
+        detail: `output ${k + 1}: - ${describeOutput(a[k])} (not produced by this run)`,
+        kind: "missing",
+      };
+    }
     if (a[k].output_type !== b[k].output_type) {
-      return `output ${k + 1}: - ${describeOutput(a[k])}\n+ ${describeOutput(b[k])}`;
+      return different(`output ${k + 1}: - ${describeOutput(a[k])}\n+ ${describeOutput(b[k])}`);
     }
     const d = firstDifference(a[k], b[k], "");
-    if (d) return `output ${k + 1} ${d}`;
+    if (d) return different(`output ${k + 1} ${d}`);
   }
   return null;
 }

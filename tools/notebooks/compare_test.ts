@@ -170,6 +170,7 @@ Deno.test("an output the committed notebook lacks, or an error, is reported", ()
     extra: [{ output_type: "error", ename: "InputError", evalue: "no data", traceback: [] }],
   });
   ok(compareNotebooks(notebook(), err)[0].detail.includes("error InputError: no data"));
+  deepStrictEqual(d1[0].kind, "different");
   const fewer = notebook();
   fewer.cells.pop();
   deepStrictEqual(compareNotebooks(notebook(), fewer)[0].detail, "- 4 cells\n+ 3 cells");
@@ -206,4 +207,18 @@ Deno.test("cleanExecuted drops timing metadata and the kernel's metadata, keeps 
     text,
     '{\n "cells": [\n  {\n   "cell_type": "code",\n   "source": "x"\n  }\n ],\n "nbformat": 4\n}\n',
   );
+});
+
+Deno.test("an output the run did not produce, the others agreeing, is a `missing` difference", () => {
+  const dropped = notebook();
+  dropped.cells[3].outputs = [];
+  const d = compareNotebooks(notebook(), dropped);
+  deepStrictEqual(d.map((x) => [x.cell, x.kind]), [[4, "missing"]]);
+  ok(d[0].detail.includes("not produced by this run"), d[0].detail);
+  const changed = notebook({ table: [TABLE[0], TABLE[1], "| this run | 48.10 | 37.37 |"] });
+  changed.cells[2].outputs = [];
+  deepStrictEqual(compareNotebooks(notebook(), changed).map((x) => [x.cell, x.kind]), [[3, "missing"], [
+    4,
+    "different",
+  ]]);
 });

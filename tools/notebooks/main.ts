@@ -47,7 +47,7 @@ if (import.meta.main) {
     for (const [i, name] of names.entries()) {
       console.error(`executing notebooks/${name} (${i + 1}/${names.length})`);
       const run = await runNotebook(name);
-      const took = `${run.seconds.toFixed(1)} s`;
+      const took = `${run.seconds.toFixed(1)} s${run.attempts > 1 ? ` in ${run.attempts} executions` : ""}`;
       if (check) {
         if (run.diffs.length > 0) {
           stale++;
@@ -56,6 +56,14 @@ if (import.meta.main) {
             `stale: notebooks/${name} (run \`deno task notebooks ${name}\`), executed in ${took}`,
           );
         } else console.error(`notebooks/${name}: outputs equal the committed ones (executed in ${took})`);
+      } else if (run.diffs.some((d) => d.kind === "missing")) {
+        // never commit a notebook that lost an output the committed one has
+        stale++;
+        console.error(formatDiffs(`notebooks/${name}`, run.diffs));
+        console.error(
+          `not written: notebooks/${name} produced fewer outputs than the committed one in ${run.attempts} ` +
+            `executions; run again, or clear those outputs in the committed notebook if they are gone for good`,
+        );
       } else {
         const text = serialiseNotebook(run.executed);
         const path = `${NOTEBOOKS_DIR}${name}`;
@@ -69,6 +77,6 @@ if (import.meta.main) {
       bar.update(i + 1);
     }
     bar.finish();
-    if (check && stale > 0) Deno.exit(1);
+    if (stale > 0) Deno.exit(1);
   });
 }
