@@ -12,6 +12,9 @@
  * console.log(sims[0][0] > -1);
  * enc.dispose();
  * ```
+ *
+ * Figures and result tables (Plotly specs, run records, the generated tables) are a second entry
+ * point, `@simcse/lib/figures` (`lib/figures/mod.ts`).
  * @module
  */
 export { type EncodeOptions, SentenceEncoder } from "./simcse/sentence_encoder.ts";
@@ -43,6 +46,14 @@ export {
   type SubsetResult,
   type TaskResult,
 } from "./eval/sts_eval.ts";
+export {
+  type EnSplit,
+  type LoadOptions,
+  loadStsBenchmark,
+  type PairList,
+  resolveDataDir,
+} from "./eval/sts_data.ts";
+export { renderScoresMarkdown } from "./eval/table.ts";
 export { train, type TrainOptions, type TrainResult } from "./train/run.ts";
 export type { RandomInit, TrainConfig } from "./train/train_config.ts";
 export {
@@ -59,3 +70,4 @@ export type { HnswOptions } from "./search/hnsw_index.ts";
 export { type BackendName, BACKENDS, parseBackend, useBackend } from "./kernels/backend.ts";
 export { type Precision, PRECISIONS } from "./ops/precision.ts";
 export type { Tensor, Tensor2D, Tensor3D, Variable } from "./runtime/tf.ts";
+export { InputError, type InputLocation } from "./runtime/errors.ts";

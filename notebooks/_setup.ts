@@ -1,11 +1,11 @@
 /**
  * The setup every notebook runs first: pick a backend, find the evaluation data, and say both on
- * one line. Notebooks run with `notebooks/` as the working folder.
+ * one line. Notebooks run with `notebooks/` as the working folder. What this prints ends up in the
+ * committed outputs, so it names where the data came from, never a machine's absolute path.
  *
  * @module
  */
-import { type BackendName, useBackend } from "../lib/kernels/backend.ts";
-import { InputError } from "../lib/runtime/errors.ts";
+import { type BackendName, InputError, useBackend } from "@simcse/lib";
 
 /** The repository root, as a path. */
 export const REPO = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
@@ -25,12 +25,20 @@ export function existsSync(path: string): boolean {
  * to get it when neither holds `senteval/`.
  */
 export function dataDir(): string {
-  const candidates = [Deno.env.get("SIMCSE_DATA_DIR"), `${REPO}/data`].filter((d): d is string => !!d);
-  const found = candidates.find((d) => existsSync(`${d}/senteval`));
+  return findData().dir;
+}
+
+function findData(): { dir: string; label: string } {
+  const env = Deno.env.get("SIMCSE_DATA_DIR");
+  const candidates = [
+    ...(env ? [{ dir: env, label: "$SIMCSE_DATA_DIR" }] : []),
+    { dir: `${REPO}/data`, label: "data/" },
+  ];
+  const found = candidates.find((c) => existsSync(`${c.dir}/senteval`));
   if (!found) {
     throw new InputError(
       `no evaluation data in ${
-        candidates.join(" or ")
+        candidates.map((c) => c.label).join(" or ")
       }: run \`deno task fetch senteval\` or set SIMCSE_DATA_DIR`,
     );
   }
@@ -41,8 +49,8 @@ export function dataDir(): string {
 export async function notebookSetup(
   backend: BackendName = "auto",
 ): Promise<{ backend: string; DATA: string }> {
-  const DATA = dataDir();
+  const { dir: DATA, label } = findData();
   const chosen = await useBackend(backend);
-  console.log(`backend: ${chosen}, data: ${DATA}`);
+  console.log(`backend: ${chosen}, data: ${label}`);
   return { backend: chosen, DATA };
 }

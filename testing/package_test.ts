@@ -21,8 +21,12 @@ async function deno(...args: string[]): Promise<{ code: number; out: string }> {
   return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
 }
 
-Deno.test("deno doc --lint lib/mod.ts reports no missing JSDoc and no private type in the public API", async () => {
-  const { code, out } = await deno("doc", "--lint", "lib/mod.ts");
+Deno.test("deno doc --lint on every export (lib/mod.ts, lib/figures/mod.ts) reports no missing JSDoc and no private type", async () => {
+  const exports = Object.values(
+    JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).exports as Record<string, string>,
+  );
+  deepStrictEqual(exports.slice(0, 2), ["./lib/mod.ts", "./lib/figures/mod.ts"]);
+  const { code, out } = await deno("doc", "--lint", ...exports);
   const errors = [...out.matchAll(/^error\[[^\]]+\]:.*\n\s*--> .*$/gm)].map((m) => m[0]);
   deepStrictEqual(errors, [], out);
   deepStrictEqual(code, 0, out);

@@ -38,7 +38,7 @@ const USAGE = `usage: deno task chinese [--preset seed|cpu] [--task lcqmc|pawsx|
  * `dir` from the fetched model (`<dataDir>/models/bert-base-chinese/`) or from
  * `$SIMCSE_VOCAB_DIR/bert-base-chinese/`.
  */
-async function ensureVocab(dir: string, dataDir: string): Promise<void> {
+export async function ensureVocab(dir: string, dataDir: string): Promise<void> {
   if (await exists(`${dir}/vocab.txt`)) return;
   const vocabDir = Deno.env.get("SIMCSE_VOCAB_DIR");
   const candidates = [

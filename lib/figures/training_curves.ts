@@ -24,9 +24,13 @@ import { AXIS, BASE_LAYOUT, type PlotlyFigure, type PlotlyTrace } from "./plotly
 
 /** One line of `metrics.jsonl` (the fields the figure reads). */
 export interface MetricsEntry {
+  /** Optimizer step. */
   step: number;
+  /** What the line records (`train`, `eval`, …). */
   kind?: string;
+  /** Training loss at that step. */
   loss?: number;
+  /** Any other field of the line (dev scores by task name, align/uniform, …). */
   [key: string]: unknown;
 }
 
@@ -88,6 +92,7 @@ export async function readMetrics(runDir: string): Promise<MetricsEntry[]> {
   return parseMetrics(await readInputText(file), file);
 }
 
+/** Options of {@link trainingCurvesFigure}. */
 export interface TrainingCurvesOptions {
   /** Figure title (default "Training loss and <task> dev"). */
   title?: string;

@@ -12,30 +12,49 @@
  * @module
  */
 import { writeFileAtomic } from "../runtime/atomic_write.ts";
+import { InputError } from "../runtime/errors.ts";
 
 export const BEGIN = "<!-- generated:begin (deno task tables; do not edit) -->";
 export const END = "<!-- generated:end -->";
 
 /** The summary.json a training run writes (fields the tables use). */
+/** A run's `summary.json`: how it ended and what it scored. */
 export interface RunSummary {
+  /** The run folder's name (a timestamp and the preset). */
   runId: string;
+  /** "completed", "interrupted" or "diverged". */
   status: string;
+  /** Best dev selection metric (Spearman × 100), null when no step was evaluated. */
   bestMetric: number | null;
+  /** Step of the best checkpoint, null when none was saved. */
   bestStep: number | null;
+  /** Optimizer steps run. */
   steps: number;
+  /** Test scores of the best checkpoint (column name -> Spearman × 100). */
   finalScores?: Record<string, number>;
+  /** Test scores before training, when the preset evaluates the initial model. */
   initialScores?: Record<string, number>;
+  /** The pooler the scores were computed with. */
   evalPooler?: string;
+  /** A preset's note on how the run differs from the recipe. */
   note?: string;
+  /** Optimizer steps per second of wall-clock time. */
   stepsPerSecond: number;
+  /** Wall-clock seconds of the run. */
   wallSeconds: number;
+  /** Peak resident memory of the process, in bytes. */
   peakRssBytes: number;
+  /** The backend the run used. */
   backend: string;
+  /** Training examples read. */
   trainExamples: number;
 }
 
+/** One run record as read by {@link readRuns}. */
 export interface RunRecordFiles {
+  /** The run folder. */
   dir: string;
+  /** Its `summary.json`. */
   summary: RunSummary;
   /** The resolved training config. */
   config: Record<string, unknown>;
@@ -87,6 +106,25 @@ export function replaceRegion(text: string, content: string, file = "markdown fi
   const a = text.indexOf(BEGIN), b = text.indexOf(END);
   if (a < 0 || b < a) throw new Error(`${file}: generated-region markers are missing`);
   return text.slice(0, a + BEGIN.length) + "\n" + content + "\n" + text.slice(b);
+}
+
+/**
+ * The generated region of `text`: the lines between a `<!-- generated:begin … -->` line (whatever
+ * command it names) and {@link END}, without them; null when it has none.
+ */
+export function generatedRegion(text: string): string | null {
+  const a = text.indexOf("<!-- generated:begin");
+  const from = text.indexOf("\n", a);
+  const b = text.indexOf(END, Math.max(a, 0));
+  if (a < 0 || from < 0 || b < from) return null;
+  return text.slice(from + 1, b).replace(/\n$/, "");
+}
+
+/** The generated table of a markdown file (e.g. an experiment's RESULTS.md); an error when it has none. */
+export async function readGeneratedTable(path: string): Promise<string> {
+  const region = generatedRegion(await Deno.readTextFile(path));
+  if (region === null) throw new InputError(`${path}: no generated table (the markers are missing)`);
+  return region;
 }
 
 /** Rewrite the generated region of `path` (or, with `check`, only report). Returns true when it was stale. */

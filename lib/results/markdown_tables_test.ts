@@ -1,5 +1,15 @@
-import { deepStrictEqual, ok, throws } from "node:assert/strict";
-import { BEGIN, cell, END, markdownTable, readRuns, replaceRegion, updateRegion } from "./markdown_tables.ts";
+import { deepStrictEqual, ok, rejects, throws } from "node:assert/strict";
+import {
+  BEGIN,
+  cell,
+  END,
+  generatedRegion,
+  markdownTable,
+  readGeneratedTable,
+  readRuns,
+  replaceRegion,
+  updateRegion,
+} from "./markdown_tables.ts";
 
 Deno.test("`cell()` shows missing values as — and never as 0", () => {
   deepStrictEqual([cell(undefined), cell(null), cell(NaN), cell(0), cell(76.254)], [
@@ -41,5 +51,23 @@ Deno.test("`readRuns()` reads finished runs (summary + config) and skips runs in
   deepStrictEqual(runs.map((r) => r.summary.runId), ["a-run", "b-run"]);
   deepStrictEqual(runs[0].config, { preset: "cpu" });
   deepStrictEqual(markdownTable(["a", "b"], [["1", "—"]]), "| a | b |\n|---|---|\n| 1 | — |");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("`generatedRegion()` returns what sits between the markers, `readGeneratedTable()` refuses a file without them", async () => {
+  deepStrictEqual(
+    generatedRegion(`# T\n\n${BEGIN}\n| a |\n|---|\n| 1 |\n${END}\n\nfooter\n`),
+    "| a |\n|---|\n| 1 |",
+  );
+  const other = "<!-- generated:begin (deno run -A experiments/x/tables.ts; do not edit) -->";
+  deepStrictEqual(generatedRegion(`intro\n${other}\n| b |\n${END}\n`), "| b |");
+  deepStrictEqual(generatedRegion("# no markers\n"), null);
+  deepStrictEqual(generatedRegion(`${END}\n${BEGIN}\n`), null);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/R.md`, "# no table\n");
+  await rejects(
+    readGeneratedTable(`${dir}/R.md`),
+    (e: Error) => e.name === "InputError" && /markers/.test(e.message),
+  );
   await Deno.remove(dir, { recursive: true });
 });

@@ -25,7 +25,9 @@ export interface InputLocation {
 
 /** A clean, typed error for bad input: names the file, and the line, key or byte offset. */
 export class InputError extends Error {
+  /** Where the problem is (the message starts with it). */
   readonly location: InputLocation;
+  /** `detail` is what is wrong; the message is the location, then `detail`. */
   constructor(detail: string, location: InputLocation = {}) {
     super(formatLocation(location) + detail);
     this.name = "InputError";
