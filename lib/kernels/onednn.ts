@@ -275,8 +275,11 @@ function fallbackNote(type: GemmType, engine: "openblas" | "js"): void {
   announce(`${type}:${engine}`, `matmul: ${type} matmuls run on ${how} (${why}).`);
 }
 
+let bf16Checked = false;
+
 function slowBf16Note(): void {
-  if (announced.has("bf16:slow")) return; // called on every bf16 matmul
+  if (bf16Checked) return; // called on every bf16 matmul
+  bf16Checked = true;
   const flags = new Set(cpuFlags().split(/\s+/));
   if (!flags.has("avx512_bf16") && !flags.has("amx_bf16")) {
     announce(
