@@ -131,3 +131,54 @@ export function benchTable(dir: string): string {
     "record",
   ], rows);
 }
+
+/**
+ * Our precisions side by side for each config (newest interleaved record per config that ran our fp32
+ * `cpu` row and a `-bf16` or `-fp16` one), as ratios to our FP32 and to PyTorch in the same precision:
+ * the rows `experiments/reproduction/RESULTS.md` puts next to the seed's FP32/FP16 figures.
+ */
+export function precisionTable(dir: string): string {
+  const files: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(dir)) if (/^\d{8}-\d{6}\.json$/.test(e.name)) files.push(e.name);
+  } catch { /* no records yet */ }
+  files.sort().reverse();
+  const rows: string[][] = [];
+  for (const [config, label] of CONFIGS) {
+    for (const f of files) {
+      const rec = JSON.parse(Deno.readTextFileSync(`${dir}/${f}`)) as BenchRecord;
+      const row = rec.method === "interleaved" ? rec.rows.find((r) => r.config === config) : undefined;
+      const fp32 = row?.ours.find((o) => o.label === "cpu" && !o.error);
+      const halves = row?.ours.filter((o) => /^cpu-(bf16|fp16)$/.test(o.label) && !o.error) ?? [];
+      if (!row || !fp32 || halves.length === 0) continue;
+      for (const o of [fp32, ...halves]) {
+        const bt = best(peersFor(o.label, row.torch), "trainS");
+        const ts = median(o.trainS), t32 = median(fp32.trainS);
+        rows.push([
+          label,
+          o.label === "cpu" ? "FP32" : o.label.slice(4).toUpperCase(),
+          num(1 / ts, 3),
+          num(t32 / ts, 2),
+          `${num(median(bt?.trainS) / ts, 2)} (${bt?.label ?? "—"})`,
+          num(median(fp32.encodeS) / median(o.encodeS), 2),
+          gb(o.peakRssBytes),
+          num((o.peakRssBytes ?? NaN) / (fp32.peakRssBytes ?? NaN), 2),
+          f,
+        ]);
+      }
+      break;
+    }
+  }
+  if (rows.length === 0) return "No benchmark record with a half-precision row yet: run `deno task bench`.";
+  return alignedMarkdownTable([
+    "config",
+    "precision",
+    "train steps/s",
+    "× our FP32",
+    "× PyTorch (peer)",
+    "encode × our FP32",
+    "peak RSS GB",
+    "memory × our FP32",
+    "record",
+  ], rows);
+}

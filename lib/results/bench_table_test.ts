@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { benchTable, peersFor } from "./bench_table.ts";
+import { benchTable, peersFor, precisionTable } from "./bench_table.ts";
 
 const side = (label: string, trainS: number[], encodeS: number[], peakRssBytes: number) => ({
   label,
@@ -85,4 +85,35 @@ Deno.test("`peersFor()` compares a -bf16 row with PyTorch bf16 autocast and ever
     ["PyTorch 1 thread"],
     "no bf16 peer: fp32",
   );
+});
+
+Deno.test("the precision table sets each precision against our FP32 and PyTorch in the same precision, ratios by hand", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${dir}/20260101-000000.json`,
+    JSON.stringify({
+      method: "interleaved",
+      rows: [{
+        config: "base",
+        ours: [
+          side("cpu", [4, 4, 4], [2, 2], 4 * 2 ** 30), // 0.25 steps/s, 4 GiB
+          side("cpu-bf16", [2, 3, 2], [1, 1], 3 * 2 ** 30), // median 2 s: ×2 our FP32, encode ×2, memory ×0.75
+          side("cpu-fp16", [8, 8, 8], [4, 4], 2 * 2 ** 30),
+        ],
+        torch: [
+          side("PyTorch 2 threads", [6, 6, 6], [3, 3], 5 * 2 ** 30),
+          side("PyTorch bf16 autocast 2 threads", [1, 1, 1], [1, 1], 5 * 2 ** 30), // bf16 peer: 1 s -> ×0.5
+        ],
+      }],
+    }),
+  );
+  const rows = precisionTable(dir).split("\n").slice(2).map((l) =>
+    l.split("|").slice(1, -1).map((c) => c.trim())
+  );
+  assert.deepEqual(rows.map((r) => r.slice(1, 8)), [
+    ["FP32", "0.250", "1.00", "1.50 (PyTorch 2 threads)", "1.00", "4.00", "1.00"],
+    ["BF16", "0.500", "2.00", "0.50 (PyTorch bf16 autocast 2 threads)", "2.00", "3.00", "0.75"],
+    ["FP16", "0.125", "0.50", "0.75 (PyTorch 2 threads)", "0.50", "2.00", "0.50"],
+  ]);
+  await Deno.remove(dir, { recursive: true });
 });
