@@ -7,6 +7,7 @@
  * @module
  */
 import { type CellDiff, cleanExecuted, compareNotebooks, type Notebook } from "./compare.ts";
+import { InputError } from "../../lib/runtime/errors.ts";
 
 /** The repository's notebooks folder. */
 export const NOTEBOOKS_DIR: string = decodeURIComponent(
@@ -120,7 +121,7 @@ async function executeOnce(
     const seconds = (performance.now() - t0) / 1000;
     if (!r.success) {
       const tail = new TextDecoder().decode(r.stderr).trim().split("\n").slice(-30).join("\n");
-      throw new Error(`${name} failed to execute:\n${tail}`);
+      throw new InputError(`${name} failed to execute (the end of its output follows):\n${tail}`);
     }
     const raw = JSON.parse(await Deno.readTextFile(`${out}/${name}`)) as Notebook;
     const executed = cleanExecuted(raw, committed);
