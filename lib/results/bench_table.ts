@@ -64,13 +64,18 @@ export function peersFor<T extends { label: string; error?: string }>(ourLabel: 
   return same.some((t) => !t.error) ? same : torch.filter((t) => !t.label.includes("bf16"));
 }
 
-/** The README speed table from the records in `dir` (newest interleaved record per config). */
-export function benchTable(dir: string): string {
+/** The names of `deno task bench`'s records in `dir` (`<date>-<time>.json`), newest first. */
+function recordFiles(dir: string): string[] {
   const files: string[] = [];
   try {
     for (const e of Deno.readDirSync(dir)) if (/^\d{8}-\d{6}\.json$/.test(e.name)) files.push(e.name);
   } catch { /* no records yet */ }
-  files.sort().reverse(); // newest first
+  return files.sort().reverse();
+}
+
+/** The README speed table from the records in `dir` (newest interleaved record per config). */
+export function benchTable(dir: string): string {
+  const files = recordFiles(dir);
   const rows: string[][] = [];
   for (const [config, label] of CONFIGS) {
     for (const f of files) {
@@ -138,11 +143,7 @@ export function benchTable(dir: string): string {
  * the rows `experiments/reproduction/RESULTS.md` puts next to the seed's FP32/FP16 figures.
  */
 export function precisionTable(dir: string): string {
-  const files: string[] = [];
-  try {
-    for (const e of Deno.readDirSync(dir)) if (/^\d{8}-\d{6}\.json$/.test(e.name)) files.push(e.name);
-  } catch { /* no records yet */ }
-  files.sort().reverse();
+  const files = recordFiles(dir);
   const rows: string[][] = [];
   for (const [config, label] of CONFIGS) {
     for (const f of files) {
