@@ -64,61 +64,72 @@ export function peersFor<T extends { label: string; error?: string }>(ourLabel: 
   return same.some((t) => !t.error) ? same : torch.filter((t) => !t.label.includes("bf16"));
 }
 
-/** The names of `deno task bench`'s records in `dir` (`<date>-<time>.json`), newest first. */
-function recordFiles(dir: string): string[] {
+type BenchRow = BenchRecord["rows"][number];
+
+/**
+ * For each config, the newest row of an interleaved record in `dir` that `accept` takes, with its file
+ * name (records named `<date>-<time>.json`, each read once).
+ */
+function newestRows(dir: string, accept: (row: BenchRow) => boolean): [string, BenchRow, string][] {
   const files: string[] = [];
   try {
     for (const e of Deno.readDirSync(dir)) if (/^\d{8}-\d{6}\.json$/.test(e.name)) files.push(e.name);
   } catch { /* no records yet */ }
-  return files.sort().reverse();
+  const records = files.sort().reverse().map((f) =>
+    [f, JSON.parse(Deno.readTextFileSync(`${dir}/${f}`))] as const
+  )
+    .filter(([, rec]) => (rec as BenchRecord).method === "interleaved") as [string, BenchRecord][];
+  const out: [string, BenchRow, string][] = [];
+  for (const [config, label] of CONFIGS) {
+    for (const [f, rec] of records) {
+      const row = rec.rows.find((r) => r.config === config);
+      if (row && accept(row)) {
+        out.push([label, row, f]);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 /** The README speed table from the records in `dir` (newest interleaved record per config). */
 export function benchTable(dir: string): string {
-  const files = recordFiles(dir);
   const rows: string[][] = [];
-  for (const [config, label] of CONFIGS) {
-    for (const f of files) {
-      const rec = JSON.parse(Deno.readTextFileSync(`${dir}/${f}`)) as BenchRecord;
-      if (rec.method !== "interleaved") continue;
-      const row = rec.rows.find((r) => r.config === config);
-      if (!row) continue;
-      for (const o of row.ours) {
-        const peers = peersFor(o.label, row.torch);
-        const bt = best(peers, "trainS"), be = best(peers, "encodeS");
-        const tTrain = median(bt?.trainS), tEnc = median(be?.encodeS);
-        if (o.error) {
-          rows.push([
-            label,
-            o.label,
-            "failed",
-            "",
-            "",
-            "",
-            "",
-            "",
-            gb(o.peakRssBytes),
-            gb(bt?.peakRssBytes),
-            f,
-          ]);
-          continue;
-        }
-        const ts = median(o.trainS), es = median(o.encodeS);
+  for (const [label, row, f] of newestRows(dir, () => true)) {
+    for (const o of row.ours) {
+      const peers = peersFor(o.label, row.torch);
+      const bt = best(peers, "trainS"), be = best(peers, "encodeS");
+      const tTrain = median(bt?.trainS), tEnc = median(be?.encodeS);
+      if (o.error) {
         rows.push([
           label,
           o.label,
-          num(1 / ts, 3),
-          num(1 / tTrain, 3),
-          num(tTrain / ts, 2),
-          num(SENTENCES / es, 0),
-          num(SENTENCES / tEnc, 0),
-          num(tEnc / es, 2),
+          "failed",
+          "",
+          "",
+          "",
+          "",
+          "",
           gb(o.peakRssBytes),
           gb(bt?.peakRssBytes),
           f,
         ]);
+        continue;
       }
-      break;
+      const ts = median(o.trainS), es = median(o.encodeS);
+      rows.push([
+        label,
+        o.label,
+        num(1 / ts, 3),
+        num(1 / tTrain, 3),
+        num(tTrain / ts, 2),
+        num(SENTENCES / es, 0),
+        num(SENTENCES / tEnc, 0),
+        num(tEnc / es, 2),
+        gb(o.peakRssBytes),
+        gb(bt?.peakRssBytes),
+        f,
+      ]);
     }
   }
   if (rows.length === 0) return "No benchmark records yet: run `deno task bench`.";
@@ -143,31 +154,25 @@ export function benchTable(dir: string): string {
  * the rows `experiments/reproduction/RESULTS.md` puts next to the seed's FP32/FP16 figures.
  */
 export function precisionTable(dir: string): string {
-  const files = recordFiles(dir);
+  const fp32Of = (row: BenchRow) => row.ours.find((o) => o.label === "cpu" && !o.error);
+  const halvesOf = (row: BenchRow) => row.ours.filter((o) => /^cpu-(bf16|fp16)$/.test(o.label) && !o.error);
   const rows: string[][] = [];
-  for (const [config, label] of CONFIGS) {
-    for (const f of files) {
-      const rec = JSON.parse(Deno.readTextFileSync(`${dir}/${f}`)) as BenchRecord;
-      const row = rec.method === "interleaved" ? rec.rows.find((r) => r.config === config) : undefined;
-      const fp32 = row?.ours.find((o) => o.label === "cpu" && !o.error);
-      const halves = row?.ours.filter((o) => /^cpu-(bf16|fp16)$/.test(o.label) && !o.error) ?? [];
-      if (!row || !fp32 || halves.length === 0) continue;
-      for (const o of [fp32, ...halves]) {
-        const bt = best(peersFor(o.label, row.torch), "trainS");
-        const ts = median(o.trainS), t32 = median(fp32.trainS);
-        rows.push([
-          label,
-          o.label === "cpu" ? "FP32" : o.label.slice(4).toUpperCase(),
-          num(1 / ts, 3),
-          num(t32 / ts, 2),
-          `${num(median(bt?.trainS) / ts, 2)} (${bt?.label ?? "—"})`,
-          num(median(fp32.encodeS) / median(o.encodeS), 2),
-          gb(o.peakRssBytes),
-          num((o.peakRssBytes ?? NaN) / (fp32.peakRssBytes ?? NaN), 2),
-          f,
-        ]);
-      }
-      break;
+  for (const [label, row, f] of newestRows(dir, (r) => !!fp32Of(r) && halvesOf(r).length > 0)) {
+    const fp32 = fp32Of(row)!;
+    for (const o of [fp32, ...halvesOf(row)]) {
+      const bt = best(peersFor(o.label, row.torch), "trainS");
+      const ts = median(o.trainS), t32 = median(fp32.trainS);
+      rows.push([
+        label,
+        o.label === "cpu" ? "FP32" : o.label.slice(4).toUpperCase(),
+        num(1 / ts, 3),
+        num(t32 / ts, 2),
+        `${num(median(bt?.trainS) / ts, 2)} (${bt?.label ?? "—"})`,
+        num(median(fp32.encodeS) / median(o.encodeS), 2),
+        gb(o.peakRssBytes),
+        num((o.peakRssBytes ?? NaN) / (fp32.peakRssBytes ?? NaN), 2),
+        f,
+      ]);
     }
   }
   if (rows.length === 0) return "No benchmark record with a half-precision row yet: run `deno task bench`.";
