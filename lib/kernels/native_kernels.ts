@@ -84,6 +84,7 @@ const SYMBOLS = {
     result: "i32",
   },
   simcse_half_scaled_codes: { parameters: ["i32", "buffer", "buffer", "i64", "f32"], result: "void" },
+  simcse_half_pack: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_unpack: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_round: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_round_block: {
@@ -187,6 +188,8 @@ export interface NativeKernels {
   ): boolean;
   /** Codes of half(half(x)·scale) into `out`. */
   halfScaledCodes(fmt: 1 | 2, x: Float32Array, out: Uint16Array, n: number, scale: number): void;
+  /** The 16-bit codes of float32 values. */
+  halfPack(fmt: 1 | 2, x: Float32Array, out: Uint16Array, n: number): void;
   /** The values of 16-bit codes. */
   halfUnpack(fmt: 1 | 2, h: Uint16Array, out: Float32Array, n: number): void;
   /** `src` rounded to the format into `dst` (may be `src`). */
@@ -429,6 +432,7 @@ function wrap(lib: Lib, path: string): NativeKernels {
     halfLinearGradIn: (fmt, act, dy, z16, g16, db, rows, cols) =>
       lib.simcse_half_linear_grad_in(fmt, act, dy, z16, g16, db, BigInt(rows), BigInt(cols)) === 0,
     halfScaledCodes: (fmt, x, out, n, scale) => lib.simcse_half_scaled_codes(fmt, x, out, BigInt(n), scale),
+    halfPack: (fmt, x, out, n) => lib.simcse_half_pack(fmt, x, out, BigInt(n)),
     halfUnpack: (fmt, h, out, n) => lib.simcse_half_unpack(fmt, h, out, BigInt(n)),
     halfRound: (fmt, src, dst, n) => lib.simcse_half_round(fmt, src, dst, BigInt(n)),
     halfRoundBlock: (fmt, c, [b1, b2], m, n, ld, [s1, s2], postScale) =>

@@ -486,7 +486,7 @@ function jsGemm(
 /** 16-bit codes of `src` in `type` (C when oneDNN's shim is loaded, else JS; bit-identical). */
 export function packHalfFast(type: "bf16" | "f16", src: Float32Array, out: Uint16Array): Uint16Array {
   const k = nativeKernels();
-  if (k) k.halfScaledCodes(FORMAT[type], src, out, src.length, 1);
+  if (k) k.halfPack(FORMAT[type], src, out, src.length);
   else if (enabled && loadOneDnn()) {
     (type === "bf16" ? shim!.simcse_pack_bf16 : shim!.simcse_pack_f16)(src, out, i64(src.length));
   } else if (type === "bf16") packBf16(src, out);

@@ -344,6 +344,15 @@ void simcse_half_scaled_codes(int fmt, const float *R x, uint16_t *R out, int64_
   for (int64_t i = 0; i < n; i++) out[i] = half_code(fmt, half_round(fmt, x[i]) * scale);
 }
 
+/* The 16-bit codes of float32 values. */
+void simcse_half_pack(int fmt, const float *R x, uint16_t *R out, int64_t n) {
+  if (fmt == HALF_BF16) {
+    for (int64_t i = 0; i < n; i++) out[i] = half_code(HALF_BF16, x[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) out[i] = half_code(HALF_F16, x[i]);
+  }
+}
+
 /* Values of 16-bit codes, and float32 values rounded to the format (dst may be src). */
 void simcse_half_unpack(int fmt, const uint16_t *R h, float *R out, int64_t n) {
   if (fmt == HALF_BF16) {
