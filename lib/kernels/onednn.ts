@@ -33,6 +33,7 @@
  * @module
  */
 import { cpuFlags, nativeKernels, openTrustedLibrary } from "./native_kernels.ts";
+import { allocFloat32, releaseFloat32 } from "./cpu_pool.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { packBf16, roundBf16Array, unpackBf16 } from "../runtime/bfloat16.ts";
 import { packF16, roundF16Array, unpackF16 } from "../runtime/float16.ts";
@@ -364,12 +365,16 @@ function span(rows: number, cols: number, trans: boolean, op: GemmOperand, b1: n
   return (b1 - 1) * s1 + (b2 - 1) * s2 + (sr - 1) * op.ld + sc;
 }
 
+/** Rounded operand copies on the cpu pool, which runFallback gives back when it is done with them. */
+const pooledCopies = new WeakSet<Float32Array>();
+
 /** The operand as float32 values of the gemm's type, starting at its offset. */
 function asRoundedF32(type: GemmType, op: GemmOperand, n: number): Float32Array {
   const src = op.data.subarray(op.offset ?? 0, (op.offset ?? 0) + n);
   const k = nativeKernels();
   if (k && type !== "f32") {
-    const out = new Float32Array(n);
+    const out = allocFloat32(n); // given back by runFallback
+    pooledCopies.add(out);
     if (src instanceof Uint16Array) k.halfUnpack(FORMAT[type], src, out, n);
     else k.halfRound(FORMAT[type], src, out, n);
     return out;
@@ -419,6 +424,7 @@ function runFallback(s: GemmSpec, engine: "openblas" | "js"): void {
     }
   }
   const k = nativeKernels();
+  for (const x of [a, b]) if (pooledCopies.has(x)) releaseFloat32(x); // the rounded copies made above
   if (s.roundOut && s.type !== "f32" && k) {
     k.halfRoundBlock(
       FORMAT[s.type],
