@@ -95,6 +95,14 @@ const SYMBOLS = {
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
+/** The 16-bit formats of the half-precision kernels. */
+export type HalfType = "bf16" | "f16";
+/** Activations the half-precision Linear kernels fuse. */
+export type HalfActivation = "none" | "gelu" | "gelu_new" | "relu";
+/** Their numbers in the C code (`native/half.h`, `simcse_kernels.c`). */
+const HALF_CODE = { bf16: 1, f16: 2 } as const;
+const ACT_CODE = { none: 0, gelu: 1, gelu_new: 2, relu: 3 } as const;
+
 /** The C kernels, with the argument order of `native/simcse_kernels.c`. */
 export interface NativeKernels {
   gelu(x: Float32Array, y: Float32Array, n: number): void;
@@ -170,15 +178,21 @@ export interface NativeKernels {
    * 3 relu), in place on `c` = x·W + b in f32: z = half(c); with an activation, `z16` (when given) gets
    * z's 16-bit codes and c = half(act(z)), else c = z.
    */
-  halfLinearOut(fmt: 1 | 2, act: 0 | 1 | 2 | 3, c: Float32Array, z16: Uint16Array | null, n: number): void;
+  halfLinearOut(
+    fmt: HalfType,
+    act: HalfActivation,
+    c: Float32Array,
+    z16: Uint16Array | null,
+    n: number,
+  ): void;
   /**
    * The gradient entering a half-precision Linear: g = half(half(dy)·act'(z)) (z from `z16`; act 0:
    * g = half(dy)) as 16-bit codes in `g16`, and db = Σ_rows g (double accumulation). False when
    * scratch memory ran out.
    */
   halfLinearGradIn(
-    fmt: 1 | 2,
-    act: 0 | 1 | 2 | 3,
+    fmt: HalfType,
+    act: HalfActivation,
     dy: Float32Array,
     z16: Uint16Array | null,
     g16: Uint16Array,
@@ -187,19 +201,19 @@ export interface NativeKernels {
     cols: number,
   ): boolean;
   /** Codes of half(half(x)·scale) into `out`. */
-  halfScaledCodes(fmt: 1 | 2, x: Float32Array, out: Uint16Array, n: number, scale: number): void;
+  halfScaledCodes(fmt: HalfType, x: Float32Array, out: Uint16Array, n: number, scale: number): void;
   /** The 16-bit codes of float32 values. */
-  halfPack(fmt: 1 | 2, x: Float32Array, out: Uint16Array, n: number): void;
+  halfPack(fmt: HalfType, x: Float32Array, out: Uint16Array, n: number): void;
   /** The values of 16-bit codes. */
-  halfUnpack(fmt: 1 | 2, h: Uint16Array, out: Float32Array, n: number): void;
+  halfUnpack(fmt: HalfType, h: Uint16Array, out: Float32Array, n: number): void;
   /** `src` rounded to the format into `dst` (may be `src`). */
-  halfRound(fmt: 1 | 2, src: Float32Array, dst: Float32Array, n: number): void;
+  halfRound(fmt: HalfType, src: Float32Array, dst: Float32Array, n: number): void;
   /**
    * In place on the b1 × b2 batch of m × n blocks of `c` (row stride `ld`, batch strides s1, s2):
    * c = half(c), then c = half(c·postScale) when postScale ≠ 1.
    */
   halfRoundBlock(
-    fmt: 1 | 2,
+    fmt: HalfType,
     c: Float32Array,
     batch: [number, number],
     m: number,
@@ -428,16 +442,27 @@ function wrap(lib: Lib, path: string): NativeKernels {
     reduceMid: (x, out, acc, outer, red, inner, scale) =>
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
     sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,
-    halfLinearOut: (fmt, act, c, z16, n) => lib.simcse_half_linear_out(fmt, act, c, z16, BigInt(n)),
+    halfLinearOut: (fmt, act, c, z16, n) =>
+      lib.simcse_half_linear_out(HALF_CODE[fmt], ACT_CODE[act], c, z16, BigInt(n)),
     halfLinearGradIn: (fmt, act, dy, z16, g16, db, rows, cols) =>
-      lib.simcse_half_linear_grad_in(fmt, act, dy, z16, g16, db, BigInt(rows), BigInt(cols)) === 0,
-    halfScaledCodes: (fmt, x, out, n, scale) => lib.simcse_half_scaled_codes(fmt, x, out, BigInt(n), scale),
-    halfPack: (fmt, x, out, n) => lib.simcse_half_pack(fmt, x, out, BigInt(n)),
-    halfUnpack: (fmt, h, out, n) => lib.simcse_half_unpack(fmt, h, out, BigInt(n)),
-    halfRound: (fmt, src, dst, n) => lib.simcse_half_round(fmt, src, dst, BigInt(n)),
+      lib.simcse_half_linear_grad_in(
+        HALF_CODE[fmt],
+        ACT_CODE[act],
+        dy,
+        z16,
+        g16,
+        db,
+        BigInt(rows),
+        BigInt(cols),
+      ) === 0,
+    halfScaledCodes: (fmt, x, out, n, scale) =>
+      lib.simcse_half_scaled_codes(HALF_CODE[fmt], x, out, BigInt(n), scale),
+    halfPack: (fmt, x, out, n) => lib.simcse_half_pack(HALF_CODE[fmt], x, out, BigInt(n)),
+    halfUnpack: (fmt, h, out, n) => lib.simcse_half_unpack(HALF_CODE[fmt], h, out, BigInt(n)),
+    halfRound: (fmt, src, dst, n) => lib.simcse_half_round(HALF_CODE[fmt], src, dst, BigInt(n)),
     halfRoundBlock: (fmt, c, [b1, b2], m, n, ld, [s1, s2], postScale) =>
       lib.simcse_half_round_block(
-        fmt,
+        HALF_CODE[fmt],
         c,
         BigInt(b1),
         BigInt(b2),

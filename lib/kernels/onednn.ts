@@ -141,8 +141,6 @@ export interface OneDnnInfo {
 }
 
 const DT: Record<GemmType, number> = { f32: 0, bf16: 1, f16: 2 };
-/** The 16-bit formats' numbers in the C kernels (native/half.h). */
-const FORMAT = { bf16: 1, f16: 2 } as const;
 
 let shim: Shim | null = null;
 let info: OneDnnInfo | null = null;
@@ -375,8 +373,8 @@ function asRoundedF32(type: GemmType, op: GemmOperand, n: number): Float32Array 
   if (k && type !== "f32") {
     const out = allocFloat32(n); // given back by runFallback
     pooledCopies.add(out);
-    if (src instanceof Uint16Array) k.halfUnpack(FORMAT[type], src, out, n);
-    else k.halfRound(FORMAT[type], src, out, n);
+    if (src instanceof Uint16Array) k.halfUnpack(type, src, out, n);
+    else k.halfRound(type, src, out, n);
     return out;
   }
   if (src instanceof Uint16Array) {
@@ -427,7 +425,7 @@ function runFallback(s: GemmSpec, engine: "openblas" | "js"): void {
   for (const x of [a, b]) if (pooledCopies.has(x)) releaseFloat32(x); // the rounded copies made above
   if (s.roundOut && s.type !== "f32" && k) {
     k.halfRoundBlock(
-      FORMAT[s.type],
+      s.type,
       s.c.data.subarray(c0),
       [b1, b2],
       s.m,
@@ -492,7 +490,7 @@ function jsGemm(
 /** 16-bit codes of `src` in `type` (C when oneDNN's shim is loaded, else JS; bit-identical). */
 export function packHalfFast(type: "bf16" | "f16", src: Float32Array, out: Uint16Array): Uint16Array {
   const k = nativeKernels();
-  if (k) k.halfPack(FORMAT[type], src, out, src.length);
+  if (k) k.halfPack(type, src, out, src.length);
   else if (enabled && loadOneDnn()) {
     (type === "bf16" ? shim!.simcse_pack_bf16 : shim!.simcse_pack_f16)(src, out, i64(src.length));
   } else if (type === "bf16") packBf16(src, out);
@@ -509,7 +507,7 @@ export function unpackHalfFast(
   const k = nativeKernels();
   if (!k) return type === "bf16" ? unpackBf16(bits, n) : unpackF16(bits, n);
   const out = new Float32Array(n);
-  k.halfUnpack(FORMAT[type], bits, out, n);
+  k.halfUnpack(type, bits, out, n);
   return out;
 }
 
@@ -524,7 +522,7 @@ export function roundHalfFast(
 ): Float32Array {
   const k = nativeKernels();
   if (k) {
-    k.halfRound(FORMAT[type], src, out, src.length);
+    k.halfRound(type, src, out, src.length);
     return out;
   }
   if (enabled && loadOneDnn()) {

@@ -149,9 +149,6 @@ function scratchCodes(n: number): { codes: Uint16Array; buf: Int32Array } {
   return { codes: new Uint16Array(buf.buffer, buf.byteOffset, n), buf };
 }
 
-const FORMAT_CODE = { bf16: 1, f16: 2 } as const;
-const ACTIVATION_CODE = { none: 0, gelu: 1, gelu_new: 2, relu: 3 } as const;
-
 /**
  * The Linear's output from `out` = x16·W16 + b16 in f32 (consumed): z = half(out), then y = half(act(z))
  * with an activation; `zPacked` (z's codes, for the backward pass) when taping with an activation.
@@ -169,8 +166,8 @@ function linearOut(
   if (k) {
     const words = act !== "none" && taping ? codeWords(n) : null;
     k.halfLinearOut(
-      FORMAT_CODE[fmt.type],
-      ACTIVATION_CODE[act],
+      fmt.type,
+      act,
       out,
       words && new Uint16Array(words.buffer, 0, n),
       n,
@@ -206,7 +203,7 @@ function linearGradIn(
   if (k) {
     const { codes: g, buf } = scratchCodes(n);
     const z16 = zp ? packedBits(zp) : null;
-    if (k.halfLinearGradIn(FORMAT_CODE[fmt.type], ACTIVATION_CODE[act], f32(dy), z16, g, db, rows, cols)) {
+    if (k.halfLinearGradIn(fmt.type, act, f32(dy), z16, g, db, rows, cols)) {
       return { g, db, scratch: buf };
     }
     releaseFloat32(buf);
@@ -327,7 +324,7 @@ function scaledGrad(
   const k = nativeKernels();
   if (k) {
     const { codes, buf } = scratchCodes(x.length);
-    k.halfScaledCodes(FORMAT_CODE[fmt.type], x, codes, x.length, scale);
+    k.halfScaledCodes(fmt.type, x, codes, x.length, scale);
     return { g: codes, buf };
   }
   const g = fmt.round(x, new Float32Array(x.length));
