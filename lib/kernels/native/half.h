@@ -8,6 +8,9 @@
 #define SIMCSE_HALF_H
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 /* Formats, as the TS side numbers them: 1 bfloat16, 2 binary16. */
 #define HALF_BF16 1
@@ -64,5 +67,74 @@ static inline float half_value(int fmt, uint16_t h) { return fmt == HALF_BF16 ? 
 
 /* v rounded to format fmt, as float32. */
 static inline float half_round(int fmt, float v) { return half_value(fmt, half_code(fmt, v)); }
+
+/* ---- array forms ----
+ * For binary16 these use the CPU's conversion instructions when the compiler targets them (AVX-512F, else
+ * F16C; -march=native): vcvtps2ph with round to nearest even gives f16_of's code for every one of the
+ * 2^32 float32 bit patterns, whatever MXCSR's FTZ/DAZ say (checked exhaustively on this project's
+ * machines, docs/PRECISION.md), and vcvtph2ps is exact (it only quietens signalling-NaN codes, which
+ * f16_of never produces). The tails, and CPUs without either, use the integer forms above. */
+
+static inline void f16_pack_n(const float *src, uint16_t *dst, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256((__m256i *)(dst + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+  for (; i < n; i++) dst[i] = f16_of(f32_bits(src[i]));
+}
+
+static inline void f16_unpack_n(const uint16_t *src, float *dst, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+#elif defined(__F16C__)
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+#endif
+  for (; i < n; i++) dst[i] = f32_of_f16(src[i]);
+}
+
+/* dst may be src. */
+static inline void f16_round_n(const float *src, float *dst, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(src + i),
+                                                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+#elif defined(__F16C__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT)));
+#endif
+  for (; i < n; i++) dst[i] = half_round(HALF_F16, src[i]);
+}
+
+/* Codes, values and rounding of n elements in format fmt (a constant where these are inlined). */
+static inline void half_pack_n(int fmt, const float *src, uint16_t *dst, int64_t n) {
+  if (fmt == HALF_F16) {
+    f16_pack_n(src, dst, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) dst[i] = bf16_of(f32_bits(src[i]));
+}
+
+static inline void half_unpack_n(int fmt, const uint16_t *src, float *dst, int64_t n) {
+  if (fmt == HALF_F16) {
+    f16_unpack_n(src, dst, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) dst[i] = f32_of_bf16(src[i]);
+}
+
+static inline void half_round_n(int fmt, const float *src, float *dst, int64_t n) {
+  if (fmt == HALF_F16) {
+    f16_round_n(src, dst, n);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) dst[i] = half_round(HALF_BF16, src[i]);
+}
 
 #endif

@@ -41,7 +41,7 @@ void simcse_pack_bf16(const uint32_t *src, uint16_t *dst, int64_t n) {
 }
 
 void simcse_pack_f16(const uint32_t *src, uint16_t *dst, int64_t n) {
-  for (int64_t i = 0; i < n; i++) dst[i] = f16_of(src[i]);
+  f16_pack_n((const float *)src, dst, n);
 }
 
 /* dst may be src. */
@@ -49,11 +49,7 @@ void simcse_round_bf16(const uint32_t *src, uint32_t *dst, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] = (uint32_t)bf16_of(src[i]) << 16;
 }
 
-static inline float round_to(int dt, float v) { return half_round(dt, v); }
-
-void simcse_round_f16(const float *src, float *dst, int64_t n) {
-  for (int64_t i = 0; i < n; i++) dst[i] = round_to(2, src[i]);
-}
+void simcse_round_f16(const float *src, float *dst, int64_t n) { f16_round_n(src, dst, n); }
 
 /* ---- scratch buffers for operands converted here ---- */
 
@@ -72,7 +68,7 @@ static uint16_t *convert(int slot, int dt, const float *src, int64_t n) {
   if (dt == 1) {
     for (int64_t i = 0; i < n; i++) d[i] = bf16_of(u[i]);
   } else {
-    for (int64_t i = 0; i < n; i++) d[i] = f16_of(u[i]);
+    f16_pack_n(src, d, n);
   }
   return d;
 }
@@ -93,10 +89,10 @@ static float *widen_f16(int slot, const void *src, int is16, int64_t n) {
   float *d = fscratch[slot];
   if (is16) {
     const uint16_t *h = (const uint16_t *)src;
-    for (int64_t i = 0; i < n; i++) d[i] = f32_of_f16(h[i]);
+    f16_unpack_n(h, d, n);
   } else {
     const float *f = (const float *)src;
-    for (int64_t i = 0; i < n; i++) d[i] = half_round(HALF_F16, f[i]);
+    f16_round_n(f, d, n);
   }
   return d;
 }
@@ -252,10 +248,10 @@ int simcse_dnnl_matmul(int dt, int a16, int b16, int ta, int tb, int64_t b1, int
       for (int64_t i2 = 0; i2 < b2; i2++) {
         for (int64_t r = 0; r < m; r++) {
           float *row = c + i1 * sc1 + i2 * sc2 + r * ldc;
-          if (post_scale == 1.0f) {
-            for (int64_t j = 0; j < n; j++) row[j] = round_to(round_out, row[j]);
-          } else {
-            for (int64_t j = 0; j < n; j++) row[j] = round_to(round_out, round_to(round_out, row[j]) * post_scale);
+          half_round_n(round_out, row, row, n);
+          if (post_scale != 1.0f) {
+            for (int64_t j = 0; j < n; j++) row[j] *= post_scale;
+            half_round_n(round_out, row, row, n);
           }
         }
       }

@@ -289,17 +289,24 @@ static inline float act_grad(int act, float dy, float z) {
     default: call(2, 3); break;                                                                           \
   }
 
+/* The loops below work through blocks of HALF_BLOCK elements, so that the rounding runs in the array
+   forms of half.h (the CPU's binary16 conversions) and the activation loop vectorises between them. */
+#define HALF_BLOCK 256
+
 ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
   if (act == 0) {
-    for (int64_t i = 0; i < n; i++) c[i] = half_round(fmt, c[i]);
-  } else if (z16) {
-    for (int64_t i = 0; i < n; i++) {
-      uint16_t h = half_code(fmt, c[i]);
-      z16[i] = h;
-      c[i] = half_round(fmt, act_value(act, half_value(fmt, h)));
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++) c[i] = half_round(fmt, act_value(act, half_round(fmt, c[i])));
+    half_round_n(fmt, c, c, n);
+    return;
+  }
+  uint16_t hb[HALF_BLOCK];
+  float zb[HALF_BLOCK];
+  for (int64_t i0 = 0; i0 < n; i0 += HALF_BLOCK) {
+    int64_t len = n - i0 < HALF_BLOCK ? n - i0 : HALF_BLOCK;
+    uint16_t *h = z16 ? z16 + i0 : hb;
+    half_pack_n(fmt, c + i0, h, len);
+    half_unpack_n(fmt, h, zb, len);
+    for (int64_t j = 0; j < len; j++) zb[j] = act_value(act, zb[j]);
+    half_round_n(fmt, zb, c + i0, len);
   }
 }
 
@@ -313,11 +320,19 @@ void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t
 
 ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uint16_t *R z, uint16_t *R g,
                                    double *R acc, int64_t cols) {
-  for (int64_t j = 0; j < cols; j++) {
-    float v = act == 0 ? d[j] : act_grad(act, half_round(fmt, d[j]), half_value(fmt, z[j]));
-    uint16_t h = half_code(fmt, v);
-    g[j] = h;
-    acc[j] += half_value(fmt, h);
+  float vb[HALF_BLOCK], zb[HALF_BLOCK];
+  for (int64_t j0 = 0; j0 < cols; j0 += HALF_BLOCK) {
+    int64_t len = cols - j0 < HALF_BLOCK ? cols - j0 : HALF_BLOCK;
+    if (act == 0) {
+      half_pack_n(fmt, d + j0, g + j0, len);
+    } else {
+      half_round_n(fmt, d + j0, vb, len);
+      half_unpack_n(fmt, z + j0, zb, len);
+      for (int64_t j = 0; j < len; j++) vb[j] = act_grad(act, vb[j], zb[j]);
+      half_pack_n(fmt, vb, g + j0, len);
+    }
+    half_unpack_n(fmt, g + j0, vb, len);
+    for (int64_t j = 0; j < len; j++) acc[j0 + j] += vb[j];
   }
 }
 
@@ -341,32 +356,38 @@ int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16
 
 /* Codes of half(half(x) * scale) (the attention scores' gradient, scaled after its rounding). */
 void simcse_half_scaled_codes(int fmt, const float *R x, uint16_t *R out, int64_t n, float scale) {
-  for (int64_t i = 0; i < n; i++) out[i] = half_code(fmt, half_round(fmt, x[i]) * scale);
+  float vb[HALF_BLOCK];
+  for (int64_t i0 = 0; i0 < n; i0 += HALF_BLOCK) {
+    int64_t len = n - i0 < HALF_BLOCK ? n - i0 : HALF_BLOCK;
+    half_round_n(fmt, x + i0, vb, len);
+    for (int64_t j = 0; j < len; j++) vb[j] *= scale;
+    half_pack_n(fmt, vb, out + i0, len);
+  }
 }
 
 /* The 16-bit codes of float32 values. */
 void simcse_half_pack(int fmt, const float *R x, uint16_t *R out, int64_t n) {
   if (fmt == HALF_BF16) {
-    for (int64_t i = 0; i < n; i++) out[i] = half_code(HALF_BF16, x[i]);
+    half_pack_n(HALF_BF16, x, out, n);
   } else {
-    for (int64_t i = 0; i < n; i++) out[i] = half_code(HALF_F16, x[i]);
+    half_pack_n(HALF_F16, x, out, n);
   }
 }
 
 /* Values of 16-bit codes, and float32 values rounded to the format (dst may be src). */
 void simcse_half_unpack(int fmt, const uint16_t *R h, float *R out, int64_t n) {
   if (fmt == HALF_BF16) {
-    for (int64_t i = 0; i < n; i++) out[i] = f32_of_bf16(h[i]);
+    half_unpack_n(HALF_BF16, h, out, n);
   } else {
-    for (int64_t i = 0; i < n; i++) out[i] = f32_of_f16(h[i]);
+    half_unpack_n(HALF_F16, h, out, n);
   }
 }
 
 void simcse_half_round(int fmt, const float *src, float *dst, int64_t n) {
   if (fmt == HALF_BF16) {
-    for (int64_t i = 0; i < n; i++) dst[i] = half_round(HALF_BF16, src[i]);
+    half_round_n(HALF_BF16, src, dst, n);
   } else {
-    for (int64_t i = 0; i < n; i++) dst[i] = half_round(HALF_F16, src[i]);
+    half_round_n(HALF_F16, src, dst, n);
   }
 }
 
