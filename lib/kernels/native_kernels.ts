@@ -43,7 +43,12 @@ const FAST_MATH = [
   "-fassociative-math",
   "-freciprocal-math",
 ];
-const FLAGS = ["-O3", "-march=native", ...FAST_MATH, "-fPIC", "-shared"];
+/**
+ * OpenMP: the kernels split large loops across threads (native/par.h). A compiler that cannot build with
+ * it (clang without libomp) builds without it, said once; the pragmas are then ignored.
+ */
+export const OPENMP = "-fopenmp";
+const FLAGS = ["-O3", "-march=native", ...FAST_MATH, OPENMP, "-fPIC", "-shared"];
 
 const SYMBOLS = {
   simcse_gelu: { parameters: ["buffer", "buffer", "i64"], result: "void" },
@@ -412,7 +417,12 @@ function trustedBuild(
       } catch { /* another process removed it first */ }
     }
   }
-  const r = compile(src, path, flags, libs);
+  let r = compile(src, path, flags, libs);
+  if ("error" in r && flags.includes(OPENMP)) {
+    const serial = compile(src, path, flags.filter((f) => f !== OPENMP), libs);
+    if (!("error" in serial)) note(`built ${name} without OpenMP, on one thread (${r.error})`);
+    r = serial;
+  }
   if ("error" in r) return r;
   if (cached) writeFileAtomicSync(`${path}.sha256`, `${r.hash}\n`);
   return { path, hash: r.hash };
@@ -532,6 +542,16 @@ export function nativeKernelsUnavailableReason(): string | null {
  * is rebuilt), and the bytes are hashed again right before `dlopen`; without a trusted cache the
  * library is built in a private temporary folder removed once it is open.
  */
+/**
+ * OpenMP's workers sleep between parallel loops and matmuls instead of spinning (libgomp spins for a while
+ * by default): the JS thread works between the calls, and spinning workers compete with it and with
+ * OpenBLAS's threads on small machines (docs/CPU-PERF.md). libgomp reads this when it loads; a value
+ * already set is kept.
+ */
+function passiveOpenMp(): void {
+  if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
+}
+
 export function openTrustedLibrary<S extends Deno.ForeignLibraryInterface>(
   source: URL,
   opts: { name: string; flags?: string[]; libs?: string[] },
@@ -566,6 +586,7 @@ export function openTrustedLibrary<S extends Deno.ForeignLibraryInterface>(
       if (sha256FileSync(built.path) !== built.hash) {
         return { error: `${built.path} changed while it was being loaded` };
       }
+      if (flags.includes(OPENMP)) passiveOpenMp();
       return { lib: Deno.dlopen(built.path, symbols), path: built.path };
     } finally {
       if (temporary) Deno.removeSync(dir, { recursive: true });

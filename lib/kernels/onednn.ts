@@ -32,7 +32,7 @@
  * ```
  * @module
  */
-import { cpuFlags, nativeKernels, openTrustedLibrary } from "./native_kernels.ts";
+import { cpuFlags, nativeKernels, OPENMP, openTrustedLibrary } from "./native_kernels.ts";
 import { allocFloat32, releaseFloat32 } from "./cpu_pool.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { packBf16, roundBf16Array, unpackBf16 } from "../runtime/bfloat16.ts";
@@ -84,7 +84,7 @@ export interface GemmSpec {
 }
 
 const SOURCE = new URL("./native/onednn_shim.c", import.meta.url);
-const SHIM_FLAGS = ["-O3", "-march=native", "-fPIC", "-shared"];
+const SHIM_FLAGS = ["-O3", "-march=native", OPENMP, "-fPIC", "-shared"];
 
 const SYMBOLS = {
   simcse_dnnl_init: { parameters: [], result: "i32" },
@@ -162,10 +162,6 @@ export function loadOneDnn(): OneDnnInfo | null {
       reason = "SIMCSE_ONEDNN=off";
       return null;
     }
-    // OpenMP's workers sleep between matmuls instead of spinning (libgomp spins for a while by default):
-    // the JS thread works between the calls, and spinning workers compete with it and with OpenBLAS's
-    // threads on small machines (docs/CPU-PERF.md). Read when libgomp loads; a value already set is kept.
-    if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
     const opened = openTrustedLibrary(
       SOURCE,
       { name: "simcse_onednn", flags: SHIM_FLAGS, libs: ["-ldnnl"] },

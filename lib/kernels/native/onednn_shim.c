@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "half.h"
+#include "par.h"
 
 extern void omp_set_num_threads(int);
 
@@ -63,12 +64,11 @@ static uint16_t *convert(int slot, int dt, const float *src, int64_t n) {
     scratch_len[slot] = scratch[slot] ? n : 0;
     if (!scratch[slot]) return NULL;
   }
-  const uint32_t *u = (const uint32_t *)src;
   uint16_t *d = scratch[slot];
   if (dt == 1) {
-    for (int64_t i = 0; i < n; i++) d[i] = bf16_of(u[i]);
+    PAR_BLOCKS(n, lo, hi, half_pack_n(HALF_BF16, src + lo, d + lo, hi - lo));
   } else {
-    f16_pack_n(src, d, n);
+    PAR_BLOCKS(n, lo, hi, half_pack_n(HALF_F16, src + lo, d + lo, hi - lo));
   }
   return d;
 }
@@ -89,10 +89,10 @@ static float *widen_f16(int slot, const void *src, int is16, int64_t n) {
   float *d = fscratch[slot];
   if (is16) {
     const uint16_t *h = (const uint16_t *)src;
-    f16_unpack_n(h, d, n);
+    PAR_BLOCKS(n, lo, hi, f16_unpack_n(h + lo, d + lo, hi - lo));
   } else {
     const float *f = (const float *)src;
-    f16_round_n(f, d, n);
+    PAR_BLOCKS(n, lo, hi, f16_round_n(f + lo, d + lo, hi - lo));
   }
   return d;
 }
@@ -244,17 +244,10 @@ int simcse_dnnl_matmul(int dt, int a16, int b16, int ta, int tb, int64_t b1, int
   dnnl_stream_wait(stream);
   if (round_out == 3) round_out = HALF_F16;
   if (round_out) {
-    for (int64_t i1 = 0; i1 < b1; i1++) {
-      for (int64_t i2 = 0; i2 < b2; i2++) {
-        for (int64_t r = 0; r < m; r++) {
-          float *row = c + i1 * sc1 + i2 * sc2 + r * ldc;
-          half_round_n(round_out, row, row, n);
-          if (post_scale != 1.0f) {
-            for (int64_t j = 0; j < n; j++) row[j] *= post_scale;
-            half_round_n(round_out, row, row, n);
-          }
-        }
-      }
+    int64_t rows = b1 * b2 * m;
+#pragma omp parallel for schedule(static) if (rows * n > 2 * PAR_BLOCK)
+    for (int64_t q = 0; q < rows; q++) {
+      half_round_scale_n(round_out, c + (q / (b2 * m)) * sc1 + (q / m % b2) * sc2 + (q % m) * ldc, n, post_scale);
     }
   }
   return 0;

@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "half.h"
+#include "par.h"
 
 #define R restrict
+
 
 /* erf as x*P(x^2)/Q(x^2) on x clamped to [-4, 4] (the float32 rational fit of Eigen/XLA). */
 static inline float erf_f(float x) {
@@ -56,20 +58,26 @@ static inline float exp_f(float x) {
   return e * two_k;
 }
 
-void simcse_gelu(const float *R x, float *R y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
+static inline void gelu_range(const float *R x, float *R y, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
     float v = x[i];
     y[i] = 0.5f * v * (1.0f + erf_f(v * 0.70710678118654752f));
   }
 }
 
-void simcse_gelu_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
+void simcse_gelu(const float *R x, float *R y, int64_t n) { PAR_BLOCKS(n, lo, hi, gelu_range(x, y, lo, hi)); }
+
+static inline void gelu_grad_range(const float *R dy, const float *R x, float *R dx, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
     float v = x[i];
     float cdf = 0.5f * (1.0f + erf_f(v * 0.70710678118654752f));
     float pdf = 0.3989422804014327f * exp_f(-0.5f * v * v);
     dx[i] = dy[i] * (cdf + v * pdf);
   }
+}
+
+void simcse_gelu_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
+  PAR_BLOCKS(n, lo, hi, gelu_grad_range(dy, x, dx, lo, hi));
 }
 
 #define GELU_NEW_C 0.7978845608028654f /* sqrt(2/pi) */
@@ -86,21 +94,27 @@ static inline void gelu_new_parts(float v, float *s, float *one_minus_s) {
   *one_minus_s = e * inv;
 }
 
-void simcse_gelu_new(const float *R x, float *R y, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
+static inline void gelu_new_range(const float *R x, float *R y, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
     float s, r;
     gelu_new_parts(x[i], &s, &r);
     y[i] = x[i] * s;
   }
 }
 
-void simcse_gelu_new_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
+void simcse_gelu_new(const float *R x, float *R y, int64_t n) { PAR_BLOCKS(n, lo, hi, gelu_new_range(x, y, lo, hi)); }
+
+static inline void gelu_new_grad_range(const float *R dy, const float *R x, float *R dx, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
     float v = x[i], s, r;
     gelu_new_parts(v, &s, &r);
     float du = GELU_NEW_C * (1.0f + 3.0f * 0.044715f * v * v);
     dx[i] = dy[i] * (s + 2.0f * v * s * r * du);
   }
+}
+
+void simcse_gelu_new_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
+  PAR_BLOCKS(n, lo, hi, gelu_new_grad_range(dy, x, dx, lo, hi));
 }
 
 static inline uint32_t dropout_hash(uint32_t seed, uint32_t i) {
@@ -113,21 +127,32 @@ static inline uint32_t dropout_hash(uint32_t seed, uint32_t i) {
   return h;
 }
 
-void simcse_dropout(const float *R x, float *R y, uint8_t *R keep, int64_t n, uint32_t seed,
-                    uint32_t threshold, double inv) {
-  for (int64_t i = 0; i < n; i++) {
+static inline void dropout_range(const float *R x, float *R y, uint8_t *R keep, uint32_t seed, uint32_t threshold,
+                                 double inv, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
     uint8_t k = dropout_hash(seed, (uint32_t)i) >= threshold;
     keep[i] = k;
     y[i] = k ? (float)((double)x[i] * inv) : 0.0f;
   }
 }
 
+void simcse_dropout(const float *R x, float *R y, uint8_t *R keep, int64_t n, uint32_t seed,
+                    uint32_t threshold, double inv) {
+  PAR_BLOCKS(n, lo, hi, dropout_range(x, y, keep, seed, threshold, inv, lo, hi));
+}
+
+static inline void dropout_grad_range(const float *R dy, const uint8_t *R keep, float *R dx, double inv, int64_t lo,
+                                      int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) dx[i] = keep[i] ? (float)((double)dy[i] * inv) : 0.0f;
+}
+
 void simcse_dropout_grad(const float *R dy, const uint8_t *R keep, float *R dx, int64_t n, double inv) {
-  for (int64_t i = 0; i < n; i++) dx[i] = keep[i] ? (float)((double)dy[i] * inv) : 0.0f;
+  PAR_BLOCKS(n, lo, hi, dropout_grad_range(dy, keep, dx, inv, lo, hi));
 }
 
 void simcse_layernorm(const float *R x, const float *R g, const float *R b, float *R y, float *R xhat,
                       float *R rstd, int64_t rows, int64_t H, double eps) {
+#pragma omp parallel for schedule(static) if (rows * H > 2 * PAR_BLOCK)
   for (int64_t r = 0; r < rows; r++) {
     const float *xr = x + r * H;
     double s = 0;
@@ -170,6 +195,7 @@ void simcse_layernorm_grad(const float *R dy, const float *R xhat, const float *
 
 void simcse_attn_softmax(const float *R s, const float *R m, const int32_t *R mOff, int32_t mInner, float *R p,
                          int64_t rows, int64_t L, float scale) {
+#pragma omp parallel for schedule(static) if (rows * L > 2 * PAR_BLOCK)
   for (int64_t r = 0; r < rows; r++) {
     const float *sr = s + r * L, *mr = m + mOff[r];
     float *pr = p + r * L;
@@ -192,6 +218,7 @@ void simcse_attn_softmax(const float *R s, const float *R m, const int32_t *R mO
 
 void simcse_attn_softmax_grad(const float *R dp, const float *R p, float *R ds, int64_t rows, int64_t L,
                               float scale) {
+#pragma omp parallel for schedule(static) if (rows * L > 2 * PAR_BLOCK)
   for (int64_t r = 0; r < rows; r++) {
     const float *a = dp + r * L, *b = p + r * L;
     float dot = 0;
@@ -203,9 +230,9 @@ void simcse_attn_softmax_grad(const float *R dp, const float *R p, float *R ds, 
 
 /* HF AdamW (decoupled decay applied to the updated parameter), in place, one parameter buffer. The
  * gradient is first multiplied by gscale in float32, as torch's clip_grad_norm_ scales it in place. */
-void simcse_adamw(float *R p, const float *R g, float *R m, float *R v, int64_t n, double b1, double b2,
-                  double stepSize, double eps, double decay, float gscale) {
-  for (int64_t i = 0; i < n; i++) {
+static inline void adamw_range(float *R p, const float *R g, float *R m, float *R v, double b1, double b2,
+                               double stepSize, double eps, double decay, float gscale, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) {
     double gi = g[i] * gscale;
     double mi = b1 * m[i] + (1 - b1) * gi; /* used unrounded, as the JS loop does */
     double vi = b2 * v[i] + (1 - b2) * gi * gi;
@@ -216,25 +243,42 @@ void simcse_adamw(float *R p, const float *R g, float *R m, float *R v, int64_t 
   }
 }
 
+void simcse_adamw(float *R p, const float *R g, float *R m, float *R v, int64_t n, double b1, double b2,
+                  double stepSize, double eps, double decay, float gscale) {
+  PAR_BLOCKS(n, lo, hi, adamw_range(p, g, m, v, b1, b2, stepSize, eps, decay, gscale, lo, hi));
+}
+
 /* out = a + b, same shape (residual adds and gradient accumulation). */
+static inline void add_range(const float *R a, const float *R b, float *R out, int64_t lo, int64_t hi) {
+  for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
+}
+
 void simcse_add(const float *R a, const float *R b, float *R out, int64_t n) {
-  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+  PAR_BLOCKS(n, lo, hi, add_range(a, b, out, lo, hi));
 }
 
 /* out[o, i] = scale * sum_r x[o, r, i], for x [outer, red, inner], accumulated in double in row
  * order (the JS loop's order); acc holds inner doubles of scratch. Bias gradients are the outer = 1
  * case: column sums of a [rows, features] matrix. */
+/* Columns are split across threads in blocks of this many (each column sums its rows in order). */
+#define COL_BLOCK 256
+
 void simcse_reduce_mid(const float *R x, float *R out, double *R acc, int64_t outer, int64_t red, int64_t inner,
                        double scale) {
+  int64_t nb = (inner + COL_BLOCK - 1) / COL_BLOCK;
   for (int64_t o = 0; o < outer; o++) {
     const float *xo = x + o * red * inner;
-    for (int64_t i = 0; i < inner; i++) acc[i] = 0;
-    for (int64_t r = 0; r < red; r++) {
-      const float *row = xo + r * inner;
-      for (int64_t i = 0; i < inner; i++) acc[i] += row[i];
-    }
     float *dst = out + o * inner;
-    for (int64_t i = 0; i < inner; i++) dst[i] = (float)(acc[i] * scale);
+#pragma omp parallel for schedule(static) if (nb > 1 && red * inner > 2 * PAR_BLOCK)
+    for (int64_t b = 0; b < nb; b++) {
+      int64_t lo = b * COL_BLOCK, hi = lo + COL_BLOCK < inner ? lo + COL_BLOCK : inner;
+      for (int64_t i = lo; i < hi; i++) acc[i] = 0;
+      for (int64_t r = 0; r < red; r++) {
+        const float *row = xo + r * inner;
+        for (int64_t i = lo; i < hi; i++) acc[i] += row[i];
+      }
+      for (int64_t i = lo; i < hi; i++) dst[i] = (float)(acc[i] * scale);
+    }
   }
 }
 
@@ -313,7 +357,7 @@ ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, int64
 /* In place on c (the f32 product plus bias): z = half(c); with an activation, z16 (when given)
  * receives z's codes and c = half(act(z)); without one, c = z. */
 void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
-#define LINEAR_OUT(F, A) linear_out(F, A, c, z16, n)
+#define LINEAR_OUT(F, A) PAR_BLOCKS(n, lo, hi, linear_out(F, A, c + lo, z16 ? z16 + lo : NULL, hi - lo))
   DISPATCH(LINEAR_OUT)
 #undef LINEAR_OUT
 }
@@ -343,11 +387,17 @@ int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16
                                float *R db, int64_t rows, int64_t cols) {
   double *acc = (double *)calloc((size_t)cols, sizeof(double));
   if (!acc) return -1;
-  for (int64_t r = 0; r < rows; r++) {
-    const uint16_t *z = act == 0 ? z16 : z16 + r * cols;
-#define GRAD_ROW(F, A) linear_grad_row(F, A, dy + r * cols, z, g16 + r * cols, acc, cols)
-    DISPATCH(GRAD_ROW)
+  /* Column blocks in parallel: each column still sums its rows in order. */
+  int64_t nb = (cols + HALF_BLOCK - 1) / HALF_BLOCK;
+#pragma omp parallel for schedule(static) if (nb > 1 && rows * cols > 2 * PAR_BLOCK)
+  for (int64_t b = 0; b < nb; b++) {
+    int64_t j0 = b * HALF_BLOCK, len = cols - j0 < HALF_BLOCK ? cols - j0 : HALF_BLOCK;
+    for (int64_t r = 0; r < rows; r++) {
+      const uint16_t *z = act == 0 ? z16 : z16 + r * cols + j0;
+#define GRAD_ROW(F, A) linear_grad_row(F, A, dy + r * cols + j0, z, g16 + r * cols + j0, acc + j0, len)
+      DISPATCH(GRAD_ROW)
 #undef GRAD_ROW
+    }
   }
   for (int64_t j = 0; j < cols; j++) db[j] = (float)acc[j];
   free(acc);
@@ -355,7 +405,7 @@ int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16
 }
 
 /* Codes of half(half(x) * scale) (the attention scores' gradient, scaled after its rounding). */
-void simcse_half_scaled_codes(int fmt, const float *R x, uint16_t *R out, int64_t n, float scale) {
+static inline void scaled_codes_range(int fmt, const float *R x, uint16_t *R out, int64_t n, float scale) {
   float vb[HALF_BLOCK];
   for (int64_t i0 = 0; i0 < n; i0 += HALF_BLOCK) {
     int64_t len = n - i0 < HALF_BLOCK ? n - i0 : HALF_BLOCK;
@@ -365,29 +415,37 @@ void simcse_half_scaled_codes(int fmt, const float *R x, uint16_t *R out, int64_
   }
 }
 
+void simcse_half_scaled_codes(int fmt, const float *R x, uint16_t *R out, int64_t n, float scale) {
+  if (fmt == HALF_BF16) {
+    PAR_BLOCKS(n, lo, hi, scaled_codes_range(HALF_BF16, x + lo, out + lo, hi - lo, scale));
+  } else {
+    PAR_BLOCKS(n, lo, hi, scaled_codes_range(HALF_F16, x + lo, out + lo, hi - lo, scale));
+  }
+}
+
 /* The 16-bit codes of float32 values. */
 void simcse_half_pack(int fmt, const float *R x, uint16_t *R out, int64_t n) {
   if (fmt == HALF_BF16) {
-    half_pack_n(HALF_BF16, x, out, n);
+    PAR_BLOCKS(n, lo, hi, half_pack_n(HALF_BF16, x + lo, out + lo, hi - lo));
   } else {
-    half_pack_n(HALF_F16, x, out, n);
+    PAR_BLOCKS(n, lo, hi, half_pack_n(HALF_F16, x + lo, out + lo, hi - lo));
   }
 }
 
 /* Values of 16-bit codes, and float32 values rounded to the format (dst may be src). */
 void simcse_half_unpack(int fmt, const uint16_t *R h, float *R out, int64_t n) {
   if (fmt == HALF_BF16) {
-    half_unpack_n(HALF_BF16, h, out, n);
+    PAR_BLOCKS(n, lo, hi, half_unpack_n(HALF_BF16, h + lo, out + lo, hi - lo));
   } else {
-    half_unpack_n(HALF_F16, h, out, n);
+    PAR_BLOCKS(n, lo, hi, half_unpack_n(HALF_F16, h + lo, out + lo, hi - lo));
   }
 }
 
 void simcse_half_round(int fmt, const float *src, float *dst, int64_t n) {
   if (fmt == HALF_BF16) {
-    half_round_n(HALF_BF16, src, dst, n);
+    PAR_BLOCKS(n, lo, hi, half_round_n(HALF_BF16, src + lo, dst + lo, hi - lo));
   } else {
-    half_round_n(HALF_F16, src, dst, n);
+    PAR_BLOCKS(n, lo, hi, half_round_n(HALF_F16, src + lo, dst + lo, hi - lo));
   }
 }
 
@@ -395,16 +453,14 @@ void simcse_half_round(int fmt, const float *src, float *dst, int64_t n) {
  * half(c), then, when post_scale != 1, c = half(c * post_scale). */
 void simcse_half_round_block(int fmt, float *c, int64_t b1, int64_t b2, int64_t m, int64_t n, int64_t ld,
                              int64_t s1, int64_t s2, float post_scale) {
-  for (int64_t i1 = 0; i1 < b1; i1++) {
-    for (int64_t i2 = 0; i2 < b2; i2++) {
-      for (int64_t r = 0; r < m; r++) {
-        float *row = c + i1 * s1 + i2 * s2 + r * ld;
-        simcse_half_round(fmt, row, row, n);
-        if (post_scale != 1.0f) {
-          for (int64_t j = 0; j < n; j++) row[j] *= post_scale;
-          simcse_half_round(fmt, row, row, n);
-        }
-      }
+  int64_t rows = b1 * b2 * m;
+#pragma omp parallel for schedule(static) if (rows * n > 2 * PAR_BLOCK)
+  for (int64_t q = 0; q < rows; q++) {
+    float *row = c + (q / (b2 * m)) * s1 + (q / m % b2) * s2 + (q % m) * ld;
+    if (fmt == HALF_BF16) {
+      half_round_scale_n(HALF_BF16, row, n, post_scale);
+    } else {
+      half_round_scale_n(HALF_F16, row, n, post_scale);
     }
   }
 }
