@@ -194,3 +194,90 @@ console.log(JSON.stringify({ loaded: k !== null, fround: Math.fround(1e-40), twi
     await Deno.remove(cache, { recursive: true });
   },
 });
+
+/** Run `code` (after `import { loadNativeKernels }`) in a fresh process with `env` added; its JSON output. */
+async function runWith(
+  code: string,
+  env: Record<string, string>,
+): Promise<{ out: Record<string, unknown>; stderr: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { loadNativeKernels, nativeKernelsUnavailableReason } from ${JSON.stringify(MODULE)};\n${code}`,
+    ],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(r.stderr);
+  if (!r.success) throw new Error(stderr);
+  return { out: JSON.parse(new TextDecoder().decode(r.stdout)), stderr };
+}
+
+Deno.test({
+  name: "the C kernels give the same bits on 1, 2 and 3 OpenMP threads (each loop is split in fixed blocks)",
+  ignore: !haveCc,
+  fn: async () => {
+    const cache = await Deno.makeTempDir();
+    // Sizes well above the blocks that are split across threads (native/par.h), odd to leave tails.
+    const code = `const k = loadNativeKernels();
+if (!k) throw new Error(nativeKernelsUnavailableReason() ?? "no kernels");
+let s = 7;
+const rnd = (n, scale = 1) => Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1) * scale);
+const rows = 301, h = 517, n = rows * h, outs = [];
+const x = rnd(n, 4), dy = rnd(n), g = rnd(h), b = rnd(h);
+const y = new Float32Array(n); k.gelu(x, y, n); outs.push(y);
+const dx = new Float32Array(n); k.geluGrad(dy, x, dx, n); outs.push(dx);
+const yd = new Float32Array(n), keep = new Uint8Array(n); k.dropout(x, yd, keep, n, 99, 2 ** 31, 2); outs.push(yd, keep);
+const yl = new Float32Array(n), xh = new Float32Array(n), rs = new Float32Array(rows);
+k.layerNorm(x, g, b, yl, xh, rs, rows, h, 1e-12); outs.push(yl, xh, rs);
+const p = new Float32Array(n); k.attnSoftmax(x, new Float32Array(h), new Int32Array(rows), 1, p, rows, h, 0.125); outs.push(p);
+const red = new Float32Array(h); k.reduceMid(x, red, new Float64Array(h), 1, rows, h, 1); outs.push(red);
+for (const fmt of ["bf16", "f16"]) {
+  const c = x.slice(), z16 = new Uint16Array(n); k.halfLinearOut(fmt, "gelu", c, z16, n); outs.push(c, z16);
+  const g16 = new Uint16Array(n), db = new Float32Array(h); k.halfLinearGradIn(fmt, "gelu", dy, z16, g16, db, rows, h); outs.push(g16, db);
+}
+const pp = x.slice(), m = new Float32Array(n), v = new Float32Array(n); k.adamw(pp, dy, m, v, n, 0.9, 0.999, 1e-3, 1e-6, 0.01, 0.5); outs.push(pp, m, v);
+const { createHash } = await import("node:crypto");
+const hash = createHash("sha256"); for (const o of outs) hash.update(new Uint8Array(o.buffer));
+console.log(JSON.stringify({ hash: hash.digest("hex") }));`;
+    const hashes = [];
+    for (const t of ["1", "2", "3"]) {
+      hashes.push((await runWith(code, { SIMCSE_CACHE_DIR: `${cache}/c`, OMP_NUM_THREADS: t })).out.hash);
+    }
+    deepStrictEqual(new Set(hashes).size, 1, `outputs differ between thread counts: ${hashes.join(" ")}`);
+    await Deno.remove(cache, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a compiler that cannot build with OpenMP builds the kernels without it, and says so in one line",
+  ignore: !haveCc,
+  fn: async () => {
+    const root = await Deno.makeTempDir();
+    const bin = `${root}/bin`;
+    await Deno.mkdir(bin);
+    const cc =
+      (await new Deno.Command("sh", { args: ["-c", "command -v cc"], stdout: "piped" }).output()).stdout;
+    const realCc = new TextDecoder().decode(cc).trim();
+    // The only compilers on PATH refuse -fopenmp, as clang does without libomp.
+    for (const name of ["cc", "gcc", "clang"]) {
+      await Deno.writeTextFile(
+        `${bin}/${name}`,
+        `#!/bin/sh\nfor a; do [ "$a" = -fopenmp ] && { echo "unsupported option '-fopenmp'" >&2; exit 1; }; done\nPATH=/usr/bin:/bin exec ${realCc} "$@"\n`,
+        { mode: 0o755 },
+      );
+    }
+    const { out, stderr } = await runWith(
+      `const k = loadNativeKernels(); const o = new Float32Array(2);
+k?.add(new Float32Array([1, 2]), new Float32Array([3, 4]), o, 2);
+console.log(JSON.stringify({ sum: Array.from(o), reason: nativeKernelsUnavailableReason() }));`,
+      { PATH: bin, SIMCSE_CACHE_DIR: `${root}/c` },
+    );
+    deepStrictEqual(out, { sum: [4, 6], reason: null });
+    const lines = stderr.trim().split("\n");
+    deepStrictEqual(lines.length, 1, stderr);
+    ok(/without OpenMP, on one thread \(.*unsupported option '-fopenmp'/.test(lines[0]), stderr);
+    await Deno.remove(root, { recursive: true });
+  },
+});
