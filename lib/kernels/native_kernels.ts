@@ -83,6 +83,7 @@ const SYMBOLS = {
     result: "void",
   },
   simcse_sumsq: { parameters: ["buffer", "i64"], result: "f64" },
+  simcse_scale_finite: { parameters: ["buffer", "i64", "f32"], result: "i32" },
   simcse_half_linear_out: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_linear_grad_in: {
     parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
@@ -239,6 +240,8 @@ export interface NativeKernels {
   ): void;
   /** Σ x² in double. */
   sumSquares(x: Float32Array, n: number): number;
+  /** x *= s in place (float32 products); whether every product is finite. */
+  scaleFinite(x: Float32Array, n: number, s: number): boolean;
   /** Where the compiled library is. */
   path: string;
 }
@@ -452,6 +455,7 @@ function wrap(lib: Lib, path: string): NativeKernels {
     reduceMid: (x, out, acc, outer, red, inner, scale) =>
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
     sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,
+    scaleFinite: (x, n, s) => lib.simcse_scale_finite(x, BigInt(n), s) === 1,
     halfLinearOut: (fmt, act, c, z16, n) =>
       lib.simcse_half_linear_out(HALF_CODE[fmt], ACT_CODE[act], c, z16, BigInt(n)),
     halfLinearGradIn: (fmt, act, dy, z16, g16, db, rows, cols) =>

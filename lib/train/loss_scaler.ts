@@ -19,6 +19,17 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
+import { nativeKernels, peekFloat32 } from "../kernels/mod.ts";
+
+/** d *= inv in place (float32 products); whether every product is finite. */
+function scaleFiniteJs(d: Float32Array, inv: number): boolean {
+  let finite = true;
+  for (let i = 0; i < d.length; i++) {
+    d[i] = d[i] * inv;
+    if (!Number.isFinite(d[i])) finite = false;
+  }
+  return finite;
+}
 
 export interface LossScalerOptions {
   /** Initial scale (2^16). */
@@ -91,18 +102,37 @@ export class LossScaler {
   }
 
   /**
-   * Divide every gradient by the scale (GradScaler.unscale_) and check them for Inf/NaN. Disposes the
-   * given gradients and returns new ones.
+   * Divide every gradient by the scale (GradScaler.unscale_) and check them for Inf/NaN. Takes over the
+   * given gradients: on the cpu backend a gradient that is its data's sole holder is divided in place
+   * and returned itself; any other is disposed and replaced by a new tensor.
    */
   unscale(grads: Map<string, tf.Tensor>): { grads: Map<string, tf.Tensor>; finite: boolean } {
     const inv = Math.fround(1 / this.s); // as torch: the reciprocal in double, then float32
     const out = new Map<string, tf.Tensor>();
+    const k = nativeKernels();
+    let finite = true;
+    const done = new Map<tf.Tensor, tf.Tensor>(); // one tensor under two names is divided once
     for (const [n, g] of grads) {
-      out.set(n, tf.mul(g, inv));
-      g.dispose();
+      const prev = done.get(g);
+      if (prev) {
+        out.set(n, tf.clone(prev));
+        continue;
+      }
+      // cpu backend, sole holder: in place, checked in the same pass (as torch's
+      // `_amp_foreach_non_finite_check_and_unscale_`), with no new tensor.
+      const d = peekFloat32(g, true);
+      let u = g;
+      if (d) {
+        finite = (k ? k.scaleFinite(d, d.length, inv) : scaleFiniteJs(d, inv)) && finite;
+      } else {
+        u = tf.mul(g, inv);
+        g.dispose();
+        finite = finite && allFinite([u]); // checked after unscaling
+      }
+      out.set(n, u);
+      done.set(g, u);
     }
-    // Checked after unscaling, as torch's `_amp_foreach_non_finite_check_and_unscale_`.
-    return { grads: out, finite: allFinite(out.values()) };
+    return { grads: out, finite };
   }
 
   /**
@@ -112,11 +142,9 @@ export class LossScaler {
    */
   unscaleValues(values: Iterable<Float32Array>): boolean {
     const inv = Math.fround(1 / this.s);
-    const list = [...values];
-    for (const d of list) {
-      for (let i = 0; i < d.length; i++) d[i] = d[i] * inv;
-    }
-    return allFinite(list);
+    let finite = true;
+    for (const d of values) finite = scaleFiniteJs(d, inv) && finite;
+    return finite;
   }
 
   /**

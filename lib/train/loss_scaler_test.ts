@@ -1,6 +1,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
 import { useBackend } from "../kernels/backend.ts";
+import { setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
 import { loadBert } from "../model/bert_checkpoint.ts";
 import {
   type ArrayFixture,
@@ -56,6 +57,41 @@ Deno.test("`LossScaler.unscale()` divides by the scale, disposes its input and f
   ok(allFinite([fin]) && !allFinite([fin, nonFin]));
   tf.dispose([...ok1.grads.values(), ...bad.grads.values(), ...inf.grads.values(), fin, nonFin]);
   strictEqual(tf.memory().numTensors, before, "inputs disposed by unscale, outputs by the caller");
+});
+
+Deno.test("`LossScaler.unscale()` on cpu divides sole-holder gradients in place (C kernel and JS loop) and leaves shared ones alone", async () => {
+  await useBackend("cpu");
+  for (const native of [true, false]) {
+    setNativeKernelsEnabled(native);
+    try {
+      // scale 2^-1 (after backoffs): dividing doubles, so 3e38 overflows to Inf only after unscaling.
+      const s = new LossScaler({ initScale: 0.5 });
+      const n = 100_003; // several of the C kernel's parallel blocks, and a tail
+      const src = Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i) * 1e-3 * (1 + (i % 7))));
+      const want = src.map((v) => Math.fround(v * 2)); // float32 products, computed here
+      const big = tf.tensor1d(src), base = tf.tensor1d([1, 2, 3, 4]), view = base.reshape([2, 2]);
+      const before = tf.memory().numTensors;
+      const r = s.unscale(new Map<string, tf.Tensor>([["big", big], ["view", view], ["again", big]]));
+      ok(r.finite, "all finite");
+      deepStrictEqual(r.grads.get("big"), big, "the sole holder is divided in place and returned");
+      const firstDiff = (t: tf.Tensor) => t.dataSync().findIndex((v, i) => !Object.is(v, want[i]));
+      strictEqual(firstDiff(big), -1, "divided (first wrong element)");
+      strictEqual(firstDiff(r.grads.get("again")!), -1, "divided once under two names (first wrong element)");
+      deepStrictEqual(Array.from(r.grads.get("view")!.dataSync()), [2, 4, 6, 8]);
+      deepStrictEqual(
+        Array.from(base.dataSync()),
+        [1, 2, 3, 4],
+        "data shared with another tensor is untouched",
+      );
+      const over = s.unscale(new Map([["o", tf.tensor1d([1, 3e38, 2])]]));
+      ok(!over.finite, "Inf after unscaling");
+      deepStrictEqual(Array.from(over.grads.get("o")!.dataSync()), [2, Infinity, 4]);
+      tf.dispose([...r.grads.values(), ...over.grads.values(), base]);
+      strictEqual(tf.memory().numTensors, before - 3, "inputs taken over by unscale, outputs disposed here");
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  }
 });
 
 interface StepFixture {

@@ -282,6 +282,23 @@ void simcse_reduce_mid(const float *R x, float *R out, double *R acc, int64_t ou
   }
 }
 
+/* x *= s in place (float32 products, as tf.mul); returns 1 when every product is finite. Checked on the
+ * bits: -ffinite-math-only would fold isfinite() away. */
+int simcse_scale_finite(float *R x, int64_t n, float s) {
+  int64_t nb = (n + PAR_BLOCK - 1) / PAR_BLOCK;
+  uint32_t bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (nb > 1)
+  for (int64_t b = 0; b < nb; b++) {
+    int64_t lo = b * PAR_BLOCK, hi = lo + PAR_BLOCK < n ? lo + PAR_BLOCK : n;
+    for (int64_t i = lo; i < hi; i++) {
+      float v = x[i] * s;
+      x[i] = v;
+      bad |= (f32_bits(v) & 0x7f800000u) == 0x7f800000u;
+    }
+  }
+  return !bad;
+}
+
 /* sum of squares in double (the global gradient norm). */
 double simcse_sumsq(const float *R x, int64_t n) {
   double s = 0;
