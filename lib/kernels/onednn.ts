@@ -240,7 +240,11 @@ export function describeMatmul(): string {
       (["f32", "bf16", "f16"] as GemmType[]).map((t) =>
         `${t}: ${
           dnn.impl[t] ??
-            (t === "f16" && dnn.impl.f32 ? `${dnn.impl.f32} on binary16 values` : "none (fallback)")
+            (t === "f16" && dnn.impl.f32
+              ? `${
+                blas && !noBlas ? "OpenBLAS sgemm (batched: " + dnn.impl.f32 + ")" : dnn.impl.f32
+              } on binary16 values`
+              : "none (fallback)")
         }`
       ).join(
         ", ",
@@ -292,6 +296,10 @@ export function gemm(s: GemmSpec): void {
   const engine = gemmEngine(s.type);
   if (s.type === "bf16") slowBf16Note();
   if (engine === "onednn") {
+    if (f16OnBlas(s)) {
+      runFallback(s, "openblas");
+      return;
+    }
     if (runOneDnn(s)) return;
     announce(`${s.type}:failed`, `matmul: oneDNN refused a ${s.type} matmul; using the fallback for it.`);
     runFallback(s, !noBlas && loadBlas() ? "openblas" : "js");
@@ -299,6 +307,23 @@ export function gemm(s: GemmSpec): void {
   }
   fallbackNote(s.type, engine);
   runFallback(s, engine);
+}
+
+/**
+ * binary16 without an f16 kernel runs on an f32 kernel with widened operands. For a single product that
+ * kernel is OpenBLAS's sgemm, fed operands widened in C: oneDNN 2.6's f32 kernel is as fast for some
+ * layouts but up to 3× slower for others (the 3072-wide FFN products of BERT-base with a plain B, measured
+ * 341 vs 114 ms; docs/PRECISION.md). Batched products (attention) stay on oneDNN, one primitive per batch.
+ */
+function f16OnBlas(s: GemmSpec): boolean {
+  if (s.type !== "f16" || info!.impl.f16 || noBlas || !loadBlas()) return false;
+  const [b1, b2] = s.batch ?? [1, 1];
+  if (b1 * b2 !== 1) return false;
+  announce(
+    "f16:blas",
+    "matmul: f16 matmuls run on OpenBLAS sgemm with binary16 operands widened in C, batched ones on oneDNN's f32 kernel (no f16 kernel here; products of binary16 values are exact in f32).",
+  );
+  return true;
 }
 
 function view<T extends Float32Array | Uint16Array>(data: T, offset = 0): T {
@@ -315,7 +340,7 @@ function runOneDnn(s: GemmSpec): boolean {
   // binary16 without an f16 kernel: on the f32 kernel, exact for binary16 operands (products of
   // binary16 values are exact in float32), announced once.
   const onF32 = s.type === "f16" && !info!.impl.f16;
-  if (onF32) {
+  if (onF32 && (noBlas || !loadBlas())) { // with OpenBLAS, f16OnBlas has said where f16 runs
     announce(
       "f16:f32kernel",
       `matmul: f16 matmuls run on oneDNN's f32 kernel with binary16 operands (no f16 kernel here; products of binary16 values are exact in f32).`,

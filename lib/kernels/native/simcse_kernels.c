@@ -260,7 +260,8 @@ void simcse_add(const float *R a, const float *R b, float *R out, int64_t n) {
 /* out[o, i] = scale * sum_r x[o, r, i], for x [outer, red, inner], accumulated in double in row
  * order (the JS loop's order); acc holds inner doubles of scratch. Bias gradients are the outer = 1
  * case: column sums of a [rows, features] matrix. */
-/* Columns are split across threads in blocks of this many (each column sums its rows in order). */
+/* Column sums are split across threads in blocks of this many columns (each column sums its rows in order):
+   narrower blocks measured slower for a 1024-wide layer (per-row overhead) and no faster for a 256-wide one. */
 #define COL_BLOCK 256
 
 void simcse_reduce_mid(const float *R x, float *R out, double *R acc, int64_t outer, int64_t red, int64_t inner,
@@ -404,11 +405,12 @@ int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16
                                float *R db, int64_t rows, int64_t cols) {
   double *acc = (double *)calloc((size_t)cols, sizeof(double));
   if (!acc) return -1;
-  /* Column blocks in parallel: each column still sums its rows in order. */
-  int64_t nb = (cols + HALF_BLOCK - 1) / HALF_BLOCK;
+  /* Column blocks in parallel: each column still sums its rows in order. Every step is elementwise apart
+     from that sum, so the block width changes no result. */
+  int64_t nb = (cols + COL_BLOCK - 1) / COL_BLOCK;
 #pragma omp parallel for schedule(static) if (nb > 1 && rows * cols > 2 * PAR_BLOCK)
   for (int64_t b = 0; b < nb; b++) {
-    int64_t j0 = b * HALF_BLOCK, len = cols - j0 < HALF_BLOCK ? cols - j0 : HALF_BLOCK;
+    int64_t j0 = b * COL_BLOCK, len = cols - j0 < COL_BLOCK ? cols - j0 : COL_BLOCK;
     for (int64_t r = 0; r < rows; r++) {
       const uint16_t *z = act == 0 ? z16 : z16 + r * cols + j0;
 #define GRAD_ROW(F, A) linear_grad_row(F, A, dy + r * cols + j0, z, g16 + r * cols + j0, acc + j0, len)
