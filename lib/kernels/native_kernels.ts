@@ -289,6 +289,24 @@ export function cacheDir(): string {
 }
 
 /**
+ * This process's uid. `Deno.uid()` needs `--allow-sys`, which the tasks do not grant (least privilege:
+ * read, write, env, ffi, run); without it the owner of a file this process creates is the same uid.
+ */
+function processUid(): number | null {
+  try {
+    return Deno.uid();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) throw e;
+  }
+  const probe = Deno.makeTempFileSync({ prefix: "simcse-uid-" });
+  try {
+    return Deno.statSync(probe).uid;
+  } finally {
+    Deno.removeSync(probe);
+  }
+}
+
+/**
  * Create `dir` private (0700) if missing, and check that it is a folder owned by this user that
  * nobody else may write to; returns why not, or null when it can be trusted.
  */
@@ -306,7 +324,7 @@ export function untrustedDirReason(dir: string): string | null {
   }
   if (!info.isDirectory) return "it is not a folder";
   if (Deno.build.os === "windows" || info.mode === null) return null; // no POSIX owners here
-  const uid = Deno.uid();
+  const uid = processUid();
   if (uid !== null && info.uid !== uid) return `it belongs to uid ${info.uid}, not to this user (${uid})`;
   if (info.mode & 0o022) {
     return `others may write to it (mode ${(info.mode & 0o777).toString(8)})`;

@@ -281,3 +281,47 @@ console.log(JSON.stringify({ sum: Array.from(o), reason: nativeKernelsUnavailabl
     await Deno.remove(root, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "under the permissions the tasks grant (no --allow-sys), the C kernels and oneDNN load",
+  ignore: !haveCc,
+  fn: async () => {
+    const tasks = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url))).tasks;
+    const sets = new Set<string>();
+    for (const t of Object.values(tasks) as (string | { command: string })[]) {
+      const cmd = typeof t === "string" ? t : t.command;
+      const flags = cmd.split(/\s+/).filter((w) => w.startsWith("--allow-"));
+      if (cmd.startsWith("deno run") && flags.includes("--allow-ffi")) sets.add(flags.join(" "));
+    }
+    ok(sets.size > 0, "tasks that load native code");
+    const root = await Deno.makeTempDir();
+    const probe = `${root}/probe.ts`;
+    await Deno.writeTextFile(
+      probe,
+      `import { loadNativeKernels, nativeKernelsUnavailableReason } from ${JSON.stringify(MODULE)};
+const { loadOneDnn, oneDnnUnavailableReason } = await import(${
+        JSON.stringify(new URL("./onednn.ts", import.meta.url).href)
+      });
+console.log(JSON.stringify({ native: loadNativeKernels() ? null : nativeKernelsUnavailableReason(), onednn: loadOneDnn() ? null : oneDnnUnavailableReason() }));`,
+    );
+    for (const set of sets) {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...set.split(" "),
+          `--config=${new URL("../../deno.json", import.meta.url).pathname}`,
+          probe,
+        ],
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      ok(r.success, new TextDecoder().decode(r.stderr));
+      const got = JSON.parse(new TextDecoder().decode(r.stdout));
+      deepStrictEqual(got.native, null, `${set}: ${got.native}`);
+      // oneDNN may be absent (libdnnl2 not installed); never for want of a permission.
+      ok(got.onednn === null || /oneDNN not found|SIMCSE_ONEDNN/.test(got.onednn), `${set}: ${got.onednn}`);
+    }
+    await Deno.remove(root, { recursive: true });
+  },
+});
