@@ -12,8 +12,20 @@
 
 #include "half.h"
 #include "par.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define R restrict
+
+/* Elementwise kernels with long per-element math (erf, exp) on 512-bit vectors where the CPU has AVX-512 (gcc
+   prefers 256-bit ones on some of these CPUs). Only elementwise loops: every lane computes what a scalar
+   does, so the results are the same bits; reductions keep the default width. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
+#define WIDE __attribute__((target("prefer-vector-width=512")))
+#else
+#define WIDE
+#endif
 
 
 /* erf as x*P(x^2)/Q(x^2) on x clamped to [-4, 4] (the float32 rational fit of Eigen/XLA). */
@@ -65,7 +77,7 @@ static inline void gelu_range(const float *R x, float *R y, int64_t lo, int64_t 
   }
 }
 
-void simcse_gelu(const float *R x, float *R y, int64_t n) { PAR_BLOCKS(n, lo, hi, gelu_range(x, y, lo, hi)); }
+WIDE void simcse_gelu(const float *R x, float *R y, int64_t n) { PAR_BLOCKS(n, lo, hi, gelu_range(x, y, lo, hi)); }
 
 static inline void gelu_grad_range(const float *R dy, const float *R x, float *R dx, int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; i++) {
@@ -76,7 +88,7 @@ static inline void gelu_grad_range(const float *R dy, const float *R x, float *R
   }
 }
 
-void simcse_gelu_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
+WIDE void simcse_gelu_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
   PAR_BLOCKS(n, lo, hi, gelu_grad_range(dy, x, dx, lo, hi));
 }
 
@@ -102,7 +114,7 @@ static inline void gelu_new_range(const float *R x, float *R y, int64_t lo, int6
   }
 }
 
-void simcse_gelu_new(const float *R x, float *R y, int64_t n) { PAR_BLOCKS(n, lo, hi, gelu_new_range(x, y, lo, hi)); }
+WIDE void simcse_gelu_new(const float *R x, float *R y, int64_t n) { PAR_BLOCKS(n, lo, hi, gelu_new_range(x, y, lo, hi)); }
 
 static inline void gelu_new_grad_range(const float *R dy, const float *R x, float *R dx, int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; i++) {
@@ -113,7 +125,7 @@ static inline void gelu_new_grad_range(const float *R dy, const float *R x, floa
   }
 }
 
-void simcse_gelu_new_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
+WIDE void simcse_gelu_new_grad(const float *R dy, const float *R x, float *R dx, int64_t n) {
   PAR_BLOCKS(n, lo, hi, gelu_new_grad_range(dy, x, dx, lo, hi));
 }
 
@@ -374,7 +386,7 @@ ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, int64
 
 /* In place on c (the f32 product plus bias): z = half(c); with an activation, z16 (when given)
  * receives z's codes and c = half(act(z)); without one, c = z. */
-void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
+WIDE void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
 #define LINEAR_OUT(F, A) PAR_BLOCKS(n, lo, hi, linear_out(F, A, c + lo, z16 ? z16 + lo : NULL, hi - lo))
   DISPATCH(LINEAR_OUT)
 #undef LINEAR_OUT
@@ -401,21 +413,32 @@ ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uin
 /* The gradient entering a half Linear, from dy [rows, cols]: g = half(half(dy) * act'(z)) with z from
  * the codes z16 (act 0: g = half(dy), z16 unused). Writes g's codes into g16 and db = sum over rows of g,
  * accumulated in double. Returns -1 when scratch memory runs out. */
-int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
+WIDE int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
                                float *R db, int64_t rows, int64_t cols) {
   double *acc = (double *)calloc((size_t)cols, sizeof(double));
   if (!acc) return -1;
-  /* Column blocks in parallel: each column still sums its rows in order. Every step is elementwise apart
-     from that sum, so the block width changes no result. */
-  int64_t nb = (cols + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if (nb > 1 && rows * cols > 2 * PAR_BLOCK)
-  for (int64_t b = 0; b < nb; b++) {
-    int64_t j0 = b * COL_BLOCK, len = cols - j0 < COL_BLOCK ? cols - j0 : COL_BLOCK;
+  /* Each thread takes a contiguous range of columns (multiples of 64) and walks all rows over it, so that
+     every column still sums its rows in order and each row is read as one contiguous stretch. Every other
+     step is elementwise, so where the ranges and the HALF_BLOCK pieces fall changes no result. */
+#pragma omp parallel if (rows * cols > 2 * PAR_BLOCK)
+  {
+    int64_t t = 0, nt = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    int64_t units = (cols + 63) / 64;
+    int64_t c0 = units * t / nt * 64, c1 = units * (t + 1) / nt * 64;
+    if (c1 > cols) c1 = cols;
     for (int64_t r = 0; r < rows; r++) {
-      const uint16_t *z = act == 0 ? z16 : z16 + r * cols + j0;
-#define GRAD_ROW(F, A) linear_grad_row(F, A, dy + r * cols + j0, z, g16 + r * cols + j0, acc + j0, len)
-      DISPATCH(GRAD_ROW)
+      const uint16_t *z = act == 0 ? z16 : z16 + r * cols;
+      for (int64_t j0 = c0; j0 < c1; j0 += HALF_BLOCK) {
+        int64_t len = c1 - j0 < HALF_BLOCK ? c1 - j0 : HALF_BLOCK;
+        const uint16_t *zj = act == 0 ? z : z + j0;
+#define GRAD_ROW(F, A) linear_grad_row(F, A, dy + r * cols + j0, zj, g16 + r * cols + j0, acc + j0, len)
+        DISPATCH(GRAD_ROW)
 #undef GRAD_ROW
+      }
     }
   }
   for (int64_t j = 0; j < cols; j++) db[j] = (float)acc[j];
