@@ -325,3 +325,24 @@ console.log(JSON.stringify({ native: loadNativeKernels() ? null : nativeKernelsU
     await Deno.remove(root, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "the C kernels compile for CPUs without AVX-512 (F16C only) and without F16C, not only for this one",
+  ignore: !haveCc,
+  fn: async () => {
+    // half.h has a path per instruction set; -march=native compiles only this machine's.
+    const src = new URL("./native/simcse_kernels.c", import.meta.url).pathname;
+    const out = await Deno.makeTempFile({ suffix: ".o" });
+    for (const march of ["haswell", "x86-64"]) {
+      const r = await new Deno.Command("cc", {
+        args: [`-march=${march}`, "-O1", "-fopenmp", "-c", "-o", out, src],
+        stderr: "piped",
+      }).output();
+      ok(
+        r.success,
+        `-march=${march}: ${new TextDecoder().decode(r.stderr).split("\n").slice(0, 4).join("\n")}`,
+      );
+    }
+    await Deno.remove(out);
+  },
+});

@@ -84,15 +84,6 @@ static inline void f16_pack_n(const float *src, uint16_t *dst, int64_t n) {
 #elif defined(__F16C__)
   for (; i + 8 <= n; i += 8)
     _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-/* In place: x = half(x), then, when scale != 1, x = half(x * scale). */
-static inline void half_round_scale_n(int fmt, float *x, int64_t n, float scale) {
-  half_round_n(fmt, x, x, n);
-  if (scale != 1.0f) {
-    for (int64_t i = 0; i < n; i++) x[i] *= scale;
-    half_round_n(fmt, x, x, n);
-  }
-}
-
 #endif
   for (; i < n; i++) dst[i] = f16_of(f32_bits(src[i]));
 }
@@ -103,15 +94,6 @@ static inline void f16_unpack_n(const uint16_t *src, float *dst, int64_t n) {
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
 #elif defined(__F16C__)
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
-/* In place: x = half(x), then, when scale != 1, x = half(x * scale). */
-static inline void half_round_scale_n(int fmt, float *x, int64_t n, float scale) {
-  half_round_n(fmt, x, x, n);
-  if (scale != 1.0f) {
-    for (int64_t i = 0; i < n; i++) x[i] *= scale;
-    half_round_n(fmt, x, x, n);
-  }
-}
-
 #endif
   for (; i < n; i++) dst[i] = f32_of_f16(src[i]);
 }
@@ -126,15 +108,6 @@ static inline void f16_round_n(const float *src, float *dst, int64_t n) {
 #elif defined(__F16C__)
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT)));
-/* In place: x = half(x), then, when scale != 1, x = half(x * scale). */
-static inline void half_round_scale_n(int fmt, float *x, int64_t n, float scale) {
-  half_round_n(fmt, x, x, n);
-  if (scale != 1.0f) {
-    for (int64_t i = 0; i < n; i++) x[i] *= scale;
-    half_round_n(fmt, x, x, n);
-  }
-}
-
 #endif
   for (; i < n; i++) dst[i] = half_round(HALF_F16, src[i]);
 }
