@@ -557,14 +557,6 @@ export function nativeKernelsUnavailableReason(): string | null {
 }
 
 /**
- * Compile the C file `source` once per machine (cached as `<name>-<hash>.so` under the private cache,
- * keyed by source, flags, libraries, CPU flags and compiler) and open it with `symbols`. The rules of
- * the kernel cache hold for every library: the cache folder must be private (0700, this user's), a
- * cached library is opened only when its sha256 equals the one recorded when it was compiled (else it
- * is rebuilt), and the bytes are hashed again right before `dlopen`; without a trusted cache the
- * library is built in a private temporary folder removed once it is open.
- */
-/**
  * OpenMP's workers sleep between parallel loops and matmuls instead of spinning (libgomp spins for a while
  * by default): the JS thread works between the calls, and spinning workers compete with it and with
  * OpenBLAS's threads on small machines (docs/CPU-PERF.md). libgomp reads this when it loads; a value
@@ -574,6 +566,14 @@ function passiveOpenMp(): void {
   if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
 }
 
+/**
+ * Compile the C file `source` once per machine (cached as `<name>-<hash>.so` under the private cache,
+ * keyed by source, flags, libraries, CPU flags and compiler) and open it with `symbols`. The rules of
+ * the kernel cache hold for every library: the cache folder must be private (0700, this user's), a
+ * cached library is opened only when its sha256 equals the one recorded when it was compiled (else it
+ * is rebuilt), and the bytes are hashed again right before `dlopen`; without a trusted cache the
+ * library is built in a private temporary folder removed once it is open.
+ */
 export function openTrustedLibrary<S extends Deno.ForeignLibraryInterface>(
   source: URL,
   opts: { name: string; flags?: string[]; libs?: string[] },

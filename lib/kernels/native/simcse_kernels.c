@@ -27,7 +27,6 @@
 #define WIDE
 #endif
 
-
 /* erf as x*P(x^2)/Q(x^2) on x clamped to [-4, 4] (the float32 rational fit of Eigen/XLA). */
 static inline float erf_f(float x) {
   float v = x < -4.0f ? -4.0f : (x > 4.0f ? 4.0f : x);
