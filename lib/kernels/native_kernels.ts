@@ -291,13 +291,12 @@ export function cacheDir(): string {
 /**
  * This process's uid. `Deno.uid()` needs `--allow-sys`, which the tasks do not grant (least privilege:
  * read, write, env, ffi, run); without it the owner of a file this process creates is the same uid.
+ * (Before, the check called `Deno.uid()` anyway: the tasks then ran without native code, or, on a
+ * terminal, stopped at a permission prompt.)
  */
 function processUid(): number | null {
-  try {
-    return Deno.uid();
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) throw e;
-  }
+  // Asked first: on a terminal, calling Deno.uid() without the permission would prompt the user.
+  if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") return Deno.uid();
   const probe = Deno.makeTempFileSync({ prefix: "simcse-uid-" });
   try {
     return Deno.statSync(probe).uid;
@@ -438,6 +437,8 @@ function trustedBuild(
       } catch { /* another process removed it first */ }
     }
   }
+  // The first build on a machine takes seconds; say so where someone is watching.
+  if (cached && Deno.stderr.isTerminal()) note(`compiling ${name} for this CPU (once; cached in ${dir})`);
   let r = compile(src, path, flags, libs);
   if ("error" in r && flags.includes(OPENMP)) {
     const serial = compile(src, path, flags.filter((f) => f !== OPENMP), libs);
