@@ -25,6 +25,7 @@ import { tf } from "../runtime/tf.ts";
 import type { BertConfig } from "./bert_config.ts";
 import { linear } from "../ops/linear.ts";
 import { checkpointed } from "../ops/checkpointing.ts";
+import { addSameShape } from "../ops/saveless_add.ts";
 import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
 import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "../ops/precision.ts";
 import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
@@ -174,15 +175,15 @@ export class BertModel implements Encoder {
     const ids = tf.reshape(inputs.inputIds, [B * L]);
     const positions = positionIds(B, L);
     const types = inputs.tokenTypeIds ? tf.reshape(inputs.tokenTypeIds, [B * L]) : tf.zeros([B * L], "int32");
-    let h = tf.add(
-      tf.add(
-        tf.gather(this.p("embeddings.word_embeddings.weight"), ids),
-        tf.gather(this.p("embeddings.position_embeddings.weight"), positions),
-      ),
-      tf.gather(this.p("embeddings.token_type_embeddings.weight"), types),
-    ) as tf.Tensor2D; // [B*L, H]
-    h = drop(this.ln(h, "embeddings.LayerNorm"), cfg.hiddenDropoutProb, 0) as tf.Tensor2D;
-    const hiddenStates: tf.Tensor3D[] = [tf.reshape(h, [B, L, H])];
+    const word = tf.gather(this.p("embeddings.word_embeddings.weight"), ids) as tf.Tensor2D;
+    const pos = tf.gather(this.p("embeddings.position_embeddings.weight"), positions);
+    const type = tf.gather(this.p("embeddings.token_type_embeddings.weight"), types);
+    const wordPos = addSameShape(word, pos);
+    const sum = addSameShape(wordPos, type); // [B*L, H]
+    let h = drop(this.ln(sum, "embeddings.LayerNorm"), cfg.hiddenDropoutProb, 0) as tf.Tensor2D;
+    release(word, pos, type, wordPos, sum); // no op saved them (the LayerNorm keeps its own copy)
+    const allHidden = opts.allHiddenStates ?? true;
+    const hiddenStates: tf.Tensor3D[] = allHidden ? [tf.reshape(h, [B, L, H])] : [];
 
     // Additive key mask, broadcast over heads and queries: [B, 1, 1, L].
     const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
@@ -206,8 +207,10 @@ export class BertModel implements Encoder {
         : training
         ? body(h, [extMask])
         : tf.tidy(() => body(prev, [extMask]));
-      hiddenStates.push(tf.reshape(h, [B, L, H]));
+      if (allHidden) hiddenStates.push(tf.reshape(h, [B, L, H]));
+      else if (training) release(prev); // the ops of layer i saved what they need of it
     }
+    if (!allHidden && hiddenStates.length === 0) hiddenStates.push(tf.reshape(h, [B, L, H]));
     const lastHiddenState = hiddenStates[hiddenStates.length - 1];
     let pooledOutput: tf.Tensor2D | undefined;
     if (this.hasPooler) {
@@ -256,7 +259,7 @@ export class BertModel implements Encoder {
     // Residual branches: dense → dropout → + residual → LayerNorm.
     const branch = (dense: tf.Tensor2D, name: string, site: number, residual: tf.Tensor2D) => {
       const dropped = drop(dense, cfg.hiddenDropoutProb, site);
-      const sum = tf.add(dropped, residual);
+      const sum = addSameShape(dropped, residual);
       const out = this.ln(sum, `${p}${name}.LayerNorm`) as tf.Tensor2D;
       release(dense, dropped, sum);
       return out;

@@ -73,6 +73,15 @@ for (const backend of TEST_BACKENDS) {
           for (const p of ["cls", "cls_before_pooler"] as const) {
             checks.push([pool(p, first), exp.pooled[p].data, `firstTokenOnly pooler ${p}`]);
           }
+          // Without the layers' outputs: the last one only, same values.
+          const lastOnly = model.forward(inputs(fx), { allHiddenStates: false });
+          if (lastOnly.hiddenStates.length !== 1) {
+            throw new Error(`allHiddenStates false: ${lastOnly.hiddenStates.length} hidden states, not 1`);
+          }
+          checks.push([lastOnly.hiddenStates[0], exp.last_hidden_state.data, "allHiddenStates false"]);
+          for (const p of ["cls", "avg"] as const) {
+            checks.push([pool(p, lastOnly), exp.pooled[p].data, `allHiddenStates false pooler ${p}`]);
+          }
           checks.forEach(([t]) => tf.keep(t));
         });
         const got = await Promise.all(checks.map(([t]) => t.data()));

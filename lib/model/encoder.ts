@@ -58,6 +58,12 @@ export interface ForwardOptions {
    * less work. Ignored when training and in half precision; encoders without it return [B, L, H].
    */
   firstTokenOnly?: boolean;
+  /**
+   * Return every layer's output in `hiddenStates` (default true). With false only the last layer's is
+   * there, and a training pass lets each layer's output go once the next layer has read it (what its
+   * ops save for the backward pass stays): the poolers that average two layers need true.
+   */
+  allHiddenStates?: boolean;
 }
 
 /** Fields every encoder config has (HF names camel-cased). */

@@ -42,6 +42,7 @@ import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps
 import type { Gpt2Config } from "./gpt2_config.ts";
 import { linear } from "../ops/linear.ts";
 import { checkpointed } from "../ops/checkpointing.ts";
+import { addSameShape } from "../ops/saveless_add.ts";
 import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
 
 export type { Gpt2Config };
@@ -157,11 +158,13 @@ export class Gpt2Model implements Encoder {
     const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
     const ids = tf.reshape(inputs.inputIds, [B * L]);
     const positions = positionIds(B, L);
-    let h = tf.add(
-      tf.gather(this.p("wte.weight"), ids),
-      tf.gather(this.p("wpe.weight"), positions),
-    ) as tf.Tensor2D; // [B*L, H]
-    h = drop(h, cfg.embdPdrop, 0) as tf.Tensor2D;
+    const tokens = tf.gather(this.p("wte.weight"), ids) as tf.Tensor2D;
+    const pos = tf.gather(this.p("wpe.weight"), positions);
+    const sum = addSameShape(tokens, pos); // [B*L, H]
+    let h = drop(sum, cfg.embdPdrop, 0) as tf.Tensor2D;
+    release(tokens, pos); // no op saved them
+    if (h !== sum) release(sum); // the dropout keeps its mask, not its input
+    const allHidden = opts.allHiddenStates ?? true;
     const hiddenStates: tf.Tensor3D[] = [];
 
     // One additive mask [B, 1, L, L]: MASKED_BIAS on future keys (causal) plus the key-padding term
@@ -178,7 +181,7 @@ export class Gpt2Model implements Encoder {
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
     const layerCtx = { training, drop, hs, invScale, half };
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
-      hiddenStates.push(tf.reshape(h, [B, L, H]));
+      if (allHidden) hiddenStates.push(tf.reshape(h, [B, L, H]));
       const body = (x: tf.Tensor, [m]: tf.Tensor[]) => this.layer(i, x as tf.Tensor2D, m, layerCtx);
       const prev = h;
       // At evaluation each block's intermediates go as soon as it is done (not when the caller's tidy ends).
@@ -187,6 +190,7 @@ export class Gpt2Model implements Encoder {
         : training
         ? body(h, [attnMask])
         : tf.tidy(() => body(prev, [attnMask]));
+      if (!allHidden && training) release(prev); // the ops of block i saved what they need of it
     }
     const lastHiddenState = tf.reshape(this.ln(h, "ln_f"), [B, L, H]) as tf.Tensor3D;
     hiddenStates.push(lastHiddenState);
@@ -227,7 +231,7 @@ export class Gpt2Model implements Encoder {
     const ctx = attentionContext(probs, v, hs);
     const proj = this.linear(ctx, `${p}attn.c_proj`);
     const attnOut = drop(proj, cfg.residPdrop, 2 + 3 * i);
-    const h1 = tf.add(h, attnOut) as tf.Tensor2D;
+    const h1 = addSameShape(h, attnOut) as tf.Tensor2D;
     const fc = this.linear(this.ln(h1, `${p}ln_2`), `${p}mlp.c_fc`);
     const mlp = activationThenLinear(
       cfg.activationFunction,
@@ -236,8 +240,8 @@ export class Gpt2Model implements Encoder {
       this.p(`${p}mlp.c_proj.bias`) as tf.Tensor1D,
     );
     const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);
-    const out = tf.add(h1, mlpOut) as tf.Tensor2D;
-    if (training) release(scores, soft, probs, proj, attnOut, fc, mlp, mlpOut); // what no op saved (bert.ts)
+    const out = addSameShape(h1, mlpOut) as tf.Tensor2D;
+    if (training) release(scores, soft, probs, proj, attnOut, h1, fc, mlp, mlpOut); // what no op saved (bert.ts)
     return out;
   }
 
@@ -272,14 +276,14 @@ export class Gpt2Model implements Encoder {
     const ctx = half.attentionContext(probs, v, hs);
     const proj = lin(ctx, `${p}attn.c_proj`);
     const attnOut = drop(proj, cfg.residPdrop, 2 + 3 * i);
-    const h1 = tf.add(h, attnOut) as tf.Tensor2D;
+    const h1 = addSameShape(h, attnOut) as tf.Tensor2D;
     const x2 = this.ln(h1, `${p}ln_2`) as tf.Tensor2D;
     const fc = lin(x2, `${p}mlp.c_fc`, cfg.activationFunction);
     const mlp = lin(fc, `${p}mlp.c_proj`);
     const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);
-    const out = tf.add(h1, mlpOut) as tf.Tensor2D;
+    const out = addSameShape(h1, mlpOut) as tf.Tensor2D;
     // What no op saved (bert.ts); the half ops save 16-bit copies of the float32 tensors they read.
-    if (c.training) release(x, q, k, v, scores, soft, probs, ctx, proj, attnOut, x2, fc, mlp, mlpOut);
+    if (c.training) release(x, q, k, v, scores, soft, probs, ctx, proj, attnOut, h1, x2, fc, mlp, mlpOut);
     return out;
   }
 

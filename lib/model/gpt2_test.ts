@@ -87,6 +87,15 @@ for (const backend of TEST_BACKENDS) {
             checks.push([out.hiddenStates[i], h.data, `hidden_states[${i}]`])
           );
           for (const p of POOLERS) checks.push([pool(p, out), fx.expected.pooled[p].data, p]);
+          const lastOnly = model.forward(batchInputs(fx.input_ids, fx.attention_mask), {
+            allHiddenStates: false,
+          });
+          equal(lastOnly.hiddenStates.length, 1, "allHiddenStates false: the last state only");
+          checks.push([
+            lastOnly.hiddenStates[0],
+            fx.expected.last_hidden_state.data,
+            "allHiddenStates false",
+          ]);
           checks.forEach(([t]) => tf.keep(t));
         });
         const got = await Promise.all(checks.map(([t]) => t.data())); // async: webgpu reads no other way

@@ -49,6 +49,11 @@ export function poolsFirstToken(mode: PoolerType): boolean {
   return mode === "cls" || mode === "cls_before_pooler";
 }
 
+/** Whether the pooler reads layers before the last (`ForwardOptions.allHiddenStates`). */
+export function poolsHiddenStates(mode: PoolerType): boolean {
+  return mode === "avg_top2" || mode === "avg_first_last";
+}
+
 /** Parse a `--pooler` value, listing the valid names on failure. */
 export function parsePooler(name: string): PoolerType {
   if ((POOLERS as readonly string[]).includes(name)) return name as PoolerType;

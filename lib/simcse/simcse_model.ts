@@ -14,7 +14,7 @@ import { tf } from "../runtime/tf.ts";
 import type { Encoder, EncoderInputs, EncoderOutput } from "../model/encoder.ts";
 import type { DropoutFn } from "../ops/dropout.ts";
 import type { Precision } from "../ops/precision.ts";
-import { pool, type PoolerType, poolsFirstToken } from "./pooling.ts";
+import { pool, type PoolerType, poolsFirstToken, poolsHiddenStates } from "./pooling.ts";
 import { simcseLoss } from "./contrastive_loss.ts";
 import type { MlpHead } from "./mlp_head.ts";
 import type { MlmHead } from "./mlm_head.ts";
@@ -87,6 +87,7 @@ export class SimcseModel {
       dropout: dropoutAt(0),
       checkpointLayers,
       precision,
+      allHiddenStates: poolsHiddenStates(this.opts.poolerType),
     });
     const z = this.pooled(out, true);
     let loss = simcseLoss(z, {
@@ -97,7 +98,7 @@ export class SimcseModel {
     if (this.mlm && batch.mlmInputIds && batch.mlmLabels) {
       const mout = this.encoder.forward(
         { inputIds: batch.mlmInputIds, attentionMask: batch.attentionMask, tokenTypeIds: batch.tokenTypeIds },
-        { training: true, dropout: dropoutAt(1000), checkpointLayers, precision },
+        { training: true, dropout: dropoutAt(1000), checkpointLayers, precision, allHiddenStates: false },
       );
       const [R, L, H] = mout.lastHiddenState.shape;
       const mlmLoss = this.mlm.loss(tf.reshape(mout.lastHiddenState, [R * L, H]), batch.mlmLabels);
@@ -109,7 +110,11 @@ export class SimcseModel {
   /** Sentence embeddings for evaluation (dropout off; matmuls in `precision`, default fp32): [B, H]. */
   embed(inputs: EncoderInputs, precision: Precision = "fp32"): tf.Tensor2D {
     return this.pooled(
-      this.encoder.forward(inputs, { firstTokenOnly: poolsFirstToken(this.opts.poolerType), precision }),
+      this.encoder.forward(inputs, {
+        firstTokenOnly: poolsFirstToken(this.opts.poolerType),
+        precision,
+        allHiddenStates: poolsHiddenStates(this.opts.poolerType),
+      }),
       false,
     );
   }
