@@ -8,6 +8,7 @@
  */
 import { tf } from "../runtime/tf.ts";
 import { linear } from "../ops/linear.ts";
+import { releaseSavedCopies } from "../ops/saved_inputs.ts";
 import { activationLinear, fusedGelu, fusedGeluNew, fusedLayerNorm } from "../ops/fused.ts";
 
 /** Activation names of HF configs (`hidden_act`, `activation_function`). */
@@ -26,10 +27,14 @@ export function positionIds(B: number, L: number): tf.Tensor1D {
  * gradient keeps its own clone (`saveTensorsForBackwardMode`): a dense output that only fed a
  * dropout, a dropout output that only fed an add, a sum that only fed a LayerNorm (which saves x̂),
  * the raw attention scores. Freed memory comes back only for tensors no op saved; disposing the
- * others is harmless.
+ * others is harmless. The 16-bit copies that the half-precision ops made of a released tensor go with
+ * it: each op that saved one keeps its own clone until its gradient has run.
  */
 export function release(...ts: tf.Tensor[]): void {
-  for (const t of ts) if (!t.isDisposed) t.dispose();
+  for (const t of ts) {
+    releaseSavedCopies(t); // the 16-bit copies the half-precision ops made of it (saved_inputs.ts)
+    if (!t.isDisposed) t.dispose();
+  }
 }
 
 /** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */

@@ -49,7 +49,7 @@ import { releasing } from "./grad_release.ts";
 import { isBf16Valued, markBf16, packedBf16Bits } from "./bf16.ts";
 import { isF16Valued, markF16 } from "./fp16.ts";
 import type { AnyActivation as Fp16Activation } from "./fused.ts";
-import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
+import { addSavedCopy, recordingGradients, savedCopy, sharedCopy, sharedPackedF16 } from "./saved_inputs.ts";
 import { activationInputGrad, activationValue } from "./fused.ts";
 import type { HeadDims as HeadShape } from "./fused.ts";
 
@@ -65,9 +65,6 @@ export interface Bf16LinearOptions {
 function f32(t: tf.Tensor): Float32Array {
   return peekFloat32(t) ?? (t.dataSync() as Float32Array);
 }
-
-/** Packed bf16 copies of op inputs for the forward pass being recorded, shared between ops. */
-const packedInputs = new WeakMap<tf.Tensor, tf.Tensor>();
 
 /** `t` as 16-bit codes in an int32 tensor of ceil(n/2) words (rounded in C when oneDNN's shim is loaded). */
 function packTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D {
@@ -89,11 +86,7 @@ function codeWords(n: number): Int32Array {
  * the ops that read `x` (Q, K and V of a layer); each op saves a clone for its backward pass.
  */
 export function sharedPackedBf16(x: tf.Tensor): tf.Tensor {
-  const hit = packedInputs.get(x);
-  if (hit && !hit.isDisposed) return hit;
-  const p = packTensor("bf16", x);
-  packedInputs.set(x, p);
-  return p;
+  return sharedCopy(x, "bf16", (t) => packTensor("bf16", t));
 }
 
 /** The 16-bit codes inside a packed tensor (a view of its data). */
@@ -151,39 +144,58 @@ function scratchCodes(n: number): { codes: Uint16Array; buf: Int32Array } {
 
 /**
  * The Linear's output from `out` = x16·W16 + b16 in f32 (consumed): z = half(out), then y = half(act(z))
- * with an activation; `zPacked` (z's codes, for the backward pass) when taping with an activation.
- * One C pass when the kernels are loaded.
+ * with an activation, and z's codes into `zCodes` when given (for the backward pass). One C pass when
+ * the kernels are loaded.
  */
 function linearOut(
   fmt: HalfFormat,
   act: Bf16Activation,
   out: Float32Array,
   shape: [number, number],
-  taping: boolean,
-): { value: tf.Tensor2D; zPacked?: tf.Tensor } {
+  zCodes: Uint16Array | null,
+): tf.Tensor2D {
   const k = nativeKernels();
   const n = out.length;
   if (k) {
-    const words = act !== "none" && taping ? codeWords(n) : null;
-    k.halfLinearOut(
-      fmt.type,
-      act,
-      out,
-      words && new Uint16Array(words.buffer, 0, n),
-      n,
-    );
-    return { value: halfTensor(fmt, out, shape), zPacked: words ? tf.tensor1d(words, "int32") : undefined };
+    k.halfLinearOut(fmt.type, act, out, zCodes, n);
+    return halfTensor(fmt, out, shape);
   }
   const z = halfTensor<tf.Tensor2D>(fmt, fmt.round(out, out), shape);
-  if (act === "none") return { value: z };
+  if (act === "none") return z;
+  if (zCodes) packHalfFast(fmt.type, out, zCodes);
   const value = tf.tidy(() => {
     const t = activationValue(act, z);
     return halfTensor<tf.Tensor2D>(fmt, fmt.round(f32(t)), shape);
   });
-  const zPacked = taping ? fmt.pack(z) : undefined;
   z.dispose();
-  return { value, zPacked };
+  return value;
 }
+
+/** y = half(act(z)) again from z's codes, bit-identical with the forward pass (pooled float32 storage). */
+function recomputedActivation(
+  fmt: HalfFormat,
+  act: Bf16Activation,
+  zp: tf.Tensor,
+  shape: [number, number],
+): Float32Array {
+  const n = shape[0] * shape[1];
+  const bits = packedBits(zp).subarray(0, n);
+  const k = nativeKernels();
+  if (k) {
+    const y = allocFloat32(n);
+    k.halfUnpack(fmt.type, bits, y, n);
+    k.halfLinearOut(fmt.type, act, y, null, n); // z is exact in the format: half(z) = z
+    return y;
+  }
+  return tf.tidy(() => {
+    const z = tf.tensor(fmt.unpack(bits, n), shape, "float32");
+    return fmt.round(f32(activationValue(act, z)), allocFloat32(n));
+  });
+}
+
+/** What `savedCopy(y, ACTIVATION_SOURCE)` holds: the codes of z, for y = half(act(z)). */
+const ACTIVATION_SOURCE = "z of half(act(z))";
+const activationOf = new WeakMap<tf.Tensor, Bf16Activation>();
 
 /**
  * The gradient entering the Linear's matmuls, g = half(half(dy)·act'(z)) (or half(dy)), as 16-bit
@@ -250,8 +262,16 @@ export function halfLinear(
   }
   const act = opts.activation ?? "none";
   const taping = recordingGradients();
-  const xPacked = taping ? fmt.sharedPacked(x) : undefined;
   const [N, nIn] = x.shape, nOut = w.shape[1];
+  // x = half(act(z)) from a half Linear of this tape: keep that Linear's z codes, not a copy of x, and
+  // recompute x in the backward pass (as the fp32 `activationLinear` does): one [N, 4H] copy fewer.
+  const xSource = taping ? savedCopy(x, ACTIVATION_SOURCE) : undefined;
+  const xAct = xSource && activationOf.get(xSource);
+  const xPacked = taping && !xAct ? fmt.sharedPacked(x) : undefined;
+  // z's codes live in the caller's scope, so the Linear reading this op's output can save them too
+  // (on cpu, where the op can fill the tensor's own storage).
+  const keepZ = taping && act !== "none";
+  const zOuter = keepZ && tf.getBackend() === "cpu" ? tf.tensor1d(codeWords(N * nOut), "int32") : undefined;
   const type = fmt.type;
   const op = tf.customGrad(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
@@ -268,14 +288,23 @@ export function halfLinear(
         c: { data: out, ld: nOut },
         beta: 1,
       });
-      const { value, zPacked } = linearOut(fmt, act, out, [N, nOut], taping);
-      if (taping) save(zPacked ? [xPacked!, ws, zPacked] : [xPacked!, ws]);
+      const zWords = keepZ && !zOuter ? codeWords(N * nOut) : undefined;
+      const zCodes = zOuter
+        ? packedBits(zOuter)
+        : zWords
+        ? new Uint16Array(zWords.buffer, 0, N * nOut)
+        : null;
+      const value = linearOut(fmt, act, out, [N, nOut], zCodes);
+      const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
+      const xSaved = xAct ? xSource! : xPacked!;
+      if (taping) save(zPacked ? [xSaved, ws, zPacked] : [xSaved, ws]);
       return {
         value,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
             const { g, db, scratch } = linearGradIn(fmt, act, dy, zp, N, nOut);
+            const x16 = xAct ? recomputedActivation(fmt, xAct, xp, [N, nIn]) : packedBits(xp);
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
             gemm({ // dx = half(g W16ᵀ)
               type,
@@ -294,11 +323,12 @@ export function halfLinear(
               m: nIn,
               n: nOut,
               k: N,
-              a: { data: packedBits(xp), ld: nIn },
+              a: { data: x16, ld: nIn },
               b: { data: g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
             if (scratch) releaseFloat32(scratch);
+            if (x16 instanceof Float32Array) releaseFloat32(x16);
             return [
               halfTensor(fmt, dx, [N, nIn]),
               tf.tensor(dw, [nIn, nOut], "float32"),
@@ -309,7 +339,12 @@ export function halfLinear(
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return op(x, w, b) as tf.Tensor2D;
+  const y = op(x, w, b) as tf.Tensor2D;
+  if (zOuter) {
+    activationOf.set(zOuter, act);
+    addSavedCopy(y, ACTIVATION_SOURCE, zOuter);
+  }
+  return y;
 }
 
 /**

@@ -6,7 +6,7 @@ import { assertWithinBf16Ulps, bf16Fixture } from "../../testing/bf16_assert.ts"
 import { setGemmBlasDisabled, setOneDnnEnabled } from "../kernels/onednn.ts";
 import { activation } from "../model/layers.ts";
 import { bf16Round, isBf16Valued } from "./bf16.ts";
-import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
+import { BF16, bf16AttentionContext, bf16AttentionScores, bf16Linear, F16, halfLinear } from "./bf16_ops.ts";
 import { linear } from "./linear.ts";
 
 const fx = bf16Fixture();
@@ -116,6 +116,50 @@ for (const act of ["none", "gelu", "gelu_new", "relu"] as const) {
       }
     });
   });
+}
+
+for (const fmt of [BF16, F16]) {
+  for (const act of ["gelu", "gelu_new", "relu"] as const) {
+    Deno.test(`${fmt.type} Linear(${act}) → Linear on cpu: the second Linear keeps the first one's z codes and recomputes its input; same bits as keeping a copy of it`, async () => {
+      await useBackend("cpu");
+      for (const engine of ENGINES) {
+        useEngine(engine);
+        try {
+          tf.tidy(() => {
+            const x = rnd([64, 48], 11), w1 = rnd([48, 96], 12, 0.15), b1 = rnd([96], 13, 0.1);
+            const w2 = rnd([96, 40], 14, 0.1), b2 = rnd([40], 15, 0.1), dy = rnd([64, 40], 16);
+            // `copyInput`: the second Linear reads a clone of y (another tensor), so it packs its own copy.
+            const ffn =
+              (copyInput: boolean) =>
+              (xx: tf.Tensor, a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor) => {
+                const y = halfLinear(fmt, xx as tf.Tensor2D, a as tf.Tensor2D, c as tf.Tensor1D, {
+                  activation: act,
+                });
+                return halfLinear(
+                  fmt,
+                  (copyInput ? tf.clone(y) : y) as tf.Tensor2D,
+                  d as tf.Tensor2D,
+                  e as tf.Tensor1D,
+                );
+              };
+            const before = tf.memory().numDataBuffers;
+            const shared = tf.grads(ffn(false))([x, w1, b1, w2, b2], dy);
+            const copied = tf.grads(ffn(true))([x, w1, b1, w2, b2], dy);
+            for (const [i, name] of ["dx", "dW1", "db1", "dW2", "db2"].entries()) {
+              strictEqual(
+                Array.from(shared[i].dataSync()).join(),
+                Array.from(copied[i].dataSync()).join(),
+                `${engine}: ${name}`,
+              );
+            }
+            strictEqual(tf.memory().numDataBuffers, before + 10, `${engine}: only the gradients are new`);
+          });
+        } finally {
+          useEngine("onednn");
+        }
+      }
+    });
+  }
 }
 
 Deno.test("`bf16Linear()` gives the same forward value with and without a gradient tape; outputs and grad_x are marked bf16-valued", async () => {
