@@ -91,32 +91,109 @@ export function peekFloat32(t: tf.Tensor, forWrite = false): Float32Array | null
 }
 
 const MIN_POOLED = 4096; // smaller arrays are cheap to allocate
+const ALIGN = 64; // byte alignment of every pooled array (a cache line, one AVX-512 vector)
 
 type Pooled = Float32Array | Uint8Array | Int32Array;
-// Free memory is kept as ArrayBuffers keyed by byte length, so that any typed array of that size can
-// reuse it (the 16-bit ops' int32 code words and float32 arrays of the same bytes share one list).
-const free = new Map<number, ArrayBuffer[]>();
+
+/**
+ * Free memory lives in slabs: ArrayBuffers cut into regions, each handed out as a typed array of
+ * exactly the requested length at its offset. A request takes the smallest free region that fits
+ * (the rest of it stays free), and a freed region merges with free neighbours, so memory that one
+ * phase of a step used for 16-bit codes serves the next phase's float32 arrays (and back): a pool of
+ * whole arrays per byte length would keep the largest count of each size at once. A slab is made at
+ * the size of a request that nothing free can hold.
+ */
+interface Slab {
+  buf: ArrayBuffer;
+  regions: Region[]; // in address order, covering the slab
+  pooled: boolean; // false once detached: its regions are never handed out again
+  escaped: number; // regions read out or aliased: never recycled
+}
+interface Region {
+  slab: Slab;
+  off: number;
+  len: number;
+  state: "free" | "used" | "escaped";
+}
+
+let slabs: Slab[] = [];
+const slabOf = new WeakMap<ArrayBuffer, Slab>();
+const regionOf = new WeakMap<ArrayBufferView, Region>(); // arrays handed out, while their region is theirs
+const fresh = new WeakSet<ArrayBufferView>(); // handed out, not yet stored in the backend
+const owned = new WeakSet<ArrayBufferView>(); // stored in exactly one backend entry, never read out
 let freeBytes = 0;
 let maxFreeBytes = 0;
-const fresh = new WeakSet<ArrayBuffer>(); // allocated here, not yet stored in the backend
-const owned = new WeakSet<ArrayBuffer>(); // stored in exactly one backend entry, never read out
 let installed = false;
 let stats = { allocs: 0, reused: 0, released: 0 };
 
-function alloc<T extends Pooled>(n: number, bytesPer: number, make: (b: ArrayBuffer) => T): T {
-  if (!installed || n < MIN_POOLED) return make(new ArrayBuffer(n * bytesPer));
+function alloc<T extends Pooled>(
+  n: number,
+  bytesPer: number,
+  make: (b: ArrayBuffer, offset: number, length: number) => T,
+): T {
+  if (!installed || n < MIN_POOLED) return make(new ArrayBuffer(n * bytesPer), 0, n);
   stats.allocs++;
-  const list = free.get(n * bytesPer);
-  if (list && list.length > 0) {
-    const buf = list.pop()!;
-    freeBytes -= buf.byteLength;
-    fresh.add(buf);
-    stats.reused++;
-    return make(buf);
+  const need = Math.ceil((n * bytesPer) / ALIGN) * ALIGN;
+  let best: Region | undefined;
+  for (const slab of slabs) {
+    for (const r of slab.regions) {
+      if (r.state === "free" && r.len >= need && (!best || r.len < best.len)) best = r;
+    }
   }
-  const buf = new ArrayBuffer(n * bytesPer);
-  fresh.add(buf);
-  return make(buf);
+  if (best) {
+    stats.reused++;
+    freeBytes -= need;
+    if (best.len > need) {
+      const rest: Region = { slab: best.slab, off: best.off + need, len: best.len - need, state: "free" };
+      best.slab.regions.splice(best.slab.regions.indexOf(best) + 1, 0, rest);
+      best.len = need;
+    }
+  } else {
+    const slab: Slab = { buf: new ArrayBuffer(need), regions: [], pooled: true, escaped: 0 };
+    best = { slab, off: 0, len: need, state: "free" };
+    slab.regions.push(best);
+    slabs.push(slab);
+    slabOf.set(slab.buf, slab);
+  }
+  best.state = "used";
+  const view = make(best.slab.buf, best.off, n);
+  regionOf.set(view, best);
+  fresh.add(view);
+  return view;
+}
+
+/** Give a used region back: merge it with free neighbours; detach its slab when nothing in it is live. */
+function freeRegion(r: Region): void {
+  const slab = r.slab;
+  r.state = "free";
+  if (!slab.pooled) return;
+  stats.released++;
+  freeBytes += r.len;
+  const rs = slab.regions;
+  let i = rs.indexOf(r);
+  if (i + 1 < rs.length && rs[i + 1].state === "free") r.len += rs.splice(i + 1, 1)[0].len;
+  if (i > 0 && rs[i - 1].state === "free") {
+    rs[i - 1].len += r.len;
+    rs.splice(i, 1);
+    i--;
+  }
+  const live = rs.some((x) => x.state === "used");
+  // Nothing live: a slab holding only read-out memory, or a free slab over the cap, goes to GC.
+  if (!live && (slab.escaped > 0 || freeBytes > maxFreeBytes)) detach(slab);
+}
+
+function detach(slab: Slab): void {
+  if (!slab.pooled) return;
+  slab.pooled = false;
+  for (const r of slab.regions) if (r.state === "free") freeBytes -= r.len;
+  slabs = slabs.filter((x) => x !== slab);
+}
+
+/** The region of a pooled array is never recycled again (it was read out, or another tensor shares it). */
+function escapeRegion(r: Region): void {
+  if (r.state !== "used") return;
+  r.state = "escaped";
+  r.slab.escaped++; // the slab goes to GC once nothing else in it is live (freeRegion)
 }
 
 /**
@@ -124,12 +201,12 @@ function alloc<T extends Pooled>(n: number, bytesPer: number, make: (b: ArrayBuf
  * one is free). Write every element before storing it with `makeTensorInfo`.
  */
 export function allocFloat32(n: number): Float32Array {
-  return alloc(n, 4, (b) => new Float32Array(b));
+  return alloc(n, 4, (b, o, l) => new Float32Array(b, o, l));
 }
 
 /** A Uint8Array (e.g. a "bool" mask tensor's storage) of `n` elements, on the same terms as {@link allocFloat32}. */
 export function allocUint8(n: number): Uint8Array {
-  return alloc(n, 1, (b) => new Uint8Array(b));
+  return alloc(n, 1, (b, o, l) => new Uint8Array(b, o, l));
 }
 
 /**
@@ -137,29 +214,33 @@ export function allocUint8(n: number): Uint8Array {
  * as {@link allocFloat32}.
  */
 export function allocInt32(n: number): Int32Array {
-  return alloc(n, 4, (b) => new Int32Array(b));
+  return alloc(n, 4, (b, o, l) => new Int32Array(b, o, l));
 }
 
 /** Give back a scratch array from {@link allocFloat32} / {@link allocUint8} / {@link allocInt32} that was never stored in a tensor. */
 export function releaseFloat32(a: Pooled): void {
-  const buf = a.buffer as ArrayBuffer;
-  if (!installed || !fresh.has(buf) || a.byteOffset !== 0 || a.byteLength !== buf.byteLength) return;
-  fresh.delete(buf);
-  pushFree(a);
+  const r = regionOf.get(a);
+  if (!installed || !r || !fresh.has(a)) return;
+  fresh.delete(a);
+  regionOf.delete(a);
+  freeRegion(r);
 }
 
-function pushFree(a: Pooled): void {
-  const buf = a.buffer as ArrayBuffer;
-  if (freeBytes + buf.byteLength > maxFreeBytes) return; // over the cap: let GC have it
-  let list = free.get(buf.byteLength);
-  if (!list) free.set(buf.byteLength, list = []);
-  list.push(buf);
-  freeBytes += buf.byteLength;
-  stats.released++;
-}
-
+/** Values handed out of the backend (read out, or given to an optimizer to update in place). */
 function escape(values: unknown): void {
-  if (values && ArrayBuffer.isView(values)) owned.delete(values.buffer as ArrayBuffer);
+  if (!values || !ArrayBuffer.isView(values)) return;
+  owned.delete(values);
+  const r = regionOf.get(values);
+  if (r) escapeRegion(r);
+  else escapeOverlap(values);
+}
+
+/** Every used region of a pooled slab that `v` (an array not handed out here, e.g. a sub-array view) overlaps. */
+function escapeOverlap(v: ArrayBufferView): void {
+  const slab = slabOf.get(v.buffer as ArrayBuffer);
+  if (!slab) return;
+  const lo = v.byteOffset, hi = v.byteOffset + v.byteLength;
+  for (const r of [...slab.regions]) if (r.off < hi && r.off + r.len > lo) escapeRegion(r);
 }
 
 /**
@@ -183,12 +264,11 @@ export function installCpuPool(maxFreeMB?: number): void {
   const disposeData = b.disposeData.bind(b);
   b.write = (values, shape, dtype) => {
     if (values && ArrayBuffer.isView(values)) {
-      const buf = values.buffer as ArrayBuffer;
-      if (owned.has(buf)) {
-        owned.delete(buf); // a second tensor on the same memory: never recycle it
-      } else if (fresh.has(buf)) {
-        fresh.delete(buf);
-        if (values.byteOffset === 0 && values.byteLength === buf.byteLength) owned.add(buf);
+      if (fresh.has(values)) {
+        fresh.delete(values);
+        owned.add(values);
+      } else if (owned.has(values) || !regionOf.has(values)) {
+        escape(values); // a second tensor on the same array, or a view into pooled memory
       }
     }
     return write(values, shape, dtype);
@@ -202,12 +282,11 @@ export function installCpuPool(maxFreeMB?: number): void {
     const done = disposeData(dataId, force);
     if (entry && !b.data.has(dataId)) {
       const v = entry.values;
-      if (
-        (v instanceof Float32Array || v instanceof Uint8Array || v instanceof Int32Array) &&
-        owned.has(v.buffer as ArrayBuffer)
-      ) {
-        owned.delete(v.buffer as ArrayBuffer);
-        pushFree(v);
+      if (ArrayBuffer.isView(v) && owned.has(v)) {
+        owned.delete(v);
+        const r = regionOf.get(v)!;
+        regionOf.delete(v);
+        if (r.state === "used") freeRegion(r);
       }
     }
     return done;
@@ -215,9 +294,9 @@ export function installCpuPool(maxFreeMB?: number): void {
   installed = true;
 }
 
-/** Empty the free lists (memory goes back to GC). */
+/** Empty the pool: every slab is detached (memory goes back to GC once its arrays are gone). */
 export function drainCpuPool(): void {
-  free.clear();
+  for (const slab of [...slabs]) detach(slab);
   freeBytes = 0;
 }
 

@@ -64,3 +64,56 @@ Deno.test("dropout masks come from the pool and are fully rewritten (C and JS lo
   }
   x.dispose();
 });
+
+Deno.test("the pool cuts freed memory to size and merges it back: one float32 array's memory serves two 16-bit-code arrays, then the float32 array again", async () => {
+  const { allocFloat32, allocInt32, drainCpuPool, releaseFloat32 } = await import("./cpu_pool.ts");
+  drainCpuPool();
+  const n = 1 << 16;
+  const f = allocFloat32(n); // n·4 bytes
+  releaseFloat32(f);
+  cpuPoolStats(true);
+  const a = allocInt32(n / 2), b = allocInt32(n / 2); // two arrays of n·2 bytes (n 16-bit codes each)
+  assert.equal(cpuPoolStats().reused, 2, "both taken from the freed float32 array's memory");
+  assert.equal(a.buffer, f.buffer);
+  assert.equal(b.buffer, f.buffer);
+  assert.deepEqual([a.byteOffset, b.byteOffset].sort((x, y) => x - y), [0, 2 * n]);
+  assert.equal(a.length, n / 2);
+  // Writing one does not touch the other.
+  a.fill(1);
+  b.fill(2);
+  assert.equal(a[a.length - 1], 1);
+  assert.equal(b[0], 2);
+  releaseFloat32(a);
+  releaseFloat32(b);
+  const g = allocFloat32(n);
+  assert.equal(g.buffer, f.buffer, "the two halves merged back into one free region");
+  assert.equal(g.byteOffset, 0);
+  releaseFloat32(g);
+  // Offsets stay 64-byte aligned for odd sizes.
+  const odd = [allocFloat32(4097), allocFloat32(4099), allocFloat32(5000)];
+  for (const o of odd) assert.equal(o.byteOffset % 64, 0);
+  odd.forEach(releaseFloat32);
+});
+
+Deno.test("a read-out array's memory is never handed out again, while the rest of its slab is", async () => {
+  const { allocFloat32, drainCpuPool, releaseFloat32 } = await import("./cpu_pool.ts");
+  drainCpuPool();
+  const n = 1 << 16;
+  const big = allocFloat32(2 * n);
+  const buf = big.buffer;
+  releaseFloat32(big);
+  const y = tf.tensor(allocFloat32(n).fill(4), [n]); // first half of the slab, stored in a tensor
+  const kept = y.dataSync(); // read out: escapes
+  y.dispose();
+  const z = allocFloat32(n);
+  assert.equal(z.buffer, buf, "the second half is still recycled");
+  assert.notEqual(z.byteOffset, kept.byteOffset);
+  const w = allocFloat32(n);
+  assert.ok(w.buffer !== buf || w.byteOffset !== kept.byteOffset, "the read-out half is not handed out");
+  z.fill(7);
+  w.fill(9);
+  assert.equal(kept[0], 4);
+  assert.equal(kept[n - 1], 4);
+  releaseFloat32(z);
+  releaseFloat32(w);
+});

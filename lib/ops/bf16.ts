@@ -28,7 +28,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { packHalfFast, peekInt32, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
+import { packHalfFast, peekFloat32, peekInt32, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
 import {
   BF16_MAX,
   BF16_MIN_NORMAL,
@@ -72,9 +72,10 @@ export function isBf16Valued(t: tf.Tensor): boolean {
  * flows through it): call it inside custom-gradient forward/backward functions.
  */
 export function roundBf16<T extends tf.Tensor>(t: T): T {
-  const src = t.dataSync() as Float32Array;
-  // The cpu backend hands out its own storage; the others a fresh copy, which can be rounded in place.
-  const out = tf.getBackend() === "cpu" ? new Float32Array(src.length) : src;
+  const own = peekFloat32(t); // the cpu backend's storage, read without taking it out of the pool's reach
+  const src = own ?? t.dataSync() as Float32Array;
+  // The other backends hand out a fresh copy, which can be rounded in place.
+  const out = own || tf.getBackend() === "cpu" ? new Float32Array(src.length) : src;
   return markBf16(tf.tensor(roundHalfFast("bf16", src, out), t.shape, "float32") as T);
 }
 
@@ -88,7 +89,7 @@ export function asBf16<T extends tf.Tensor>(t: T): T {
  * (little-endian halves). Not a taped op.
  */
 export function packBf16Tensor(t: tf.Tensor): tf.Tensor1D {
-  const src = t.dataSync() as Float32Array;
+  const src = peekFloat32(t) ?? t.dataSync() as Float32Array; // cpu: read in place, still poolable
   const words = Math.ceil(src.length / 2);
   const bits = packHalfFast("bf16", src, new Uint16Array(words * 2));
   return tf.tensor1d(new Int32Array(bits.buffer), "int32");

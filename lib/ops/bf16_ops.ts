@@ -70,7 +70,7 @@ function f32(t: tf.Tensor): Float32Array {
 function packTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D {
   const src = f32(t);
   const words = codeWords(src.length);
-  packHalfFast(type, src, new Uint16Array(words.buffer, 0, src.length));
+  packHalfFast(type, src, new Uint16Array(words.buffer, words.byteOffset, src.length));
   return tf.tensor1d(words, "int32");
 }
 
@@ -292,7 +292,7 @@ export function halfLinear(
       const zCodes = zOuter
         ? packedBits(zOuter)
         : zWords
-        ? new Uint16Array(zWords.buffer, 0, N * nOut)
+        ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * nOut)
         : null;
       const value = linearOut(fmt, act, out, [N, nOut], zCodes);
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));

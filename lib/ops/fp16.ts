@@ -28,6 +28,8 @@
 import { tf } from "../runtime/tf.ts";
 import {
   packHalfFast,
+  peekFloat32,
+  peekInt32,
   roundHalfFast,
   unpackHalfFast,
   webgpuPackF16,
@@ -78,9 +80,10 @@ export function isF16Valued(t: tf.Tensor): boolean {
  */
 export function roundF16<T extends tf.Tensor>(t: T): T {
   if (tf.getBackend() === "webgpu") return markF16(webgpuRoundF16(t)); // a WGSL kernel, no read-back
-  const src = t.dataSync() as Float32Array;
-  // The cpu backend hands out its own storage; the others a fresh copy, which can be rounded in place.
-  const out = tf.getBackend() === "cpu" ? new Float32Array(src.length) : src;
+  const own = peekFloat32(t); // the cpu backend's storage, read without taking it out of the pool's reach
+  const src = own ?? t.dataSync() as Float32Array;
+  // The other backends hand out a fresh copy, which can be rounded in place.
+  const out = own || tf.getBackend() === "cpu" ? new Float32Array(src.length) : src;
   return markF16(tf.tensor(roundHalfFast("f16", src, out), t.shape, "float32") as T);
 }
 
@@ -95,7 +98,7 @@ export function asF16<T extends tf.Tensor>(t: T): T {
  */
 export function packF16Tensor(t: tf.Tensor): tf.Tensor1D {
   if (tf.getBackend() === "webgpu") return webgpuPackF16(t);
-  const src = t.dataSync() as Float32Array;
+  const src = peekFloat32(t) ?? t.dataSync() as Float32Array; // cpu: read in place, still poolable
   const words = Math.ceil(src.length / 2);
   const bits = packHalfFast("f16", src, new Uint16Array(words * 2));
   return tf.tensor1d(new Int32Array(bits.buffer), "int32");
@@ -104,7 +107,7 @@ export function packF16Tensor(t: tf.Tensor): tf.Tensor1D {
 /** Inverse of `packF16Tensor`: the float32 tensor of binary16 values, with `shape`. Not a taped op. */
 export function unpackF16Tensor(packed: tf.Tensor, shape: number[]): tf.Tensor {
   if (tf.getBackend() === "webgpu") return markF16(webgpuUnpackF16(packed, shape));
-  const words = packed.dataSync() as Int32Array;
+  const words = peekInt32(packed) ?? packed.dataSync() as Int32Array;
   const n = shape.reduce((a, b) => a * b, 1);
   if (words.length !== Math.ceil(n / 2)) {
     throw new Error(`unpackF16Tensor: ${words.length} packed words cannot hold shape [${shape}]`);
