@@ -300,11 +300,11 @@ export function drainCpuPool(): void {
   freeBytes = 0;
 }
 
-/** Pool counters since the last reset, and the bytes now in free lists. */
+/** Pool counters since the last reset, the free bytes, and the bytes of all pooled slabs (free or not). */
 export function cpuPoolStats(
   reset = false,
-): { allocs: number; reused: number; released: number; freeBytes: number } {
-  const s = { ...stats, freeBytes };
+): { allocs: number; reused: number; released: number; freeBytes: number; slabBytes: number } {
+  const s = { ...stats, freeBytes, slabBytes: slabs.reduce((t, x) => t + x.buf.byteLength, 0) };
   if (reset) stats = { allocs: 0, reused: 0, released: 0 };
   return s;
 }
