@@ -171,26 +171,33 @@ function linearOut(
   return value;
 }
 
-/** y = half(act(z)) again from z's codes, bit-identical with the forward pass (pooled float32 storage). */
+/**
+ * y = half(act(z)) again from z's codes, bit-identical with the forward pass, as 16-bit codes on pooled
+ * storage (`buf`, to give back): the matmul kernels take codes without a conversion pass.
+ */
 function recomputedActivation(
   fmt: HalfFormat,
   act: Bf16Activation,
   zp: tf.Tensor,
   shape: [number, number],
-): Float32Array {
+): { g: Uint16Array; buf: Int32Array } {
   const n = shape[0] * shape[1];
   const bits = packedBits(zp).subarray(0, n);
   const k = nativeKernels();
+  let y: Float32Array;
   if (k) {
-    const y = allocFloat32(n);
+    y = allocFloat32(n);
     k.halfUnpack(fmt.type, bits, y, n);
     k.halfLinearOut(fmt.type, act, y, null, n); // z is exact in the format: half(z) = z
-    return y;
+  } else {
+    y = tf.tidy(() => {
+      const z = tf.tensor(fmt.unpack(bits, n), shape, "float32");
+      return fmt.round(f32(activationValue(act, z)), allocFloat32(n));
+    });
   }
-  return tf.tidy(() => {
-    const z = tf.tensor(fmt.unpack(bits, n), shape, "float32");
-    return fmt.round(f32(activationValue(act, z)), allocFloat32(n));
-  });
+  const codes = halfCodes(fmt, y);
+  releaseFloat32(y);
+  return codes;
 }
 
 /** What `savedCopy(y, ACTIVATION_SOURCE)` holds: the codes of z, for y = half(act(z)). */
@@ -278,16 +285,19 @@ export function halfLinear(
       const out = allocFloat32(N * nOut);
       const b16 = fmt.round(f32(bs));
       for (let r = 0; r < N; r++) out.set(b16, r * nOut);
+      // x = half(act(z)) kept as z's codes: its own codes for this product only.
+      const xCodes = xAct ? halfCodes(fmt, f32(xs)) : undefined;
       gemm({ // x16 @ W16 + b16, f32 (rounded below)
         type,
         m: N,
         n: nOut,
         k: nIn,
-        a: xPacked ? { data: packedBits(xPacked), ld: nIn } : { data: f32(xs), ld: nIn },
+        a: { data: xPacked ? packedBits(xPacked) : xCodes ? xCodes.g : f32(xs), ld: nIn },
         b: { data: f32(ws), ld: nOut },
         c: { data: out, ld: nOut },
         beta: 1,
       });
+      if (xCodes) releaseFloat32(xCodes.buf);
       const zWords = keepZ && !zOuter ? codeWords(N * nOut) : undefined;
       const zCodes = zOuter
         ? packedBits(zOuter)
@@ -304,7 +314,8 @@ export function halfLinear(
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
             const { g, db, scratch } = linearGradIn(fmt, act, dy, zp, N, nOut);
-            const x16 = xAct ? recomputedActivation(fmt, xAct, xp, [N, nIn]) : packedBits(xp);
+            const xRe = xAct ? recomputedActivation(fmt, xAct, xp, [N, nIn]) : undefined;
+            const x16 = xRe ? xRe.g : packedBits(xp);
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
             gemm({ // dx = half(g W16ᵀ)
               type,
@@ -328,7 +339,7 @@ export function halfLinear(
               c: { data: dw, ld: nOut },
             });
             if (scratch) releaseFloat32(scratch);
-            if (x16 instanceof Float32Array) releaseFloat32(x16);
+            if (xRe) releaseFloat32(xRe.buf);
             return [
               halfTensor(fmt, dx, [N, nIn]),
               tf.tensor(dw, [nIn, nOut], "float32"),
