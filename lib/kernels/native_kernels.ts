@@ -84,7 +84,8 @@ const SYMBOLS = {
   },
   simcse_sumsq: { parameters: ["buffer", "i64"], result: "f64" },
   simcse_scale_finite: { parameters: ["buffer", "i64", "f32"], result: "i32" },
-  simcse_half_linear_out: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_linear_out: { parameters: ["i32", "i32", "buffer", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_act_codes: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_linear_grad_in: {
     parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
     result: "i32",
@@ -182,7 +183,7 @@ export interface NativeKernels {
   /**
    * The epilogue of a half-precision Linear (`fmt` 1 bf16, 2 f16; `act` 0 none, 1 gelu, 2 gelu_new,
    * 3 relu), in place on `c` = x·W + b in f32: z = half(c); with an activation, `z16` (when given) gets
-   * z's 16-bit codes and c = half(act(z)), else c = z.
+   * z's 16-bit codes, c = half(act(z)) and `y16` (when given) c's codes, else c = z.
    */
   halfLinearOut(
     fmt: HalfType,
@@ -190,7 +191,10 @@ export interface NativeKernels {
     c: Float32Array,
     z16: Uint16Array | null,
     n: number,
+    y16?: Uint16Array | null,
   ): void;
+  /** The codes of half(act(z)) from z's codes `z16` into `y16`: `halfLinearOut`'s y16 again, bit for bit. */
+  halfActCodes(fmt: HalfType, act: HalfActivation, z16: Uint16Array, y16: Uint16Array, n: number): void;
   /**
    * The gradient entering a half-precision Linear: g = half(half(dy)·act'(z)) (z from `z16`; act 0:
    * g = half(dy)) as 16-bit codes in `g16`, and db = Σ_rows g (double accumulation). False when
@@ -475,8 +479,10 @@ function wrap(lib: Lib, path: string): NativeKernels {
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
     sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,
     scaleFinite: (x, n, s) => lib.simcse_scale_finite(x, BigInt(n), s) === 1,
-    halfLinearOut: (fmt, act, c, z16, n) =>
-      lib.simcse_half_linear_out(HALF_CODE[fmt], ACT_CODE[act], c, z16, BigInt(n)),
+    halfLinearOut: (fmt, act, c, z16, n, y16 = null) =>
+      lib.simcse_half_linear_out(HALF_CODE[fmt], ACT_CODE[act], c, z16, y16, BigInt(n)),
+    halfActCodes: (fmt, act, z16, y16, n) =>
+      lib.simcse_half_act_codes(HALF_CODE[fmt], ACT_CODE[act], z16, y16, BigInt(n)),
     halfLinearGradIn: (fmt, act, dy, z16, g16, db, rows, cols) =>
       lib.simcse_half_linear_grad_in(
         HALF_CODE[fmt],

@@ -234,7 +234,8 @@ k.layerNorm(x, g, b, yl, xh, rs, rows, h, 1e-12); outs.push(yl, xh, rs);
 const p = new Float32Array(n); k.attnSoftmax(x, new Float32Array(h), new Int32Array(rows), 1, p, rows, h, 0.125); outs.push(p);
 const red = new Float32Array(h); k.reduceMid(x, red, new Float64Array(h), 1, rows, h, 1); outs.push(red);
 for (const fmt of ["bf16", "f16"]) {
-  const c = x.slice(), z16 = new Uint16Array(n); k.halfLinearOut(fmt, "gelu", c, z16, n); outs.push(c, z16);
+  const c = x.slice(), z16 = new Uint16Array(n), y16 = new Uint16Array(n); k.halfLinearOut(fmt, "gelu", c, z16, n, y16); outs.push(c, z16, y16);
+  const ya = new Uint16Array(n); k.halfActCodes(fmt, "gelu", z16, ya, n); outs.push(ya);
   const g16 = new Uint16Array(n), db = new Float32Array(h); k.halfLinearGradIn(fmt, "gelu", dy, z16, g16, db, rows, h); outs.push(g16, db);
 }
 const pp = x.slice(), m = new Float32Array(n), v = new Float32Array(n); k.adamw(pp, dy, m, v, n, 0.9, 0.999, 1e-3, 1e-6, 0.01, 0.5); outs.push(pp, m, v);

@@ -153,11 +153,12 @@ function linearOut(
   out: Float32Array,
   shape: [number, number],
   zCodes: Uint16Array | null,
+  yCodes: Uint16Array | null = null,
 ): tf.Tensor2D {
   const k = nativeKernels();
   const n = out.length;
   if (k) {
-    k.halfLinearOut(fmt.type, act, out, zCodes, n);
+    k.halfLinearOut(fmt.type, act, out, zCodes, n, yCodes);
     return halfTensor(fmt, out, shape);
   }
   const z = halfTensor<tf.Tensor2D>(fmt, fmt.round(out, out), shape);
@@ -167,6 +168,7 @@ function linearOut(
     const t = activationValue(act, z);
     return halfTensor<tf.Tensor2D>(fmt, fmt.round(f32(t)), shape);
   });
+  if (yCodes) packHalfFast(fmt.type, f32(value), yCodes);
   z.dispose();
   return value;
 }
@@ -184,17 +186,15 @@ function recomputedActivation(
   const n = shape[0] * shape[1];
   const bits = packedBits(zp).subarray(0, n);
   const k = nativeKernels();
-  let y: Float32Array;
   if (k) {
-    y = allocFloat32(n);
-    k.halfUnpack(fmt.type, bits, y, n);
-    k.halfLinearOut(fmt.type, act, y, null, n); // z is exact in the format: half(z) = z
-  } else {
-    y = tf.tidy(() => {
-      const z = tf.tensor(fmt.unpack(bits, n), shape, "float32");
-      return fmt.round(f32(activationValue(act, z)), allocFloat32(n));
-    });
+    const { codes, buf } = scratchCodes(n);
+    k.halfActCodes(fmt.type, act, bits, codes, n);
+    return { g: codes, buf };
   }
+  const y = tf.tidy(() => {
+    const z = tf.tensor(fmt.unpack(bits, n), shape, "float32");
+    return fmt.round(f32(activationValue(act, z)), allocFloat32(n));
+  });
   const codes = halfCodes(fmt, y);
   releaseFloat32(y);
   return codes;
@@ -279,20 +279,26 @@ export function halfLinear(
   // (on cpu, where the op can fill the tensor's own storage).
   const keepZ = taping && act !== "none";
   const zOuter = keepZ && tf.getBackend() === "cpu" ? tf.tensor1d(codeWords(N * nOut), "int32") : undefined;
+  // And the output's codes, for the next Linear's product (a 16-bit copy of y; nothing saves it).
+  const yOuter = zOuter && tf.tensor1d(codeWords(N * nOut), "int32");
   const type = fmt.type;
   const op = tf.customGrad(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
       const out = allocFloat32(N * nOut);
       const b16 = fmt.round(f32(bs));
       for (let r = 0; r < N; r++) out.set(b16, r * nOut);
-      // x = half(act(z)) kept as z's codes: its own codes for this product only.
-      const xCodes = xAct ? halfCodes(fmt, f32(xs)) : undefined;
+      // x = half(act(z)) kept as z's codes: x's codes for this product, from the Linear that made x.
+      const xCopy = xAct ? savedCopy(x, fmt.type) : undefined;
+      const xCodes = xAct && !xCopy ? halfCodes(fmt, f32(xs)) : undefined;
       gemm({ // x16 @ W16 + b16, f32 (rounded below)
         type,
         m: N,
         n: nOut,
         k: nIn,
-        a: { data: xPacked ? packedBits(xPacked) : xCodes ? xCodes.g : f32(xs), ld: nIn },
+        a: {
+          data: xPacked ?? xCopy ? packedBits((xPacked ?? xCopy)!) : xCodes ? xCodes.g : f32(xs),
+          ld: nIn,
+        },
         b: { data: f32(ws), ld: nOut },
         c: { data: out, ld: nOut },
         beta: 1,
@@ -304,7 +310,7 @@ export function halfLinear(
         : zWords
         ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * nOut)
         : null;
-      const value = linearOut(fmt, act, out, [N, nOut], zCodes);
+      const value = linearOut(fmt, act, out, [N, nOut], zCodes, yOuter ? packedBits(yOuter) : null);
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
       const xSaved = xAct ? xSource! : xPacked!;
       if (taping) save(zPacked ? [xSaved, ws, zPacked] : [xSaved, ws]);
@@ -354,6 +360,7 @@ export function halfLinear(
   if (zOuter) {
     activationOf.set(zOuter, act);
     addSavedCopy(y, ACTIVATION_SOURCE, zOuter);
+    addSavedCopy(y, fmt.type, yOuter!); // y's packed copy, for any op that reads y (sharedPacked)
   }
   return y;
 }

@@ -366,7 +366,7 @@ static inline float act_grad(int act, float dy, float z) {
    forms of half.h (the CPU's binary16 conversions) and the activation loop vectorises between them. */
 #define HALF_BLOCK 256
 
-ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
+ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, uint16_t *R y16, int64_t n) {
   if (act == 0) {
     half_round_n(fmt, c, c, n);
     return;
@@ -380,15 +380,35 @@ ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, int64
     half_unpack_n(fmt, h, zb, len);
     for (int64_t j = 0; j < len; j++) zb[j] = act_value(act, zb[j]);
     half_round_n(fmt, zb, c + i0, len);
+    if (y16) half_pack_n(fmt, c + i0, y16 + i0, len);
   }
 }
 
 /* In place on c (the f32 product plus bias): z = half(c); with an activation, z16 (when given)
- * receives z's codes and c = half(act(z)); without one, c = z. */
-WIDE void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, int64_t n) {
-#define LINEAR_OUT(F, A) PAR_BLOCKS(n, lo, hi, linear_out(F, A, c + lo, z16 ? z16 + lo : NULL, hi - lo))
+ * receives z's codes, c = half(act(z)) and y16 (when given) its codes; without one, c = z. */
+WIDE void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, uint16_t *R y16, int64_t n) {
+#define LINEAR_OUT(F, A) \
+  PAR_BLOCKS(n, lo, hi, linear_out(F, A, c + lo, z16 ? z16 + lo : NULL, y16 ? y16 + lo : NULL, hi - lo))
   DISPATCH(LINEAR_OUT)
 #undef LINEAR_OUT
+}
+
+ALWAYS_INLINE void act_codes(int fmt, int act, const uint16_t *R z16, uint16_t *R y16, int64_t n) {
+  float zb[HALF_BLOCK];
+  for (int64_t i0 = 0; i0 < n; i0 += HALF_BLOCK) {
+    int64_t len = n - i0 < HALF_BLOCK ? n - i0 : HALF_BLOCK;
+    half_unpack_n(fmt, z16 + i0, zb, len);
+    for (int64_t j = 0; j < len; j++) zb[j] = act_value(act, zb[j]);
+    half_pack_n(fmt, zb, y16 + i0, len);
+  }
+}
+
+/* The codes of half(act(z)) from z's codes: what simcse_half_linear_out gave as y16, again (the same
+ * operations on the same values), for a backward pass that did not keep it. */
+WIDE void simcse_half_act_codes(int fmt, int act, const uint16_t *R z16, uint16_t *R y16, int64_t n) {
+#define ACT_CODES(F, A) PAR_BLOCKS(n, lo, hi, act_codes(F, A, z16 + lo, y16 + lo, hi - lo))
+  DISPATCH(ACT_CODES)
+#undef ACT_CODES
 }
 
 ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uint16_t *R z, uint16_t *R g,
