@@ -28,14 +28,8 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import {
-  allocInt32,
-  packHalfFast,
-  peekFloat32,
-  peekInt32,
-  roundHalfFast,
-  unpackHalfFast,
-} from "../kernels/mod.ts";
+import { packHalfTensor } from "./half_codes.ts";
+import { peekFloat32, peekInt32, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
 import {
   BF16_MAX,
   BF16_MIN_NORMAL,
@@ -96,11 +90,7 @@ export function asBf16<T extends tf.Tensor>(t: T): T {
  * (little-endian halves). Not a taped op.
  */
 export function packBf16Tensor(t: tf.Tensor): tf.Tensor1D {
-  const src = peekFloat32(t) ?? t.dataSync() as Float32Array; // cpu: read in place, still poolable
-  const words = allocInt32(Math.ceil(src.length / 2)); // pooled on cpu: every word is written below
-  words[words.length - 1] = 0; // an odd count's spare half
-  packHalfFast("bf16", src, new Uint16Array(words.buffer, words.byteOffset, src.length));
-  return tf.tensor1d(words, "int32");
+  return packHalfTensor("bf16", t);
 }
 
 /** The 16-bit codes inside a tensor made by `packBf16Tensor` (a view of its data; `n` codes are valid). */

@@ -36,7 +36,6 @@
 import { tf } from "../runtime/tf.ts";
 import {
   allocFloat32,
-  allocInt32,
   gemm,
   nativeKernels,
   packHalfFast,
@@ -46,6 +45,7 @@ import {
   unpackHalfFast,
 } from "../kernels/mod.ts";
 import { releasing } from "./grad_release.ts";
+import { halfCodeWords, packHalfTensor } from "./half_codes.ts";
 import { isBf16Valued, markBf16, packedBf16Bits } from "./bf16.ts";
 import { isF16Valued, markF16 } from "./fp16.ts";
 import type { AnyActivation as Fp16Activation } from "./fused.ts";
@@ -66,27 +66,12 @@ function f32(t: tf.Tensor): Float32Array {
   return peekFloat32(t) ?? (t.dataSync() as Float32Array);
 }
 
-/** `t` as 16-bit codes in an int32 tensor of ceil(n/2) words (rounded in C when oneDNN's shim is loaded). */
-function packTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D {
-  const src = f32(t);
-  const words = codeWords(src.length);
-  packHalfFast(type, src, new Uint16Array(words.buffer, words.byteOffset, src.length));
-  return tf.tensor1d(words, "int32");
-}
-
-/** Pooled storage for n 16-bit codes in ceil(n/2) int32 words (an odd n's spare half is zero). */
-function codeWords(n: number): Int32Array {
-  const words = allocInt32(Math.ceil(n / 2));
-  if (n % 2 === 1) words[words.length - 1] = 0;
-  return words;
-}
-
 /**
  * A 16-bit packed copy of `x`, made once per tensor while a gradient tape is recording and shared by
  * the ops that read `x` (Q, K and V of a layer); each op saves a clone for its backward pass.
  */
 export function sharedPackedBf16(x: tf.Tensor): tf.Tensor {
-  return sharedCopy(x, "bf16", (t) => packTensor("bf16", t));
+  return sharedCopy(x, "bf16", (t) => packHalfTensor("bf16", t));
 }
 
 /** The 16-bit codes inside a packed tensor (a view of its data). */
@@ -118,7 +103,7 @@ export const BF16: HalfFormat = {
   mark: markBf16,
   isValued: isBf16Valued,
   sharedPacked: sharedPackedBf16,
-  pack: (t) => packTensor("bf16", t),
+  pack: (t) => packHalfTensor("bf16", t),
 };
 
 export const F16: HalfFormat = {
@@ -128,7 +113,7 @@ export const F16: HalfFormat = {
   mark: markF16,
   isValued: isF16Valued,
   sharedPacked: sharedPackedF16,
-  pack: (t) => packTensor("f16", t),
+  pack: (t) => packHalfTensor("f16", t),
 };
 
 /** A float32 tensor of `shape` from `values`, marked as holding values of the format. */
@@ -138,7 +123,7 @@ function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, 
 
 /** Scratch 16-bit codes for one op, on pooled storage: give them back with `releaseFloat32(buf)`. */
 function scratchCodes(n: number): { codes: Uint16Array; buf: Int32Array } {
-  const buf = codeWords(n);
+  const buf = halfCodeWords(n);
   return { codes: new Uint16Array(buf.buffer, buf.byteOffset, n), buf };
 }
 
@@ -278,9 +263,11 @@ export function halfLinear(
   // z's codes live in the caller's scope, so the Linear reading this op's output can save them too
   // (on cpu, where the op can fill the tensor's own storage).
   const keepZ = taping && act !== "none";
-  const zOuter = keepZ && tf.getBackend() === "cpu" ? tf.tensor1d(codeWords(N * nOut), "int32") : undefined;
+  const zOuter = keepZ && tf.getBackend() === "cpu"
+    ? tf.tensor1d(halfCodeWords(N * nOut), "int32")
+    : undefined;
   // And the output's codes, for the next Linear's product (a 16-bit copy of y; nothing saves it).
-  const yOuter = zOuter && tf.tensor1d(codeWords(N * nOut), "int32");
+  const yOuter = zOuter && tf.tensor1d(halfCodeWords(N * nOut), "int32");
   const type = fmt.type;
   const op = tf.customGrad(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
@@ -304,7 +291,7 @@ export function halfLinear(
         beta: 1,
       });
       if (xCodes) releaseFloat32(xCodes.buf);
-      const zWords = keepZ && !zOuter ? codeWords(N * nOut) : undefined;
+      const zWords = keepZ && !zOuter ? halfCodeWords(N * nOut) : undefined;
       const zCodes = zOuter
         ? packedBits(zOuter)
         : zWords

@@ -26,9 +26,8 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
+import { packHalfTensor } from "./half_codes.ts";
 import {
-  allocInt32,
-  packHalfFast,
   peekFloat32,
   peekInt32,
   roundHalfFast,
@@ -99,11 +98,7 @@ export function asF16<T extends tf.Tensor>(t: T): T {
  */
 export function packF16Tensor(t: tf.Tensor): tf.Tensor1D {
   if (tf.getBackend() === "webgpu") return webgpuPackF16(t);
-  const src = peekFloat32(t) ?? t.dataSync() as Float32Array; // cpu: read in place, still poolable
-  const words = allocInt32(Math.ceil(src.length / 2)); // pooled on cpu: every word is written below
-  words[words.length - 1] = 0; // an odd count's spare half
-  packHalfFast("f16", src, new Uint16Array(words.buffer, words.byteOffset, src.length));
-  return tf.tensor1d(words, "int32");
+  return packHalfTensor("f16", t);
 }
 
 /** Inverse of `packF16Tensor`: the float32 tensor of binary16 values, with `shape`. Not a taped op. */
