@@ -208,7 +208,7 @@ export class BertModel implements Encoder {
         ? body(h, [extMask])
         : tf.tidy(() => body(prev, [extMask]));
       if (allHidden) hiddenStates.push(tf.reshape(h, [B, L, H]));
-      else if (training) release(prev); // the ops of layer i saved what they need of it
+      else release(prev); // the ops of layer i saved what they need of it (training), or are done
     }
     if (!allHidden && hiddenStates.length === 0) hiddenStates.push(tf.reshape(h, [B, L, H]));
     const lastHiddenState = hiddenStates[hiddenStates.length - 1];

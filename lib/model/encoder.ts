@@ -60,8 +60,8 @@ export interface ForwardOptions {
   firstTokenOnly?: boolean;
   /**
    * Return every layer's output in `hiddenStates` (default true). With false only the last layer's is
-   * there, and a training pass lets each layer's output go once the next layer has read it (what its
-   * ops save for the backward pass stays): the poolers that average two layers need true.
+   * there, and each layer's output goes once the next layer has read it (in training, what its ops
+   * save for the backward pass stays): the poolers that average two layers need true.
    */
   allHiddenStates?: boolean;
 }

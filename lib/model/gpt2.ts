@@ -190,7 +190,7 @@ export class Gpt2Model implements Encoder {
         : training
         ? body(h, [attnMask])
         : tf.tidy(() => body(prev, [attnMask]));
-      if (!allHidden && training) release(prev); // the ops of block i saved what they need of it
+      if (!allHidden) release(prev); // the ops of block i saved what they need of it (training), or are done
     }
     const lastHiddenState = tf.reshape(this.ln(h, "ln_f"), [B, L, H]) as tf.Tensor3D;
     hiddenStates.push(lastHiddenState);
