@@ -11,10 +11,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { installTapeRelease } from "./tape_release.ts";
 
 // tfjs prints an "install tfjs-node" banner the first time a backend is used under Node/Deno;
 // the toolkit tells users about backends itself (`--backend`), so silence it.
 tf.env().set("PROD", true);
+// Free each intermediate gradient once the backward pass has used it (docs/PRECISION.md, "What is saved").
+installTapeRelease(tf.engine());
 
 export { tf };
 
