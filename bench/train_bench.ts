@@ -27,8 +27,10 @@
  * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our
  * last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every child, ours and
  * PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not recognise; the
- * record states it). Each row also gives process CPU seconds per step, which show how much a busy
- * machine inflated the wall times.
+ * record states it) `--together` (all of a config's backends of ours stay alive and take turns in the
+ * same rounds as PyTorch, so that their ratios to one another, such as bf16 or fp16 over fp32, come from
+ * the same minutes too; it needs the memory of all children at once). Each row also gives process CPU
+ * seconds per step, which show how much a busy machine inflated the wall times.
  *
  * @example
  * ```sh
@@ -69,7 +71,7 @@ import {
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]
        [--steps N] [--warmup N] [--encode-batches N] [--batch N] [--max-grad-norm X] [--torch-threads best|N]
-       [--no-torch] [--profile] [--openblas-coretype NAME]`;
+       [--torch-precisions fp32,bf16] [--no-torch] [--profile] [--openblas-coretype NAME] [--together]`;
 
 function isGpt2(name: string): boolean {
   return name.startsWith("gpt2");
@@ -403,6 +405,7 @@ async function main(args: string[]): Promise<void> {
     "openblas-coretype": { type: "string", default: "" },
     profile: { type: "boolean", default: false },
     "no-torch": { type: "boolean", default: false },
+    together: { type: "boolean", default: false },
   }, USAGE);
   if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
   const configs = (values.configs as string).split(",");
@@ -436,6 +439,7 @@ async function main(args: string[]): Promise<void> {
   }
   const coretype = values["openblas-coretype"] as string;
   const profile = values.profile as boolean;
+  const together = values.together as boolean;
   const env: Record<string, string> = {};
   if (coretype) env.OPENBLAS_CORETYPE = coretype;
   const hasTorch = !values["no-torch"] &&
@@ -481,21 +485,37 @@ async function main(args: string[]): Promise<void> {
     }
     const ours: SideResult[] = [];
     let torchWarm = false;
-    for (const backend of backends) {
+    const ourCmd = (backend: string) => [
+      Deno.execPath(),
+      "run",
+      "-A",
+      self,
+      "--child",
+      config,
+      backend,
+      String(maxGradNorm),
+      String(sentences),
+    ];
+    if (together) {
+      // All our backends alive at once, in the same rounds as PyTorch: their ratios to each other
+      // (bf16 or fp16 over fp32) then come from the same minutes of machine time too.
+      const mine = backends.map((b) => new Peer(b, ourCmd(b), env));
+      const started = [];
+      for (const p of mine) if (await p.start()) started.push(p);
+      const with_ = [...started, ...torch].map((t) => t.result.label).join(", ");
+      console.error(`[bench] ${config}: interleaving ${with_} ...`);
+      await interleave([...started, ...torch], [...started, ...torch], {
+        steps,
+        warmup,
+        encodes: encodeBatches,
+        profile: profile ? started.find((p) => p.result.label.startsWith("cpu")) : undefined,
+      });
+      for (const p of mine) ours.push(await p.finish());
+    }
+    for (const backend of together ? [] : backends) {
       const with_ = torch.map((t) => t.result.label).join(", ") || "nothing";
       console.error(`[bench] ${config}: ${backend} interleaved with ${with_} ...`);
-      const cmd = [
-        Deno.execPath(),
-        "run",
-        "-A",
-        self,
-        "--child",
-        config,
-        backend,
-        String(maxGradNorm),
-        String(sentences),
-      ];
-      const p = new Peer(backend, cmd, env);
+      const p = new Peer(backend, ourCmd(backend), env);
       if (await p.start()) {
         // PyTorch keeps running for every backend (its rounds pool across them); it warms up once.
         await interleave([p, ...torch], torchWarm ? [p] : [p, ...torch], {
@@ -560,7 +580,8 @@ async function main(args: string[]): Promise<void> {
     .find((a) => a);
   const header = `SimCSE step: ${sentences} sentences = ${2 * sentences} sequences x ${SEQ} tokens, fp32, ` +
     (maxGradNorm > 0 ? `clipping at ${maxGradNorm}` : "no clipping") + `; encode: ${sentences} sentences. ` +
-    `Median of ${steps} interleaved timed rounds after ${warmup} warm-up steps (encode: ${encodeBatches} rounds); ` +
+    `Median of ${steps} interleaved timed rounds after ${warmup} warm-up steps (encode: ${encodeBatches} rounds)` +
+    (together ? ", all our backends in the same rounds; " : "; ") +
     (hasTorch
       ? `PyTorch: the better of ${torchThreads.map((t) => t || "default").join(" and ")} threads. `
       : "PyTorch: not run. ") +
@@ -611,7 +632,7 @@ async function main(args: string[]): Promise<void> {
       {
         started: started.toISOString(),
         command: ["deno", "task", "bench", ...args].join(" "),
-        method: "interleaved",
+        method: together ? "interleaved, all backends together" : "interleaved",
         header,
         ...adapterFields(adapter),
         sentences,
