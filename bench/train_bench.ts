@@ -632,7 +632,8 @@ async function main(args: string[]): Promise<void> {
       {
         started: started.toISOString(),
         command: ["deno", "task", "bench", ...args].join(" "),
-        method: together ? "interleaved, all backends together" : "interleaved",
+        method: "interleaved",
+        together,
         header,
         ...adapterFields(adapter),
         sentences,
