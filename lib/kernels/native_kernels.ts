@@ -539,11 +539,24 @@ export function loadNativeKernels(): NativeKernels | null {
     kernels = wrap(opened.lib.symbols, opened.path);
     return kernels;
   } catch (e) {
-    reason = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
-      ? "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)"
-      : (e as Error).message;
+    reason = loadFailure(e);
     return null;
   }
+}
+
+/** The permissions a native library needs: compiling it, checking its hash, opening it. */
+const NEEDED = "--allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)";
+
+/**
+ * Why loading a native library failed, in one line: for a missing permission, the flag Deno asked for
+ * and the whole set it needs ("needs --allow-run (it uses --allow-ffi, …)"); else the error's message.
+ */
+export function loadFailure(e: unknown): string {
+  if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+    const flag = /--allow-[a-z-]+/.exec((e as Error).message)?.[0];
+    return flag ? `needs ${flag} (it uses ${NEEDED})` : `needs ${NEEDED}`;
+  }
+  return e instanceof Error ? e.message : String(e);
 }
 
 let enabled = true;
@@ -621,10 +634,6 @@ export function openTrustedLibrary<S extends Deno.ForeignLibraryInterface>(
       if (temporary) Deno.removeSync(dir, { recursive: true });
     }
   } catch (e) {
-    return {
-      error: e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
-        ? "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)"
-        : (e as Error).message,
-    };
+    return { error: loadFailure(e) };
   }
 }

@@ -347,3 +347,19 @@ Deno.test({
     await Deno.remove(out);
   },
 });
+
+Deno.test("a missing permission is named: the flag Deno asked for first, then the set the kernels use", async () => {
+  const { loadFailure } = await import(MODULE);
+  const denied = new Deno.errors.NotCapable(
+    'Requires run access to "cc", run again with the --allow-run flag',
+  );
+  deepStrictEqual(
+    loadFailure(denied),
+    "needs --allow-run (it uses --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A))",
+  );
+  deepStrictEqual(
+    loadFailure(new Deno.errors.PermissionDenied("permission denied")),
+    "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)",
+  );
+  deepStrictEqual(loadFailure(new Error("cc: exit 1")), "cc: exit 1");
+});

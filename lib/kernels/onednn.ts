@@ -32,7 +32,7 @@
  * ```
  * @module
  */
-import { cpuFlags, nativeKernels, OPENMP, openTrustedLibrary } from "./native_kernels.ts";
+import { cpuFlags, loadFailure, nativeKernels, OPENMP, openTrustedLibrary } from "./native_kernels.ts";
 import { allocFloat32, releaseFloat32 } from "./cpu_pool.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { packBf16, roundBf16Array, unpackBf16 } from "../runtime/bfloat16.ts";
@@ -193,9 +193,7 @@ export function loadOneDnn(): OneDnnInfo | null {
     info = { version, impl, path: opened.path };
     return info;
   } catch (e) {
-    reason = e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied
-      ? "needs --allow-ffi, --allow-run, --allow-read, --allow-write and --allow-env (or -A)"
-      : (e as Error).message;
+    reason = loadFailure(e);
     return null;
   }
 }
