@@ -93,6 +93,28 @@ export function peekFloat32(t: tf.Tensor, forWrite = false): Float32Array | null
 const MIN_POOLED = 4096; // smaller arrays are cheap to allocate
 const ALIGN = 64; // byte alignment of every pooled array (a cache line, one AVX-512 vector)
 
+/**
+ * Bytes from the start of `buf` to its first ALIGN-aligned address. An ArrayBuffer's memory is only
+ * 16-byte aligned (a large one is an mmap'd block after malloc's 16-byte header), and oneDNN's AMX
+ * matmuls read their 16-bit operands and write their float32 results in place: with every row of
+ * them straddling two cache lines, a BERT-base bf16 product took 13–14 ms instead of 10.2–10.8
+ * (docs/CPU-PERF.md, "Sixth round"). Reading an address needs the FFI permission; without it the
+ * native kernels are not loaded either, and nothing here needs more than 16 bytes (shift 0).
+ */
+function alignShift(buf: ArrayBuffer): number {
+  if (ffiGranted === undefined) {
+    try {
+      ffiGranted = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+    } catch {
+      ffiGranted = false;
+    }
+  }
+  if (!ffiGranted) return 0;
+  const addr = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+  return Number((BigInt(ALIGN) - (addr % BigInt(ALIGN))) % BigInt(ALIGN));
+}
+let ffiGranted: boolean | undefined;
+
 type Pooled = Float32Array | Uint8Array | Int32Array;
 
 /**
@@ -105,7 +127,7 @@ type Pooled = Float32Array | Uint8Array | Int32Array;
  */
 interface Slab {
   buf: ArrayBuffer;
-  regions: Region[]; // in address order, covering the slab
+  regions: Region[]; // in address order, covering the slab from its first 64-byte-aligned address
   pooled: boolean; // false once detached: its regions are never handed out again
   escaped: number; // regions read out or aliased: never recycled
 }
@@ -149,8 +171,10 @@ function alloc<T extends Pooled>(
       best.len = need;
     }
   } else {
-    const slab: Slab = { buf: new ArrayBuffer(need), regions: [], pooled: true, escaped: 0 };
-    best = { slab, off: 0, len: need, state: "free" };
+    const buf = new ArrayBuffer(need + ALIGN);
+    const shift = alignShift(buf); // regions start at the first aligned address and stay aligned
+    const slab: Slab = { buf, regions: [], pooled: true, escaped: 0 };
+    best = { slab, off: shift, len: need + ALIGN - shift, state: "free" };
     slab.regions.push(best);
     slabs.push(slab);
     slabOf.set(slab.buf, slab);

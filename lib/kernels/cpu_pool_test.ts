@@ -65,6 +65,11 @@ Deno.test("dropout masks come from the pool and are fully rewritten (C and JS lo
   x.dispose();
 });
 
+/** The address of a typed array's first element. */
+function address(a: ArrayBufferView): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(a as Uint8Array)));
+}
+
 Deno.test("the pool cuts freed memory to size and merges it back: one float32 array's memory serves two 16-bit-code arrays, then the float32 array again", async () => {
   const { allocFloat32, allocInt32, drainCpuPool, releaseFloat32 } = await import("./cpu_pool.ts");
   drainCpuPool();
@@ -76,7 +81,8 @@ Deno.test("the pool cuts freed memory to size and merges it back: one float32 ar
   assert.equal(cpuPoolStats().reused, 2, "both taken from the freed float32 array's memory");
   assert.equal(a.buffer, f.buffer);
   assert.equal(b.buffer, f.buffer);
-  assert.deepEqual([a.byteOffset, b.byteOffset].sort((x, y) => x - y), [0, 2 * n]);
+  const s = f.byteOffset; // where the slab's aligned memory starts
+  assert.deepEqual([a.byteOffset, b.byteOffset].sort((x, y) => x - y), [s, s + 2 * n]);
   assert.equal(a.length, n / 2);
   // Writing one does not touch the other.
   a.fill(1);
@@ -87,12 +93,16 @@ Deno.test("the pool cuts freed memory to size and merges it back: one float32 ar
   releaseFloat32(b);
   const g = allocFloat32(n);
   assert.equal(g.buffer, f.buffer, "the two halves merged back into one free region");
-  assert.equal(g.byteOffset, 0);
+  assert.equal(g.byteOffset, s);
   releaseFloat32(g);
-  // Offsets stay 64-byte aligned for odd sizes.
-  const odd = [allocFloat32(4097), allocFloat32(4099), allocFloat32(5000)];
-  for (const o of odd) assert.equal(o.byteOffset % 64, 0);
-  odd.forEach(releaseFloat32);
+  // Addresses, not only offsets, are 64-byte aligned: the memory of an ArrayBuffer of 1 MB or more is
+  // 16 bytes past a page boundary. For odd sizes too, and for arrays cut from a freed one.
+  drainCpuPool();
+  const big = [allocFloat32((1 << 18) + 1), allocInt32(1 << 18), allocFloat32(300_001)];
+  releaseFloat32(big[1]);
+  const cut = [allocInt32((1 << 17) + 3), allocFloat32(4097), allocFloat32(5000)];
+  for (const o of [...big, ...cut]) assert.equal(address(o) % 64n, 0n);
+  [big[0], big[2], ...cut].forEach(releaseFloat32);
 });
 
 Deno.test("a read-out array's memory is never handed out again, while the rest of its slab is", async () => {
