@@ -29,7 +29,9 @@
  * PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not recognise; the
  * record states it) `--together` (all of a config's backends of ours stay alive and take turns in the
  * same rounds as PyTorch, so that their ratios to one another, such as bf16 or fp16 over fp32, come from
- * the same minutes too; it needs the memory of all children at once). Each row also gives process CPU
+ * the same minutes too; it needs the memory of all children at once) `--no-memory-check` (the bench
+ * otherwise refuses, in one line, a run whose processes would not fit in `MemAvailable` by the peaks
+ * that earlier records of the same config measured: lib/results/bench_memory.ts). Each row also gives process CPU
  * seconds per step, which show how much a busy machine inflated the wall times.
  *
  * @example
@@ -55,6 +57,14 @@ import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } 
 import { InputError } from "../lib/runtime/errors.ts";
 import { peersFor } from "../lib/results/bench_table.ts";
 import {
+  knownPeaks,
+  memAvailable,
+  memoryNeed,
+  type MemoryPlan,
+  memoryVerdict,
+  recordRows,
+} from "../lib/results/bench_memory.ts";
+import {
   adapterFields,
   type AdapterInfo,
   adapterLine,
@@ -71,7 +81,8 @@ import {
 const USAGE =
   `usage: deno task bench [--configs tiny,mini,small,base,gpt2-mini,gpt2] [--backends cpu,cpu-ckpt,wasm]
        [--steps N] [--warmup N] [--encode-batches N] [--batch N] [--max-grad-norm X] [--torch-threads best|N]
-       [--torch-precisions fp32,bf16] [--no-torch] [--profile] [--openblas-coretype NAME] [--together]`;
+       [--torch-precisions fp32,bf16] [--no-torch] [--profile] [--openblas-coretype NAME] [--together]
+       [--no-memory-check]`;
 
 function isGpt2(name: string): boolean {
   return name.startsWith("gpt2");
@@ -377,6 +388,38 @@ function fmt(x: number, d = 2): string {
 }
 
 /** PyTorch's best side for a metric (lowest median), or undefined. */
+/** A PyTorch peer's label: "PyTorch 2 threads", "PyTorch bf16 autocast 1 thread". */
+function torchLabel(threads: number, precision: string): string {
+  return `PyTorch ${precision === "bf16" ? "bf16 autocast " : ""}${threads || "default"} thread${
+    threads === 1 ? "" : "s"
+  }`;
+}
+
+/**
+ * Refuses, in one line, a run whose processes would not fit in `MemAvailable` by the peaks of earlier
+ * records of the same config (lib/results/bench_memory.ts), and names the processes it has no peak for.
+ */
+function checkMemory(configs: string[], plan: MemoryPlan): void {
+  let available: number | undefined;
+  try {
+    available = memAvailable(Deno.readTextFileSync("/proc/meminfo"));
+  } catch { /* not Linux: no check */ }
+  if (available === undefined) return;
+  const rows = recordRows(new URL("../results/bench/", import.meta.url).pathname);
+  for (const config of configs) {
+    const mine = rows.filter((r) => r.row.config === config);
+    const need = memoryNeed(plan, knownPeaks(mine.map((r) => r.row), config));
+    const files = [...new Set(mine.map((r) => r.file))].slice(0, 3).join(", ");
+    const verdict = memoryVerdict(config, plan, need, available, `results/bench/${files || "-"}`);
+    if (verdict) throw new InputError(verdict);
+    if (need.missing.length) {
+      console.error(
+        `[bench] ${config}: no earlier peak for ${need.missing.join(", ")}; memory checked for the rest only`,
+      );
+    }
+  }
+}
+
 function bestOf(sides: SideResult[], key: "trainS" | "encodeS"): SideResult | undefined {
   let best: SideResult | undefined;
   for (const t of sides) {
@@ -406,6 +449,7 @@ async function main(args: string[]): Promise<void> {
     profile: { type: "boolean", default: false },
     "no-torch": { type: "boolean", default: false },
     together: { type: "boolean", default: false },
+    "no-memory-check": { type: "boolean", default: false },
   }, USAGE);
   if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
   const configs = (values.configs as string).split(",");
@@ -454,6 +498,12 @@ async function main(args: string[]): Promise<void> {
   const load0 = Deno.loadavg();
   const started = new Date();
   const rows: { config: string; ours: SideResult[]; torch: SideResult[] }[] = [];
+  if (!values["no-memory-check"]) {
+    const torchLabels = (hasTorch ? torchThreads : []).flatMap((t) =>
+      torchPrecisions.map((p) => torchLabel(t, p))
+    );
+    checkMemory(configs, { together, ours: backends, torch: torchLabels });
+  }
   for (const config of configs) {
     const torch: Peer[] = [];
     for (
@@ -473,13 +523,7 @@ async function main(args: string[]): Promise<void> {
         String(maxGradNorm),
         ...(tp === "bf16" ? ["--autocast", "--autocast-dtype", "bf16"] : []),
       ];
-      const p = new Peer(
-        `PyTorch ${tp === "bf16" ? "bf16 autocast " : ""}${threads || "default"} thread${
-          threads === 1 ? "" : "s"
-        }`,
-        cmd,
-        env,
-      );
+      const p = new Peer(torchLabel(threads, tp), cmd, env);
       if (await p.start()) torch.push(p);
       else rows.push({ config, ours: [], torch: [await p.finish()] });
     }
