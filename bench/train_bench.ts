@@ -413,8 +413,9 @@ function checkMemory(configs: string[], plan: MemoryPlan): void {
     const verdict = memoryVerdict(config, plan, need, available, `results/bench/${files || "-"}`);
     if (verdict) throw new InputError(verdict);
     if (need.missing.length) {
+      const rest = need.bytes > 0 ? "memory checked for the rest only" : "memory not checked";
       console.error(
-        `[bench] ${config}: no earlier peak for ${need.missing.join(", ")}; memory checked for the rest only`,
+        `[bench] ${config}: no earlier record measured the peak of ${need.missing.join(", ")}; ${rest}`,
       );
     }
   }

@@ -56,11 +56,26 @@ export function recordRows(dir: string): { file: string; row: PeakRow }[] {
   const out: { file: string; row: PeakRow }[] = [];
   for (const file of files.sort().reverse()) {
     try {
-      const rec = JSON.parse(Deno.readTextFileSync(`${dir}/${file}`)) as { rows?: PeakRow[] };
-      for (const row of rec.rows ?? []) out.push({ file, row });
+      const rec = JSON.parse(Deno.readTextFileSync(`${dir}/${file}`)) as { rows?: unknown };
+      for (const row of Array.isArray(rec.rows) ? rec.rows : []) {
+        if (typeof row?.config !== "string") continue;
+        out.push({ file, row: { config: row.config, ours: sides(row.ours), torch: sides(row.torch) } });
+      }
     } catch { /* skipped */ }
   }
   return out;
+}
+
+/**
+ * The labelled sides of a record row. Records before the interleaved bench (November 2026) kept one
+ * unlabelled PyTorch object, or null, there: nothing to go by.
+ */
+function sides(x: unknown): { label: string; peakRssBytes?: number }[] {
+  if (!Array.isArray(x)) return [];
+  return x.filter((s) => typeof s?.label === "string").map((s) => ({
+    label: s.label,
+    peakRssBytes: typeof s.peakRssBytes === "number" ? s.peakRssBytes : undefined,
+  }));
 }
 
 /** "PyTorch bf16" for a bf16 autocast peer's label, else "PyTorch fp32". */

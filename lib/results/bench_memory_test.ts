@@ -73,11 +73,18 @@ Deno.test("recordRows: newest file first, other files and bad JSON skipped", () 
     Deno.writeTextFileSync(`${dir}/20261201-090000.json`, rec("old"));
     Deno.writeTextFileSync(`${dir}/20261203-090000.json`, rec("new"));
     Deno.writeTextFileSync(`${dir}/20261202-090000.json`, "{not json");
+    // November's records: one unlabelled PyTorch object, or null; rows without a config
+    const old = {
+      rows: [{ config: "nov", ours: [{ peakRssBytes: 1 }], torch: { peak_rss_bytes: 2 } }, { ours: [] }],
+    };
+    Deno.writeTextFileSync(`${dir}/20261127-090000.json`, JSON.stringify(old));
     Deno.writeTextFileSync(`${dir}/fp16-20261204-090000.json`, rec("other"));
     assert.deepEqual(recordRows(dir).map((r) => [r.file, r.row.config]), [
       ["20261203-090000.json", "new"],
       ["20261201-090000.json", "old"],
+      ["20261127-090000.json", "nov"],
     ]);
+    assert.deepEqual(recordRows(dir)[2].row, { config: "nov", ours: [], torch: [] });
     assert.deepEqual(recordRows(`${dir}/missing`), []);
   } finally {
     Deno.removeSync(dir, { recursive: true });
