@@ -31,8 +31,8 @@
  * same rounds as PyTorch, so that their ratios to one another, such as bf16 or fp16 over fp32, come from
  * the same minutes too; it needs the memory of all children at once) `--no-memory-check` (the bench
  * otherwise refuses, in one line, a run whose processes would not fit in `MemAvailable` by the peaks
- * that earlier records of the same config measured: lib/results/bench_memory.ts). Each row also gives process CPU
- * seconds per step, which show how much a busy machine inflated the wall times.
+ * that earlier records of the same config measured: lib/results/bench_memory.ts). Each row also gives
+ * process CPU seconds per step, which show how much a busy machine inflated the wall times.
  *
  * @example
  * ```sh
@@ -387,7 +387,6 @@ function fmt(x: number, d = 2): string {
   return Number.isFinite(x) ? x.toFixed(d) : "–";
 }
 
-/** PyTorch's best side for a metric (lowest median), or undefined. */
 /** A PyTorch peer's label: "PyTorch 2 threads", "PyTorch bf16 autocast 1 thread". */
 function torchLabel(threads: number, precision: string): string {
   return `PyTorch ${precision === "bf16" ? "bf16 autocast " : ""}${threads || "default"} thread${
@@ -421,6 +420,7 @@ function checkMemory(configs: string[], plan: MemoryPlan): void {
   }
 }
 
+/** PyTorch's best side for a metric (lowest median), or undefined. */
 function bestOf(sides: SideResult[], key: "trainS" | "encodeS"): SideResult | undefined {
   let best: SideResult | undefined;
   for (const t of sides) {

@@ -97,7 +97,7 @@ const ALIGN = 64; // byte alignment of every pooled array (a cache line, one AVX
  * Bytes from the start of `buf` to its first ALIGN-aligned address. An ArrayBuffer's memory is only
  * 16-byte aligned (a large one is an mmap'd block after malloc's 16-byte header), and oneDNN's AMX
  * matmuls read their 16-bit operands and write their float32 results in place: with every row of
- * them straddling two cache lines, a BERT-base bf16 product took 13–14 ms instead of 10.2–10.8
+ * them straddling two cache lines, a BERT-base bf16 product took 12.9–14.3 ms instead of 10.6–10.8
  * (docs/CPU-PERF.md, "Sixth round"). Reading an address needs the FFI permission; without it the
  * native kernels are not loaded either, and nothing here needs more than 16 bytes (shift 0).
  */

@@ -46,7 +46,7 @@ export function knownPeaks(rows: readonly PeakRow[], config: string): Map<string
 
 /**
  * Rows of the bench records in `dir` (`<date>-<time>.json`), newest first, each with its file name.
- * Unreadable files are skipped: the check is advice, not a gate on old records.
+ * Unreadable files are skipped: a damaged old record must not stop a bench.
  */
 export function recordRows(dir: string): { file: string; row: PeakRow }[] {
   const files: string[] = [];
