@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { benchRecordFiles } from "./bench_table.ts";
 
 /** The parts of a bench record row this check reads. */
 export interface PeakRow {
@@ -49,12 +50,8 @@ export function knownPeaks(rows: readonly PeakRow[], config: string): Map<string
  * Unreadable files are skipped: a damaged old record must not stop a bench.
  */
 export function recordRows(dir: string): { file: string; row: PeakRow }[] {
-  const files: string[] = [];
-  try {
-    for (const e of Deno.readDirSync(dir)) if (/^\d{8}-\d{6}\.json$/.test(e.name)) files.push(e.name);
-  } catch { /* no records yet */ }
   const out: { file: string; row: PeakRow }[] = [];
-  for (const file of files.sort().reverse()) {
+  for (const file of benchRecordFiles(dir)) {
     try {
       const rec = JSON.parse(Deno.readTextFileSync(`${dir}/${file}`)) as { rows?: unknown };
       for (const row of Array.isArray(rec.rows) ? rec.rows : []) {

@@ -66,16 +66,21 @@ export function peersFor<T extends { label: string; error?: string }>(ourLabel: 
 
 type BenchRow = BenchRecord["rows"][number];
 
+/** The names of the bench records in `dir` (`<date>-<time>.json`), newest first; none when `dir` is missing. */
+export function benchRecordFiles(dir: string): string[] {
+  const files: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(dir)) if (/^\d{8}-\d{6}\.json$/.test(e.name)) files.push(e.name);
+  } catch { /* no records yet */ }
+  return files.sort().reverse();
+}
+
 /**
  * For each config, the newest row of an interleaved record in `dir` that `accept` takes, with its file
  * name (records named `<date>-<time>.json`, each read once).
  */
 function newestRows(dir: string, accept: (row: BenchRow) => boolean): [string, BenchRow, string][] {
-  const files: string[] = [];
-  try {
-    for (const e of Deno.readDirSync(dir)) if (/^\d{8}-\d{6}\.json$/.test(e.name)) files.push(e.name);
-  } catch { /* no records yet */ }
-  const records = files.sort().reverse().map((f) =>
+  const records = benchRecordFiles(dir).map((f) =>
     [f, JSON.parse(Deno.readTextFileSync(`${dir}/${f}`))] as const
   )
     .filter(([, rec]) => (rec as BenchRecord).method === "interleaved") as [string, BenchRecord][];
