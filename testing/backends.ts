@@ -3,6 +3,11 @@
  * WebGPU adapter exists (on CPU-only machines Mesa's lavapipe, from `mesa-vulkan-drivers`; see
  * docs/GPU.md). Without an adapter the webgpu variants are registered as ignored and one line says why.
  *
+ * The tests ask wgpu for Vulkan, Metal or DX12 adapters only (`DENO_WEBGPU_BACKEND`, unless it is set):
+ * without a Vulkan driver wgpu falls back to OpenGL (Mesa's llvmpipe through EGL), and a parallel
+ * test run on it now and then aborts at exit ("corrupted size vs. prev_size in fastbins": a test
+ * thread frees its GL memory while the main thread's `exit` runs Mesa's destructors; docs/GPU.md).
+ *
  * @example
  * ```ts
  * import { TEST_BACKENDS, skipBackend } from "./backends.ts";
@@ -15,6 +20,9 @@ export type TestBackend = "cpu" | "wasm" | "webgpu";
 
 export const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm", "webgpu"];
 
+/** wgpu's backends the tests use by default: not OpenGL (see the module comment). */
+const NATIVE_WEBGPU_BACKENDS = "vulkan,metal,dx12";
+
 async function probeWebgpu(): Promise<string | null> {
   // Deno prints "XDG_RUNTIME_DIR is invalid" without one; `useBackend` sets a private folder too.
   if (!Deno.env.get("XDG_RUNTIME_DIR")) {
@@ -25,11 +33,14 @@ async function probeWebgpu(): Promise<string | null> {
   // deno-lint-ignore no-explicit-any
   const gpu = (globalThis.navigator as any)?.gpu;
   if (!gpu) return "this Deno has no navigator.gpu";
+  // Read by Deno when this isolate first asks for an adapter (process-wide, the same in every worker).
+  if (!Deno.env.get("DENO_WEBGPU_BACKEND")) Deno.env.set("DENO_WEBGPU_BACKEND", NATIVE_WEBGPU_BACKENDS);
   try {
     const adapter = await gpu.requestAdapter();
     return adapter
       ? null
-      : "no WebGPU adapter (apt-get install mesa-vulkan-drivers libvulkan1 gives lavapipe)";
+      : `no WebGPU adapter for DENO_WEBGPU_BACKEND=${Deno.env.get("DENO_WEBGPU_BACKEND")} ` +
+        "(apt-get install mesa-vulkan-drivers libvulkan1 gives lavapipe)";
   } catch (e) {
     return `requesting a WebGPU adapter failed: ${(e as Error).message}`;
   }
