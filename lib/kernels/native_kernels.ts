@@ -341,17 +341,34 @@ function sha256FileSync(path: string): string {
 }
 
 let flagsLine: string | undefined;
+let flagsKnown = false;
 
-/** The CPU's feature-flag line from /proc/cpuinfo ("" where there is none, e.g. macOS). */
+/**
+ * The CPU's feature-flag line from /proc/cpuinfo ("" where there is none, e.g. macOS, or where it
+ * cannot be read: see {@link cpuFlagsKnown}). Deno 2.9 lets a script read /proc/cpuinfo only with
+ * `--allow-all`; the tasks grant `--allow-run` instead, so the line then comes from `cat`.
+ */
 export function cpuFlags(): string {
   if (flagsLine !== undefined) return flagsLine; // read once: callers ask on hot paths
+  let text: string | null = null;
   try {
-    const info = Deno.readTextFileSync("/proc/cpuinfo");
-    flagsLine = info.split("\n").find((l) => l.startsWith("flags")) ?? "";
+    text = Deno.readTextFileSync("/proc/cpuinfo");
   } catch {
-    flagsLine = "";
+    try {
+      const r = new Deno.Command("cat", { args: ["/proc/cpuinfo"], stdout: "piped", stderr: "null" })
+        .outputSync();
+      if (r.success) text = new TextDecoder().decode(r.stdout);
+    } catch { /* no --allow-run, or no cat */ }
   }
+  flagsKnown = text !== null;
+  flagsLine = text?.split("\n").find((l) => l.startsWith("flags")) ?? "";
   return flagsLine;
+}
+
+/** Whether {@link cpuFlags} could read /proc/cpuinfo (false: its "" says nothing about the CPU). */
+export function cpuFlagsKnown(): boolean {
+  cpuFlags();
+  return flagsKnown;
 }
 
 function compilers(): string[] {

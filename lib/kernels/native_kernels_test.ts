@@ -363,3 +363,45 @@ Deno.test("a missing permission is named: the flag Deno asked for first, then th
   );
   deepStrictEqual(loadFailure(new Error("cc: exit 1")), "cc: exit 1");
 });
+
+/** `cpuFlags()` and `cpuFlagsKnown()` in a fresh process run with exactly `perms`. */
+async function flagsWith(perms: string[]): Promise<{ flags: string; known: boolean }> {
+  const dir = await Deno.makeTempDir();
+  const script = `${dir}/flags.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { cpuFlags, cpuFlagsKnown } from ${JSON.stringify(MODULE)};
+console.log(JSON.stringify({ flags: cpuFlags(), known: cpuFlagsKnown() }));`,
+  );
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-config", ...perms, script],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+    return JSON.parse(new TextDecoder().decode(r.stdout));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "`cpuFlags()` reads the CPU's flags with the tasks' permissions (no --allow-all), as grep does",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    // The independent reading: grep's first "flags" line of /proc/cpuinfo.
+    const grep = await new Deno.Command("grep", { args: ["-m1", "^flags", "/proc/cpuinfo"], stdout: "piped" })
+      .output();
+    const expected = new TextDecoder().decode(grep.stdout).replace(/\n$/, "");
+    ok(expected.includes("fpu"), `grep read no flags line: ${expected}`);
+    // Deno 2.9 refuses /proc/cpuinfo to a script without --allow-all: `deno task reproduce` and the
+    // other tasks grant --allow-read --allow-env --allow-ffi --allow-run.
+    const tasks = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-run"];
+    deepStrictEqual(await flagsWith(tasks), { flags: expected, known: true });
+    deepStrictEqual(await flagsWith(["-A"]), { flags: expected, known: true });
+    // Neither way open: unknown, not "no flags".
+    deepStrictEqual(await flagsWith(["--allow-read", "--allow-env"]), { flags: "", known: false });
+  },
+});

@@ -32,7 +32,14 @@
  * ```
  * @module
  */
-import { cpuFlags, loadFailure, nativeKernels, OPENMP, openTrustedLibrary } from "./native_kernels.ts";
+import {
+  cpuFlags,
+  cpuFlagsKnown,
+  loadFailure,
+  nativeKernels,
+  OPENMP,
+  openTrustedLibrary,
+} from "./native_kernels.ts";
 import { allocFloat32, releaseFloat32 } from "./cpu_pool.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { packBf16, roundBf16Array, unpackBf16 } from "../runtime/bfloat16.ts";
@@ -229,8 +236,9 @@ export function gemmEngine(type: GemmType): "onednn" | "openblas" | "js" {
 /** One line: oneDNN's version and kernels or why it is absent, the fallback, and the CPU's 16-bit flags. */
 export function describeMatmul(): string {
   const flags = new Set(cpuFlags().split(/\s+/));
-  const cpu = ["avx512_bf16", "avx512_fp16", "amx_bf16"].map((f) => `${f} ${flags.has(f) ? "yes" : "no"}`)
-    .join(", ");
+  const cpu = cpuFlagsKnown()
+    ? ["avx512_bf16", "avx512_fp16", "amx_bf16"].map((f) => `${f} ${flags.has(f) ? "yes" : "no"}`).join(", ")
+    : "flags unknown (/proc/cpuinfo unreadable)";
   const dnn = loadOneDnn();
   const blas = loadBlas();
   const head = dnn
@@ -278,7 +286,7 @@ function slowBf16Note(): void {
   if (bf16Checked) return; // called on every bf16 matmul
   bf16Checked = true;
   const flags = new Set(cpuFlags().split(/\s+/));
-  if (!flags.has("avx512_bf16") && !flags.has("amx_bf16")) {
+  if (cpuFlagsKnown() && !flags.has("avx512_bf16") && !flags.has("amx_bf16")) {
     announce(
       "bf16:slow",
       "matmul: this CPU has no avx512_bf16/amx_bf16, so bf16 matmuls are not faster than f32 here " +
