@@ -12,7 +12,7 @@
 import { ok } from "node:assert/strict";
 import { reportSkip, requireTool } from "../testing/tools.ts";
 import { formatDiffs } from "../tools/notebooks/compare.ts";
-import { listNotebooks, runNotebook } from "../tools/notebooks/execute.ts";
+import { kernelEnv, listNotebooks, runNotebook } from "../tools/notebooks/execute.ts";
 
 const skip = await requireTool("jupyter");
 reportSkip("the notebook tests", skip);
@@ -31,7 +31,8 @@ for (const nb of listNotebooks()) {
       ok(errors.length === 0, `${nb}: ${errors.map((e) => `${e.ename}: ${e.evalue}`).join("\n")}`);
       ok(
         run.diffs.length === 0,
-        `${formatDiffs(`notebooks/${nb}`, run.diffs)}\n(regenerate with \`deno task notebooks ${nb}\`)`,
+        `${formatDiffs(`notebooks/${nb}`, run.diffs)}\n(regenerate with \`deno task notebooks ${nb}\`` +
+          `${kernelEnv().note ? `; note: ${kernelEnv().note}` : ""})`,
       );
       console.log(`${nb} executed in ${run.seconds.toFixed(1)} s (${run.attempts} execution(s))`);
     },

@@ -18,6 +18,7 @@ export {
 } from "./cpu_pool.ts";
 export {
   cacheDir,
+  cpuFlags,
   loadNativeKernels,
   nativeKernels,
   nativeKernelsUnavailableReason,

@@ -8,8 +8,51 @@
  */
 import { type CellDiff, cleanExecuted, compareNotebooks, type Notebook } from "./compare.ts";
 import { InputError } from "../../lib/runtime/errors.ts";
+import { cpuFlags } from "../../lib/kernels/mod.ts";
 
-/** The repository's notebooks folder. */
+/**
+ * OpenBLAS's kernels for the committed notebook outputs. OpenBLAS's sgemm sums in a different order
+ * per kernel family, and a 15-step run from random weights carries that into the second decimal of a
+ * score (notebook 02's PAWS-X Spearman: 4.53 and 5.09 with the AVX-512 kernels, 4.52 and 5.07 with
+ * the Haswell ones that Debian's OpenBLAS 0.3.21 falls back to on AMD Zen 4). The outputs were made
+ * with the AVX-512 family (`SkylakeX` and `Cooperlake` give the same sums).
+ */
+export const NOTEBOOK_OPENBLAS_CORETYPE = "SkylakeX";
+
+const AVX512_FLAGS = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"];
+
+/**
+ * The environment the kernel gets beyond the caller's: on an AVX-512 CPU, `OPENBLAS_CORETYPE` set to
+ * {@link NOTEBOOK_OPENBLAS_CORETYPE}, whatever the caller's environment says (this workplace's
+ * machines export `OPENBLAS_CORETYPE=Haswell`): the committed outputs are reproduced with their own
+ * kernels. `info` says when a caller's setting was replaced; `note` says, for a failure message, when
+ * the sums cannot match those of the committed outputs (no AVX-512). `sys` stands in for the CPU's
+ * flags and the caller's `OPENBLAS_CORETYPE` (null: unset) in tests.
+ */
+export function kernelEnv(
+  sys: { flags?: string; coretype?: string | null } = {},
+): { env: Record<string, string>; info: string | null; note: string | null } {
+  const flags = sys.flags ?? cpuFlags();
+  const coretype = sys.coretype === undefined ? Deno.env.get("OPENBLAS_CORETYPE") ?? null : sys.coretype;
+  const has = new Set(flags.split(/\s+/));
+  if (!AVX512_FLAGS.every((f) => has.has(f))) {
+    return {
+      env: { NO_COLOR: "1" },
+      info: null,
+      note: `this CPU lacks AVX-512, so OpenBLAS cannot run the ${NOTEBOOK_OPENBLAS_CORETYPE} kernels ` +
+        "the committed outputs were computed with: scores may differ in the last digits",
+    };
+  }
+  return {
+    env: { NO_COLOR: "1", OPENBLAS_CORETYPE: NOTEBOOK_OPENBLAS_CORETYPE },
+    info: coretype && coretype !== NOTEBOOK_OPENBLAS_CORETYPE
+      ? `the notebooks run with OPENBLAS_CORETYPE=${NOTEBOOK_OPENBLAS_CORETYPE}, the kernels of their ` +
+        `committed outputs, not this environment's ${coretype}`
+      : null,
+    note: null,
+  };
+}
+
 export const NOTEBOOKS_DIR: string = decodeURIComponent(
   new URL("../../notebooks/", import.meta.url).pathname,
 );
@@ -111,7 +154,7 @@ async function executeOnce(
         `--ExecutePreprocessor.iopub_timeout=${IOPUB_TIMEOUT_S}`,
         "--ExecutePreprocessor.raise_on_iopub_timeout=True",
       ],
-      env: { NO_COLOR: "1" },
+      env: kernelEnv().env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

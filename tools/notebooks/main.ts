@@ -14,7 +14,7 @@ import { ProgressBar } from "../../lib/runtime/progress.ts";
 import { findChromium } from "../../lib/figures/svg_export.ts";
 import { requireTool } from "../../testing/tools.ts";
 import { formatDiffs, serialiseNotebook } from "./compare.ts";
-import { listNotebooks, NOTEBOOKS_DIR, runNotebook } from "./execute.ts";
+import { kernelEnv, listNotebooks, NOTEBOOKS_DIR, runNotebook } from "./execute.ts";
 
 const USAGE = "usage: deno task notebooks [--check] [NAME...]";
 
@@ -42,6 +42,8 @@ if (import.meta.main) {
           "chromium-headless-shell); the SVG is not compared by --check",
       );
     }
+    const { info, note } = kernelEnv();
+    for (const line of [info, note]) if (line) console.error(`note: ${line}`);
     const bar = new ProgressBar("notebooks", names.length, "nb");
     let stale = 0;
     for (const [i, name] of names.entries()) {
