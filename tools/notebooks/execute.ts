@@ -14,8 +14,9 @@ import { cpuFlags } from "../../lib/kernels/mod.ts";
  * OpenBLAS's kernels for the committed notebook outputs. OpenBLAS's sgemm sums in a different order
  * per kernel family, and a 15-step run from random weights carries that into the second decimal of a
  * score (notebook 02's PAWS-X Spearman: 4.53 and 5.09 with the AVX-512 kernels, 4.52 and 5.07 with
- * the Haswell ones that Debian's OpenBLAS 0.3.21 falls back to on AMD Zen 4). The outputs were made
- * with the AVX-512 family (`SkylakeX` and `Cooperlake` give the same sums).
+ * the Haswell ones, which this workplace's `OPENBLAS_CORETYPE=Haswell` selects and which Debian's
+ * OpenBLAS 0.3.21 falls back to on CPUs it does not know). The outputs were made with the AVX-512
+ * family (`SkylakeX` and `Cooperlake` gave notebook 02 the same sums).
  */
 export const NOTEBOOK_OPENBLAS_CORETYPE = "SkylakeX";
 
@@ -53,6 +54,7 @@ export function kernelEnv(
   };
 }
 
+/** The repository's notebooks folder. */
 export const NOTEBOOKS_DIR: string = decodeURIComponent(
   new URL("../../notebooks/", import.meta.url).pathname,
 );
