@@ -6,7 +6,7 @@
  * The tests ask wgpu for Vulkan, Metal or DX12 adapters only (`DENO_WEBGPU_BACKEND`, unless it is set):
  * without a Vulkan driver wgpu falls back to OpenGL (Mesa's llvmpipe through EGL), and a parallel
  * test run on it now and then aborts at exit ("corrupted size vs. prev_size in fastbins": a test
- * thread frees its GL memory while the main thread's `exit` runs Mesa's destructors; docs/GPU.md).
+ * thread exits while the main thread's `exit` runs Mesa's library destructors; docs/GPU.md).
  *
  * @example
  * ```ts
