@@ -79,6 +79,15 @@ export function accelerateCpuBackend(opts: { quiet?: boolean } = {}): CpuAcceler
 const AVX512_CORES = new Set(["SkylakeX", "Cooperlake", "SapphireRapids"]);
 
 /**
+ * Whether a /proc/cpuinfo flags line has the AVX-512 subsets OpenBLAS's SkylakeX kernels need
+ * (F, BW, VL, DQ, CD).
+ */
+export function hasSkylakeXFlags(flags: string): boolean {
+  const has = new Set(flags.split(/\s+/));
+  return ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].every((f) => has.has(f));
+}
+
+/**
  * One line of advice when OpenBLAS runs older kernels than the CPU supports: Debian's OpenBLAS 0.3.21
  * does not recognise recent AVX-512 CPUs (e.g. AMD Zen 4) and falls back to its Haswell (AVX2)
  * kernels. Only the user can choose otherwise, by setting `OPENBLAS_CORETYPE` before the process
@@ -99,9 +108,7 @@ export function openblasCoreHint(
     }
   }
   if (coretype) return null; // the user (or the environment) chose; this is their setting
-  const flags = sys.cpuFlags ?? cpuFlags();
-  const has = new Set(flags.split(/\s+/));
-  if (!["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].every((f) => has.has(f))) return null;
+  if (!hasSkylakeXFlags(sys.cpuFlags ?? cpuFlags())) return null;
   return `OpenBLAS uses its ${info.corename} kernels on this AVX-512 CPU (its build does not know the CPU); ` +
     "`export OPENBLAS_CORETYPE=SkylakeX` before starting runs its AVX-512 kernels " +
     "(`deno task bench --openblas-coretype SkylakeX` measures the difference).";

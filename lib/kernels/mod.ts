@@ -6,7 +6,7 @@
  *
  * @module
  */
-export { cpuAcceleration } from "./cpu_accel.ts";
+export { cpuAcceleration, hasSkylakeXFlags } from "./cpu_accel.ts";
 export { blasInfo, loadBlas, setBlasThreads } from "./cpu_blas.ts";
 export {
   allocFloat32,

@@ -8,7 +8,7 @@
  */
 import { type CellDiff, cleanExecuted, compareNotebooks, type Notebook } from "./compare.ts";
 import { InputError } from "../../lib/runtime/errors.ts";
-import { cpuFlags } from "../../lib/kernels/mod.ts";
+import { cpuFlags, hasSkylakeXFlags } from "../../lib/kernels/mod.ts";
 
 /**
  * OpenBLAS's kernels for the committed notebook outputs. OpenBLAS's sgemm sums in a different order
@@ -19,8 +19,6 @@ import { cpuFlags } from "../../lib/kernels/mod.ts";
  * family (`SkylakeX` and `Cooperlake` gave notebook 02 the same sums).
  */
 export const NOTEBOOK_OPENBLAS_CORETYPE = "SkylakeX";
-
-const AVX512_FLAGS = ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"];
 
 /**
  * The environment the kernel gets beyond the caller's: on an AVX-512 CPU, `OPENBLAS_CORETYPE` set to
@@ -35,8 +33,7 @@ export function kernelEnv(
 ): { env: Record<string, string>; info: string | null; note: string | null } {
   const flags = sys.flags ?? cpuFlags();
   const coretype = sys.coretype === undefined ? Deno.env.get("OPENBLAS_CORETYPE") ?? null : sys.coretype;
-  const has = new Set(flags.split(/\s+/));
-  if (!AVX512_FLAGS.every((f) => has.has(f))) {
+  if (!hasSkylakeXFlags(flags)) {
     return {
       env: { NO_COLOR: "1" },
       info: null,
