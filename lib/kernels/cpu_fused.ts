@@ -1,13 +1,14 @@
 /**
  * The fused layer kernels of `lib/ops/fused.ts` for the TF.js `cpu` backend: LayerNorm forward
  * and backward, exact GELU and GPT-2's gelu_new with their gradients, the attention softmax (scale +
- * additive mask + softmax) and its gradient, and dropout with a 1-byte mask. Each is one pass over
+ * additive mask + softmax) and its gradient, and dropout (which is its own gradient). Each is one pass over
  * its data, writing into pooled output buffers (`cpu_pool.ts`), where TF.js autodiff would run 5–15
  * primitive kernels and keep their outputs. The loops run as vectorised C when `native_kernels.ts`
  * could build its library, and as the JS loops here otherwise (row statistics in float64).
  *
  * Dropout masks are counter-based: element i of a call with seed s is kept when
- * hash32(s, i) ≥ rate·2³², so a mask depends only on (seed, index), not on call order.
+ * hash32(s, i) ≥ rate·2³², so a mask depends only on (seed, index), not on call order, and the backward
+ * pass recomputes it instead of keeping it.
  *
  * @example
  * ```ts
@@ -22,7 +23,7 @@
  */
 import { tf } from "../runtime/tf.ts";
 import { FUSED_KERNELS } from "./kernel_names.ts";
-import { allocFloat32, allocUint8, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
+import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 import { fmix32 } from "../runtime/fmix32.ts";
 import { nativeKernels } from "./native_kernels.ts";
 import { erf } from "./erf.ts";
@@ -279,41 +280,22 @@ function attnSoftmaxGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo 
   return f32(be, inputs.p.shape, ds);
 }
 
-function dropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
+/**
+ * y = x·keep/(1−p), keep = hash(seed, i) ≥ p·2³². The mask is a function of (seed, index) only, so the
+ * gradient is this kernel applied to dy with the same attributes, and no mask is stored.
+ */
+function dropout({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
   const be = backend as CpuBackendLike;
   const x = values(be, inputs.x);
   const { rate, seed } = attrs as { rate: number; seed: number };
   const threshold = Math.min(2 ** 32 - 1, Math.floor(rate * 2 ** 32));
   const inv = 1 / (1 - rate);
-  const y = allocFloat32(x.length), keep = allocUint8(x.length);
+  const y = allocFloat32(x.length);
   const s = seed >>> 0;
   const nk = nativeKernels();
-  if (nk) {
-    nk.dropout(x, y, keep, x.length, s, threshold, inv);
-    return [f32(be, inputs.x.shape, y), be.makeTensorInfo(inputs.x.shape, "bool", keep)];
-  }
-  for (let i = 0; i < x.length; i++) {
-    if (dropoutHash(s, i) >= threshold) {
-      keep[i] = 1;
-      y[i] = x[i] * inv;
-    } else {
-      keep[i] = 0; // pooled arrays are not zeroed
-      y[i] = 0;
-    }
-  }
-  return [f32(be, inputs.x.shape, y), be.makeTensorInfo(inputs.x.shape, "bool", keep)];
-}
-
-function dropoutGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo {
-  const be = backend as CpuBackendLike;
-  const dy = values(be, inputs.dy);
-  const keep = be.data.get(inputs.keep.dataId).values as Uint8Array;
-  const inv = 1 / (1 - (attrs as { rate: number }).rate);
-  const dx = allocFloat32(dy.length);
-  const nk = nativeKernels();
-  if (nk) nk.dropoutGrad(dy, keep, dx, dy.length, inv);
-  else for (let i = 0; i < dy.length; i++) dx[i] = keep[i] ? dy[i] * inv : 0;
-  return f32(be, inputs.dy.shape, dx);
+  if (nk) nk.dropout(x, y, x.length, s, threshold, inv);
+  else for (let i = 0; i < x.length; i++) y[i] = dropoutHash(s, i) >= threshold ? x[i] * inv : 0;
+  return f32(be, inputs.x.shape, y);
 }
 
 const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
@@ -326,7 +308,6 @@ const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInf
   [FUSED_KERNELS.attnSoftmax]: attnSoftmax,
   [FUSED_KERNELS.attnSoftmaxGrad]: attnSoftmaxGrad,
   [FUSED_KERNELS.dropout]: dropout,
-  [FUSED_KERNELS.dropoutGrad]: dropoutGrad,
 };
 
 /** Register the fused kernels for the cpu backend (idempotent). */

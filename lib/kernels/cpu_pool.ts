@@ -1,6 +1,6 @@
 /**
  * Access to the TF.js `cpu` backend's storage for hand-written kernels, and a pool of Float32Array
- * output buffers (and Uint8Array ones for dropout masks). A training step allocates hundreds of
+ * output buffers (and Int32Array ones for packed 16-bit codes). A training step allocates hundreds of
  * multi-MB arrays; fresh ones cost `mmap`, page faults and zeroing (half the process time of the
  * pre-pool prototype, docs/CPU-PERF.md "History") and are freed late by GC. With the pool installed, an output buffer allocated by
  * {@link allocFloat32} returns to the pool when the backend frees its tensor and is handed to the
@@ -115,7 +115,7 @@ function alignShift(buf: ArrayBuffer): number {
 }
 let ffiGranted: boolean | undefined;
 
-type Pooled = Float32Array | Uint8Array | Int32Array;
+type Pooled = Float32Array | Int32Array;
 
 /**
  * Free memory lives in slabs: ArrayBuffers cut into regions, each handed out as a typed array of
@@ -228,11 +228,6 @@ export function allocFloat32(n: number): Float32Array {
   return alloc(n, 4, (b, o, l) => new Float32Array(b, o, l));
 }
 
-/** A Uint8Array (e.g. a "bool" mask tensor's storage) of `n` elements, on the same terms as {@link allocFloat32}. */
-export function allocUint8(n: number): Uint8Array {
-  return alloc(n, 1, (b, o, l) => new Uint8Array(b, o, l));
-}
-
 /**
  * An Int32Array of `n` elements (e.g. the storage of 16-bit codes packed in pairs), on the same terms
  * as {@link allocFloat32}.
@@ -241,7 +236,7 @@ export function allocInt32(n: number): Int32Array {
   return alloc(n, 4, (b, o, l) => new Int32Array(b, o, l));
 }
 
-/** Give back a scratch array from {@link allocFloat32} / {@link allocUint8} / {@link allocInt32} that was never stored in a tensor. */
+/** Give back a scratch array from {@link allocFloat32} / {@link allocInt32} that was never stored in a tensor. */
 export function releaseFloat32(a: Pooled): void {
   const r = regionOf.get(a);
   if (!installed || !r || !fresh.has(a)) return;

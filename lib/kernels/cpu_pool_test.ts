@@ -35,7 +35,7 @@ Deno.test("the cpu buffer pool never recycles an array that was read out or is a
   x.dispose();
 });
 
-Deno.test("dropout masks come from the pool and are fully rewritten (C and JS loops)", async () => {
+Deno.test("dropout outputs and gradients come from the pool and are fully rewritten (C and JS loops)", async () => {
   const { registerFusedCpuKernels, dropoutHash } = await import("./cpu_fused.ts");
   const { fusedDropout } = await import("../ops/fused.ts");
   const { loadNativeKernels, setNativeKernelsEnabled } = await import("./native_kernels.ts");
@@ -46,7 +46,7 @@ Deno.test("dropout masks come from the pool and are fully rewritten (C and JS lo
   for (const native of [true, false]) {
     setNativeKernelsEnabled(native);
     try {
-      // dx of sum(dropout(x)) is keep/(1-p): after mask A is recycled, mask B must not inherit A's ones.
+      // dx of sum(dropout(x)) is keep/(1-p): after the arrays of seed 1 are recycled, seed 2's zeros must be written.
       const grad = (seed: number) =>
         tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(fusedDropout(t, rate, seed)!))(x));
       grad(1).dispose();

@@ -24,10 +24,11 @@ export const FUSED_KERNELS = {
   attnSoftmax: "SimcseAttnSoftmax",
   /** inputs {dp, p}, attrs {scale} → ds. */
   attnSoftmaxGrad: "SimcseAttnSoftmaxGrad",
-  /** inputs {x}, attrs {rate, seed} → [y, keep (bool)]. */
+  /**
+   * inputs {x}, attrs {rate, seed} → y = x·keep/(1−rate), keep fixed by (seed, index); the gradient is
+   * the same kernel on dy, so no mask is stored.
+   */
   dropout: "SimcseDropout",
-  /** inputs {dy, keep}, attrs {rate} → dx. */
-  dropoutGrad: "SimcseDropoutGrad",
   /**
    * Per-(batch, head) matmul on head-strided operands, see {@link HeadMatMulAttrs}:
    * inputs {a, b} → [B·L, H] (outHeads) or [B, heads, L, L].

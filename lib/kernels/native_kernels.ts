@@ -55,8 +55,7 @@ const SYMBOLS = {
   simcse_gelu_grad: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
   simcse_gelu_new: { parameters: ["buffer", "buffer", "i64"], result: "void" },
   simcse_gelu_new_grad: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
-  simcse_dropout: { parameters: ["buffer", "buffer", "buffer", "i64", "u32", "u32", "f64"], result: "void" },
-  simcse_dropout_grad: { parameters: ["buffer", "buffer", "buffer", "i64", "f64"], result: "void" },
+  simcse_dropout: { parameters: ["buffer", "buffer", "i64", "u32", "u32", "f64"], result: "void" },
   simcse_layernorm: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64", "f64"],
     result: "void",
@@ -116,16 +115,8 @@ export interface NativeKernels {
   geluGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number): void;
   geluNew(x: Float32Array, y: Float32Array, n: number): void;
   geluNewGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number): void;
-  dropout(
-    x: Float32Array,
-    y: Float32Array,
-    keep: Uint8Array,
-    n: number,
-    seed: number,
-    threshold: number,
-    inv: number,
-  ): void;
-  dropoutGrad(dy: Float32Array, keep: Uint8Array, dx: Float32Array, n: number, inv: number): void;
+  /** y = x·keep/(1−p), keep = hash(seed, i) ≥ threshold; also the gradient (applied to dy). */
+  dropout(x: Float32Array, y: Float32Array, n: number, seed: number, threshold: number, inv: number): void;
   layerNorm(
     x: Float32Array,
     g: Float32Array,
@@ -478,9 +469,8 @@ function wrap(lib: Lib, path: string): NativeKernels {
     geluGrad: (dy, x, dx, n) => lib.simcse_gelu_grad(dy, x, dx, BigInt(n)),
     geluNew: (x, y, n) => lib.simcse_gelu_new(x, y, BigInt(n)),
     geluNewGrad: (dy, x, dx, n) => lib.simcse_gelu_new_grad(dy, x, dx, BigInt(n)),
-    dropout: (x, y, keep, n, seed, threshold, inv) =>
-      lib.simcse_dropout(x, y, keep, BigInt(n), seed >>> 0, threshold >>> 0, inv),
-    dropoutGrad: (dy, keep, dx, n, inv) => lib.simcse_dropout_grad(dy, keep, dx, BigInt(n), inv),
+    dropout: (x, y, n, seed, threshold, inv) =>
+      lib.simcse_dropout(x, y, BigInt(n), seed >>> 0, threshold >>> 0, inv),
     layerNorm: (x, g, b, y, xhat, rstd, rows, h, eps) =>
       lib.simcse_layernorm(x, g, b, y, xhat, rstd, BigInt(rows), BigInt(h), eps),
     layerNormGrad: (dy, xhat, rstd, g, dx, dg, db, rows, h) =>

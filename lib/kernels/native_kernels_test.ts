@@ -228,7 +228,7 @@ const rows = 301, h = 517, n = rows * h, outs = [];
 const x = rnd(n, 4), dy = rnd(n), g = rnd(h), b = rnd(h);
 const y = new Float32Array(n); k.gelu(x, y, n); outs.push(y);
 const dx = new Float32Array(n); k.geluGrad(dy, x, dx, n); outs.push(dx);
-const yd = new Float32Array(n), keep = new Uint8Array(n); k.dropout(x, yd, keep, n, 99, 2 ** 31, 2); outs.push(yd, keep);
+const yd = new Float32Array(n); k.dropout(x, yd, n, 99, 2 ** 31, 2); outs.push(yd);
 const yl = new Float32Array(n), xh = new Float32Array(n), rs = new Float32Array(rows);
 k.layerNorm(x, g, b, yl, xh, rs, rows, h, 1e-12); outs.push(yl, xh, rs);
 const p = new Float32Array(n); k.attnSoftmax(x, new Float32Array(h), new Int32Array(rows), 1, p, rows, h, 0.125); outs.push(p);

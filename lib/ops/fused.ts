@@ -277,22 +277,21 @@ export function attentionSoftmax(scores: tf.Tensor, mask: tf.Tensor, scale: numb
 
 const dropoutOps = (rate: number, seed: number) =>
   tf.customGrad(
-    ((x: tf.Tensor, save: tf.GradSaveFunc) => {
-      const [y, keep] = run(FUSED_KERNELS.dropout, { x }, { rate, seed }) as tf.Tensor[];
-      save([keep]);
+    ((x: tf.Tensor) => {
       return {
-        value: y,
-        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => [
-          run(FUSED_KERNELS.dropoutGrad, { dy, keep: saved[0] }, { rate }) as tf.Tensor,
-        ]),
+        value: run(FUSED_KERNELS.dropout, { x }, { rate, seed }) as tf.Tensor,
+        // dx = dy·keep/(1−p): the forward kernel on dy, whose mask (seed, index) gives again.
+        gradFunc: releasing((
+          dy: tf.Tensor,
+        ) => [run(FUSED_KERNELS.dropout, { x: dy }, { rate, seed }) as tf.Tensor]),
       };
     }) as unknown as CustomGradFn,
   );
 
 /**
- * Dropout with a fused kernel that keeps a 1-byte mask for the gradient, or null when the active
- * backend has none (callers then use `tf.dropout`). The mask is a function of (`seed`, element
- * index) only, so a run repeats exactly on one backend.
+ * Dropout with a fused kernel that keeps nothing for the gradient (the mask is recomputed from
+ * `seed`), or null when the active backend has none (callers then use `tf.dropout`). The mask is a
+ * function of (`seed`, element index) only, so a run repeats exactly on one backend.
  */
 export function fusedDropout(x: tf.Tensor, rate: number, seed: number): tf.Tensor | null {
   if (!hasFusedKernel(FUSED_KERNELS.dropout)) return null;

@@ -138,27 +138,17 @@ static inline uint32_t dropout_hash(uint32_t seed, uint32_t i) {
   return h;
 }
 
-static inline void dropout_range(const float *R x, float *R y, uint8_t *R keep, uint32_t seed, uint32_t threshold,
-                                 double inv, int64_t lo, int64_t hi) {
+/* y = x·keep/(1−p) with keep = hash(seed, i) ≥ threshold. The gradient is the same map applied to dy (the mask is a
+   function of (seed, i) only), so nothing is kept for the backward pass. */
+static inline void dropout_range(const float *R x, float *R y, uint32_t seed, uint32_t threshold, double inv,
+                                 int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; i++) {
-    uint8_t k = dropout_hash(seed, (uint32_t)i) >= threshold;
-    keep[i] = k;
-    y[i] = k ? (float)((double)x[i] * inv) : 0.0f;
+    y[i] = dropout_hash(seed, (uint32_t)i) >= threshold ? (float)((double)x[i] * inv) : 0.0f;
   }
 }
 
-void simcse_dropout(const float *R x, float *R y, uint8_t *R keep, int64_t n, uint32_t seed,
-                    uint32_t threshold, double inv) {
-  PAR_BLOCKS(n, lo, hi, dropout_range(x, y, keep, seed, threshold, inv, lo, hi));
-}
-
-static inline void dropout_grad_range(const float *R dy, const uint8_t *R keep, float *R dx, double inv, int64_t lo,
-                                      int64_t hi) {
-  for (int64_t i = lo; i < hi; i++) dx[i] = keep[i] ? (float)((double)dy[i] * inv) : 0.0f;
-}
-
-void simcse_dropout_grad(const float *R dy, const uint8_t *R keep, float *R dx, int64_t n, double inv) {
-  PAR_BLOCKS(n, lo, hi, dropout_grad_range(dy, keep, dx, inv, lo, hi));
+void simcse_dropout(const float *R x, float *R y, int64_t n, uint32_t seed, uint32_t threshold, double inv) {
+  PAR_BLOCKS(n, lo, hi, dropout_range(x, y, seed, threshold, inv, lo, hi));
 }
 
 void simcse_layernorm(const float *R x, const float *R g, const float *R b, float *R y, float *R xhat,

@@ -1,10 +1,10 @@
 /**
- * The fused dropout kernels of `lib/ops/fused.ts` (`SimcseDropout`, `SimcseDropoutGrad`) on the TF.js
- * webgpu backend, as WGSL compute kernels. The mask is the cpu kernel's: element i is kept when
+ * The fused dropout kernel of `lib/ops/fused.ts` (`SimcseDropout`) on the TF.js webgpu backend, as one
+ * WGSL compute kernel. The mask is the cpu kernel's: element i is kept when
  * fmix32((i · 0x9e3779b1) ^ seed) ≥ rate · 2^32 (`dropoutHash` of `kernels/cpu_fused.ts`), so a seeded
  * run draws the same masks on cpu and webgpu, and no random numbers are made on the host (TF.js's
- * `tf.dropout` fills its random tensor in JavaScript). The kept 0/1 mask (int32) is saved for the
- * gradient.
+ * `tf.dropout` fills its random tensor in JavaScript). Nothing is saved for the gradient: it is the
+ * same kernel on dy, which draws the same mask again.
  *
  * @example
  * ```ts
@@ -69,7 +69,7 @@ function reshaped(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
 
 let registered = false;
 
-/** Register the webgpu dropout kernels (once). */
+/** Register the webgpu dropout kernel (once). */
 export function registerWebgpuDropout(): void {
   if (registered || tf.getKernel(FUSED_KERNELS.dropout, "webgpu")) return;
   registered = true;
@@ -82,56 +82,24 @@ export function registerWebgpuDropout(): void {
       const { rate, seed } = attrs as unknown as { rate: number; seed: number };
       const n = x.shape.reduce((a, c) => a * c, 1);
       const threshold = Math.min(2 ** 32 - 1, Math.floor(rate * 2 ** 32));
-      const keep = b.runWebGPUProgram(
-        program(
-          "simcse_dropout_mask",
-          ["X"],
-          n,
-          `_ = X[index]; // every bound buffer must be used (pipeline layout "auto")
-          let h = fmix32((u32(index) * 0x9e3779b1u) ^ uniforms.seed);
-          result[index] = select(0, 1, h >= uniforms.threshold);`,
-          "seed : u32, threshold : u32,",
-        ),
-        [flat(x)],
-        "int32",
-        [{ type: "uint32", data: [seed >>> 0] }, { type: "uint32", data: [threshold >>> 0] }],
-      );
       const y = b.runWebGPUProgram(
         program(
-          "simcse_dropout_apply",
-          ["X", "Keep"],
+          "simcse_dropout",
+          ["X"],
           n,
-          "result[index] = select(0.0, X[index] * uniforms.inv, Keep[index] != 0);",
-          "inv : f32,",
+          `let h = fmix32((u32(index) * 0x9e3779b1u) ^ uniforms.seed);
+          result[index] = select(0.0, X[index] * uniforms.inv, h >= uniforms.threshold);`,
+          "seed : u32, threshold : u32, inv : f32,",
         ),
-        [flat(x), keep],
+        [flat(x)],
         "float32",
-        [{ type: "float32", data: [1 / (1 - rate)] }],
+        [
+          { type: "uint32", data: [seed >>> 0] },
+          { type: "uint32", data: [threshold >>> 0] },
+          { type: "float32", data: [1 / (1 - rate)] },
+        ],
       );
-      return [reshaped(y, x.shape), reshaped(keep, x.shape)];
-    },
-  });
-  tf.registerKernel({
-    kernelName: FUSED_KERNELS.dropoutGrad,
-    backendName: "webgpu",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const b = backend as unknown as WebgpuBackendLike;
-      const { dy, keep } = inputs as { dy: tf.TensorInfo; keep: tf.TensorInfo };
-      const { rate } = attrs as unknown as { rate: number };
-      const n = dy.shape.reduce((a, c) => a * c, 1);
-      const dx = b.runWebGPUProgram(
-        program(
-          "simcse_dropout_grad",
-          ["Dy", "Keep"],
-          n,
-          "result[index] = select(0.0, Dy[index] * uniforms.inv, Keep[index] != 0);",
-          "inv : f32,",
-        ),
-        [flat(dy), flat(keep)],
-        "float32",
-        [{ type: "float32", data: [1 / (1 - rate)] }],
-      );
-      return reshaped(dx, dy.shape);
+      return reshaped(y, x.shape);
     },
   });
 }
