@@ -525,15 +525,18 @@ export function packHalfFast(type: "bf16" | "f16", src: Float32Array, out: Uint1
   return out;
 }
 
-/** The float32 values of `n` 16-bit codes of `type` (C when the kernels are loaded, else JS; bit-identical). */
+/**
+ * The float32 values of `n` 16-bit codes of `type` (C when the kernels are loaded, else JS; bit-identical),
+ * into `out` when given.
+ */
 export function unpackHalfFast(
   type: "bf16" | "f16",
   bits: Uint16Array,
   n: number = bits.length,
+  out: Float32Array = new Float32Array(n),
 ): Float32Array {
   const k = nativeKernels();
-  if (!k) return type === "bf16" ? unpackBf16(bits, n) : unpackF16(bits, n);
-  const out = new Float32Array(n);
+  if (!k) return type === "bf16" ? unpackBf16(bits, n, out) : unpackF16(bits, n, out);
   k.halfUnpack(type, bits, out, n);
   return out;
 }

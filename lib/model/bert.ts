@@ -152,8 +152,15 @@ export class BertModel implements Encoder {
     return half ? half.linear(x, w, b, act) : linear(x, w, b);
   }
 
-  private ln(x: tf.Tensor, name: string): tf.Tensor {
-    return layerNorm(x, this.p(`${name}.weight`), this.p(`${name}.bias`), this.config.layerNormEps);
+  /** LayerNorm `name`; in a half precision (`half`) it keeps what its gradient needs at 16 bits. */
+  private ln(x: tf.Tensor, name: string, half?: HalfPrecisionOps): tf.Tensor {
+    return layerNorm(
+      x,
+      this.p(`${name}.weight`),
+      this.p(`${name}.bias`),
+      this.config.layerNormEps,
+      half?.store,
+    );
   }
 
   /** Run the encoder. Call inside `tf.tidy` (or dispose the outputs). */
@@ -180,7 +187,8 @@ export class BertModel implements Encoder {
     const type = tf.gather(this.p("embeddings.token_type_embeddings.weight"), types);
     const wordPos = addSameShape(word, pos);
     const sum = addSameShape(wordPos, type); // [B*L, H]
-    let h = drop(this.ln(sum, "embeddings.LayerNorm"), cfg.hiddenDropoutProb, 0) as tf.Tensor2D;
+    const half = usesHalfOps(precision) ? halfOps(precision) : undefined;
+    let h = drop(this.ln(sum, "embeddings.LayerNorm", half), cfg.hiddenDropoutProb, 0) as tf.Tensor2D;
     release(word, pos, type, wordPos, sum); // no op saved them (the LayerNorm keeps its own copy)
     const allHidden = opts.allHiddenStates ?? true;
     const hiddenStates: tf.Tensor3D[] = allHidden ? [tf.reshape(h, [B, L, H])] : [];
@@ -188,7 +196,6 @@ export class BertModel implements Encoder {
     // Additive key mask, broadcast over heads and queries: [B, 1, 1, L].
     const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
     const scale = 1 / Math.sqrt(dh);
-    const half = usesHalfOps(precision) ? halfOps(precision) : undefined;
 
     const layerCtx = { B, L, extMask, drop, half, scale };
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
@@ -241,7 +248,7 @@ export class BertModel implements Encoder {
       const q = this.linear(h, `${p}attention.self.query`, half);
       const k = this.linear(h, `${p}attention.self.key`, half);
       const scores = half.attentionScores(q, k, hs, scale); // [B, nh, L, L], scaled in the op
-      const soft = attentionSoftmax(scores, extMask, 1);
+      const soft = attentionSoftmax(scores, extMask, 1, half.store);
       const probs = drop(soft, cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
       const v = this.linear(h, `${p}attention.self.value`, half);
       ctx = half.attentionContext(probs, v, hs);
@@ -260,7 +267,7 @@ export class BertModel implements Encoder {
     const branch = (dense: tf.Tensor2D, name: string, site: number, residual: tf.Tensor2D) => {
       const dropped = drop(dense, cfg.hiddenDropoutProb, site);
       const sum = addSameShape(dropped, residual);
-      const out = this.ln(sum, `${p}${name}.LayerNorm`) as tf.Tensor2D;
+      const out = this.ln(sum, `${p}${name}.LayerNorm`, half) as tf.Tensor2D;
       release(dense, dropped, sum);
       return out;
     };

@@ -128,12 +128,14 @@ export class Gpt2Model implements Encoder {
     return linear(x, this.p(`${name}.weight`) as tf.Tensor2D, this.p(`${name}.bias`) as tf.Tensor1D);
   }
 
-  private ln(x: tf.Tensor, name: string): tf.Tensor2D {
+  /** LayerNorm `name`; in a half precision (`half`) it keeps what its gradient needs at 16 bits. */
+  private ln(x: tf.Tensor, name: string, half?: HalfPrecisionOps): tf.Tensor2D {
     return layerNorm(
       x,
       this.p(`${name}.weight`),
       this.p(`${name}.bias`),
       this.config.layerNormEps,
+      half?.store,
     ) as tf.Tensor2D;
   }
 
@@ -163,7 +165,7 @@ export class Gpt2Model implements Encoder {
     const sum = addSameShape(tokens, pos); // [B*L, H]
     let h = drop(sum, cfg.embdPdrop, 0) as tf.Tensor2D;
     release(tokens, pos); // no op saved them
-    if (h !== sum) release(sum); // the dropout keeps its mask, not its input
+    if (h !== sum) release(sum); // the dropout keeps nothing of it
     const allHidden = opts.allHiddenStates ?? true;
     const hiddenStates: tf.Tensor3D[] = [];
 
@@ -192,7 +194,7 @@ export class Gpt2Model implements Encoder {
         : tf.tidy(() => body(prev, [attnMask]));
       if (!allHidden) release(prev); // the ops of block i saved what they need of it (training), or are done
     }
-    const lastHiddenState = tf.reshape(this.ln(h, "ln_f"), [B, L, H]) as tf.Tensor3D;
+    const lastHiddenState = tf.reshape(this.ln(h, "ln_f", half), [B, L, H]) as tf.Tensor3D;
     hiddenStates.push(lastHiddenState);
     return { lastHiddenState, hiddenStates, attentionMask: mask };
   }
@@ -265,19 +267,19 @@ export class Gpt2Model implements Encoder {
     const { drop, hs, invScale, half } = c;
     const lin = (x: tf.Tensor2D, name: string, act?: Gpt2Config["activationFunction"]) =>
       half.linear(x, this.p(`${name}.weight`) as tf.Tensor2D, this.p(`${name}.bias`) as tf.Tensor1D, act);
-    const x = this.ln(h, `${p}ln_1`);
+    const x = this.ln(h, `${p}ln_1`, half);
     const w = this.p(`${p}attn.c_attn.weight`), b = this.p(`${p}attn.c_attn.bias`);
     const [q, k, v] = [0, 1, 2].map((j) =>
       half.linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
     );
     const scores = half.attentionScores(q, k, hs, invScale); // [B, nh, L, L], scaled in the op
-    const soft = attentionSoftmax(scores, m, 1);
+    const soft = attentionSoftmax(scores, m, 1, half.store);
     const probs = drop(soft, cfg.attnPdrop, 1 + 3 * i) as tf.Tensor4D;
     const ctx = half.attentionContext(probs, v, hs);
     const proj = lin(ctx, `${p}attn.c_proj`);
     const attnOut = drop(proj, cfg.residPdrop, 2 + 3 * i);
     const h1 = addSameShape(h, attnOut) as tf.Tensor2D;
-    const x2 = this.ln(h1, `${p}ln_2`) as tf.Tensor2D;
+    const x2 = this.ln(h1, `${p}ln_2`, half) as tf.Tensor2D;
     const fc = lin(x2, `${p}mlp.c_fc`, cfg.activationFunction);
     const mlp = lin(fc, `${p}mlp.c_proj`);
     const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);

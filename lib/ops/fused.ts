@@ -10,10 +10,15 @@
  * - Activation + Linear (`activationLinear`, the FFN's second half): y = act(x)·W + b. Saves x and
  *   W only; act(x) is recomputed in the backward pass instead of kept ([N, 4H] floats per layer).
  * - Attention softmax: p = softmax(s·scale + mask); ds = scale·p·(dp − Σ dp·p). Saves p.
- * - Dropout (fused kernel only): y = x·keep/(1 − rate); dx = dy·keep/(1 − rate). Saves the mask.
+ * - Dropout (fused kernel only): y = x·keep/(1 − rate); dx = dy·keep/(1 − rate). Saves nothing: the
+ *   mask is a function of (seed, index) and the backward pass draws it again.
  * - Attention matmuls Q·Kᵀ and P·V on the [B·L, H] Linear outputs (`attentionScores`,
  *   `attentionContext`): per-head strided sgemm where the kernel exists, reshape + transpose + matMul
  *   otherwise.
+ *
+ * In a half precision the model passes its {@link HalfStore}: LayerNorm keeps x̂ and the softmax keeps p
+ * as 16-bit codes instead of float32 (the forward values are unchanged; the gradients see x̂ and p
+ * rounded to the format, docs/PRECISION.md "What is saved for the backward pass").
  *
  * Each op runs a fused backend kernel when one is registered for the active backend
  * (`lib/kernels/cpu_fused.ts` registers them for `cpu`: one pass per op, no temporaries), and the
@@ -47,10 +52,46 @@ function run(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<stri
 
 type CustomGradFn = Parameters<typeof tf.customGrad>[0];
 
+/**
+ * How a half precision keeps a float32 tensor for a backward pass at 16 bits: `pack` rounds it to
+ * codes (not a taped op), `unpack` gives the float32 tensor of those rounded values back.
+ */
+export interface HalfStore {
+  pack(t: tf.Tensor): tf.Tensor;
+  unpack(packed: tf.Tensor, shape: number[]): tf.Tensor;
+}
+
+/** `t` as it is kept for the backward pass: itself, or its packed codes (and `t` disposed). */
+function keep(t: tf.Tensor, store: HalfStore | undefined): tf.Tensor {
+  if (!store) return t;
+  const packed = store.pack(t);
+  t.dispose();
+  return packed;
+}
+
+/** The store to use: none when no gradient tape is recording (evaluation keeps nothing to pack). */
+function taping(store: HalfStore | undefined): HalfStore | undefined {
+  return store && tf.engine().isTapeOn() ? store : undefined;
+}
+
+/** The op's cache of custom-gradient functions, one per (store, attribute). */
+function cached<K>(
+  cache: Map<HalfStore | undefined, Map<K, ReturnType<typeof tf.customGrad>>>,
+  store: HalfStore | undefined,
+  key: K,
+  make: () => ReturnType<typeof tf.customGrad>,
+): ReturnType<typeof tf.customGrad> {
+  let byKey = cache.get(store);
+  if (!byKey) cache.set(store, byKey = new Map());
+  let op = byKey.get(key);
+  if (!op) byKey.set(key, op = make());
+  return op;
+}
+
 // ---------------------------------------------------------------------------------------------
 // LayerNorm
 
-const layerNormOps = (eps: number) =>
+const layerNormOps = (eps: number, store: HalfStore | undefined) =>
   tf.customGrad(
     ((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
       const H = x.shape[x.rank - 1];
@@ -66,34 +107,51 @@ const layerNormOps = (eps: number) =>
         rstd = tf.reciprocal(std); // [..., 1]
         y = tf.add(tf.mul(xhat, gamma), beta);
       }
-      save([xhat, rstd, gamma]);
+      save([keep(xhat, store), rstd, gamma]);
       return {
         value: y,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [xh, r, g] = saved;
-          if (hasFusedKernel(FUSED_KERNELS.layerNormGrad)) {
-            return run(FUSED_KERNELS.layerNormGrad, { dy, xhat: xh, rstd: r, gamma: g }) as tf.Tensor[];
-          }
-          const lead = xh.shape.slice(0, -1).reduce((a, b) => a * b, 1);
-          const dy2 = tf.reshape(dy, [lead, H]), xh2 = tf.reshape(xh, [lead, H]);
-          const gx = tf.mul(dy2, g);
-          const dx = tf.mul(
-            tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh2, tf.mean(tf.mul(gx, xh2), -1, true))),
-            tf.reshape(r, [lead, 1]),
-          );
-          return [tf.reshape(dx, xh.shape), tf.sum(tf.mul(dy2, xh2), 0), tf.sum(dy2, 0)];
+          const [kept, r, g] = saved;
+          const xh = store ? store.unpack(kept, x.shape) : kept;
+          const grads = layerNormGrads(dy, xh, r, g, H);
+          if (xh !== kept) xh.dispose();
+          return grads;
         }),
       };
     }) as unknown as CustomGradFn,
   );
 
-const layerNormCache = new Map<number, ReturnType<typeof tf.customGrad>>();
+function layerNormGrads(dy: tf.Tensor, xh: tf.Tensor, r: tf.Tensor, g: tf.Tensor, H: number): tf.Tensor[] {
+  if (hasFusedKernel(FUSED_KERNELS.layerNormGrad)) {
+    return run(FUSED_KERNELS.layerNormGrad, { dy, xhat: xh, rstd: r, gamma: g }) as tf.Tensor[];
+  }
+  return tf.tidy(() => {
+    const lead = xh.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const dy2 = tf.reshape(dy, [lead, H]), xh2 = tf.reshape(xh, [lead, H]);
+    const gx = tf.mul(dy2, g);
+    const dx = tf.mul(
+      tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh2, tf.mean(tf.mul(gx, xh2), -1, true))),
+      tf.reshape(r, [lead, 1]),
+    );
+    return [tf.reshape(dx, xh.shape), tf.sum(tf.mul(dy2, xh2), 0), tf.sum(dy2, 0)];
+  });
+}
 
-/** LayerNorm over the last axis with biased variance (torch.nn.LayerNorm semantics). */
-export function fusedLayerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  let op = layerNormCache.get(eps);
-  if (!op) layerNormCache.set(eps, op = layerNormOps(eps));
-  return op(x, gamma, beta) as tf.Tensor;
+const layerNormCache = new Map<HalfStore | undefined, Map<number, ReturnType<typeof tf.customGrad>>>();
+
+/**
+ * LayerNorm over the last axis with biased variance (torch.nn.LayerNorm semantics). With `store`, x̂ is
+ * kept for the gradient at 16 bits.
+ */
+export function fusedLayerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  store?: HalfStore,
+): tf.Tensor {
+  const s = taping(store);
+  return cached(layerNormCache, s, eps, () => layerNormOps(eps, s))(x, gamma, beta) as tf.Tensor;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,36 +298,42 @@ export function activationLinear(
 // ---------------------------------------------------------------------------------------------
 // Attention softmax
 
-const attnSoftmaxOps = (scale: number) =>
+const attnSoftmaxOps = (scale: number, store: HalfStore | undefined) =>
   tf.customGrad(
     ((scores: tf.Tensor, mask: tf.Tensor, save: tf.GradSaveFunc) => {
       const p = hasFusedKernel(FUSED_KERNELS.attnSoftmax)
         ? run(FUSED_KERNELS.attnSoftmax, { scores, mask }, { scale }) as tf.Tensor
         : tf.softmax(tf.add(tf.mul(scores, scale), mask), -1);
-      save([p, mask]);
+      save([store ? store.pack(p) : p, mask]);
       return {
         value: p,
         gradFunc: releasing((dp: tf.Tensor, saved: tf.Tensor[]) => {
-          const [ps, m] = saved;
+          const [kept, m] = saved;
+          const ps = store ? store.unpack(kept, scores.shape) : kept;
           const ds = hasFusedKernel(FUSED_KERNELS.attnSoftmaxGrad)
             ? run(FUSED_KERNELS.attnSoftmaxGrad, { dp, p: ps }, { scale }) as tf.Tensor
-            : tf.mul(tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))), scale);
+            : tf.tidy(() => tf.mul(tf.mul(ps, tf.sub(dp, tf.sum(tf.mul(dp, ps), -1, true))), scale));
+          if (ps !== kept) ps.dispose();
           return [ds, tf.zerosLike(m)];
         }),
       };
     }) as unknown as CustomGradFn,
   );
 
-const attnCache = new Map<number, ReturnType<typeof tf.customGrad>>();
+const attnCache = new Map<HalfStore | undefined, Map<number, ReturnType<typeof tf.customGrad>>>();
 
 /**
  * softmax(scores·scale + mask) over the last axis; `mask` broadcasts to `scores` (e.g. [B,1,1,L]
- * against [B,heads,L,L]) and gets no gradient.
+ * against [B,heads,L,L]) and gets no gradient. With `store`, p is kept for the gradient at 16 bits.
  */
-export function attentionSoftmax(scores: tf.Tensor, mask: tf.Tensor, scale: number): tf.Tensor {
-  let op = attnCache.get(scale);
-  if (!op) attnCache.set(scale, op = attnSoftmaxOps(scale));
-  return op(scores, mask) as tf.Tensor;
+export function attentionSoftmax(
+  scores: tf.Tensor,
+  mask: tf.Tensor,
+  scale: number,
+  store?: HalfStore,
+): tf.Tensor {
+  const s = taping(store);
+  return cached(attnCache, s, scale, () => attnSoftmaxOps(scale, s))(scores, mask) as tf.Tensor;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
  * Matmul precision as an argument: `forward(inputs, { precision })`, like `training`. "fp32" is the
  * plain path; "fp16" and "bf16" run every encoder-layer Linear and the attention matmuls (QKᵀ, P·V)
  * as hand-written mixed-precision ops with fp32 master weights (docs/PRECISION.md). Embeddings,
- * LayerNorms, softmax and poolers stay fp32 in every precision.
+ * LayerNorms, softmax and poolers compute in fp32 in every precision; in a half precision the
+ * LayerNorms and the attention softmax keep what their gradients need at 16 bits.
  *
  * A half precision is one entry of `HALF_PRECISION_OPS`: its Linear (with an optional fused
  * activation) and its two attention matmuls. The encoders call the entry of the precision they are
@@ -17,13 +18,13 @@
  * @module
  */
 import type { tf } from "../runtime/tf.ts";
-import type { AnyActivation } from "./fused.ts";
+import type { AnyActivation, HalfStore } from "./fused.ts";
 import { InputError } from "../runtime/errors.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
 import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
-import { roundF16 } from "./fp16.ts";
-import { roundBf16 } from "./bf16.ts";
+import { packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
+import { packBf16Tensor, roundBf16, unpackBf16Tensor } from "./bf16.ts";
 
 /** Every precision the encoders accept, in the order the CLIs list them. */
 export const PRECISIONS = ["fp32", "fp16", "bf16"] as const;
@@ -44,6 +45,8 @@ export interface HalfPrecisionOps {
   attentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: HeadShape): tf.Tensor2D;
   /** `t`'s values rounded to the format, untaped (for evaluation-only paths that emulate the ops). */
   round<T extends tf.Tensor>(t: T): T;
+  /** How the float32 ops (LayerNorm's x̂, the softmax output) keep what their gradients need: 16-bit codes. */
+  store: HalfStore;
 }
 
 /** The ops of each half precision. */
@@ -53,12 +56,14 @@ export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
     attentionScores: fp16AttentionScores,
     attentionContext: fp16AttentionContext,
     round: roundF16,
+    store: { pack: packF16Tensor, unpack: unpackF16Tensor },
   },
   bf16: {
     linear: (x, w, b, activation) => bf16Linear(x, w, b, { activation }),
     attentionScores: bf16AttentionScores,
     attentionContext: bf16AttentionContext,
     round: roundBf16,
+    store: { pack: packBf16Tensor, unpack: unpackBf16Tensor },
   },
 };
 

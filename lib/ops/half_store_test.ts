@@ -1,0 +1,186 @@
+/**
+ * LayerNorm and the attention softmax in a half precision keep what their gradients need (x̂, p) as
+ * 16-bit codes. Checked against float64 references written here from the closed-form gradients, with
+ * x̂ and p rounded by independent code (`Math.f16round`; bf16 by bit arithmetic), and shown to differ
+ * from the references without rounding by far more than the tolerance, so the test fails when the
+ * float32 tensors are kept instead.
+ */
+import assert from "node:assert/strict";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
+import { skipBackend } from "../../testing/backends.ts";
+import { attentionSoftmax, fusedLayerNorm } from "./fused.ts";
+import { halfOps } from "./precision.ts";
+
+const bits = new DataView(new ArrayBuffer(4));
+/** float32 → bfloat16, round to nearest even (finite inputs), as float64. */
+function bf16(v: number): number {
+  bits.setFloat32(0, v);
+  const u = bits.getUint32(0);
+  bits.setUint32(0, ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) << 16);
+  return bits.getFloat32(0);
+}
+const ROUND = { bf16, fp16: (v: number) => Math.f16round(v), none: (v: number) => v };
+
+/** Deterministic values in [-a, a) (an LCG), as float32. */
+function values(n: number, seed: number, a = 1): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from(
+    { length: n },
+    () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1) * a,
+  );
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/**
+ * LayerNorm gradients in float64 from x̂ as the backward pass sees it (`round`), and per column of dγ
+ * the slack for x̂ values that lie within float32 noise of a rounding midpoint (a float32 x̂ a few ulps
+ * off may round the other way; each such element may move dγ by |dy| times the rounding step).
+ */
+function layerNormRef(
+  x: Float32Array,
+  gamma: Float32Array,
+  dy: Float32Array,
+  N: number,
+  H: number,
+  round: (v: number) => number,
+) {
+  const dx = new Float64Array(N * H), dg = new Float64Array(H), db = new Float64Array(H);
+  const slack = new Float64Array(H);
+  for (let r = 0; r < N; r++) {
+    let mu = 0;
+    for (let j = 0; j < H; j++) mu += x[r * H + j];
+    mu /= H;
+    let v = 0;
+    for (let j = 0; j < H; j++) v += (x[r * H + j] - mu) ** 2;
+    const rstd = 1 / Math.sqrt(v / H + 1e-12);
+    const exact = Array.from({ length: H }, (_, j) => (x[r * H + j] - mu) * rstd);
+    const xh = exact.map((v) => round(Math.fround(v)));
+    exact.forEach((v, j) => {
+      slack[j] += Math.abs(dy[r * H + j] * (round(v * (1 + 2 ** -20)) - round(v * (1 - 2 ** -20))));
+    });
+    const g = Array.from({ length: H }, (_, j) => dy[r * H + j] * gamma[j]);
+    const mg = g.reduce((a, b) => a + b, 0) / H;
+    const mgx = g.reduce((a, b, j) => a + b * xh[j], 0) / H;
+    for (let j = 0; j < H; j++) {
+      dx[r * H + j] = rstd * (g[j] - mg - xh[j] * mgx);
+      dg[j] += dy[r * H + j] * xh[j];
+      db[j] += dy[r * H + j];
+    }
+  }
+  return { grads: [dx, dg, db], slack };
+}
+
+/** Softmax gradient ds = scale·p·(dp − Σ dp·p) in float64 from p as the backward pass sees it. */
+function softmaxRef(
+  s: Float32Array,
+  dp: Float32Array,
+  rows: number,
+  L: number,
+  scale: number,
+  round: (v: number) => number,
+) {
+  const ds = new Float64Array(rows * L);
+  for (let r = 0; r < rows; r++) {
+    const z = Array.from({ length: L }, (_, j) => s[r * L + j] * scale);
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const sum = e.reduce((a, b) => a + b, 0);
+    const p = e.map((v) => round(Math.fround(v / sum)));
+    const dot = p.reduce((a, b, j) => a + b * dp[r * L + j], 0);
+    for (let j = 0; j < L; j++) ds[r * L + j] = scale * p[j] * (dp[r * L + j] - dot);
+  }
+  return ds;
+}
+
+for (const backend of ["cpu", "wasm"] as const) {
+  for (const precision of ["bf16", "fp16"] as const) {
+    const store = halfOps(precision).store;
+    Deno.test({
+      name:
+        `${precision} on ${backend}: LayerNorm keeps x̂ and the attention softmax keeps p as 16-bit codes; values unchanged, gradients those of the rounded x̂ and p`,
+      ignore: skipBackend(backend),
+      fn: async () => {
+        await useBackend(backend);
+        const [N, H] = [24, 96];
+        const xv = values(N * H, 1, 3), gv = values(H, 2), bv = values(H, 3), dyv = values(N * H, 4);
+        const x = tf.tensor2d(xv, [N, H]), gamma = tf.tensor1d(gv), beta = tf.tensor1d(bv);
+        const dy = tf.tensor2d(dyv, [N, H]);
+        const ln = (st?: typeof store) => {
+          const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => fusedLayerNorm(a, g, b, 1e-12, st);
+          const y = f(x, gamma, beta);
+          const grads = tf.grads(f)([x, gamma, beta], dy);
+          const out = [y, ...grads].map((t) => t.dataSync().slice());
+          tf.dispose([y, ...grads]);
+          return out;
+        };
+        const before = tf.memory().numTensors;
+        const [y16, dx16, dg16, db16] = ln(store), [y32] = ln();
+        assert.equal(tf.memory().numTensors, before, "LayerNorm: no tensor leaked");
+        assert.deepEqual(y16, y32, "LayerNorm: the forward value does not depend on what is saved");
+        const { grads: want, slack } = layerNormRef(xv, gv, dyv, N, H, ROUND[precision]);
+        const plain = layerNormRef(xv, gv, dyv, N, H, ROUND.none).grads;
+        // float32 arithmetic of the kernel (or of the TF.js ops on wasm) against float64
+        for (
+          const [i, [got, name, rel]]
+            of ([[dx16, "dx", 1e-4], [dg16, "dγ", 2e-5], [db16, "dβ", 2e-5]] as const).entries()
+        ) {
+          const tol = rel * Math.max(1, ...Array.from(want[i], Math.abs));
+          const over = Array.from(got, (g, j) => Math.abs(g - want[i][j]) - (name === "dγ" ? slack[j] : 0));
+          const err = Math.max(...over);
+          assert.ok(
+            err <= tol,
+            `LayerNorm ${name}: off by ${err} from the reference with x̂ rounded (tol ${tol})`,
+          );
+          if (name === "dγ") { // Σ dy·x̂ shows x̂'s rounding directly; in dx it is mostly projected out
+            const gap = maxAbsDiff(plain[i], want[i]);
+            assert.ok(gap > 10 * tol, `LayerNorm ${name}: rounding x̂ moves it by ${gap}, not enough to tell`);
+          }
+        }
+
+        const [B, nh, L] = [3, 2, 16], scale = 0.25;
+        const sv = values(B * nh * L * L, 5, 8), dpv = values(B * nh * L * L, 6);
+        const scores = tf.tensor4d(sv, [B, nh, L, L]), mask = tf.zeros([B, 1, 1, L]);
+        const dp = tf.tensor4d(dpv, [B, nh, L, L]);
+        const sm = (st?: typeof store) => {
+          const f = (s: tf.Tensor) => attentionSoftmax(s, mask, scale, st);
+          const p = f(scores);
+          const ds = tf.grad(f)(scores, dp);
+          const out = [p.dataSync().slice(), ds.dataSync().slice()];
+          tf.dispose([p, ds]);
+          return out;
+        };
+        const [p16, ds16] = sm(store), [p32] = sm();
+        assert.deepEqual(p16, p32, "softmax: the forward value does not depend on what is saved");
+        const wantDs = softmaxRef(sv, dpv, B * nh * L, L, scale, ROUND[precision]);
+        const tol = 1e-6 * Math.max(1, ...Array.from(wantDs, Math.abs));
+        const err = maxAbsDiff(ds16, wantDs);
+        assert.ok(err <= tol, `softmax ds: off by ${err} from the reference with p rounded (tol ${tol})`);
+        const gap = maxAbsDiff(softmaxRef(sv, dpv, B * nh * L, L, scale, ROUND.none), wantDs);
+        assert.ok(gap > 10 * tol, `softmax ds: rounding p moves it by ${gap}, not enough to tell`);
+        tf.dispose([x, gamma, beta, dy, scores, mask, dp]);
+      },
+    });
+  }
+}
+
+Deno.test("outside a gradient tape nothing is packed: evaluation pays no 16-bit copies", async () => {
+  await useBackend("cpu");
+  let packs = 0;
+  const store = halfOps("bf16").store;
+  const counting = { ...store, pack: (t: tf.Tensor) => (packs++, store.pack(t)) };
+  const x = tf.tensor2d(values(8 * 32, 7), [8, 32]);
+  tf.tidy(() => fusedLayerNorm(x, tf.ones([32]), tf.zeros([32]), 1e-12, counting));
+  tf.tidy(() => attentionSoftmax(tf.reshape(x, [2, 2, 8, 8]), tf.zeros([2, 1, 1, 8]), 1, counting));
+  assert.equal(packs, 0, "no gradient tape: nothing packed");
+  tf.tidy(() =>
+    tf.grad((a: tf.Tensor) => fusedLayerNorm(a, tf.ones([32]), tf.zeros([32]), 1e-12, counting))(x)
+  );
+  assert.equal(packs, 1, "under a tape: x̂ packed once");
+  x.dispose();
+});
