@@ -171,6 +171,7 @@ function alloc<T extends Pooled>(
       best.len = need;
     }
   } else {
+    releaseIdleSlabs(need);
     const buf = new ArrayBuffer(need + ALIGN);
     const shift = alignShift(buf); // regions start at the first aligned address and stay aligned
     const slab: Slab = { buf, regions: [], pooled: true, escaped: 0 };
@@ -204,6 +205,23 @@ function freeRegion(r: Region): void {
   const live = rs.some((x) => x.state === "used");
   // Nothing live: a slab holding only read-out memory, or a free slab over the cap, goes to GC.
   if (!live && (slab.escaped > 0 || freeBytes > maxFreeBytes)) detach(slab);
+}
+
+/**
+ * Before a new slab of `need` bytes is made: give wholly free slabs, up to `need` bytes, back to the
+ * system at once (their memory is freed now, not when GC finds them). Free memory that no request fits
+ * (a step's last large array, such as BERT's [30522, 768] embedding gradient, arrives when the freed
+ * activations lie in many smaller slabs) would otherwise add a slab each time and stay resident.
+ */
+function releaseIdleSlabs(need: number): void {
+  let released = 0;
+  for (const slab of [...slabs].sort((a, b) => b.buf.byteLength - a.buf.byteLength)) {
+    if (released >= need) break;
+    if (slab.escaped > 0 || slab.regions.some((r) => r.state !== "free")) continue;
+    released += slab.buf.byteLength;
+    detach(slab);
+    slab.buf.transfer(0); // no view of it is in use: every region is free and none was read out
+  }
 }
 
 function detach(slab: Slab): void {

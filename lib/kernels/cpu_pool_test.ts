@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
 import { registerFastCpuKernels } from "./cpu_fast.ts";
-import { cpuPoolStats, installCpuPool } from "./cpu_pool.ts";
+import { allocFloat32, cpuPoolStats, drainCpuPool, installCpuPool, releaseFloat32 } from "./cpu_pool.ts";
 
 await tf.setBackend("cpu");
 installCpuPool();
@@ -126,4 +126,23 @@ Deno.test("a read-out array's memory is never handed out again, while the rest o
   assert.equal(kept[n - 1], 4);
   releaseFloat32(z);
   releaseFloat32(w);
+});
+
+Deno.test("a request that no free region fits first gives wholly free slabs back to the system, at once", () => {
+  drainCpuPool();
+  const MiB = 2 ** 20, slab = (mib: number) => mib * MiB + 64; // a slab has 64 bytes of alignment slack
+  const floats = (mib: number) => (mib * MiB) / 4;
+  const small = [0, 1, 2, 3].map(() => allocFloat32(floats(4))); // four slabs of 4 MiB
+  const live = allocFloat32(floats(4)); // a fifth, still in use
+  small.forEach(releaseFloat32);
+  assert.equal(cpuPoolStats().slabBytes, 5 * slab(4));
+  // 20 MiB fits no free region: the four free slabs (16 MiB) go first, the live one stays.
+  const big = allocFloat32(floats(20));
+  assert.equal(cpuPoolStats().slabBytes, slab(4) + slab(20), "only the live slab and the new one");
+  for (const a of small) assert.equal(a.length, 0, "a released slab's memory is detached, not left to GC");
+  live[0] = 1;
+  assert.equal(live[0], 1, "the live slab is untouched");
+  releaseFloat32(live);
+  releaseFloat32(big);
+  drainCpuPool();
 });
