@@ -50,39 +50,43 @@ Deno.test("`forward()` precision defaults to fp32; in fp16 the forward pass stay
 // Tolerances: relative to the larger of |value| and the tensor's max |value| (assertClose, floor 1); bf16
 // keeps 8 significant bits, fp16 11 (the loss, a random-signed sum, is 6.2% off in bf16). Seen here: worst 0.004 (fp16) and 0.027 (bf16), with LayerNorm's x̂
 // and the softmax output saved at 16 bits (0.0040 and 0.026 with them in float32).
-for (const [precision, tol, lossTol] of [["fp16", 3e-2, 2e-2], ["bf16", 8e-2, 1.2e-1]] as const) {
-  Deno.test(`${precision} BERT gradients agree with fp32 BERT gradients within ${precision} tolerance (same weights, same dropout masks)`, async () => {
-    await useBackend("wasm");
-    const fx = readFixture<ForwardFixture>("bert/forward.json");
-    const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
-    const vars = [...model.trainableParams().entries()];
-    const grads = (p: "fp32" | "fp16" | "bf16") => {
-      return tf.tidy(() => {
-        const x = inputs(fx);
-        const { value, grads } = tf.variableGrads(() => {
-          const out = model.forward(x, { training: true, dropout: hashDropout(), precision: p });
-          const w = tf.randomNormal(out.lastHiddenState.shape, 0, 1, "float32", 7);
-          return tf.sum(tf.mul(out.lastHiddenState, w)) as tf.Scalar;
-        }, vars.map(([, v]) => v));
-        return [value, ...vars.map(([, v]) => grads[v.name])];
+// On cpu the half Linears after a LayerNorm form their weight gradient from the LayerNorm's x̂ codes
+// (γ·(x̂ᵀg) + β·Σg); on wasm from a 16-bit copy of their input.
+for (const backend of ["wasm", "cpu"] as const) {
+  for (const [precision, tol, lossTol] of [["fp16", 3e-2, 2e-2], ["bf16", 8e-2, 1.2e-1]] as const) {
+    Deno.test(`${precision} BERT gradients on ${backend} agree with fp32 BERT gradients within ${precision} tolerance (same weights, same dropout masks)`, async () => {
+      await useBackend(backend);
+      const fx = readFixture<ForwardFixture>("bert/forward.json");
+      const { model } = await loadBert(`${TESTDATA}bert/tiny-safetensors`);
+      const vars = [...model.trainableParams().entries()];
+      const grads = (p: "fp32" | "fp16" | "bf16") => {
+        return tf.tidy(() => {
+          const x = inputs(fx);
+          const { value, grads } = tf.variableGrads(() => {
+            const out = model.forward(x, { training: true, dropout: hashDropout(), precision: p });
+            const w = tf.randomNormal(out.lastHiddenState.shape, 0, 1, "float32", 7);
+            return tf.sum(tf.mul(out.lastHiddenState, w)) as tf.Scalar;
+          }, vars.map(([, v]) => v));
+          return [value, ...vars.map(([, v]) => grads[v.name])];
+        });
+      };
+      const g32 = grads("fp32"), g16 = grads(precision);
+      assertClose(g16[0].dataSync(), g32[0].dataSync(), lossTol, "loss"); // Σ h·w: a sum with cancellation
+      const maxAbs = (t: tf.Tensor) => Math.max(...Array.from(t.dataSync()).map(Math.abs));
+      vars.forEach(([name], i) => {
+        if (name.endsWith("attention.self.key.bias")) {
+          // Mathematically zero (softmax ignores a per-row constant); rounding leaves small noise.
+          const q = vars.findIndex(([n]) => n === name.replace(".key.", ".query."));
+          const ratio = maxAbs(g16[i + 1]) / maxAbs(g32[q + 1]);
+          ok(ratio < tol * 5 / 3, `${name}: |grad| is ${ratio.toFixed(4)} of the query bias gradient`);
+          return;
+        }
+        assertClose(g16[i + 1].dataSync(), g32[i + 1].dataSync(), tol, name, 1);
       });
-    };
-    const g32 = grads("fp32"), g16 = grads(precision);
-    assertClose(g16[0].dataSync(), g32[0].dataSync(), lossTol, "loss"); // Σ h·w: a sum with cancellation
-    const maxAbs = (t: tf.Tensor) => Math.max(...Array.from(t.dataSync()).map(Math.abs));
-    vars.forEach(([name], i) => {
-      if (name.endsWith("attention.self.key.bias")) {
-        // Mathematically zero (softmax ignores a per-row constant); rounding leaves small noise.
-        const q = vars.findIndex(([n]) => n === name.replace(".key.", ".query."));
-        const ratio = maxAbs(g16[i + 1]) / maxAbs(g32[q + 1]);
-        ok(ratio < tol * 5 / 3, `${name}: |grad| is ${ratio.toFixed(4)} of the query bias gradient`);
-        return;
-      }
-      assertClose(g16[i + 1].dataSync(), g32[i + 1].dataSync(), tol, name, 1);
+      tf.dispose([...g32, ...g16]);
+      model.dispose();
     });
-    tf.dispose([...g32, ...g16]);
-    model.dispose();
-  });
+  }
 }
 
 Deno.test("fp16 keeps the tensors saved for the backward pass at 16 bits: peak memory of a training step drops by a third or more", async () => {

@@ -50,7 +50,7 @@ import { isBf16Valued, markBf16, packedBf16Bits } from "./bf16.ts";
 import { isF16Valued, markF16 } from "./fp16.ts";
 import type { AnyActivation as Fp16Activation } from "./fused.ts";
 import { addSavedCopy, recordingGradients, savedCopy, sharedCopy, sharedPackedF16 } from "./saved_inputs.ts";
-import { activationInputGrad, activationValue } from "./fused.ts";
+import { activationInputGrad, activationValue, layerNormSource } from "./fused.ts";
 import type { HeadDims as HeadShape } from "./fused.ts";
 
 /** Activation fused into the bf16 Linear op (HF names; "none" = plain Linear). */
@@ -225,6 +225,21 @@ function linearGradIn(
   return { g, db };
 }
 
+/** dW = γ·(x̂ᵀg) + β·Σg in place, row i of dW (input feature i) from x̂ᵀg's row: the weight gradient for x = x̂·γ + β. */
+function layerNormWeightGrad(
+  dw: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  db: Float32Array,
+  nIn: number,
+  nOut: number,
+): void {
+  for (let i = 0; i < nIn; i++) {
+    const gi = gamma[i], bi = beta[i], o = i * nOut;
+    for (let j = 0; j < nOut; j++) dw[o + j] = gi * dw[o + j] + bi * db[j];
+  }
+}
+
 /** x [N, in] @ W [in, out] + b [out] in bf16 mixed precision, optionally with a fused bf16 activation. */
 export function bf16Linear(
   x: tf.Tensor2D,
@@ -260,6 +275,10 @@ export function halfLinear(
   const xSource = taping ? savedCopy(x, ACTIVATION_SOURCE) : undefined;
   const xAct = xSource && activationOf.get(xSource);
   const xPacked = taping && !xAct ? fmt.sharedPacked(x) : undefined;
+  // x = x̂·γ + β from a LayerNorm of this tape that kept x̂'s codes in this format: save those, not x's
+  // codes (which serve the forward product only), and form xᵀg as γ·(x̂ᵀg) + β·Σg in the backward pass.
+  const ln = taping && !xAct ? layerNormSource(x) : undefined;
+  const xLn = ln && ln.type === fmt.type && ln.xhat.size === Math.ceil(N * nIn / 2) ? ln : undefined;
   // z's codes live in the caller's scope, so the Linear reading this op's output can save them too
   // (on cpu, where the op can fill the tensor's own storage).
   const keepZ = taping && act !== "none";
@@ -299,7 +318,7 @@ export function halfLinear(
         : null;
       const value = linearOut(fmt, act, out, [N, nOut], zCodes, yOuter ? packedBits(yOuter) : null);
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
-      const xSaved = xAct ? xSource! : xPacked!;
+      const xSaved = xAct ? xSource! : xLn ? xLn.xhat : xPacked!;
       if (taping) save(zPacked ? [xSaved, ws, zPacked] : [xSaved, ws]);
       return {
         value,
@@ -321,7 +340,7 @@ export function halfLinear(
               c: { data: dx, ld: nIn },
               roundOut: true,
             });
-            gemm({ // dW = x16ᵀ g, f32
+            gemm({ // dW = x16ᵀ g, f32 (x̂16ᵀ g for a LayerNorm's output)
               type,
               transA: true,
               m: nIn,
@@ -331,6 +350,7 @@ export function halfLinear(
               b: { data: g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
+            if (xLn) layerNormWeightGrad(dw, f32(xLn.gamma), f32(xLn.beta), db, nIn, nOut);
             if (scratch) releaseFloat32(scratch);
             if (xRe) releaseFloat32(xRe.buf);
             return [

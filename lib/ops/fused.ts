@@ -38,6 +38,8 @@ import { tf } from "../runtime/tf.ts";
 import { releasing } from "./grad_release.ts";
 import { linearGrads, linearValue } from "./linear.ts";
 import { FUSED_KERNELS, type HeadDims, type HeadMatMulAttrs } from "../kernels/mod.ts";
+import { emptyHalfCodes, packHalfInto } from "./half_codes.ts";
+import { addSavedCopy, savedCopy } from "./saved_inputs.ts";
 
 export { FUSED_KERNELS, type HeadDims, type HeadMatMulAttrs };
 
@@ -57,6 +59,8 @@ type CustomGradFn = Parameters<typeof tf.customGrad>[0];
  * codes (not a taped op), `unpack` gives the float32 tensor of those rounded values back.
  */
 export interface HalfStore {
+  /** The 16-bit format of the codes. */
+  type: "bf16" | "f16";
   pack(t: tf.Tensor): tf.Tensor;
   unpack(packed: tf.Tensor, shape: number[]): tf.Tensor;
 }
@@ -107,7 +111,13 @@ const layerNormOps = (eps: number, store: HalfStore | undefined) =>
         rstd = tf.reciprocal(std); // [..., 1]
         y = tf.add(tf.mul(xhat, gamma), beta);
       }
-      save([keep(xhat, store), rstd, gamma]);
+      const outer = pendingXhat;
+      pendingXhat = undefined;
+      if (outer && store) {
+        packHalfInto(store.type, xhat, outer);
+        xhat.dispose();
+      }
+      save([outer ?? keep(xhat, store), rstd, gamma]);
       return {
         value: y,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -139,9 +149,18 @@ function layerNormGrads(dy: tf.Tensor, xh: tf.Tensor, r: tf.Tensor, g: tf.Tensor
 
 const layerNormCache = new Map<HalfStore | undefined, Map<number, ReturnType<typeof tf.customGrad>>>();
 
+/** x̂'s codes made outside the op for the next LayerNorm call to fill and save (read once, synchronously). */
+let pendingXhat: tf.Tensor | undefined;
+
+/** What `savedCopy(y, LAYER_NORM_SOURCE)` holds: the codes of x̂, for y = x̂·γ + β. */
+const LAYER_NORM_SOURCE = "x̂ of x̂·γ + β";
+const layerNormOf = new WeakMap<tf.Tensor, { type: HalfStore["type"]; gamma: tf.Tensor; beta: tf.Tensor }>();
+
 /**
  * LayerNorm over the last axis with biased variance (torch.nn.LayerNorm semantics). With `store`, x̂ is
- * kept for the gradient at 16 bits.
+ * kept for the gradient at 16 bits; on cpu those codes are made outside the op and registered as the
+ * output's source ({@link layerNormSource}), so that a half Linear reading the output can save them in
+ * place of a 16-bit copy of the output.
  */
 export function fusedLayerNorm(
   x: tf.Tensor,
@@ -151,7 +170,32 @@ export function fusedLayerNorm(
   store?: HalfStore,
 ): tf.Tensor {
   const s = taping(store);
-  return cached(layerNormCache, s, eps, () => layerNormOps(eps, s))(x, gamma, beta) as tf.Tensor;
+  const outer = s && tf.getBackend() === "cpu" ? emptyHalfCodes(x.size) : undefined;
+  pendingXhat = outer;
+  let y: tf.Tensor;
+  try {
+    y = cached(layerNormCache, s, eps, () => layerNormOps(eps, s))(x, gamma, beta) as tf.Tensor;
+  } finally {
+    pendingXhat = undefined;
+  }
+  if (outer && s) {
+    layerNormOf.set(outer, { type: s.type, gamma, beta });
+    addSavedCopy(y, LAYER_NORM_SOURCE, outer);
+  }
+  return y;
+}
+
+/**
+ * For `y` made by {@link fusedLayerNorm} with a store while a tape records: x̂'s codes (the LayerNorm
+ * saved them), their format, γ and β. y = x̂·γ + β, so a Linear reading y can form its weight gradient
+ * yᵀg as γ·(x̂ᵀg) + β·Σg from the codes already kept.
+ */
+export function layerNormSource(
+  y: tf.Tensor,
+): { xhat: tf.Tensor; type: HalfStore["type"]; gamma: tf.Tensor; beta: tf.Tensor } | undefined {
+  const xhat = savedCopy(y, LAYER_NORM_SOURCE);
+  const info = xhat && layerNormOf.get(xhat);
+  return info && { xhat: xhat!, ...info };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { allocFloat32, allocInt32, packHalfFast, peekFloat32 } from "../kernels/mod.ts";
+import { allocFloat32, allocInt32, packHalfFast, peekFloat32, peekInt32 } from "../kernels/mod.ts";
 
 /** Pooled storage for n 16-bit codes in ceil(n/2) int32 words (an odd n's spare half is zero). */
 export function halfCodeWords(n: number): Int32Array {
@@ -31,4 +31,19 @@ export function packHalfTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D 
   const words = tf.getBackend() === "cpu" ? halfCodeWords(src.length) : new Int32Array(n); // as storage()
   packHalfFast(type, src, new Uint16Array(words.buffer, words.byteOffset, src.length));
   return tf.tensor1d(words, "int32");
+}
+
+/** An int32 tensor with room for `n` 16-bit codes, for {@link packHalfInto} to fill (cpu backend). */
+export function emptyHalfCodes(n: number): tf.Tensor1D {
+  return tf.tensor1d(halfCodeWords(n), "int32");
+}
+
+/** `t` rounded to `type` into the storage of `into` (a cpu-backend tensor from {@link emptyHalfCodes}). */
+export function packHalfInto(type: "bf16" | "f16", t: tf.Tensor, into: tf.Tensor): void {
+  const src = peekFloat32(t) ?? t.dataSync() as Float32Array;
+  const words = peekInt32(into);
+  if (!words || words.length !== Math.ceil(src.length / 2)) {
+    throw new Error(`packHalfInto: no cpu storage for ${src.length} codes`);
+  }
+  packHalfFast(type, src, new Uint16Array(words.buffer, words.byteOffset, src.length));
 }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
 import { useBackend } from "../kernels/backend.ts";
 import { skipBackend } from "../../testing/backends.ts";
-import { attentionSoftmax, fusedLayerNorm } from "./fused.ts";
+import { attentionSoftmax, fusedLayerNorm, layerNormSource } from "./fused.ts";
 import { halfOps } from "./precision.ts";
 
 const bits = new DataView(new ArrayBuffer(4));
@@ -170,17 +170,88 @@ for (const backend of ["cpu", "wasm"] as const) {
 }
 
 Deno.test("outside a gradient tape nothing is packed: evaluation pays no 16-bit copies", async () => {
-  await useBackend("cpu");
-  let packs = 0;
-  const store = halfOps("bf16").store;
-  const counting = { ...store, pack: (t: tf.Tensor) => (packs++, store.pack(t)) };
-  const x = tf.tensor2d(values(8 * 32, 7), [8, 32]);
-  tf.tidy(() => fusedLayerNorm(x, tf.ones([32]), tf.zeros([32]), 1e-12, counting));
-  tf.tidy(() => attentionSoftmax(tf.reshape(x, [2, 2, 8, 8]), tf.zeros([2, 1, 1, 8]), 1, counting));
-  assert.equal(packs, 0, "no gradient tape: nothing packed");
-  tf.tidy(() =>
-    tf.grad((a: tf.Tensor) => fusedLayerNorm(a, tf.ones([32]), tf.zeros([32]), 1e-12, counting))(x)
-  );
-  assert.equal(packs, 1, "under a tape: x̂ packed once");
-  x.dispose();
+  for (const backend of ["wasm", "cpu"] as const) {
+    await useBackend(backend);
+    let packs = 0;
+    const store = halfOps("bf16").store;
+    const counting = { ...store, pack: (t: tf.Tensor) => (packs++, store.pack(t)) };
+    const x = tf.tensor2d(values(8 * 32, 7), [8, 32]);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const y = fusedLayerNorm(x, tf.ones([32]), tf.zeros([32]), 1e-12, counting);
+      assert.equal(layerNormSource(y), undefined, `${backend}: no x̂ codes registered`);
+    });
+    tf.tidy(() => void attentionSoftmax(tf.reshape(x, [2, 2, 8, 8]), tf.zeros([2, 1, 1, 8]), 1, counting));
+    assert.equal(packs, 0, `${backend}: no gradient tape, nothing packed`);
+    assert.equal(tf.memory().numTensors, before, `${backend}: nothing kept`);
+    tf.tidy(() =>
+      void tf.grad((a: tf.Tensor) => {
+        const y = fusedLayerNorm(a, tf.ones([32]), tf.zeros([32]), 1e-12, counting);
+        // cpu: the codes are made outside the op and registered for y; elsewhere the op packs them
+        if (backend === "cpu") assert.equal(layerNormSource(y)?.type, "bf16", "cpu: x̂ codes registered");
+        return y;
+      })(x)
+    );
+    assert.equal(packs, backend === "cpu" ? 0 : 1, `${backend}: under a tape, x̂ packed once`);
+    x.dispose();
+  }
 });
+
+for (const precision of ["bf16", "fp16"] as const) {
+  Deno.test({
+    name:
+      `${precision} on cpu: a half Linear reading a LayerNorm's output saves the LayerNorm's x̂ codes, not a copy of its input, and forms dW = γ·(x̂ᵀg) + β·Σg`,
+    ignore: skipBackend("cpu"),
+    fn: async () => {
+      await useBackend("cpu");
+      const ops = halfOps(precision), round = ROUND[precision];
+      const [N, H, O] = [40, 64, 24];
+      const xv = values(N * H, 11, 3),
+        gv = values(H, 12, 1.5),
+        bv = values(H, 13, 0.5),
+        wv = values(H * O, 14, 0.2);
+      // dy in eighths, exact in both formats, so the Linear's g = half(dy) is dy itself
+      const dyv = values(N * O, 15).map((v) => Math.round(v * 16) / 8);
+      const x = tf.tensor2d(xv, [N, H]), gamma = tf.tensor1d(gv), beta = tf.tensor1d(bv);
+      const w = tf.tensor2d(wv, [H, O]), b = tf.zeros([O]) as tf.Tensor1D, dy = tf.tensor2d(dyv, [N, O]);
+      const run = (viaCopy: boolean) =>
+        tf.tidy(() => {
+          const f = (wt: tf.Tensor) => {
+            const y = fusedLayerNorm(x, gamma, beta, 1e-12, ops.store) as tf.Tensor2D;
+            return ops.linear(viaCopy ? tf.clone(y) : y, wt as tf.Tensor2D, b); // a clone is not the LayerNorm's output
+          };
+          const out = f(w);
+          const dw = tf.grad(f)(w, dy);
+          return [out.dataSync().slice(), dw.dataSync().slice()];
+        });
+      const [outLn, dwLn] = run(false), [outCopy, dwCopy] = run(true);
+      assert.deepEqual(outLn, outCopy, "the forward value does not depend on what is saved");
+      // float64 references: γ_i Σ_r x̂16[r,i]·dy[r,j] + β_i Σ_r dy[r,j], with slack for x̂ near a rounding midpoint
+      const want = new Float64Array(H * O), slack = new Float64Array(H * O), colSum = new Float64Array(O);
+      for (let r = 0; r < N; r++) for (let j = 0; j < O; j++) colSum[j] += dyv[r * O + j];
+      for (let r = 0; r < N; r++) {
+        let mu = 0, v = 0;
+        for (let i = 0; i < H; i++) mu += xv[r * H + i];
+        mu /= H;
+        for (let i = 0; i < H; i++) v += (xv[r * H + i] - mu) ** 2;
+        const rstd = 1 / Math.sqrt(v / H + 1e-12);
+        for (let i = 0; i < H; i++) {
+          const e = (xv[r * H + i] - mu) * rstd, q = round(Math.fround(e));
+          const flip = Math.abs(round(e * (1 + 2 ** -20)) - round(e * (1 - 2 ** -20)));
+          for (let j = 0; j < O; j++) {
+            want[i * O + j] += gv[i] * q * dyv[r * O + j];
+            slack[i * O + j] += Math.abs(gv[i] * dyv[r * O + j]) * flip;
+          }
+        }
+      }
+      for (let i = 0; i < H; i++) for (let j = 0; j < O; j++) want[i * O + j] += bv[i] * colSum[j];
+      const tol = 1e-5 * Math.max(...Array.from(want, Math.abs));
+      const err = Math.max(...Array.from(dwLn, (g, k) => Math.abs(g - want[k]) - slack[k]));
+      assert.ok(err <= tol, `dW off by ${err} from γ·(x̂16ᵀ dy) + β·Σdy (tol ${tol})`);
+      // the Linear on a copy forms y16ᵀ g: a different rounding, far outside that tolerance
+      const gap = maxAbsDiff(dwCopy, want);
+      assert.ok(gap > 10 * tol, `dW from a copy of y is only ${gap} away: the x̂ path cannot be told apart`);
+      tf.dispose([x, gamma, beta, w, b, dy]);
+    },
+  });
+}

@@ -56,14 +56,14 @@ export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
     attentionScores: fp16AttentionScores,
     attentionContext: fp16AttentionContext,
     round: roundF16,
-    store: { pack: packF16Tensor, unpack: unpackF16Tensor },
+    store: { type: "f16", pack: packF16Tensor, unpack: unpackF16Tensor },
   },
   bf16: {
     linear: (x, w, b, activation) => bf16Linear(x, w, b, { activation }),
     attentionScores: bf16AttentionScores,
     attentionContext: bf16AttentionContext,
     round: roundBf16,
-    store: { pack: packBf16Tensor, unpack: unpackBf16Tensor },
+    store: { type: "bf16", pack: packBf16Tensor, unpack: unpackBf16Tensor },
   },
 };
 
