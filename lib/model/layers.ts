@@ -9,7 +9,7 @@
 import { tf } from "../runtime/tf.ts";
 import { linear } from "../ops/linear.ts";
 import { releaseSavedCopies } from "../ops/saved_inputs.ts";
-import { activationLinear, fusedGelu, fusedGeluNew, fusedLayerNorm, type HalfStore } from "../ops/fused.ts";
+import { activationLinear, fusedGelu, fusedGeluNew, fusedLayerNorm } from "../ops/fused.ts";
 
 /** Activation names of HF configs (`hidden_act`, `activation_function`). */
 export type HiddenAct = "gelu" | "gelu_new" | "relu";
@@ -39,17 +39,9 @@ export function release(...ts: tf.Tensor[]): void {
 
 /**
  * LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm; with a half precision's
- * `store`, what its gradient needs is kept at 16 bits.
+ * `store`, what its gradient needs is kept at 16 bits (`fusedLayerNorm`).
  */
-export function layerNorm(
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  eps: number,
-  store?: HalfStore,
-): tf.Tensor {
-  return fusedLayerNorm(x, gamma, beta, eps, store);
-}
+export const layerNorm: typeof fusedLayerNorm = fusedLayerNorm;
 
 /** Activations by HF name: "gelu" is exact erf GELU; "gelu_new" is the tanh approximation (GPT-2). */
 export function activation(name: HiddenAct, x: tf.Tensor): tf.Tensor {
