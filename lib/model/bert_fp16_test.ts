@@ -48,8 +48,9 @@ Deno.test("`forward()` precision defaults to fp32; in fp16 the forward pass stay
 });
 
 // Tolerances: relative to the larger of |value| and the tensor's max |value| (assertClose, floor 1); bf16
-// keeps 8 significant bits, fp16 11 (the loss, a random-signed sum, is 6.2% off in bf16). Seen here: worst 0.004 (fp16) and 0.027 (bf16), with LayerNorm's x̂
-// and the softmax output saved at 16 bits (0.0040 and 0.026 with them in float32).
+// keeps 8 significant bits, fp16 11 (the loss, a random-signed sum, is 6.2% off in bf16). Seen here on wasm:
+// worst 0.004 (fp16) and 0.027 (bf16), with LayerNorm's x̂ and the softmax output saved at 16 bits (0.0040
+// and 0.026 with them in float32).
 // On cpu the half Linears after a LayerNorm form their weight gradient from the LayerNorm's x̂ codes
 // (γ·(x̂ᵀg) + β·Σg); on wasm from a 16-bit copy of their input.
 for (const backend of ["wasm", "cpu"] as const) {

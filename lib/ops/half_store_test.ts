@@ -38,6 +38,22 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** Row r of x [N, H] normalised in float64: (x − μ)/√(σ² + 1e-12), and 1/√(σ² + 1e-12). */
+function normalizedRow(x: Float32Array, r: number, H: number): { xhat: number[]; rstd: number } {
+  let mu = 0;
+  for (let j = 0; j < H; j++) mu += x[r * H + j];
+  mu /= H;
+  let v = 0;
+  for (let j = 0; j < H; j++) v += (x[r * H + j] - mu) ** 2;
+  const rstd = 1 / Math.sqrt(v / H + 1e-12);
+  return { xhat: Array.from({ length: H }, (_, j) => (x[r * H + j] - mu) * rstd), rstd };
+}
+
+/** How far x̂ can move in dγ-like sums when float32 noise rounds `v` the other way: the rounding step, or 0. */
+function flipStep(v: number, round: (v: number) => number): number {
+  return Math.abs(round(v * (1 + 2 ** -20)) - round(v * (1 - 2 ** -20)));
+}
+
 /**
  * LayerNorm gradients in float64 from x̂ as the backward pass sees it (`round`), and per column of dγ
  * the slack for x̂ values that lie within float32 noise of a rounding midpoint (a float32 x̂ a few ulps
@@ -54,17 +70,9 @@ function layerNormRef(
   const dx = new Float64Array(N * H), dg = new Float64Array(H), db = new Float64Array(H);
   const slack = new Float64Array(H);
   for (let r = 0; r < N; r++) {
-    let mu = 0;
-    for (let j = 0; j < H; j++) mu += x[r * H + j];
-    mu /= H;
-    let v = 0;
-    for (let j = 0; j < H; j++) v += (x[r * H + j] - mu) ** 2;
-    const rstd = 1 / Math.sqrt(v / H + 1e-12);
-    const exact = Array.from({ length: H }, (_, j) => (x[r * H + j] - mu) * rstd);
+    const { xhat: exact, rstd } = normalizedRow(x, r, H);
     const xh = exact.map((v) => round(Math.fround(v)));
-    exact.forEach((v, j) => {
-      slack[j] += Math.abs(dy[r * H + j] * (round(v * (1 + 2 ** -20)) - round(v * (1 - 2 ** -20))));
-    });
+    exact.forEach((v, j) => slack[j] += Math.abs(dy[r * H + j]) * flipStep(v, round));
     const g = Array.from({ length: H }, (_, j) => dy[r * H + j] * gamma[j]);
     const mg = g.reduce((a, b) => a + b, 0) / H;
     const mgx = g.reduce((a, b, j) => a + b * xh[j], 0) / H;
@@ -231,14 +239,9 @@ for (const precision of ["bf16", "fp16"] as const) {
       const want = new Float64Array(H * O), slack = new Float64Array(H * O), colSum = new Float64Array(O);
       for (let r = 0; r < N; r++) for (let j = 0; j < O; j++) colSum[j] += dyv[r * O + j];
       for (let r = 0; r < N; r++) {
-        let mu = 0, v = 0;
-        for (let i = 0; i < H; i++) mu += xv[r * H + i];
-        mu /= H;
-        for (let i = 0; i < H; i++) v += (xv[r * H + i] - mu) ** 2;
-        const rstd = 1 / Math.sqrt(v / H + 1e-12);
+        const { xhat: exact } = normalizedRow(xv, r, H);
         for (let i = 0; i < H; i++) {
-          const e = (xv[r * H + i] - mu) * rstd, q = round(Math.fround(e));
-          const flip = Math.abs(round(e * (1 + 2 ** -20)) - round(e * (1 - 2 ** -20)));
+          const e = exact[i], q = round(Math.fround(e)), flip = flipStep(e, round);
           for (let j = 0; j < O; j++) {
             want[i * O + j] += gv[i] * q * dyv[r * O + j];
             slack[i * O + j] += Math.abs(gv[i] * dyv[r * O + j]) * flip;
