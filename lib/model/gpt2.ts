@@ -219,7 +219,7 @@ export class Gpt2Model implements Encoder {
   ): tf.Tensor2D {
     if (c.half) return this.halfLayer(i, h, m, { ...c, half: c.half });
     const cfg = this.config, p = `h.${i}.`, H = cfg.hiddenSize;
-    const { training, drop, hs, invScale } = c;
+    const { drop, hs, invScale } = c;
     // q, k, v as three Linear layers on column blocks of c_attn's [H, 3H] weight: slicing the
     // [B·L, 3H] output instead would cost three [B·L, 3H] zero-padded gradients and their sum.
     const x = this.ln(h, `${p}ln_1`);
@@ -227,13 +227,20 @@ export class Gpt2Model implements Encoder {
     const [q, k, v] = [0, 1, 2].map((j) =>
       linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
     );
+    // Each intermediate goes as soon as the ops that read it are done, not at the block's end (bert.ts).
+    release(x);
     const scores = attentionScores(q, k, hs); // [B, nh, L, L]
+    release(q, k);
     const soft = attentionSoftmax(scores, m, invScale);
+    release(scores);
     const probs = drop(soft, cfg.attnPdrop, 1 + 3 * i) as tf.Tensor4D;
     const ctx = attentionContext(probs, v, hs);
+    release(soft, probs, v);
     const proj = this.linear(ctx, `${p}attn.c_proj`);
+    release(ctx);
     const attnOut = drop(proj, cfg.residPdrop, 2 + 3 * i);
     const h1 = addSameShape(h, attnOut) as tf.Tensor2D;
+    release(proj, attnOut); // the same tensor without dropout
     const fc = this.linear(this.ln(h1, `${p}ln_2`), `${p}mlp.c_fc`);
     const mlp = activationThenLinear(
       cfg.activationFunction,
@@ -241,9 +248,10 @@ export class Gpt2Model implements Encoder {
       this.p(`${p}mlp.c_proj.weight`) as tf.Tensor2D,
       this.p(`${p}mlp.c_proj.bias`) as tf.Tensor1D,
     );
+    release(fc);
     const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);
     const out = addSameShape(h1, mlpOut) as tf.Tensor2D;
-    if (training) release(scores, soft, probs, proj, attnOut, h1, fc, mlp, mlpOut); // what no op saved (bert.ts)
+    release(h1, mlp, mlpOut);
     return out;
   }
 
@@ -272,20 +280,29 @@ export class Gpt2Model implements Encoder {
     const [q, k, v] = [0, 1, 2].map((j) =>
       half.linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
     );
+    // The half ops save 16-bit copies of the float32 tensors they read, so each float32 intermediate
+    // goes as soon as the ops that read it are done, not at the block's end (bert.ts).
+    release(x);
     const scores = half.attentionScores(q, k, hs, invScale); // [B, nh, L, L], scaled in the op
+    release(q, k);
     const soft = attentionSoftmax(scores, m, 1, half.store);
+    release(scores);
     const probs = drop(soft, cfg.attnPdrop, 1 + 3 * i) as tf.Tensor4D;
     const ctx = half.attentionContext(probs, v, hs);
+    release(soft, probs, v);
     const proj = lin(ctx, `${p}attn.c_proj`);
+    release(ctx);
     const attnOut = drop(proj, cfg.residPdrop, 2 + 3 * i);
     const h1 = addSameShape(h, attnOut) as tf.Tensor2D;
+    release(proj, attnOut); // the same tensor without dropout
     const x2 = this.ln(h1, `${p}ln_2`, half) as tf.Tensor2D;
     const fc = lin(x2, `${p}mlp.c_fc`, cfg.activationFunction);
+    release(x2);
     const mlp = lin(fc, `${p}mlp.c_proj`);
+    release(fc);
     const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);
     const out = addSameShape(h1, mlpOut) as tf.Tensor2D;
-    // What no op saved (bert.ts); the half ops save 16-bit copies of the float32 tensors they read.
-    if (c.training) release(x, q, k, v, scores, soft, probs, ctx, proj, attnOut, h1, x2, fc, mlp, mlpOut);
+    release(h1, mlp, mlpOut);
     return out;
   }
 
