@@ -40,7 +40,7 @@ import { activationThenLinear, layerNorm, positionIds, release } from "./layers.
 import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
 import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "../ops/precision.ts";
 import type { Gpt2Config } from "./gpt2_config.ts";
-import { linear } from "../ops/linear.ts";
+import { linear, type WeightColumns } from "../ops/linear.ts";
 import { checkpointed } from "../ops/checkpointing.ts";
 import { addSameShape } from "../ops/saveless_add.ts";
 import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
@@ -220,13 +220,9 @@ export class Gpt2Model implements Encoder {
     if (c.half) return this.halfLayer(i, h, m, { ...c, half: c.half });
     const cfg = this.config, p = `h.${i}.`, H = cfg.hiddenSize;
     const { drop, hs, invScale } = c;
-    // q, k, v as three Linear layers on column blocks of c_attn's [H, 3H] weight: slicing the
-    // [B·L, 3H] output instead would cost three [B·L, 3H] zero-padded gradients and their sum.
     const x = this.ln(h, `${p}ln_1`);
     const w = this.p(`${p}attn.c_attn.weight`), b = this.p(`${p}attn.c_attn.bias`);
-    const [q, k, v] = [0, 1, 2].map((j) =>
-      linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
-    );
+    const [q, k, v] = qkvBlocks(w, b, H, (wj, bj, cols) => linear(x, wj, bj, cols));
     // Each intermediate goes as soon as the ops that read it are done, not at the block's end (bert.ts).
     release(x);
     const scores = attentionScores(q, k, hs); // [B, nh, L, L]
@@ -277,9 +273,7 @@ export class Gpt2Model implements Encoder {
       half.linear(x, this.p(`${name}.weight`) as tf.Tensor2D, this.p(`${name}.bias`) as tf.Tensor1D, act);
     const x = this.ln(h, `${p}ln_1`, half);
     const w = this.p(`${p}attn.c_attn.weight`), b = this.p(`${p}attn.c_attn.bias`);
-    const [q, k, v] = [0, 1, 2].map((j) =>
-      half.linear(x, tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, tf.slice(b, [j * H], [H]) as tf.Tensor1D)
-    );
+    const [q, k, v] = qkvBlocks(w, b, H, (wj, bj, cols) => half.linear(x, wj, bj, "none", cols));
     // The half ops save 16-bit copies of the float32 tensors they read, so each float32 intermediate
     // goes as soon as the ops that read it are done, not at the block's end (bert.ts).
     release(x);
@@ -310,4 +304,23 @@ export class Gpt2Model implements Encoder {
     for (const v of this.params.values()) v.dispose();
     this.params.clear();
   }
+}
+
+/**
+ * q, k and v as three Linear layers on column blocks of c_attn's [H, 3H] weight (slicing the [B·L, 3H]
+ * output instead would cost three [B·L, 3H] zero-padded gradients and their sum). Each Linear saves
+ * c_attn's weight itself, not its block (`WeightColumns`), so the sliced blocks go at once.
+ */
+function qkvBlocks(
+  w: tf.Tensor,
+  b: tf.Tensor,
+  H: number,
+  lin: (w: tf.Tensor2D, b: tf.Tensor1D, cols: WeightColumns) => tf.Tensor2D,
+): tf.Tensor2D[] {
+  return [0, 1, 2].map((j) => {
+    const wj = tf.slice(w, [0, j * H], [H, H]) as tf.Tensor2D, bj = tf.slice(b, [j * H], [H]) as tf.Tensor1D;
+    const out = lin(wj, bj, { full: w as tf.Tensor2D, col: j * H });
+    release(wj, bj);
+    return out;
+  });
 }

@@ -52,6 +52,7 @@ import type { AnyActivation as Fp16Activation } from "./fused.ts";
 import { addSavedCopy, recordingGradients, savedCopy, sharedCopy, sharedPackedF16 } from "./saved_inputs.ts";
 import { activationInputGrad, activationValue, layerNormSource } from "./fused.ts";
 import type { HeadDims as HeadShape } from "./fused.ts";
+import { checkColumns, type WeightColumns } from "./linear.ts";
 
 /** Activation fused into the bf16 Linear op (HF names; "none" = plain Linear). */
 export type Bf16Activation = Fp16Activation;
@@ -59,6 +60,8 @@ export type Bf16Activation = Fp16Activation;
 export interface Bf16LinearOptions {
   /** Apply this activation on the rounded pre-activation, rounding its output to bf16 (default "none"). */
   activation?: Bf16Activation;
+  /** W is these columns of a wider weight, which the op saves instead of W (`linear.ts`). */
+  columnsOf?: WeightColumns;
 }
 
 /** A tensor's float32 values for synchronous reading (the cpu backend's own array, else a copy). */
@@ -268,6 +271,8 @@ export function halfLinear(
     );
   }
   const act = opts.activation ?? "none";
+  const cols = opts.columnsOf;
+  if (cols) checkColumns(w, cols);
   const taping = recordingGradients();
   const [N, nIn] = x.shape, nOut = w.shape[1];
   // x = half(act(z)) from a half Linear of this tape: keep that Linear's z codes, not a copy of x, and
@@ -319,7 +324,8 @@ export function halfLinear(
       const value = linearOut(fmt, act, out, [N, nOut], zCodes, yOuter ? packedBits(yOuter) : null);
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
       const xSaved = xAct ? xSource! : xLn ? xLn.xhat : xPacked!;
-      if (taping) save(zPacked ? [xSaved, ws, zPacked] : [xSaved, ws]);
+      const wSaved = cols ? cols.full : ws;
+      if (taping) save(zPacked ? [xSaved, wSaved, zPacked] : [xSaved, wSaved]);
       return {
         value,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
@@ -336,7 +342,9 @@ export function halfLinear(
               n: nIn,
               k: nOut,
               a: { data: g, ld: nOut },
-              b: { data: f32(wMaster), ld: nOut },
+              b: cols
+                ? { data: f32(wMaster).subarray(cols.col), ld: cols.full.shape[1] }
+                : { data: f32(wMaster), ld: nOut },
               c: { data: dx, ld: nIn },
               roundOut: true,
             });

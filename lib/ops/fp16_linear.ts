@@ -41,6 +41,7 @@ import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
 
 import { gemmEngine, webgpuF16Support, webgpuGemm } from "../kernels/mod.ts";
 import { F16, halfLinear } from "./bf16_ops.ts";
+import type { WeightColumns } from "./linear.ts";
 
 let kernelPath = true;
 
@@ -65,6 +66,11 @@ export type Fp16Activation = AnyActivation;
 export interface Fp16LinearOptions {
   /** Apply this activation in fp16 on the rounded pre-activation (default "none"). */
   activation?: Fp16Activation;
+  /**
+   * W is these columns of a wider weight (`linear.ts`): the kernel path saves that weight instead of
+   * W; the tf-ops path keeps its own reference to W.
+   */
+  columnsOf?: WeightColumns;
 }
 
 /** x [N, in] @ W [in, out] + b [out] in fp16 mixed precision, optionally with a fused fp16 activation. */

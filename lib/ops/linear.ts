@@ -41,24 +41,54 @@ export function linearGrads(
   };
 }
 
-const linearOp = tf.customGrad(
-  ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([x, w]);
-    return {
-      value: linearValue(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D),
-      gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as tf.Tensor2D[];
-        const { dx, dw, db } = linearGrads(dy as tf.Tensor2D, xs, ws);
-        return [dx, dw, db];
-      }),
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0],
-);
+/**
+ * W given as columns [col, col + out) of a wider weight `full` (GPT-2's q, k and v blocks of c_attn):
+ * the op saves `full` itself (a variable: no copy) instead of the sliced W, and slices it again in its
+ * backward pass, so the slice can be disposed as soon as the forward product is done.
+ */
+export interface WeightColumns {
+  full: tf.Tensor2D;
+  col: number;
+}
 
-/** x [N, in] @ W [in, out] + b [out] -> [N, out]. */
-export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+/** The Linear op; with `cols`, one that saves the wider weight W was sliced from (see {@link WeightColumns}). */
+function linearOpFor(cols?: WeightColumns) {
+  return tf.customGrad(
+    ((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([x, cols ? cols.full : w]);
+      const [nIn, nOut] = w.shape as [number, number];
+      return {
+        value: linearValue(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D),
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, wSaved] = saved as tf.Tensor2D[];
+          const ws = cols ? tf.slice(wSaved, [0, cols.col], [nIn, nOut]) as tf.Tensor2D : wSaved;
+          const { dx, dw, db } = linearGrads(dy as tf.Tensor2D, xs, ws);
+          if (ws !== wSaved) ws.dispose();
+          return [dx, dw, db];
+        }),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+}
+
+const linearOp = linearOpFor();
+
+/**
+ * x [N, in] @ W [in, out] + b [out] -> [N, out]. With `cols`, W is those columns of a wider weight,
+ * which the backward pass reads instead of W.
+ */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, cols?: WeightColumns): tf.Tensor2D {
   if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
     throw new Error(`linear: x [${x.shape}] and W [${w.shape}] do not chain`);
   }
-  return linearOp(x, w, b) as tf.Tensor2D;
+  if (cols) checkColumns(w, cols);
+  return (cols ? linearOpFor(cols) : linearOp)(x, w, b) as tf.Tensor2D;
+}
+
+/** That `cols` can hold W: the same rows, and out columns from `col` on. */
+export function checkColumns(w: tf.Tensor2D, cols: WeightColumns): void {
+  const [nIn, nOut] = w.shape, [rows, width] = cols.full.shape;
+  if (rows !== nIn || !Number.isInteger(cols.col) || cols.col < 0 || cols.col + nOut > width) {
+    throw new Error(`W [${w.shape}] is not columns ${cols.col}.. of a weight [${cols.full.shape}]`);
+  }
 }

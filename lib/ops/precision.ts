@@ -20,6 +20,7 @@
 import type { tf } from "../runtime/tf.ts";
 import type { AnyActivation, HalfStore } from "./fused.ts";
 import { InputError } from "../runtime/errors.ts";
+import type { WeightColumns } from "./linear.ts";
 import { fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
 import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
@@ -37,8 +38,17 @@ export type LinearActivation = AnyActivation;
 
 /** What a half precision provides to the encoders. */
 export interface HalfPrecisionOps {
-  /** x [N, in] @ W [in, out] + b [out], then `activation` (default "none"): [N, out]. */
-  linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation?: LinearActivation): tf.Tensor2D;
+  /**
+   * x [N, in] @ W [in, out] + b [out], then `activation` (default "none"): [N, out]. With `columnsOf`,
+   * W is those columns of a wider weight, saved instead of W where the op can (`linear.ts`).
+   */
+  linear(
+    x: tf.Tensor2D,
+    w: tf.Tensor2D,
+    b: tf.Tensor1D,
+    activation?: LinearActivation,
+    columnsOf?: WeightColumns,
+  ): tf.Tensor2D;
   /** Per-head q·kᵀ × scale from [B·L, H] q and k: [B, nh, L, L]. */
   attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, shape: HeadShape, scale: number): tf.Tensor4D;
   /** Per-head probs @ v, heads merged back: probs [B, nh, L, L], v [B·L, H] -> [B·L, H]. */
@@ -52,14 +62,14 @@ export interface HalfPrecisionOps {
 /** The ops of each half precision. */
 export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
   fp16: {
-    linear: (x, w, b, activation) => fp16Linear(x, w, b, { activation }),
+    linear: (x, w, b, activation, columnsOf) => fp16Linear(x, w, b, { activation, columnsOf }),
     attentionScores: fp16AttentionScores,
     attentionContext: fp16AttentionContext,
     round: roundF16,
     store: { type: "f16", pack: packF16Tensor, unpack: unpackF16Tensor },
   },
   bf16: {
-    linear: (x, w, b, activation) => bf16Linear(x, w, b, { activation }),
+    linear: (x, w, b, activation, columnsOf) => bf16Linear(x, w, b, { activation, columnsOf }),
     attentionScores: bf16AttentionScores,
     attentionContext: bf16AttentionContext,
     round: roundBf16,
