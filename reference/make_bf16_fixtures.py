@@ -14,6 +14,7 @@ within a few f32 ulps of it):
                     g = bf16(bf16(dy) * scale); dq = bf16(g @ k16), dk = bf16(g^T @ q16), heads merged
   attention context probs [B, nh, L, L], v [B*L, H]; y = bf16(p16 @ v16) merged;
                     dp = bf16(g @ v16^T), dv = bf16(p16^T @ g) with g = bf16(dy) split into heads
+  feed-forward      bf16Linear(act) then bf16Linear (lib/ops/half_feed_forward.ts)
 
 Peer check against torch.autocast("cpu", dtype=torch.bfloat16), printed at the end (on larger shapes, see
 peer_checks): F.linear and the attention matmuls under autocast (bf16 outputs, as here) and autocast's
@@ -143,6 +144,32 @@ def linear_case(activation):
     }
 
 
+def feed_forward_case(activation):
+    """bf16Linear(act) then bf16Linear, composed: what `halfFeedForward` must give (its pieces of rows
+    change no value). N is odd, so a test's small pieces leave a shorter last one."""
+    N, H, I = 11, 12, 32
+    x, dy = rand(N, H), rand(N, H, scale=0.5)
+    w1, b1 = rand(H, I, scale=0.3), rand(I, scale=0.1)
+    w2, b2 = rand(I, H, scale=0.2), rand(H, scale=0.1)
+    x16, w1_16, w2_16 = bf(x), bf(w1), bf(w2)
+    z = (mm(x16, w1_16) + bf(b1).double()).float().to(torch.bfloat16).float()
+    y1 = act(activation, z).float().to(torch.bfloat16).float()
+    y = (mm(y1, w2_16) + bf(b2).double()).float().to(torch.bfloat16).float()
+    g2 = bf(dy)
+    dh = r16(mm(g2, swap(w2_16)))
+    g1 = r16(dh.double() * act_grad(activation, z))
+    return {
+        "activation": activation,
+        "x": arr(x), "w1": arr(w1), "b1": arr(b1), "w2": arr(w2), "b2": arr(b2), "dy": arr(dy),
+        "y": arr(y),
+        "dx": arr(r16(mm(g1, swap(w1_16)))),
+        "dw1": arr(mm(swap(x16), g1)),
+        "db1": arr(g1.double().sum(0)),
+        "dw2": arr(mm(swap(y1), g2)),
+        "db2": arr(g2.double().sum(0)),
+    }
+
+
 def split(x, B, L, nh):
     H = x.shape[1]
     return x.reshape(B, L, nh, H // nh).permute(0, 2, 1, 3)
@@ -192,6 +219,7 @@ def main():
         "torch": torch.__version__,
         "linear": [linear_case(a) for a in ("none", "gelu", "gelu_new", "relu")],
         "attention": attention_case(),
+        "feedForward": [feed_forward_case(a) for a in ("gelu", "gelu_new", "relu")],
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:

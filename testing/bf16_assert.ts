@@ -4,12 +4,30 @@
  *
  * @module
  */
-import { readFixture } from "./fixtures.ts";
+import { type ArrayFixture, readFixture } from "./fixtures.ts";
 import { assertWithinUlps, type AttentionCase, type LinearCase } from "./fp16_assert.ts";
+
+/** bf16Linear(act) then bf16Linear: inputs, output and gradients (`halfFeedForward`). */
+export interface FeedForwardCase {
+  activation: "gelu" | "gelu_new" | "relu";
+  x: ArrayFixture;
+  w1: ArrayFixture;
+  b1: ArrayFixture;
+  w2: ArrayFixture;
+  b2: ArrayFixture;
+  dy: ArrayFixture;
+  y: ArrayFixture;
+  dx: ArrayFixture;
+  dw1: ArrayFixture;
+  db1: ArrayFixture;
+  dw2: ArrayFixture;
+  db2: ArrayFixture;
+}
 
 export interface Bf16Fixture {
   linear: LinearCase[];
   attention: AttentionCase;
+  feedForward: FeedForwardCase[];
 }
 
 /** The bf16 op fixture. */

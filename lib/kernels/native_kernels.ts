@@ -87,7 +87,7 @@ const SYMBOLS = {
   simcse_half_act_codes: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_linear_grad_in: {
     parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
-    result: "i32",
+    result: "void",
   },
   simcse_half_scaled_codes: { parameters: ["i32", "buffer", "buffer", "i64", "f32"], result: "void" },
   simcse_half_pack: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
@@ -188,8 +188,8 @@ export interface NativeKernels {
   halfActCodes(fmt: HalfType, act: HalfActivation, z16: Uint16Array, y16: Uint16Array, n: number): void;
   /**
    * The gradient entering a half-precision Linear: g = half(half(dy)·act'(z)) (z from `z16`; act 0:
-   * g = half(dy)) as 16-bit codes in `g16`, and db = Σ_rows g (double accumulation). False when
-   * scratch memory ran out.
+   * g = half(dy)) as 16-bit codes in `g16`, with Σ_rows g added into `acc` (double), so that rows
+   * taken in pieces sum as in one call.
    */
   halfLinearGradIn(
     fmt: HalfType,
@@ -197,10 +197,10 @@ export interface NativeKernels {
     dy: Float32Array,
     z16: Uint16Array | null,
     g16: Uint16Array,
-    db: Float32Array,
+    acc: Float64Array,
     rows: number,
     cols: number,
-  ): boolean;
+  ): void;
   /** Codes of half(half(x)·scale) into `out`. */
   halfScaledCodes(fmt: HalfType, x: Float32Array, out: Uint16Array, n: number, scale: number): void;
   /** The 16-bit codes of float32 values. */
@@ -490,17 +490,17 @@ function wrap(lib: Lib, path: string): NativeKernels {
       lib.simcse_half_linear_out(HALF_CODE[fmt], ACT_CODE[act], c, z16, y16, BigInt(n)),
     halfActCodes: (fmt, act, z16, y16, n) =>
       lib.simcse_half_act_codes(HALF_CODE[fmt], ACT_CODE[act], z16, y16, BigInt(n)),
-    halfLinearGradIn: (fmt, act, dy, z16, g16, db, rows, cols) =>
+    halfLinearGradIn: (fmt, act, dy, z16, g16, acc, rows, cols) =>
       lib.simcse_half_linear_grad_in(
         HALF_CODE[fmt],
         ACT_CODE[act],
         dy,
         z16,
         g16,
-        db,
+        acc,
         BigInt(rows),
         BigInt(cols),
-      ) === 0,
+      ),
     halfScaledCodes: (fmt, x, out, n, scale) =>
       lib.simcse_half_scaled_codes(HALF_CODE[fmt], x, out, BigInt(n), scale),
     halfPack: (fmt, x, out, n) => lib.simcse_half_pack(HALF_CODE[fmt], x, out, BigInt(n)),

@@ -236,7 +236,7 @@ const red = new Float32Array(h); k.reduceMid(x, red, new Float64Array(h), 1, row
 for (const fmt of ["bf16", "f16"]) {
   const c = x.slice(), z16 = new Uint16Array(n), y16 = new Uint16Array(n); k.halfLinearOut(fmt, "gelu", c, z16, n, y16); outs.push(c, z16, y16);
   const ya = new Uint16Array(n); k.halfActCodes(fmt, "gelu", z16, ya, n); outs.push(ya);
-  const g16 = new Uint16Array(n), db = new Float32Array(h); k.halfLinearGradIn(fmt, "gelu", dy, z16, g16, db, rows, h); outs.push(g16, db);
+  const g16 = new Uint16Array(n), db = new Float64Array(h); k.halfLinearGradIn(fmt, "gelu", dy, z16, g16, db, rows, h); outs.push(g16, db);
 }
 const pp = x.slice(), m = new Float32Array(n), v = new Float32Array(n); k.adamw(pp, dy, m, v, n, 0.9, 0.999, 1e-3, 1e-6, 0.01, 0.5); outs.push(pp, m, v);
 const { createHash } = await import("node:crypto");

@@ -274,9 +274,14 @@ export class BertModel implements Encoder {
     const a = branch(this.linear(ctx, `${p}attention.output.dense`, half), "attention.output", 2 + 3 * i, h);
     if (half) {
       release(ctx);
-      const inter = this.linear(a, `${p}intermediate.dense`, half, cfg.hiddenAct); // [B*L, I]
-      const out = this.linear(inter, `${p}output.dense`, half);
-      release(inter);
+      const out = half.feedForward( // the [B*L, I] hidden layer at 16 bits only
+        a,
+        this.p(`${p}intermediate.dense.weight`) as tf.Tensor2D,
+        this.p(`${p}intermediate.dense.bias`) as tf.Tensor1D,
+        cfg.hiddenAct,
+        this.p(`${p}output.dense.weight`) as tf.Tensor2D,
+        this.p(`${p}output.dense.bias`) as tf.Tensor1D,
+      );
       const y = branch(out, "output", 3 + 3 * i, a);
       release(a);
       return y; // [B*L, H]

@@ -290,10 +290,15 @@ export class Gpt2Model implements Encoder {
     const h1 = addSameShape(h, attnOut) as tf.Tensor2D;
     release(proj, attnOut); // the same tensor without dropout
     const x2 = this.ln(h1, `${p}ln_2`, half) as tf.Tensor2D;
-    const fc = lin(x2, `${p}mlp.c_fc`, cfg.activationFunction);
+    const mlp = half.feedForward(
+      x2,
+      this.p(`${p}mlp.c_fc.weight`) as tf.Tensor2D,
+      this.p(`${p}mlp.c_fc.bias`) as tf.Tensor1D,
+      cfg.activationFunction,
+      this.p(`${p}mlp.c_proj.weight`) as tf.Tensor2D,
+      this.p(`${p}mlp.c_proj.bias`) as tf.Tensor1D,
+    );
     release(x2);
-    const mlp = lin(fc, `${p}mlp.c_proj`);
-    release(fc);
     const mlpOut = drop(mlp, cfg.residPdrop, 3 + 3 * i);
     const out = addSameShape(h1, mlpOut) as tf.Tensor2D;
     release(h1, mlp, mlpOut);

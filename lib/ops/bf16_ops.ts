@@ -65,7 +65,7 @@ export interface Bf16LinearOptions {
 }
 
 /** A tensor's float32 values for synchronous reading (the cpu backend's own array, else a copy). */
-function f32(t: tf.Tensor): Float32Array {
+export function f32(t: tf.Tensor): Float32Array {
   return peekFloat32(t) ?? (t.dataSync() as Float32Array);
 }
 
@@ -78,7 +78,7 @@ export function sharedPackedBf16(x: tf.Tensor): tf.Tensor {
 }
 
 /** The 16-bit codes inside a packed tensor (a view of its data). */
-function packedBits(packed: tf.Tensor): Uint16Array {
+export function packedBits(packed: tf.Tensor): Uint16Array {
   return packedBf16Bits(packed); // the same int32-pairs layout for both formats
 }
 
@@ -120,12 +120,12 @@ export const F16: HalfFormat = {
 };
 
 /** A float32 tensor of `shape` from `values`, marked as holding values of the format. */
-function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, shape: number[]): T {
+export function halfTensor<T extends tf.Tensor>(fmt: HalfFormat, values: Float32Array, shape: number[]): T {
   return fmt.mark(tf.tensor(values, shape, "float32") as T);
 }
 
 /** Scratch 16-bit codes for one op, on pooled storage: give them back with `releaseFloat32(buf)`. */
-function scratchCodes(n: number): { codes: Uint16Array; buf: Int32Array } {
+export function scratchCodes(n: number): { codes: Uint16Array; buf: Int32Array } {
   const buf = halfCodeWords(n);
   return { codes: new Uint16Array(buf.buffer, buf.byteOffset, n), buf };
 }
@@ -165,7 +165,7 @@ function linearOut(
  * y = half(act(z)) again from z's codes, bit-identical with the forward pass, as 16-bit codes on pooled
  * storage (`buf`, to give back): the matmul kernels take codes without a conversion pass.
  */
-function recomputedActivation(
+export function recomputedActivation(
   fmt: HalfFormat,
   act: Bf16Activation,
   zp: tf.Tensor,
@@ -196,7 +196,7 @@ const activationOf = new WeakMap<tf.Tensor, Bf16Activation>();
  * The gradient entering the Linear's matmuls, g = half(half(dy)·act'(z)) (or half(dy)), as 16-bit
  * codes when the C kernels are loaded (else float32 values), and db = Σ_rows g accumulated in double.
  */
-function linearGradIn(
+export function linearGradIn(
   fmt: HalfFormat,
   act: Bf16Activation,
   dy: tf.Tensor,
@@ -206,30 +206,65 @@ function linearGradIn(
 ): { g: Float32Array | Uint16Array; db: Float32Array; scratch?: Int32Array } {
   const k = nativeKernels();
   const n = rows * cols;
-  const db = new Float32Array(cols);
+  const acc = new Float64Array(cols);
   if (k) {
     const { codes: g, buf } = scratchCodes(n);
-    const z16 = zp ? packedBits(zp) : null;
-    if (k.halfLinearGradIn(fmt.type, act, f32(dy), z16, g, db, rows, cols)) {
-      return { g, db, scratch: buf };
-    }
-    releaseFloat32(buf);
+    k.halfLinearGradIn(fmt.type, act, f32(dy), zp ? packedBits(zp) : null, g, acc, rows, cols);
+    return { g, db: Float32Array.from(acc), scratch: buf };
   }
   let g = fmt.isValued(dy) ? f32(dy) : fmt.round(f32(dy), allocFloat32(n)); // half(dy), f32 storage
-  if (zp) {
-    const z16 = tf.tensor(fmt.unpack(packedBits(zp), n), [rows, cols]);
-    g = fmt.round(f32(activationInputGrad(act, tf.tensor(g, [rows, cols], "float32"), z16)));
-  }
-  const acc = new Float64Array(cols);
+  if (zp) g = activationGradJs(fmt, act, g, packedBits(zp), rows, cols);
+  addColumnSums(acc, g, rows, cols);
+  return { g, db: Float32Array.from(acc) };
+}
+
+/**
+ * `linearGradIn` on `rows` rows of an already rounded float32 gradient `d` (consumed): g's codes into
+ * `gOut` and Σ_rows g added into `acc`, so that pieces of rows give what one call gives.
+ */
+export function linearGradInRows(
+  fmt: HalfFormat,
+  act: Bf16Activation,
+  d: Float32Array,
+  z16: Uint16Array,
+  gOut: Uint16Array,
+  acc: Float64Array,
+  rows: number,
+  cols: number,
+): void {
+  const k = nativeKernels();
+  if (k) return k.halfLinearGradIn(fmt.type, act, d, z16, gOut, acc, rows, cols);
+  const g = activationGradJs(fmt, act, d, z16, rows, cols);
+  addColumnSums(acc, g, rows, cols);
+  packHalfFast(fmt.type, g, gOut);
+}
+
+/** half(g·act'(z)) for half-valued g and z's codes, with tf ops (the path without the C kernels). */
+function activationGradJs(
+  fmt: HalfFormat,
+  act: Bf16Activation,
+  g: Float32Array,
+  z16: Uint16Array,
+  rows: number,
+  cols: number,
+): Float32Array {
+  const n = rows * cols;
+  return tf.tidy(() => {
+    const z = tf.tensor(fmt.unpack(z16.subarray(0, n), n), [rows, cols]);
+    const dz = activationInputGrad(act, tf.tensor(g.subarray(0, n), [rows, cols], "float32"), z);
+    return fmt.round(f32(dz), new Float32Array(n));
+  });
+}
+
+/** acc[j] += Σ_r g[r, j], in row order. */
+function addColumnSums(acc: Float64Array, g: Float32Array, rows: number, cols: number): void {
   for (let r = 0; r < rows; r++) {
     for (let j = 0, o = r * cols; j < cols; j++) acc[j] += g[o + j];
   }
-  db.set(acc);
-  return { g, db };
 }
 
 /** dW = γ·(x̂ᵀg) + β·Σg in place, row i of dW (input feature i) from x̂ᵀg's row: the weight gradient for x = x̂·γ + β. */
-function layerNormWeightGrad(
+export function layerNormWeightGrad(
   dw: Float32Array,
   gamma: Float32Array,
   beta: Float32Array,
@@ -401,7 +436,7 @@ function scaledGrad(
 }
 
 /** The 16-bit codes of `x` in the format, on pooled storage (`buf`, to give back). */
-function halfCodes(fmt: HalfFormat, x: Float32Array): { g: Uint16Array; buf: Int32Array } {
+export function halfCodes(fmt: HalfFormat, x: Float32Array): { g: Uint16Array; buf: Int32Array } {
   const { codes, buf } = scratchCodes(x.length);
   return { g: packHalfFast(fmt.type, x, codes), buf };
 }

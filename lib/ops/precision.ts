@@ -6,7 +6,8 @@
  * LayerNorms and the attention softmax keep what their gradients need at 16 bits.
  *
  * A half precision is one entry of `HALF_PRECISION_OPS`: its Linear (with an optional fused
- * activation) and its two attention matmuls. The encoders call the entry of the precision they are
+ * activation), its feed-forward block (two Linears with the hidden layer at 16 bits) and its two
+ * attention matmuls. The encoders call the entry of the precision they are
  * given and never look at which one it is, so adding a precision is one ops file and one line here.
  *
  * @example
@@ -21,9 +22,11 @@ import type { tf } from "../runtime/tf.ts";
 import type { AnyActivation, HalfStore } from "./fused.ts";
 import { InputError } from "../runtime/errors.ts";
 import type { WeightColumns } from "./linear.ts";
-import { fp16Linear } from "./fp16_linear.ts";
+import { fp16KernelPath, fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
-import { bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
+import { BF16, bf16AttentionContext, bf16AttentionScores, bf16Linear, F16 } from "./bf16_ops.ts";
+import { halfFeedForward } from "./half_feed_forward.ts";
+import { releaseSavedCopies } from "./saved_inputs.ts";
 import { packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
 import { packBf16Tensor, roundBf16, unpackBf16Tensor } from "./bf16.ts";
 
@@ -49,6 +52,18 @@ export interface HalfPrecisionOps {
     activation?: LinearActivation,
     columnsOf?: WeightColumns,
   ): tf.Tensor2D;
+  /**
+   * The feed-forward block act(x W₁ + b₁) W₂ + b₂: the values of `linear` twice, with the [N, I]
+   * hidden layer kept at 16 bits where the op can (`half_feed_forward.ts`).
+   */
+  feedForward(
+    x: tf.Tensor2D,
+    w1: tf.Tensor2D,
+    b1: tf.Tensor1D,
+    activation: LinearActivation,
+    w2: tf.Tensor2D,
+    b2: tf.Tensor1D,
+  ): tf.Tensor2D;
   /** Per-head q·kᵀ × scale from [B·L, H] q and k: [B, nh, L, L]. */
   attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, shape: HeadShape, scale: number): tf.Tensor4D;
   /** Per-head probs @ v, heads merged back: probs [B, nh, L, L], v [B·L, H] -> [B·L, H]. */
@@ -63,6 +78,15 @@ export interface HalfPrecisionOps {
 export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
   fp16: {
     linear: (x, w, b, activation, columnsOf) => fp16Linear(x, w, b, { activation, columnsOf }),
+    // The tf-ops path (wasm, webgpu) has no 16-bit hidden layer: two Linears there.
+    feedForward: (x, w1, b1, activation, w2, b2) => {
+      if (fp16KernelPath()) return halfFeedForward(F16, x, w1, b1, activation, w2, b2);
+      const hidden = fp16Linear(x, w1, b1, { activation });
+      const y = fp16Linear(hidden, w2, b2);
+      releaseSavedCopies(hidden);
+      hidden.dispose();
+      return y;
+    },
     attentionScores: fp16AttentionScores,
     attentionContext: fp16AttentionContext,
     round: roundF16,
@@ -70,6 +94,7 @@ export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
   },
   bf16: {
     linear: (x, w, b, activation, columnsOf) => bf16Linear(x, w, b, { activation, columnsOf }),
+    feedForward: (x, w1, b1, activation, w2, b2) => halfFeedForward(BF16, x, w1, b1, activation, w2, b2),
     attentionScores: bf16AttentionScores,
     attentionContext: bf16AttentionContext,
     round: roundBf16,

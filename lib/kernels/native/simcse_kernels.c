@@ -420,12 +420,10 @@ ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uin
 }
 
 /* The gradient entering a half Linear, from dy [rows, cols]: g = half(half(dy) * act'(z)) with z from
- * the codes z16 (act 0: g = half(dy), z16 unused). Writes g's codes into g16 and db = sum over rows of g,
- * accumulated in double. Returns -1 when scratch memory runs out. */
-WIDE int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
-                               float *R db, int64_t rows, int64_t cols) {
-  double *acc = (double *)calloc((size_t)cols, sizeof(double));
-  if (!acc) return -1;
+ * the codes z16 (act 0: g = half(dy), z16 unused). Writes g's codes into g16 and adds the sum over rows
+ * of g into acc [cols] (double), so that a caller walking the rows in pieces gets the sums of one call. */
+WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
+                                     double *R acc, int64_t rows, int64_t cols) {
   /* Each thread takes a contiguous range of columns (multiples of 64) and walks all rows over it, so that
      every column still sums its rows in order and each row is read as one contiguous stretch. Every other
      step is elementwise, so where the ranges and the HALF_BLOCK pieces fall changes no result. */
@@ -450,9 +448,6 @@ WIDE int simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const u
       }
     }
   }
-  for (int64_t j = 0; j < cols; j++) db[j] = (float)acc[j];
-  free(acc);
-  return 0;
 }
 
 /* Codes of half(half(x) * scale) (the attention scores' gradient, scaled after its rounding). */

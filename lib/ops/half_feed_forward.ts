@@ -1,0 +1,265 @@
+/**
+ * A transformer's feed-forward block, y = Linear₂(act(Linear₁(x))), as ONE half-precision op with a
+ * hand-written backward pass: the same values, bit for bit, as `halfLinear(x, W₁, b₁, {activation})`
+ * followed by `halfLinear(·, W₂, b₂)` (`bf16_ops.ts`; docs/PRECISION.md), with the [N, I] hidden layer
+ * never held in float32 (I = 4H in BERT and GPT-2).
+ *
+ * Two Linear ops hand each other the hidden layer as a float32 tensor, and in the backward pass its
+ * float32 gradient, half(g₂ W₂ᵀ), lives beside the codes of z and of the gradient entering Linear₁:
+ * 12 bytes per hidden element at the start of the backward pass, where the memory peak is (GPT-2 base:
+ * 150 MB per step). This op keeps the hidden layer as 16-bit codes only and walks its float32 values in
+ * pieces of rows (about 2 M elements, 8 MB):
+ *
+ * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved); then
+ *   out = half(y16 W₂16 + b₂16) in one product;
+ * - backward: g₂ = half(dy); dW₂ = y16ᵀ g₂ with y recomputed from z's codes; per piece,
+ *   g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) into codes, Σ g₁ in double for db₁; then dW₁ = x16ᵀ g₁ and
+ *   dx = half(g₁ W₁16ᵀ) as in `halfLinear`.
+ *
+ * A piece's product sums the same k terms as the whole product. On oneDNN's bf16 kernels the results
+ * were bit-identical with the two Linears (4 training steps of BERT and GPT-2); OpenBLAS (binary16 on
+ * sgemm) may order a sum differently for fewer rows, which moves a value within f32 summation order.
+ * `half_feed_forward_test.ts` checks values and gradients against PyTorch, in pieces and whole. x from a
+ * LayerNorm that kept x̂ is saved as x̂'s codes, as `halfLinear` does.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../runtime/tf.ts";
+ * import { BF16 } from "./bf16_ops.ts";
+ * import { halfFeedForward } from "./half_feed_forward.ts";
+ * const x = tf.fill([2, 3], 0.1) as tf.Tensor2D;
+ * const w1 = tf.ones([3, 8]) as tf.Tensor2D, w2 = tf.ones([8, 3]) as tf.Tensor2D;
+ * halfFeedForward(BF16, x, w1, tf.zeros([8]) as tf.Tensor1D, "relu", w2, tf.zeros([3]) as tf.Tensor1D)
+ *   .print(); // 2.40625 everywhere: 8 × bf16(0.30078125), rounded to bf16
+ * ```
+ * @module
+ */
+import { tf } from "../runtime/tf.ts";
+import { allocFloat32, gemm, nativeKernels, packHalfFast, releaseFloat32 } from "../kernels/mod.ts";
+import { releasing } from "./grad_release.ts";
+import { halfCodeWords } from "./half_codes.ts";
+import { recordingGradients } from "./saved_inputs.ts";
+import { activationValue, type AnyActivation, layerNormSource } from "./fused.ts";
+import {
+  f32,
+  halfCodes,
+  type HalfFormat,
+  halfTensor,
+  layerNormWeightGrad,
+  linearGradIn,
+  linearGradInRows,
+  packedBits,
+  recomputedActivation,
+  scratchCodes,
+} from "./bf16_ops.ts";
+
+/** Float32 elements of the hidden layer held at once: a piece of rows of about this many. */
+const PIECE_ELEMENTS = 1 << 21;
+let pieceElements = PIECE_ELEMENTS;
+
+/** Tests: pieces of about `n` elements (default 2 M), so that small inputs take several. */
+export function setFeedForwardPieceElements(n = PIECE_ELEMENTS): void {
+  pieceElements = n;
+}
+
+/** Row ranges [r0, r1) of an [N, width] matrix in pieces of at most about `pieceElements`, equal but the last. */
+function rowPieces(N: number, width: number): Array<[number, number]> {
+  const rows = Math.max(1, Math.ceil(N / Math.ceil(N * width / pieceElements)));
+  const out: Array<[number, number]> = [];
+  for (let r = 0; r < N; r += rows) out.push([r, Math.min(N, r + rows)]);
+  return out;
+}
+
+/**
+ * From a piece's f32 pre-activation `c` (n values, consumed): z's codes into `z16` (when given) and
+ * half(act(half(z)))'s codes into `y16`, as `halfLinear`'s output and saved codes.
+ */
+function hiddenPiece(
+  fmt: HalfFormat,
+  act: AnyActivation,
+  c: Float32Array,
+  n: number,
+  z16: Uint16Array | null,
+  y16: Uint16Array,
+): void {
+  const k = nativeKernels();
+  if (k) return k.halfLinearOut(fmt.type, act, c, z16, n, y16);
+  const z = fmt.round(c.subarray(0, n), c.subarray(0, n));
+  if (z16) packHalfFast(fmt.type, z, z16);
+  const y = tf.tidy(() => fmt.round(f32(activationValue(act, tf.tensor(z.slice(), [n], "float32")))));
+  packHalfFast(fmt.type, y, y16);
+}
+
+/**
+ * x [N, H] → act(x W₁ + b₁) W₂ + b₂ [N, O] in the half format `fmt` (W₁ [H, I], W₂ [I, O]): the values
+ * of `halfLinear` twice, the hidden layer kept at 16 bits (see the module doc).
+ */
+export function halfFeedForward(
+  fmt: HalfFormat,
+  x: tf.Tensor2D,
+  w1: tf.Tensor2D,
+  b1: tf.Tensor1D,
+  act: AnyActivation,
+  w2: tf.Tensor2D,
+  b2: tf.Tensor1D,
+): tf.Tensor2D {
+  if (
+    x.rank !== 2 || w1.rank !== 2 || w2.rank !== 2 || b1.rank !== 1 || b2.rank !== 1 ||
+    x.shape[1] !== w1.shape[0] || b1.shape[0] !== w1.shape[1] || w2.shape[0] !== w1.shape[1] ||
+    b2.shape[0] !== w2.shape[1]
+  ) {
+    throw new Error(
+      `${
+        fmt.type === "bf16" ? "bf16" : "fp16"
+      } feed-forward: x [${x.shape}], W1 [${w1.shape}], b1 [${b1.shape}], ` +
+        `W2 [${w2.shape}] and b2 [${b2.shape}] do not chain`,
+    );
+  }
+  const taping = recordingGradients();
+  const [N, H] = x.shape, I = w1.shape[1], O = w2.shape[1];
+  const type = fmt.type;
+  const xPacked = taping ? fmt.sharedPacked(x) : undefined;
+  const ln = taping ? layerNormSource(x) : undefined;
+  const xLn = ln && ln.type === type && ln.xhat.size === Math.ceil(N * H / 2) ? ln : undefined;
+  const pieces = rowPieces(N, I);
+  const pieceRows = pieces[0][1] - pieces[0][0];
+  const op = tf.customGrad(
+    ((
+      xs: tf.Tensor2D,
+      w1s: tf.Tensor2D,
+      b1s: tf.Tensor1D,
+      w2s: tf.Tensor2D,
+      b2s: tf.Tensor1D,
+      save: tf.GradSaveFunc,
+    ) => {
+      // z's codes, filled before they become a tensor (the backend may copy them: wasm)
+      const zWords = taping ? halfCodeWords(N * I) : undefined;
+      const z16 = zWords ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * I) : null;
+      const y = scratchCodes(N * I);
+      const w1c = halfCodes(fmt, f32(w1s)); // once, for every piece's product
+      const piece = allocFloat32(pieceRows * I);
+      const bias1 = fmt.round(f32(b1s));
+      for (const [r0, r1] of pieces) {
+        const rows = r1 - r0;
+        for (let r = 0; r < rows; r++) piece.set(bias1, r * I);
+        gemm({ // z = x16 @ W₁16 + b₁16 for rows r0..r1, f32 (rounded in hiddenPiece)
+          type,
+          m: rows,
+          n: I,
+          k: H,
+          a: { data: xPacked ? packedBits(xPacked) : f32(xs), offset: r0 * H, ld: H },
+          b: { data: w1c.g, ld: I },
+          c: { data: piece, ld: I },
+          beta: 1,
+        });
+        hiddenPiece(fmt, act, piece, rows * I, z16 && z16.subarray(r0 * I), y.codes.subarray(r0 * I));
+      }
+      releaseFloat32(piece);
+      releaseFloat32(w1c.buf);
+      const out = allocFloat32(N * O);
+      const bias2 = fmt.round(f32(b2s));
+      for (let r = 0; r < N; r++) out.set(bias2, r * O);
+      gemm({ // y16 @ W₂16 + b₂16, rounded
+        type,
+        m: N,
+        n: O,
+        k: I,
+        a: { data: y.codes, ld: I },
+        b: { data: f32(w2s), ld: O },
+        c: { data: out, ld: O },
+        beta: 1,
+        roundOut: true,
+      });
+      releaseFloat32(y.buf);
+      if (zWords) save([xLn ? xLn.xhat : xPacked!, w1s, tf.tensor1d(zWords, "int32"), w2s]);
+      return {
+        value: halfTensor(fmt, out, [N, O]),
+        gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [xp, w1m, zp, w2m] = saved;
+            const zBits = packedBits(zp);
+            const g2 = linearGradIn(fmt, "none", dy, undefined, N, O); // half(dy), Σ rows
+            // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes
+            const yRe = recomputedActivation(fmt, act, zp, [N, I]);
+            const dw2 = allocFloat32(I * O);
+            gemm({
+              type,
+              transA: true,
+              m: I,
+              n: O,
+              k: N,
+              a: { data: yRe.g, ld: I },
+              b: { data: g2.g, ld: O },
+              c: { data: dw2, ld: O },
+            });
+            releaseFloat32(yRe.buf);
+            // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes; Σ g₁ in double
+            const g1 = scratchCodes(N * I);
+            const acc = new Float64Array(I);
+            const w2c = halfCodes(fmt, f32(w2m));
+            const piece = allocFloat32(pieceRows * I);
+            for (const [r0, r1] of pieces) {
+              gemm({
+                type,
+                transB: true,
+                m: r1 - r0,
+                n: I,
+                k: O,
+                a: { data: g2.g, offset: r0 * O, ld: O },
+                b: { data: w2c.g, ld: O },
+                c: { data: piece, ld: I },
+                roundOut: true,
+              });
+              linearGradInRows(
+                fmt,
+                act,
+                piece,
+                zBits.subarray(r0 * I),
+                g1.codes.subarray(r0 * I),
+                acc,
+                r1 - r0,
+                I,
+              );
+            }
+            releaseFloat32(piece);
+            releaseFloat32(w2c.buf);
+            if (g2.scratch) releaseFloat32(g2.scratch);
+            const db1 = Float32Array.from(acc);
+            const dx = allocFloat32(N * H), dw1 = allocFloat32(H * I);
+            gemm({ // dx = half(g₁ W₁16ᵀ)
+              type,
+              transB: true,
+              m: N,
+              n: H,
+              k: I,
+              a: { data: g1.codes, ld: I },
+              b: { data: f32(w1m), ld: I },
+              c: { data: dx, ld: H },
+              roundOut: true,
+            });
+            gemm({ // dW₁ = x16ᵀ g₁ (x̂16ᵀ g₁ for a LayerNorm's output)
+              type,
+              transA: true,
+              m: H,
+              n: I,
+              k: N,
+              a: { data: packedBits(xp), ld: H },
+              b: { data: g1.codes, ld: I },
+              c: { data: dw1, ld: I },
+            });
+            if (xLn) layerNormWeightGrad(dw1, f32(xLn.gamma), f32(xLn.beta), db1, H, I);
+            releaseFloat32(g1.buf);
+            return [
+              halfTensor(fmt, dx, [N, H]),
+              tf.tensor(dw1, [H, I], "float32"),
+              tf.tensor(db1, [I], "float32"),
+              tf.tensor(dw2, [I, O], "float32"),
+              tf.tensor(g2.db, [O], "float32"),
+            ];
+          })
+        ),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(x, w1, b1, w2, b2) as tf.Tensor2D;
+}

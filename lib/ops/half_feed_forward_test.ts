@@ -1,0 +1,107 @@
+import { ok, strictEqual } from "node:assert/strict";
+import { tf } from "../runtime/tf.ts";
+import { useBackend } from "../kernels/backend.ts";
+import { assertClose } from "../../testing/fixtures.ts";
+import { assertWithinBf16Ulps, bf16Fixture } from "../../testing/bf16_assert.ts";
+import { setGemmBlasDisabled, setOneDnnEnabled } from "../kernels/onednn.ts";
+import { bf16Round } from "./bf16.ts";
+import { BF16 } from "./bf16_ops.ts";
+import { halfFeedForward, setFeedForwardPieceElements } from "./half_feed_forward.ts";
+
+const fx = bf16Fixture();
+const t = (a: { shape: number[]; data: number[] }) => tf.tensor(a.data, a.shape, "float32");
+
+/** Matmul engines: oneDNN (when present), OpenBLAS on rounded copies, JS loops. */
+const ENGINES = ["onednn", "openblas", "js"] as const;
+function useEngine(e: (typeof ENGINES)[number]): void {
+  setOneDnnEnabled(e === "onednn");
+  setGemmBlasDisabled(e === "js");
+}
+
+/** Every value is exactly a bf16 value, and within bf16 ulps of the reference. */
+function assertBf16Values(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < actual.length; i++) {
+    if (bf16Round(actual[i]) !== actual[i]) {
+      throw new Error(`${what}[${i}] = ${actual[i]} is not a bf16 value`);
+    }
+  }
+  assertWithinBf16Ulps(actual, expected, what);
+}
+
+// The fixture's hidden layer is [11, 32]: pieces of 64 elements are 2 rows, the last one 1 row; the
+// default pieces take it whole.
+for (const pieces of [64, undefined]) {
+  for (const backend of ["cpu", "wasm"] as const) {
+    for (const engine of ENGINES) {
+      Deno.test(`\`halfFeedForward()\` in bf16 on ${backend} (${engine} matmuls, ${pieces ? `pieces of ${pieces} hidden elements` : "one piece"}) matches PyTorch's bf16 Linear → act → Linear, values and gradients`, async () => {
+        await useBackend(backend);
+        useEngine(engine);
+        setFeedForwardPieceElements(pieces);
+        try {
+          for (const c of fx.feedForward) {
+            const before = tf.memory().numTensors;
+            tf.tidy(() => {
+              const f = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) =>
+                halfFeedForward(
+                  BF16,
+                  x as tf.Tensor2D,
+                  w1 as tf.Tensor2D,
+                  b1 as tf.Tensor1D,
+                  c.activation,
+                  w2 as tf.Tensor2D,
+                  b2 as tf.Tensor1D,
+                );
+              const inputs = [t(c.x), t(c.w1), t(c.b1), t(c.w2), t(c.b2)];
+              assertBf16Values(
+                f(...inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]).dataSync(),
+                c.y.data,
+                `${c.activation} y (untaped)`,
+              );
+              const { value, grads } = tf.valueAndGrads(f)(inputs, t(c.dy) as tf.Tensor2D);
+              assertBf16Values(value.dataSync(), c.y.data, `${c.activation} y`);
+              assertBf16Values(grads[0].dataSync(), c.dx.data, `${c.activation} dx`);
+              const names = ["dW1", "db1", "dW2", "db2"];
+              for (const [i, want] of [c.dw1, c.db1, c.dw2, c.db2].entries()) {
+                assertClose(grads[i + 1].dataSync(), want.data, 1e-5, `${c.activation} ${names[i]}`);
+              }
+              ok(
+                Array.from(grads[2].dataSync()).some((v) => bf16Round(v) !== v),
+                "db1 carries more than bf16 precision",
+              );
+            });
+            strictEqual(tf.memory().numTensors, before, "no tensor leaks");
+          }
+        } finally {
+          useEngine("onednn");
+          setFeedForwardPieceElements();
+        }
+      });
+    }
+  }
+}
+
+Deno.test("`halfFeedForward()` fails in one line on shapes that do not chain", async () => {
+  await useBackend("cpu");
+  const c = fx.feedForward[0];
+  tf.tidy(() => {
+    let msg = "";
+    try {
+      halfFeedForward(
+        BF16,
+        t(c.x) as tf.Tensor2D,
+        t(c.w1) as tf.Tensor2D,
+        t(c.b1) as tf.Tensor1D,
+        "gelu",
+        t(c.w1) as tf.Tensor2D,
+        t(c.b2) as tf.Tensor1D,
+      );
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    ok(
+      /^bf16 feed-forward: x \[11,12\], W1 \[12,32\], b1 \[32\], W2 \[12,32\] and b2 \[12\] do not chain$/
+        .test(msg),
+      msg,
+    );
+  });
+});
