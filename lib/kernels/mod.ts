@@ -28,6 +28,7 @@ export {
   gemm,
   gemmEngine,
   type GemmSpec,
+  gemmWidensOperands,
   loadOneDnn,
   packHalfFast,
   roundHalfFast,

@@ -233,6 +233,16 @@ export function gemmEngine(type: GemmType): "onednn" | "openblas" | "js" {
   return !noBlas && loadBlas() ? "openblas" : "js";
 }
 
+/**
+ * True when a matmul of `type` runs on a float32 kernel that widens its 16-bit operands into copies at
+ * every call (f16 without an f16 kernel; bf16 on the fallbacks): splitting a product into pieces of rows
+ * then widens its B operand once per piece.
+ */
+export function gemmWidensOperands(type: GemmType): boolean {
+  if (type === "f32") return false;
+  return gemmEngine(type) !== "onednn" || !info!.impl[type];
+}
+
 /** One line: oneDNN's version and kernels or why it is absent, the fallback, and the CPU's 16-bit flags. */
 export function describeMatmul(): string {
   const flags = new Set(cpuFlags().split(/\s+/));

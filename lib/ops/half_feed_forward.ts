@@ -8,7 +8,8 @@
  * float32 gradient, half(g₂ W₂ᵀ), lives beside the codes of z and of the gradient entering Linear₁:
  * 12 bytes per hidden element at the start of the backward pass, where the memory peak is (GPT-2 base:
  * 150 MB per step). This op keeps the hidden layer as 16-bit codes only and walks its float32 values in
- * pieces of rows (about 2 M elements, 8 MB):
+ * pieces of rows (about 2 M elements, 8 MB; one piece where the matmuls widen 16-bit operands at every
+ * call, which would widen the weight once per piece):
  *
  * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved); then
  *   out = half(y16 W₂16 + b₂16) in one product;
@@ -35,7 +36,14 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { allocFloat32, gemm, nativeKernels, packHalfFast, releaseFloat32 } from "../kernels/mod.ts";
+import {
+  allocFloat32,
+  gemm,
+  gemmWidensOperands,
+  nativeKernels,
+  packHalfFast,
+  releaseFloat32,
+} from "../kernels/mod.ts";
 import { releasing } from "./grad_release.ts";
 import { halfCodeWords } from "./half_codes.ts";
 import { recordingGradients } from "./saved_inputs.ts";
@@ -55,16 +63,24 @@ import {
 
 /** Float32 elements of the hidden layer held at once: a piece of rows of about this many. */
 const PIECE_ELEMENTS = 1 << 21;
-let pieceElements = PIECE_ELEMENTS;
+let pieceElements: number | undefined;
 
-/** Tests: pieces of about `n` elements (default 2 M), so that small inputs take several. */
-export function setFeedForwardPieceElements(n = PIECE_ELEMENTS): void {
+/**
+ * Tests: pieces of about `n` elements on every matmul engine, so that small inputs take several
+ * (default: the policy of {@link piecesOf}).
+ */
+export function setFeedForwardPieceElements(n?: number): void {
   pieceElements = n;
 }
 
-/** Row ranges [r0, r1) of an [N, width] matrix in pieces of at most about `pieceElements`, equal but the last. */
-function rowPieces(N: number, width: number): Array<[number, number]> {
-  const rows = Math.max(1, Math.ceil(N / Math.ceil(N * width / pieceElements)));
+/**
+ * Row ranges [r0, r1) of the [N, width] hidden layer, equal but the last: pieces of about 2 M elements,
+ * or the whole layer where the matmuls widen their 16-bit operands at every call (binary16 on OpenBLAS,
+ * the fallbacks), which would widen the weight once per piece (GPT-2 base fp16: 0.2–0.3 s per step).
+ */
+function piecesOf(type: HalfFormat["type"], N: number, width: number): Array<[number, number]> {
+  const size = pieceElements ?? (gemmWidensOperands(type) ? Infinity : PIECE_ELEMENTS);
+  const rows = Math.max(1, Math.ceil(N / Math.max(1, Math.ceil(N * width / size))));
   const out: Array<[number, number]> = [];
   for (let r = 0; r < N; r += rows) out.push([r, Math.min(N, r + rows)]);
   return out;
@@ -121,8 +137,8 @@ export function halfFeedForward(
   const xPacked = taping ? fmt.sharedPacked(x) : undefined;
   const ln = taping ? layerNormSource(x) : undefined;
   const xLn = ln && ln.type === type && ln.xhat.size === Math.ceil(N * H / 2) ? ln : undefined;
-  const pieces = rowPieces(N, I);
-  const pieceRows = pieces[0][1] - pieces[0][0];
+  const pieces = piecesOf(type, N, I);
+  const pieceRows = pieces.length ? pieces[0][1] - pieces[0][0] : 0;
   const op = tf.customGrad(
     ((
       xs: tf.Tensor2D,
