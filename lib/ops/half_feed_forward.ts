@@ -18,8 +18,9 @@
  *   dx = half(g₁ W₁16ᵀ) as in `halfLinear`.
  *
  * A piece's product sums the same k terms as the whole product. On oneDNN's bf16 kernels the results
- * were bit-identical with the two Linears (4 training steps of BERT and GPT-2); OpenBLAS (binary16 on
- * sgemm) may order a sum differently for fewer rows, which moves a value within f32 summation order.
+ * were bit-identical with the two Linears (4 training steps of the BERT and GPT-2 bench models). OpenBLAS
+ * sgemm may order a sum differently for fewer rows (within f32 summation order), but it gets the layer in
+ * one piece (`piecesOf`), so fp16 is bit-identical too.
  * `half_feed_forward_test.ts` checks values and gradients against PyTorch, in pieces and whole. x from a
  * LayerNorm that kept x̂ is saved as x̂'s codes, as `halfLinear` does.
  *
@@ -152,7 +153,7 @@ export function halfFeedForward(
       const zWords = taping ? halfCodeWords(N * I) : undefined;
       const z16 = zWords ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * I) : null;
       const y = scratchCodes(N * I);
-      const w1c = halfCodes(fmt, f32(w1s)); // once, for every piece's product
+      const w1c = pieces.length > 1 ? halfCodes(fmt, f32(w1s)) : undefined; // once, for every piece's product
       const piece = allocFloat32(pieceRows * I);
       const bias1 = fmt.round(f32(b1s));
       for (const [r0, r1] of pieces) {
@@ -164,14 +165,14 @@ export function halfFeedForward(
           n: I,
           k: H,
           a: { data: xPacked ? packedBits(xPacked) : f32(xs), offset: r0 * H, ld: H },
-          b: { data: w1c.g, ld: I },
+          b: { data: w1c ? w1c.g : f32(w1s), ld: I },
           c: { data: piece, ld: I },
           beta: 1,
         });
         hiddenPiece(fmt, act, piece, rows * I, z16 && z16.subarray(r0 * I), y.codes.subarray(r0 * I));
       }
       releaseFloat32(piece);
-      releaseFloat32(w1c.buf);
+      if (w1c) releaseFloat32(w1c.buf);
       const out = allocFloat32(N * O);
       const bias2 = fmt.round(f32(b2s));
       for (let r = 0; r < N; r++) out.set(bias2, r * O);
@@ -212,7 +213,7 @@ export function halfFeedForward(
             // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes; Σ g₁ in double
             const g1 = scratchCodes(N * I);
             const acc = new Float64Array(I);
-            const w2c = halfCodes(fmt, f32(w2m));
+            const w2c = pieces.length > 1 ? halfCodes(fmt, f32(w2m)) : undefined;
             const piece = allocFloat32(pieceRows * I);
             for (const [r0, r1] of pieces) {
               gemm({
@@ -222,7 +223,7 @@ export function halfFeedForward(
                 n: I,
                 k: O,
                 a: { data: g2.g, offset: r0 * O, ld: O },
-                b: { data: w2c.g, ld: O },
+                b: { data: w2c ? w2c.g : f32(w2m), ld: O },
                 c: { data: piece, ld: I },
                 roundOut: true,
               });
@@ -238,7 +239,7 @@ export function halfFeedForward(
               );
             }
             releaseFloat32(piece);
-            releaseFloat32(w2c.buf);
+            if (w2c) releaseFloat32(w2c.buf);
             if (g2.scratch) releaseFloat32(g2.scratch);
             const db1 = Float32Array.from(acc);
             const dx = allocFloat32(N * H), dw1 = allocFloat32(H * I);
