@@ -59,7 +59,19 @@ export function exclusiveFloat32(t: tf.Tensor): Float32Array | null {
   const entry = b.data.get(t.dataId);
   if (entry.refCount !== 1 || !(entry.values instanceof Float32Array)) return null;
   escape(entry.values); // handed out: never recycle it behind the tensor's back
+  writeEpoch++;
   return entry.values;
+}
+
+let writeEpoch = 0;
+
+/**
+ * A counter that moves whenever a tensor's storage is handed out for writing in place
+ * ({@link exclusiveFloat32}, {@link peekFloat32} with `forWrite`): what was derived from a tensor's
+ * values at one count (16-bit codes of a weight, `lib/ops/weight_codes.ts`) is current while it holds.
+ */
+export function storageWriteEpoch(): number {
+  return writeEpoch;
 }
 
 /**
@@ -87,6 +99,7 @@ export function peekFloat32(t: tf.Tensor, forWrite = false): Float32Array | null
   if (!b.data.has(t.dataId)) return null;
   const entry = b.data.get(t.dataId);
   if (!(entry.values instanceof Float32Array) || (forWrite && entry.refCount !== 1)) return null;
+  if (forWrite) writeEpoch++;
   return entry.values;
 }
 

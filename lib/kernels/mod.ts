@@ -15,6 +15,7 @@ export {
   peekFloat32,
   peekInt32,
   releaseFloat32,
+  storageWriteEpoch,
 } from "./cpu_pool.ts";
 export {
   cacheDir,

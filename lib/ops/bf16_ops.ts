@@ -53,6 +53,7 @@ import { addSavedCopy, recordingGradients, savedCopy, sharedCopy, sharedPackedF1
 import { activationInputGrad, activationValue, layerNormSource } from "./fused.ts";
 import type { HeadDims as HeadShape } from "./fused.ts";
 import { checkColumns, type WeightColumns } from "./linear.ts";
+import { evalWeightCodes } from "./weight_codes.ts";
 
 /** Activation fused into the bf16 Linear op (HF names; "none" = plain Linear). */
 export type Bf16Activation = Fp16Activation;
@@ -328,6 +329,8 @@ export function halfLinear(
   // And the output's codes, for the next Linear's product (a 16-bit copy of y; nothing saves it).
   const yOuter = zOuter && tf.tensor1d(halfCodeWords(N * nOut), "int32");
   const type = fmt.type;
+  // Evaluation: W's codes kept across forward passes (c_attn's, for a block of its columns).
+  const wKept = evalWeightCodes(type, cols ? cols.full : w);
   const op = tf.customGrad(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
       const out = allocFloat32(N * nOut);
@@ -345,7 +348,9 @@ export function halfLinear(
           data: xPacked ?? xCopy ? packedBits((xPacked ?? xCopy)!) : xCodes ? xCodes.g : f32(xs),
           ld: nIn,
         },
-        b: { data: f32(ws), ld: nOut },
+        b: wKept
+          ? { data: wKept, offset: cols?.col, ld: cols ? cols.full.shape[1] : nOut }
+          : { data: f32(ws), ld: nOut },
         c: { data: out, ld: nOut },
         beta: 1,
       });

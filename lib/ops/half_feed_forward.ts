@@ -48,6 +48,7 @@ import {
 import { releasing } from "./grad_release.ts";
 import { halfCodeWords } from "./half_codes.ts";
 import { recordingGradients } from "./saved_inputs.ts";
+import { evalWeightCodes } from "./weight_codes.ts";
 import { activationValue, type AnyActivation, layerNormSource } from "./fused.ts";
 import {
   f32,
@@ -140,6 +141,8 @@ export function halfFeedForward(
   const xLn = ln && ln.type === type && ln.xhat.size === Math.ceil(N * H / 2) ? ln : undefined;
   const pieces = piecesOf(type, N, I);
   const pieceRows = pieces.length ? pieces[0][1] - pieces[0][0] : 0;
+  // Evaluation: the weights' codes kept across forward passes (checked outside the op, where a tape shows)
+  const w1Kept = evalWeightCodes(type, w1), w2Kept = evalWeightCodes(type, w2);
   const op = tf.customGrad(
     ((
       xs: tf.Tensor2D,
@@ -153,7 +156,7 @@ export function halfFeedForward(
       const zWords = taping ? halfCodeWords(N * I) : undefined;
       const z16 = zWords ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * I) : null;
       const y = scratchCodes(N * I);
-      const w1c = pieces.length > 1 ? halfCodes(fmt, f32(w1s)) : undefined; // once, for every piece's product
+      const w1c = !w1Kept && pieces.length > 1 ? halfCodes(fmt, f32(w1s)) : undefined; // once for every piece
       const piece = allocFloat32(pieceRows * I);
       const bias1 = fmt.round(f32(b1s));
       for (const [r0, r1] of pieces) {
@@ -165,7 +168,7 @@ export function halfFeedForward(
           n: I,
           k: H,
           a: { data: xPacked ? packedBits(xPacked) : f32(xs), offset: r0 * H, ld: H },
-          b: { data: w1c ? w1c.g : f32(w1s), ld: I },
+          b: { data: w1Kept ?? (w1c ? w1c.g : f32(w1s)), ld: I },
           c: { data: piece, ld: I },
           beta: 1,
         });
@@ -182,7 +185,7 @@ export function halfFeedForward(
         n: O,
         k: I,
         a: { data: y.codes, ld: I },
-        b: { data: f32(w2s), ld: O },
+        b: { data: w2Kept ?? f32(w2s), ld: O },
         c: { data: out, ld: O },
         beta: 1,
         roundOut: true,
