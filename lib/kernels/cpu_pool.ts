@@ -166,7 +166,10 @@ function alloc<T extends Pooled>(
   bytesPer: number,
   make: (b: ArrayBuffer, offset: number, length: number) => T,
 ): T {
-  if (!installed || n < MIN_POOLED) return make(new ArrayBuffer(n * bytesPer), 0, n);
+  // Another backend copies what it is given, so a pooled region handed to it would never come back.
+  if (!installed || n < MIN_POOLED || tf.getBackend() !== "cpu") {
+    return make(new ArrayBuffer(n * bytesPer), 0, n);
+  }
   stats.allocs++;
   const need = Math.ceil((n * bytesPer) / ALIGN) * ALIGN;
   let best: Region | undefined;
@@ -252,8 +255,8 @@ function escapeRegion(r: Region): void {
 }
 
 /**
- * A Float32Array of `n` elements with ARBITRARY contents (recycled when the pool is installed and
- * one is free). Write every element before storing it with `makeTensorInfo`.
+ * A Float32Array of `n` elements with ARBITRARY contents (recycled when the pool is installed, the cpu
+ * backend is the active one and one is free). Write every element before storing it with `makeTensorInfo`.
  */
 export function allocFloat32(n: number): Float32Array {
   return alloc(n, 4, (b, o, l) => new Float32Array(b, o, l));

@@ -252,7 +252,8 @@ function activationGradJs(
   const n = rows * cols;
   return tf.tidy(() => {
     const z = tf.tensor(fmt.unpack(z16.subarray(0, n), n), [rows, cols]);
-    const dz = activationInputGrad(act, tf.tensor(g.subarray(0, n), [rows, cols], "float32"), z);
+    // a copy: a view of pooled storage handed to a tensor would take that storage out of the pool
+    const dz = activationInputGrad(act, tf.tensor(g.slice(0, n), [rows, cols], "float32"), z);
     return fmt.round(f32(dz), new Float32Array(n));
   });
 }

@@ -4,6 +4,7 @@ import { useBackend } from "../kernels/backend.ts";
 import { assertClose } from "../../testing/fixtures.ts";
 import { assertWithinBf16Ulps, bf16Fixture } from "../../testing/bf16_assert.ts";
 import { setGemmBlasDisabled, setOneDnnEnabled } from "../kernels/onednn.ts";
+import { cpuPoolStats } from "../kernels/cpu_pool.ts";
 import { bf16Round } from "./bf16.ts";
 import { BF16 } from "./bf16_ops.ts";
 import { halfFeedForward, setFeedForwardPieceElements } from "./half_feed_forward.ts";
@@ -105,3 +106,40 @@ Deno.test("`halfFeedForward()` fails in one line on shapes that do not chain", a
     );
   });
 });
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`\`halfFeedForward()\` training passes on ${backend} give all their pooled storage back (none held or taken out of the pool)`, async () => {
+    await useBackend("cpu"); // installs the pool
+    await useBackend(backend);
+    setFeedForwardPieceElements(4096); // several pieces
+    try {
+      const [N, H, I] = [64, 48, 256]; // z's codes: 8192 words, pooled
+      const inputs = [[N, H], [H, I], [I], [I, H], [H]].map((s, k) =>
+        tf.randomNormal(s, 0, 0.2, "float32", k + 1)
+      );
+      const dy = tf.randomNormal([N, H], 0, 1, "float32", 9);
+      const f = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) =>
+        halfFeedForward(
+          BF16,
+          x as tf.Tensor2D,
+          w1 as tf.Tensor2D,
+          b1 as tf.Tensor1D,
+          "gelu",
+          w2 as tf.Tensor2D,
+          b2 as tf.Tensor1D,
+        );
+      const used = () => {
+        const s = cpuPoolStats();
+        return s.slabBytes - s.freeBytes;
+      };
+      const pass = () => tf.dispose(tf.grads(f)(inputs, dy));
+      pass();
+      const after1 = used();
+      for (let i = 0; i < 4; i++) pass();
+      strictEqual(used(), after1, "pooled bytes in use after 5 passes, as after the first");
+      tf.dispose([...inputs, dy]);
+    } finally {
+      setFeedForwardPieceElements();
+    }
+  });
+}
