@@ -85,6 +85,10 @@ const SYMBOLS = {
   simcse_scale_finite: { parameters: ["buffer", "i64", "f32"], result: "i32" },
   simcse_half_linear_out: { parameters: ["i32", "i32", "buffer", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_act_codes: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_linear_out_bias: {
+    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
+    result: "void",
+  },
   simcse_half_linear_grad_in: {
     parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
     result: "void",
@@ -183,6 +187,20 @@ export interface NativeKernels {
     z16: Uint16Array | null,
     n: number,
     y16?: Uint16Array | null,
+  ): void;
+  /**
+   * `halfLinearOut` on a [rows, cols] product taken without its bias: `bias` [cols] is added to every row
+   * first (one float32 add per element).
+   */
+  halfLinearOutBias(
+    fmt: HalfType,
+    act: HalfActivation,
+    c: Float32Array,
+    bias: Float32Array,
+    z16: Uint16Array | null,
+    y16: Uint16Array | null,
+    rows: number,
+    cols: number,
   ): void;
   /** The codes of half(act(z)) from z's codes `z16` into `y16`: `halfLinearOut`'s y16 again, bit for bit. */
   halfActCodes(fmt: HalfType, act: HalfActivation, z16: Uint16Array, y16: Uint16Array, n: number): void;
@@ -488,6 +506,17 @@ function wrap(lib: Lib, path: string): NativeKernels {
     scaleFinite: (x, n, s) => lib.simcse_scale_finite(x, BigInt(n), s) === 1,
     halfLinearOut: (fmt, act, c, z16, n, y16 = null) =>
       lib.simcse_half_linear_out(HALF_CODE[fmt], ACT_CODE[act], c, z16, y16, BigInt(n)),
+    halfLinearOutBias: (fmt, act, c, bias, z16, y16, rows, cols) =>
+      lib.simcse_half_linear_out_bias(
+        HALF_CODE[fmt],
+        ACT_CODE[act],
+        c,
+        bias,
+        z16,
+        y16,
+        BigInt(rows),
+        BigInt(cols),
+      ),
     halfActCodes: (fmt, act, z16, y16, n) =>
       lib.simcse_half_act_codes(HALF_CODE[fmt], ACT_CODE[act], z16, y16, BigInt(n)),
     halfLinearGradIn: (fmt, act, dy, z16, g16, acc, rows, cols) =>

@@ -132,22 +132,33 @@ export function scratchCodes(n: number): { codes: Uint16Array; buf: Int32Array }
 }
 
 /**
- * The Linear's output from `out` = x16·W16 + b16 in f32 (consumed): z = half(out), then y = half(act(z))
- * with an activation, and z's codes into `zCodes` when given (for the backward pass). One C pass when
- * the kernels are loaded.
+ * Where a Linear's bias b16 goes: with the C kernels, into the epilogue (`linearOut`, `bias` given), so
+ * the product is taken into an unfilled C (returns beta 0); without them, into C's `rows` rows before the
+ * product accumulates onto them (returns beta 1). Either way one float32 add per element.
  */
-function linearOut(
+export function biasBeta(c: Float32Array, b16: Float32Array, rows: number): 0 | 1 {
+  if (nativeKernels()) return 0;
+  for (let r = 0; r < rows; r++) c.set(b16, r * b16.length);
+  return 1;
+}
+
+/**
+ * The Linear's output from `out` = x16·W16 (+ b16 when {@link biasBeta} filled it) in f32 (consumed):
+ * z = half(out + bias), then y = half(act(z)) with an activation, and z's codes into `zCodes` when given
+ * (for the backward pass). One C pass when the kernels are loaded, which adds `bias` first.
+ */
+export function linearOut(
   fmt: HalfFormat,
   act: Bf16Activation,
   out: Float32Array,
   shape: [number, number],
   zCodes: Uint16Array | null,
-  yCodes: Uint16Array | null = null,
+  yCodes: Uint16Array | null,
+  bias: Float32Array,
 ): tf.Tensor2D {
   const k = nativeKernels();
-  const n = out.length;
   if (k) {
-    k.halfLinearOut(fmt.type, act, out, zCodes, n, yCodes);
+    k.halfLinearOutBias(fmt.type, act, out, bias, zCodes, yCodes, shape[0], shape[1]);
     return halfTensor(fmt, out, shape);
   }
   const z = halfTensor<tf.Tensor2D>(fmt, fmt.round(out, out), shape);
@@ -336,11 +347,11 @@ export function halfLinear(
     ((xs: tf.Tensor2D, ws: tf.Tensor2D, bs: tf.Tensor1D, save: tf.GradSaveFunc) => {
       const out = allocFloat32(N * nOut);
       const b16 = fmt.round(f32(bs));
-      for (let r = 0; r < N; r++) out.set(b16, r * nOut);
+      const beta = biasBeta(out, b16, N);
       // x = half(act(z)) kept as z's codes: x's codes for this product, from the Linear that made x.
       const xCopy = xAct ? savedCopy(x, fmt.type) : undefined;
       const xCodes = xAct && !xCopy ? halfCodes(fmt, f32(xs)) : undefined;
-      gemm({ // x16 @ W16 + b16, f32 (rounded below)
+      gemm({ // x16 @ W16 (+ b16 here or in linearOut), f32 (rounded below)
         type,
         m: N,
         n: nOut,
@@ -353,7 +364,7 @@ export function halfLinear(
           ? { data: wKept, offset: cols?.col, ld: cols ? cols.full.shape[1] : nOut }
           : { data: f32(ws), ld: nOut },
         c: { data: out, ld: nOut },
-        beta: 1,
+        beta,
       });
       if (xCodes) releaseFloat32(xCodes.buf);
       const zWords = keepZ && !zOuter ? halfCodeWords(N * nOut) : undefined;
@@ -362,7 +373,7 @@ export function halfLinear(
         : zWords
         ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * nOut)
         : null;
-      const value = linearOut(fmt, act, out, [N, nOut], zCodes, yOuter ? packedBits(yOuter) : null);
+      const value = linearOut(fmt, act, out, [N, nOut], zCodes, yOuter ? packedBits(yOuter) : null, b16);
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
       const xSaved = xAct ? xSource! : xLn ? xLn.xhat : xPacked!;
       const wSaved = cols ? cols.full : ws;

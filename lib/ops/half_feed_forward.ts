@@ -51,6 +51,7 @@ import { recordingGradients } from "./saved_inputs.ts";
 import { evalWeightCodes } from "./weight_codes.ts";
 import { activationValue, type AnyActivation, layerNormSource } from "./fused.ts";
 import {
+  biasBeta,
   f32,
   halfCodes,
   type HalfFormat,
@@ -58,6 +59,7 @@ import {
   layerNormWeightGrad,
   linearGradIn,
   linearGradInRows,
+  linearOut,
   packedBits,
   recomputedActivation,
   scratchCodes,
@@ -89,19 +91,22 @@ function piecesOf(type: HalfFormat["type"], N: number, width: number): Array<[nu
 }
 
 /**
- * From a piece's f32 pre-activation `c` (n values, consumed): z's codes into `z16` (when given) and
- * half(act(half(z)))'s codes into `y16`, as `halfLinear`'s output and saved codes.
+ * From a piece's f32 product `c` ([rows, cols], consumed; + bias when `biasBeta` filled it): z =
+ * half(c + bias)'s codes into `z16` (when given) and half(act(z))'s codes into `y16`, as `halfLinear`'s
+ * output and saved codes.
  */
 function hiddenPiece(
   fmt: HalfFormat,
   act: AnyActivation,
   c: Float32Array,
-  n: number,
+  bias: Float32Array,
+  rows: number,
   z16: Uint16Array | null,
   y16: Uint16Array,
 ): void {
   const k = nativeKernels();
-  if (k) return k.halfLinearOut(fmt.type, act, c, z16, n, y16);
+  const n = rows * bias.length;
+  if (k) return k.halfLinearOutBias(fmt.type, act, c, bias, z16, y16, rows, bias.length);
   const z = fmt.round(c.subarray(0, n), c.subarray(0, n));
   if (z16) packHalfFast(fmt.type, z, z16);
   const y = tf.tidy(() => fmt.round(f32(activationValue(act, tf.tensor(z.slice(), [n], "float32")))));
@@ -161,8 +166,8 @@ export function halfFeedForward(
       const bias1 = fmt.round(f32(b1s));
       for (const [r0, r1] of pieces) {
         const rows = r1 - r0;
-        for (let r = 0; r < rows; r++) piece.set(bias1, r * I);
-        gemm({ // z = x16 @ W₁16 + b₁16 for rows r0..r1, f32 (rounded in hiddenPiece)
+        const beta = biasBeta(piece, bias1, rows);
+        gemm({ // z = x16 @ W₁16 (+ b₁16 here or in hiddenPiece) for rows r0..r1, f32 (rounded there)
           type,
           m: rows,
           n: I,
@@ -170,16 +175,15 @@ export function halfFeedForward(
           a: { data: xPacked ? packedBits(xPacked) : f32(xs), offset: r0 * H, ld: H },
           b: { data: w1Kept ?? (w1c ? w1c.g : f32(w1s)), ld: I },
           c: { data: piece, ld: I },
-          beta: 1,
+          beta,
         });
-        hiddenPiece(fmt, act, piece, rows * I, z16 && z16.subarray(r0 * I), y.codes.subarray(r0 * I));
+        hiddenPiece(fmt, act, piece, bias1, rows, z16 && z16.subarray(r0 * I), y.codes.subarray(r0 * I));
       }
       releaseFloat32(piece);
       if (w1c) releaseFloat32(w1c.buf);
       const out = allocFloat32(N * O);
       const bias2 = fmt.round(f32(b2s));
-      for (let r = 0; r < N; r++) out.set(bias2, r * O);
-      gemm({ // y16 @ W₂16 + b₂16, rounded
+      gemm({ // y16 @ W₂16 (+ b₂16 here or in linearOut), f32
         type,
         m: N,
         n: O,
@@ -187,13 +191,13 @@ export function halfFeedForward(
         a: { data: y.codes, ld: I },
         b: { data: w2Kept ?? f32(w2s), ld: O },
         c: { data: out, ld: O },
-        beta: 1,
-        roundOut: true,
+        beta: biasBeta(out, bias2, N),
       });
       releaseFloat32(y.buf);
+      const value = linearOut(fmt, "none", out, [N, O], null, null, bias2);
       if (zWords) save([xLn ? xLn.xhat : xPacked!, w1s, tf.tensor1d(zWords, "int32"), w2s]);
       return {
-        value: halfTensor(fmt, out, [N, O]),
+        value,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, w1m, zp, w2m] = saved;

@@ -383,6 +383,25 @@ WIDE void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, ui
 #undef LINEAR_OUT
 }
 
+/* simcse_half_linear_out on a product taken without its bias: c[r, :] += bias for each of `rows` rows of
+ * `cols` first (one float32 add per element, as a product accumulated onto the bias rows), in blocks of
+ * whole rows, so the matmul need not read a bias-filled C. */
+WIDE void simcse_half_linear_out_bias(int fmt, int act, float *c, const float *R bias, uint16_t *R z16,
+                                      uint16_t *R y16, int64_t rows, int64_t cols) {
+  int64_t per = (PAR_BLOCK + cols - 1) / cols, nb = (rows + per - 1) / per;
+#define LINEAR_OUT_BIAS(F, A)                                                                          \
+  _Pragma("omp parallel for schedule(static) if (nb > 1)") for (int64_t b = 0; b < nb; b++) {           \
+    int64_t r1 = (b + 1) * per < rows ? (b + 1) * per : rows;                                          \
+    for (int64_t r = b * per; r < r1; r++) {                                                           \
+      float *cr = c + r * cols;                                                                        \
+      for (int64_t j = 0; j < cols; j++) cr[j] += bias[j];                                             \
+      linear_out(F, A, cr, z16 ? z16 + r * cols : NULL, y16 ? y16 + r * cols : NULL, cols);           \
+    }                                                                                                  \
+  }
+  DISPATCH(LINEAR_OUT_BIAS)
+#undef LINEAR_OUT_BIAS
+}
+
 ALWAYS_INLINE void act_codes(int fmt, int act, const uint16_t *R z16, uint16_t *R y16, int64_t n) {
   float zb[HALF_BLOCK];
   for (int64_t i0 = 0; i0 < n; i0 += HALF_BLOCK) {
