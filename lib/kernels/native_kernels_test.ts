@@ -236,6 +236,7 @@ const red = new Float32Array(h); k.reduceMid(x, red, new Float64Array(h), 1, row
 for (const fmt of ["bf16", "f16"]) {
   const c = x.slice(), z16 = new Uint16Array(n), y16 = new Uint16Array(n); k.halfLinearOut(fmt, "gelu", c, z16, n, y16); outs.push(c, z16, y16);
   const ya = new Uint16Array(n); k.halfActCodes(fmt, "gelu", z16, ya, n); outs.push(ya);
+  const cb = x.slice(), zb = new Uint16Array(n), yb = new Uint16Array(n); k.halfLinearOutBias(fmt, "gelu", cb, b, zb, yb, rows, h); outs.push(cb, zb, yb);
   const g16 = new Uint16Array(n), db = new Float64Array(h); k.halfLinearGradIn(fmt, "gelu", dy, z16, g16, db, rows, h); outs.push(g16, db);
 }
 const pp = x.slice(), m = new Float32Array(n), v = new Float32Array(n); k.adamw(pp, dy, m, v, n, 0.9, 0.999, 1e-3, 1e-6, 0.01, 0.5); outs.push(pp, m, v);
@@ -403,5 +404,34 @@ Deno.test({
     deepStrictEqual(await flagsWith(["-A"]), { flags: expected, known: true });
     // Neither way open: unknown, not "no flags".
     deepStrictEqual(await flagsWith(["--allow-read", "--allow-env"]), { flags: "", known: false });
+  },
+});
+
+Deno.test({
+  name:
+    "`halfLinearOutBias` gives, bit for bit, `halfLinearOut` of the product with its bias added in float32 (JS)",
+  ignore: !haveCc,
+  fn: async () => {
+    const { loadNativeKernels } = await import("./native_kernels.ts");
+    const k = loadNativeKernels();
+    ok(k, "kernels load");
+    const rows = 301, cols = 517, n = rows * cols; // odd sizes, several thread blocks
+    let s = 11;
+    const rnd = (m: number, scale: number) =>
+      Float32Array.from(
+        { length: m },
+        () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1) * scale,
+      );
+    const c = rnd(n, 4), bias = rnd(cols, 1);
+    for (const fmt of ["bf16", "f16"] as const) {
+      for (const act of ["none", "gelu"] as const) {
+        const want = c.map((v, i) => Math.fround(v + bias[i % cols]));
+        const wz = new Uint16Array(n), wy = new Uint16Array(n);
+        k!.halfLinearOut(fmt, act, want, wz, n, wy);
+        const got = c.slice(), gz = new Uint16Array(n), gy = new Uint16Array(n);
+        k!.halfLinearOutBias(fmt, act, got, bias, gz, gy, rows, cols);
+        deepStrictEqual([got, gz, gy], [want, wz, wy], `${fmt} ${act}`);
+      }
+    }
   },
 });
