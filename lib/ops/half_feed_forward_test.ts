@@ -8,6 +8,7 @@ import { cpuPoolStats } from "../kernels/cpu_pool.ts";
 import { bf16Round } from "./bf16.ts";
 import { BF16 } from "./bf16_ops.ts";
 import { halfFeedForward, setFeedForwardPieceElements } from "./half_feed_forward.ts";
+import type { AnyActivation } from "./fused.ts";
 
 const fx = bf16Fixture();
 const t = (a: { shape: number[]; data: number[] }) => tf.tensor(a.data, a.shape, "float32");
@@ -17,6 +18,20 @@ const ENGINES = ["onednn", "openblas", "js"] as const;
 function useEngine(e: (typeof ENGINES)[number]): void {
   setOneDnnEnabled(e === "onednn");
   setGemmBlasDisabled(e === "js");
+}
+
+/** The bf16 block with `act`, as a function of its five inputs (for `tf.grads`). */
+function bf16Block(act: AnyActivation) {
+  return (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) =>
+    halfFeedForward(
+      BF16,
+      x as tf.Tensor2D,
+      w1 as tf.Tensor2D,
+      b1 as tf.Tensor1D,
+      act,
+      w2 as tf.Tensor2D,
+      b2 as tf.Tensor1D,
+    );
 }
 
 /** Every value is exactly a bf16 value, and within bf16 ulps of the reference. */
@@ -42,16 +57,7 @@ for (const pieces of [64, undefined]) {
           for (const c of fx.feedForward) {
             const before = tf.memory().numTensors;
             tf.tidy(() => {
-              const f = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) =>
-                halfFeedForward(
-                  BF16,
-                  x as tf.Tensor2D,
-                  w1 as tf.Tensor2D,
-                  b1 as tf.Tensor1D,
-                  c.activation,
-                  w2 as tf.Tensor2D,
-                  b2 as tf.Tensor1D,
-                );
+              const f = bf16Block(c.activation);
               const inputs = [t(c.x), t(c.w1), t(c.b1), t(c.w2), t(c.b2)];
               assertBf16Values(
                 f(...inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]).dataSync(),
@@ -118,16 +124,7 @@ for (const backend of ["cpu", "wasm"] as const) {
         tf.randomNormal(s, 0, 0.2, "float32", k + 1)
       );
       const dy = tf.randomNormal([N, H], 0, 1, "float32", 9);
-      const f = (x: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) =>
-        halfFeedForward(
-          BF16,
-          x as tf.Tensor2D,
-          w1 as tf.Tensor2D,
-          b1 as tf.Tensor1D,
-          "gelu",
-          w2 as tf.Tensor2D,
-          b2 as tf.Tensor1D,
-        );
+      const f = bf16Block("gelu");
       const used = () => {
         const s = cpuPoolStats();
         return s.slabBytes - s.freeBytes;
