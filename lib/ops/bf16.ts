@@ -28,8 +28,8 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { packHalfTensor, storage } from "./half_codes.ts";
-import { peekFloat32, peekInt32, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
+import { packHalfTensor } from "./half_codes.ts";
+import { allocFloat32, peekFloat32, peekInt32, roundHalfFast, unpackHalfFast } from "../kernels/mod.ts";
 import {
   BF16_MAX,
   BF16_MIN_NORMAL,
@@ -106,5 +106,5 @@ export function unpackBf16Tensor(packed: tf.Tensor, shape: number[]): tf.Tensor 
   if (bits.length !== 2 * Math.ceil(n / 2)) {
     throw new Error(`unpackBf16Tensor: ${bits.length / 2} packed words cannot hold shape [${shape}]`);
   }
-  return markBf16(tf.tensor(unpackHalfFast("bf16", bits, n, storage(n)), shape, "float32"));
+  return markBf16(tf.tensor(unpackHalfFast("bf16", bits, n, allocFloat32(n)), shape, "float32"));
 }

@@ -26,8 +26,9 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { packHalfTensor, storage } from "./half_codes.ts";
+import { packHalfTensor } from "./half_codes.ts";
 import {
+  allocFloat32,
   peekFloat32,
   peekInt32,
   roundHalfFast,
@@ -110,5 +111,5 @@ export function unpackF16Tensor(packed: tf.Tensor, shape: number[]): tf.Tensor {
     throw new Error(`unpackF16Tensor: ${words.length} packed words cannot hold shape [${shape}]`);
   }
   const bits = new Uint16Array(words.buffer, words.byteOffset, words.length * 2);
-  return markF16(tf.tensor(unpackHalfFast("f16", bits, n, storage(n)), shape, "float32"));
+  return markF16(tf.tensor(unpackHalfFast("f16", bits, n, allocFloat32(n)), shape, "float32"));
 }

@@ -37,10 +37,11 @@ import { tf } from "../runtime/tf.ts";
 import { releasing } from "./grad_release.ts";
 import { activationInputGrad, activationValue, type AnyActivation } from "./fused.ts";
 import { asF16, isF16Valued, markF16, packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
-import { recordingGradients, sharedPackedF16 } from "./saved_inputs.ts";
+import { recordingGradients, releaseSavedCopies, sharedPackedF16 } from "./saved_inputs.ts";
 
 import { gemmEngine, webgpuF16Support, webgpuGemm } from "../kernels/mod.ts";
 import { F16, halfLinear } from "./bf16_ops.ts";
+import { halfFeedForward } from "./half_feed_forward.ts";
 import type { WeightColumns } from "./linear.ts";
 
 let kernelPath = true;
@@ -71,6 +72,26 @@ export interface Fp16LinearOptions {
    * W; the tf-ops path keeps its own reference to W.
    */
   columnsOf?: WeightColumns;
+}
+
+/**
+ * act(x W₁ + b₁) W₂ + b₂ in fp16: on the kernel path one op with the hidden layer at 16 bits
+ * (`half_feed_forward.ts`); on the tf-ops path (wasm, webgpu) two `fp16Linear`s, the same values.
+ */
+export function fp16FeedForward(
+  x: tf.Tensor2D,
+  w1: tf.Tensor2D,
+  b1: tf.Tensor1D,
+  activation: Fp16Activation,
+  w2: tf.Tensor2D,
+  b2: tf.Tensor1D,
+): tf.Tensor2D {
+  if (fp16KernelPath()) return halfFeedForward(F16, x, w1, b1, activation, w2, b2);
+  const hidden = fp16Linear(x, w1, b1, { activation });
+  const y = fp16Linear(hidden, w2, b2);
+  releaseSavedCopies(hidden); // the second Linear keeps its own clone of hidden's packed copy
+  hidden.dispose();
+  return y;
 }
 
 /** x [N, in] @ W [in, out] + b [out] in fp16 mixed precision, optionally with a fused fp16 activation. */

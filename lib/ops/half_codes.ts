@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { allocFloat32, allocInt32, packHalfFast, peekFloat32, peekInt32 } from "../kernels/mod.ts";
+import { allocInt32, packHalfFast, peekFloat32, peekInt32 } from "../kernels/mod.ts";
 
 /** Pooled storage for n 16-bit codes in ceil(n/2) int32 words (an odd n's spare half is zero). */
 export function halfCodeWords(n: number): Int32Array {
@@ -15,20 +15,10 @@ export function halfCodeWords(n: number): Int32Array {
   return words;
 }
 
-/**
- * Storage of `n` float32 values for a new tensor: pooled on the cpu backend, whose tensors give their
- * arrays back to the pool; a plain array elsewhere (another backend copies it, and a pooled region
- * that no cpu tensor owns would never return). Write every element.
- */
-export function storage(n: number): Float32Array {
-  return tf.getBackend() === "cpu" ? allocFloat32(n) : new Float32Array(n);
-}
-
 /** `t` rounded to `type` as an int32 tensor of packed codes (not a taped op). */
 export function packHalfTensor(type: "bf16" | "f16", t: tf.Tensor): tf.Tensor1D {
   const src = peekFloat32(t) ?? t.dataSync() as Float32Array; // cpu: read in place, still poolable
-  const n = Math.ceil(src.length / 2);
-  const words = tf.getBackend() === "cpu" ? halfCodeWords(src.length) : new Int32Array(n); // as storage()
+  const words = halfCodeWords(src.length); // pooled on cpu only (`allocInt32`)
   packHalfFast(type, src, new Uint16Array(words.buffer, words.byteOffset, src.length));
   return tf.tensor1d(words, "int32");
 }

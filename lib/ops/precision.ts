@@ -22,11 +22,10 @@ import type { tf } from "../runtime/tf.ts";
 import type { AnyActivation, HalfStore } from "./fused.ts";
 import { InputError } from "../runtime/errors.ts";
 import type { WeightColumns } from "./linear.ts";
-import { fp16KernelPath, fp16Linear } from "./fp16_linear.ts";
+import { fp16FeedForward, fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
-import { BF16, bf16AttentionContext, bf16AttentionScores, bf16Linear, F16 } from "./bf16_ops.ts";
+import { BF16, bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
 import { halfFeedForward } from "./half_feed_forward.ts";
-import { releaseSavedCopies } from "./saved_inputs.ts";
 import { packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
 import { packBf16Tensor, roundBf16, unpackBf16Tensor } from "./bf16.ts";
 
@@ -78,15 +77,7 @@ export interface HalfPrecisionOps {
 export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
   fp16: {
     linear: (x, w, b, activation, columnsOf) => fp16Linear(x, w, b, { activation, columnsOf }),
-    // The tf-ops path (wasm, webgpu) has no 16-bit hidden layer: two Linears there.
-    feedForward: (x, w1, b1, activation, w2, b2) => {
-      if (fp16KernelPath()) return halfFeedForward(F16, x, w1, b1, activation, w2, b2);
-      const hidden = fp16Linear(x, w1, b1, { activation });
-      const y = fp16Linear(hidden, w2, b2);
-      releaseSavedCopies(hidden);
-      hidden.dispose();
-      return y;
-    },
+    feedForward: fp16FeedForward,
     attentionScores: fp16AttentionScores,
     attentionContext: fp16AttentionContext,
     round: roundF16,
