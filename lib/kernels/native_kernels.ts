@@ -76,6 +76,26 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "f64", "f64", "f64", "f64", "f64", "f32"],
     result: "void",
   },
+  simcse_adamw_rows: {
+    parameters: [
+      "buffer",
+      "buffer",
+      "buffer",
+      "i64",
+      "buffer",
+      "i64",
+      "i64",
+      "buffer",
+      "buffer",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f32",
+    ],
+    result: "void",
+  },
   simcse_add: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
   simcse_reduce_mid: {
     parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i64", "f64"],
@@ -167,6 +187,26 @@ export interface NativeKernels {
     m: Float32Array,
     v: Float32Array,
     n: number,
+    b1: number,
+    b2: number,
+    stepSize: number,
+    eps: number,
+    decay: number,
+    gradScale: number,
+  ): void;
+  /**
+   * {@link adamw} on a [V, H] parameter whose gradient is given as rows: row ids[k] (ascending, distinct)
+   * has gradient rows[k·H …], every other row the zero row `zero` (H zeros). The dense call's values.
+   */
+  adamwRows(
+    p: Float32Array,
+    rows: Float32Array,
+    ids: Int32Array,
+    zero: Float32Array,
+    V: number,
+    H: number,
+    m: Float32Array,
+    v: Float32Array,
     b1: number,
     b2: number,
     stepSize: number,
@@ -499,6 +539,24 @@ function wrap(lib: Lib, path: string): NativeKernels {
       lib.simcse_attn_softmax_grad(dp, p, ds, BigInt(rows), BigInt(l), scale),
     adamw: (p, g, m, v, n, b1, b2, stepSize, eps, decay, gradScale) =>
       lib.simcse_adamw(p, g, m, v, BigInt(n), b1, b2, stepSize, eps, decay, gradScale),
+    adamwRows: (p, rows, ids, zero, V, H, m, v, b1, b2, stepSize, eps, decay, gradScale) =>
+      lib.simcse_adamw_rows(
+        p,
+        rows,
+        ids,
+        BigInt(ids.length),
+        zero,
+        BigInt(V),
+        BigInt(H),
+        m,
+        v,
+        b1,
+        b2,
+        stepSize,
+        eps,
+        decay,
+        gradScale,
+      ),
     add: (a, b, out, n) => lib.simcse_add(a, b, out, BigInt(n)),
     reduceMid: (x, out, acc, outer, red, inner, scale) =>
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),

@@ -30,6 +30,7 @@ import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fuse
 import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "../ops/precision.ts";
 import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
 import { activationThenLinear, layerNorm, positionIds, release } from "./layers.ts";
+import { embeddingLookup } from "../ops/row_gradient.ts";
 
 export type { BertConfig };
 /** The inputs of `BertModel.forward` (every encoder takes the same). */
@@ -179,10 +180,10 @@ export class BertModel implements Encoder {
       training && rate > 0 ? opts.dropout!(x, rate, site) : x;
 
     const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
-    const ids = tf.reshape(inputs.inputIds, [B * L]);
+    const ids = tf.reshape(inputs.inputIds, [B * L]) as tf.Tensor1D;
     const positions = positionIds(B, L);
     const types = inputs.tokenTypeIds ? tf.reshape(inputs.tokenTypeIds, [B * L]) : tf.zeros([B * L], "int32");
-    const word = tf.gather(this.p("embeddings.word_embeddings.weight"), ids) as tf.Tensor2D;
+    const word = embeddingLookup(this.p("embeddings.word_embeddings.weight"), ids);
     const pos = tf.gather(this.p("embeddings.position_embeddings.weight"), positions);
     const type = tf.gather(this.p("embeddings.token_type_embeddings.weight"), types);
     const wordPos = addSameShape(word, pos);

@@ -44,6 +44,7 @@ import { linear, type WeightColumns } from "../ops/linear.ts";
 import { checkpointed } from "../ops/checkpointing.ts";
 import { addSameShape } from "../ops/saveless_add.ts";
 import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
+import { embeddingLookup } from "../ops/row_gradient.ts";
 
 export type { Gpt2Config };
 
@@ -158,9 +159,9 @@ export class Gpt2Model implements Encoder {
       training && rate > 0 ? opts.dropout!(x, rate, site) : x;
 
     const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
-    const ids = tf.reshape(inputs.inputIds, [B * L]);
+    const ids = tf.reshape(inputs.inputIds, [B * L]) as tf.Tensor1D;
     const positions = positionIds(B, L);
-    const tokens = tf.gather(this.p("wte.weight"), ids) as tf.Tensor2D;
+    const tokens = embeddingLookup(this.p("wte.weight"), ids);
     const pos = tf.gather(this.p("wpe.weight"), positions);
     const sum = addSameShape(tokens, pos); // [B*L, H]
     let h = drop(sum, cfg.embdPdrop, 0) as tf.Tensor2D;

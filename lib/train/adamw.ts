@@ -17,6 +17,7 @@
  */
 import { tf } from "../runtime/tf.ts";
 import { exclusiveFloat32, nativeKernels, peekFloat32, webgpuAdamW } from "../kernels/mod.ts";
+import { RowGradient } from "../ops/row_gradient.ts";
 
 export interface AdamWOptions {
   beta1?: number;
@@ -64,16 +65,26 @@ export class AdamW {
    * Apply one update with learning rate `lr` to every variable that has a gradient. Each gradient
    * is first multiplied by `gradScale` in float32 (the clipping factor from {@link clipFactor}: the
    * same arithmetic as torch's in-place `clip_grad_norm_`, without a scaled copy of every gradient).
+   * A {@link RowGradient} updates every row of its parameter, the rows it lacks with a zero gradient:
+   * the values of the dense update.
    */
-  step(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number, gradScale = 1): void {
+  step(
+    params: Map<string, tf.Variable>,
+    grads: Map<string, tf.Tensor | RowGradient>,
+    lr: number,
+    gradScale = 1,
+  ): void {
     const stepSize = this.begin(lr);
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
-      const gv = peekFloat32(g) ?? g.dataSync() as Float32Array; // cpu: the buffer stays poolable
       const own = exclusiveFloat32(p); // cpu backend: update the variable's own buffer, no copy
       const pv = own ?? (p.dataSync() as Float32Array).slice();
-      this.update(name, pv, gv, lr, stepSize, gradScale);
+      if (g instanceof RowGradient) this.updateRows(name, pv, g, lr, stepSize, gradScale);
+      else {
+        const gv = peekFloat32(g) ?? g.dataSync() as Float32Array; // cpu: the buffer stays poolable
+        this.update(name, pv, gv, lr, stepSize, gradScale);
+      }
       if (!own) assignValues(p, pv);
     }
   }
@@ -157,6 +168,18 @@ export class AdamW {
     return lr * Math.sqrt(1 - b2 ** this.t) / (1 - b1 ** this.t);
   }
 
+  /** Float32 moments m, v of parameter `name` (zeros at first use). */
+  private moments(name: string, n: number): [Float32Array, Float32Array] {
+    let m = this.m.get(name), v = this.v.get(name);
+    if (!m || !v) {
+      m = new Float32Array(n);
+      v = new Float32Array(n);
+      this.m.set(name, m);
+      this.v.set(name, v);
+    }
+    return [m, v];
+  }
+
   /** Update `pv` in place from gradient `gv` (float32 state m, v of parameter `name`). */
   private update(
     name: string,
@@ -166,15 +189,65 @@ export class AdamW {
     stepSize: number,
     gradScale: number,
   ): void {
-    const { beta1: b1, beta2: b2, eps } = this;
-    let m = this.m.get(name), v = this.v.get(name);
-    if (!m || !v) {
-      m = new Float32Array(gv.length);
-      v = new Float32Array(gv.length);
-      this.m.set(name, m);
-      this.v.set(name, v);
-    }
+    const [m, v] = this.moments(name, gv.length);
+    this.apply(pv, gv, m, v, noDecay(name) ? 0 : lr * this.weightDecay, stepSize, gradScale);
+  }
+
+  /**
+   * {@link update} from a gradient given as rows, every element with the dense arithmetic: in one C call
+   * (absent rows read a zero row), or in JS by runs of present rows and the zero runs between them.
+   */
+  private updateRows(
+    name: string,
+    pv: Float32Array,
+    g: RowGradient,
+    lr: number,
+    stepSize: number,
+    gradScale: number,
+  ): void {
+    const [V, H] = g.shape;
+    if (pv.length !== V * H) throw new Error(`AdamW: gradient rows of [${g.shape}] for ${pv.length} values`);
+    const [m, v] = this.moments(name, pv.length);
     const decay = noDecay(name) ? 0 : lr * this.weightDecay;
+    const nk = nativeKernels();
+    if (nk) {
+      const zero = H <= ZERO_PIECE ? zeroPiece().subarray(0, H) : new Float32Array(H);
+      const { beta1: b1, beta2: b2, eps } = this;
+      nk.adamwRows(pv, g.rows, g.ids, zero, V, H, m, v, b1, b2, stepSize, eps, decay, Math.fround(gradScale));
+      return;
+    }
+    const run = (lo: number, hi: number, gv: Float32Array) =>
+      this.apply(pv.subarray(lo, hi), gv, m.subarray(lo, hi), v.subarray(lo, hi), decay, stepSize, gradScale);
+    const zeros = (lo: number, hi: number) => {
+      for (let o = lo; o < hi; o += ZERO_PIECE) {
+        const e = Math.min(hi, o + ZERO_PIECE);
+        run(o, e, zeroPiece().subarray(0, e - o));
+      }
+    };
+    let next = 0; // first row not yet updated
+    for (let k = 0; k < g.ids.length;) {
+      let e = k + 1; // rows ids[k..e) are consecutive
+      while (e < g.ids.length && g.ids[e] === g.ids[e - 1] + 1) e++;
+      const id = g.ids[k];
+      zeros(next * H, id * H);
+      run(id * H, (id + e - k) * H, g.rows.subarray(k * H, e * H));
+      next = id + e - k;
+      k = e;
+    }
+    zeros(next * H, V * H);
+  }
+
+  /** The AdamW arithmetic on matching views of parameter, gradient and moments. */
+  private apply(
+    pv: Float32Array,
+    gv: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    decay: number,
+    stepSize: number,
+    gradScale: number,
+  ): void {
+    const { beta1: b1, beta2: b2, eps } = this;
     const nk = nativeKernels();
     const gs = Math.fround(gradScale);
     if (nk) nk.adamw(pv, gv, m, v, gv.length, b1, b2, stepSize, eps, decay, gs);
@@ -227,6 +300,12 @@ export class AdamW {
   }
 }
 
+const ZERO_PIECE = 1 << 18; // elements of the shared zero gradient (1 MB)
+let zeroArray: Float32Array | undefined;
+function zeroPiece(): Float32Array {
+  return zeroArray ??= new Float32Array(ZERO_PIECE);
+}
+
 /** Write `values` into variable `p` (a new tensor of its shape). */
 function assignValues(p: tf.Variable, values: Float32Array): void {
   const t = tf.tensor(values, p.shape, "float32");
@@ -245,11 +324,13 @@ export function linearSchedule(step: number, totalSteps: number, warmupSteps = 0
  * On the cpu backend the gradient buffers are read in place; values already read (Float32Array) are
  * taken as they are, which is how backends without synchronous reads use it.
  */
-export function globalGradNorm(grads: Iterable<tf.Tensor | Float32Array>): number {
+export function globalGradNorm(grads: Iterable<tf.Tensor | RowGradient | Float32Array>): number {
   const nk = nativeKernels();
   let sq = 0;
   for (const g of grads) {
-    const d = g instanceof Float32Array ? g : peekFloat32(g) ?? g.dataSync() as Float32Array;
+    const d = g instanceof Float32Array ? g : g instanceof RowGradient
+      ? g.rows // the absent rows' zeros add nothing
+      : peekFloat32(g) ?? g.dataSync() as Float32Array;
     if (nk) sq += nk.sumSquares(d, d.length);
     else for (let i = 0; i < d.length; i++) sq += d[i] * d[i];
   }

@@ -3,6 +3,7 @@ import { tf } from "../runtime/tf.ts";
 import { useBackend } from "../kernels/backend.ts";
 import { setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
 import { AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
+import { RowGradient } from "../ops/row_gradient.ts";
 import { reportSkip, requireTool } from "../../testing/tools.ts";
 import { skipBackend } from "../../testing/backends.ts";
 
@@ -127,3 +128,47 @@ Deno.test({
     tf.dispose([w, bias, init]);
   },
 });
+
+for (const native of hasC ? [true, false] : [false]) {
+  Deno.test(`AdamW.step with the gradient as rows: the dense update bit for bit over 3 steps, rows absent, first, last and in runs (${native ? "C kernel" : "JS runs"})`, async () => {
+    await useBackend("cpu");
+    setNativeKernelsEnabled(native);
+    try {
+      for (const [V, H] of [[37, 24], [300, 64]]) {
+        const ids = Int32Array.from([0, 1, 2, 9, 17, 18, V - 1]);
+        const start = Float32Array.from({ length: V * H }, (_, i) => Math.sin(i) * 0.1);
+        const dense = tf.variable(tf.tensor2d(start, [V, H])),
+          sparse = tf.variable(tf.tensor2d(start, [V, H]));
+        const optD = new AdamW({ weightDecay: 0.01 }), optS = new AdamW({ weightDecay: 0.01 });
+        for (let s = 0; s < 3; s++) {
+          const rows = Float32Array.from(
+            { length: ids.length * H },
+            (_, i) => Math.cos(i * (s + 1)) * 10 ** (s - 2),
+          );
+          const g = new RowGradient(
+            [V, H],
+            s === 1 ? ids.subarray(2, 5) : ids,
+            s === 1 ? rows.subarray(0, 3 * H) : rows,
+          );
+          const gd = tf.tensor2d(g.toDense(), [V, H]);
+          // The same double sum of squares; the C loop's vector lanes group it alike when rows start
+          // at multiples of its lane count (H = 64), else it may differ in the last bits.
+          const [ns, nd] = [globalGradNorm([g]), globalGradNorm([gd])];
+          if (H % 64 === 0 || !native) assert.equal(ns, nd, `norm, step ${s}`);
+          else assert(Math.abs(ns - nd) <= 1e-15 * nd, `norm, step ${s}: ${ns} vs ${nd}`);
+          const scale = [1, 0.3, 0.7][s];
+          optD.step(new Map([["w", dense]]), new Map([["w", gd]]), 1e-2, scale);
+          optS.step(new Map([["w", sparse]]), new Map([["w", g]]), 1e-2, scale);
+          gd.dispose();
+        }
+        assert.deepEqual(sparse.dataSync(), dense.dataSync(), `[${V}, ${H}]: parameters`);
+        const sd = optD.state(), ss = optS.state();
+        assert.deepEqual(ss.m.w, sd.m.w, "m");
+        assert.deepEqual(ss.v.w, sd.v.w, "v");
+        tf.dispose([dense, sparse]);
+      }
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  });
+}

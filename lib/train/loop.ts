@@ -11,6 +11,7 @@ import { peekFloat32 } from "../kernels/mod.ts";
 import type { collate } from "../data/batches.ts";
 import { type AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
 import type { LossScaler } from "./loss_scaler.ts";
+import { captureRowGradient, RowGradient } from "../ops/row_gradient.ts";
 import type { SimcseModel, TrainBatch } from "../simcse/simcse_model.ts";
 
 interface StepOptions {
@@ -22,6 +23,8 @@ interface StepOptions {
   scaler?: LossScaler;
   /** Without a scaler, skip (and report `skipped`) a step whose gradient norm is not finite (bf16). */
   skipNonFinite?: boolean;
+  /** On cpu, the word embeddings' gradient as rows (default true; false: the dense tensor, for tests). */
+  wordRows?: boolean;
 }
 
 /** Tensors of a collated batch. */
@@ -53,25 +56,55 @@ export function lossAndGrads(
   padId: number | null,
   lossScale?: number,
 ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
-  const list = [...vars.values()];
+  return gradients(sm, vars, tb, dropoutAt, padId, lossScale, false) as {
+    loss: tf.Scalar;
+    grads: Map<string, tf.Tensor>;
+  };
+}
+
+/**
+ * {@link lossAndGrads}; with `wordRows`, the word embeddings' gradient as a {@link RowGradient}
+ * (lib/ops/row_gradient.ts), in its place in the map.
+ */
+function gradients(
+  sm: SimcseModel,
+  vars: Map<string, tf.Variable>,
+  tb: TrainBatch,
+  dropoutAt: StepOptions["dropoutAt"],
+  padId: number | null,
+  lossScale: number | undefined,
+  wordRows: boolean,
+): { loss: tf.Scalar; grads: Map<string, tf.Tensor | RowGradient> } {
+  const weName = sm.encoder.wordEmbeddingName;
+  const table = wordRows ? vars.get(weName) : undefined;
+  const list = [...vars.values()].filter((v) => v !== table);
   let unscaled: tf.Scalar | undefined;
   const f = lossScale === undefined ? () => sm.contrastiveLoss(tb, dropoutAt) : () => {
     unscaled = tf.keep(sm.contrastiveLoss(tb, dropoutAt));
     return tf.mul(unscaled, lossScale) as tf.Scalar;
   };
-  const { value, grads } = tf.variableGrads(f, list);
-  const byName = new Map<string, tf.Tensor>();
+  const capture = table ? captureRowGradient(table) : undefined;
+  let value: tf.Scalar, grads: tf.NamedTensorMap;
+  try {
+    ({ value, grads } = tf.variableGrads(f, capture ? [...list, capture.probe] : list));
+  } catch (e) {
+    capture?.end().dispose();
+    throw e;
+  }
+  const rows = capture?.end();
+  if (capture) grads[capture.probe.name]?.dispose();
+  const byName = new Map<string, tf.Tensor | RowGradient>();
   for (const [n, v] of vars) {
-    const g = grads[v.name];
+    const g = v === table ? rows : grads[v.name];
     if (g) byName.set(n, g);
   }
-  const weName = sm.encoder.wordEmbeddingName;
   const we = padId === null ? undefined : byName.get(weName);
-  const weValues = we && padId !== null ? peekFloat32(we, true) : null;
+  if (we instanceof RowGradient) we.zeroRow(padId!);
+  const weValues = we instanceof tf.Tensor && padId !== null ? peekFloat32(we, true) : null;
   if (weValues && padId !== null) { // cpu: zero the [PAD] row in place
     const H = (we as tf.Tensor2D).shape[1]; // [V, H]
     weValues.fill(0, padId * H, (padId + 1) * H);
-  } else if (we && padId !== null) {
+  } else if (we instanceof tf.Tensor && padId !== null) {
     const [V] = we.shape;
     const keep = tf.tidy(() => tf.reshape(tf.sub(1, tf.oneHot(tf.scalar(padId, "int32"), V)), [V, 1]));
     byName.set(weName, tf.mul(we, keep));
@@ -79,6 +112,11 @@ export function lossAndGrads(
   }
   if (unscaled) value.dispose();
   return { loss: unscaled ?? value, grads: byName };
+}
+
+/** Dispose gradients (tensors, and the storage of row gradients). */
+function disposeGrads(grads: Iterable<tf.Tensor | RowGradient>): void {
+  for (const g of grads) g.dispose();
 }
 
 /**
@@ -98,15 +136,21 @@ export async function trainStep(
   o: StepOptions,
 ): Promise<{ lossValue: number; norm: number; skipped: boolean }> {
   const tb = batchTensors(batch, masks);
-  const { loss, grads } = lossAndGrads(sm, vars, tb, o.dropoutAt, o.padId, o.scaler?.scale);
+  // On cpu the word embeddings' gradient comes as rows (lib/ops/row_gradient.ts), unless the MLM
+  // objective looks the table up a second time; other backends read every gradient back (dense).
+  const wordRows = tf.getBackend() === "cpu" && !masks && (o.wordRows ?? true);
+  const { loss, grads } = gradients(sm, vars, tb, o.dropoutAt, o.padId, o.scaler?.scale, wordRows);
   tf.dispose([
     tb.inputIds,
     tb.attentionMask,
     tb.tokenTypeIds,
     ...(tb.mlmInputIds ? [tb.mlmInputIds, tb.mlmLabels!] : []),
   ]);
-  if (tf.getBackend() === "webgpu") return await deviceStep(vars, opt, loss, grads, o);
-  if (tf.getBackend() !== "cpu") return await hostStep(vars, opt, loss, grads, o);
+  if (!wordRows) {
+    const dense = grads as Map<string, tf.Tensor>;
+    if (tf.getBackend() === "webgpu") return await deviceStep(vars, opt, loss, dense, o);
+    if (tf.getBackend() !== "cpu") return await hostStep(vars, opt, loss, dense, o);
+  }
   const lossValue = loss.dataSync()[0];
   let norm = NaN;
   let skipped = false;
@@ -123,9 +167,9 @@ export async function trainStep(
       skipped = o.skipNonFinite === true && !o.scaler && !Number.isFinite(norm);
       if (!skipped) opt.step(vars, g, o.lr, clipFactor(norm, o.maxGradNorm)); // clipping folded into the update
     }
-    tf.dispose([...g.values()]);
+    disposeGrads(g.values());
   } else {
-    tf.dispose([...grads.values()]);
+    disposeGrads(grads.values());
   }
   loss.dispose();
   return { lossValue, norm, skipped };

@@ -20,6 +20,7 @@
  */
 import { tf } from "../runtime/tf.ts";
 import { nativeKernels, peekFloat32 } from "../kernels/mod.ts";
+import { RowGradient } from "../ops/row_gradient.ts";
 
 /** d *= inv in place (float32 products); whether every product is finite. */
 function scaleFiniteJs(d: Float32Array, inv: number): boolean {
@@ -106,16 +107,24 @@ export class LossScaler {
    * given gradients: on the cpu backend a gradient that is its data's sole holder is divided in place
    * and returned itself; any other is disposed and replaced by a new tensor.
    */
-  unscale(grads: Map<string, tf.Tensor>): { grads: Map<string, tf.Tensor>; finite: boolean } {
+  unscale<G extends tf.Tensor | RowGradient>(
+    grads: Map<string, G>,
+  ): { grads: Map<string, G>; finite: boolean } {
     const inv = Math.fround(1 / this.s); // as torch: the reciprocal in double, then float32
-    const out = new Map<string, tf.Tensor>();
+    const out = new Map<string, G>();
     const k = nativeKernels();
     let finite = true;
     const done = new Map<tf.Tensor, tf.Tensor>(); // one tensor under two names is divided once
-    for (const [n, g] of grads) {
+    for (const [n, gr] of grads) {
+      if (gr instanceof RowGradient) { // rows: in place (the absent rows are zeros, which stay so)
+        finite = (k ? k.scaleFinite(gr.rows, gr.rows.length, inv) : scaleFiniteJs(gr.rows, inv)) && finite;
+        out.set(n, gr);
+        continue;
+      }
+      const g: tf.Tensor = gr;
       const prev = done.get(g);
       if (prev) {
-        out.set(n, tf.clone(prev));
+        out.set(n, tf.clone(prev) as G);
         continue;
       }
       // cpu backend, sole holder: in place, checked in the same pass (as torch's
@@ -129,7 +138,7 @@ export class LossScaler {
         g.dispose();
         finite = finite && allFinite([u]); // checked after unscaling
       }
-      out.set(n, u);
+      out.set(n, u as G);
       done.set(g, u);
     }
     return { grads: out, finite };

@@ -1,3 +1,4 @@
+import { ok } from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
 import { useBackend } from "../kernels/backend.ts";
 import { loadBert } from "../model/bert_checkpoint.ts";
@@ -12,7 +13,7 @@ import {
 import { MlpHead } from "../simcse/mlp_head.ts";
 import { MlmHead } from "../simcse/mlm_head.ts";
 import { SimcseModel, type TrainBatch } from "../simcse/simcse_model.ts";
-import { lossAndGrads } from "./loop.ts";
+import { lossAndGrads, trainStep } from "./loop.ts";
 import { AdamW, clipFactor, globalGradNorm } from "./adamw.ts";
 import { skipBackend, TEST_BACKENDS } from "../../testing/backends.ts";
 
@@ -184,3 +185,46 @@ for (const backend of TEST_BACKENDS) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "trainStep on cpu, the word embeddings' gradient as rows: the loss, the norm and one clipped HF AdamW step match PyTorch",
+  ignore: skipBackend("cpu"),
+  fn: async () => {
+    await useBackend("cpu");
+    const fx = readFixture<StepFixture>("bert/train_step.json");
+    const { sm, batch, padId } = await setup(fx, 2);
+    const vars = sm.namedVariables();
+    const [rows, seqLen] = fx.input_ids.shape;
+    const r = await trainStep(
+      sm,
+      vars,
+      new AdamW({ weightDecay: fx.optimizer!.weight_decay }),
+      {
+        inputIds: Int32Array.from(fx.input_ids.data),
+        attentionMask: Int32Array.from(fx.attention_mask.data),
+        tokenTypeIds: Int32Array.from(fx.token_type_ids.data),
+        rows,
+        seqLen,
+        numSent: 2,
+        batchSize: rows / 2,
+      },
+      undefined,
+      { lr: fx.optimizer!.lr, maxGradNorm: 1, dropoutAt: () => hashDropout(), padId },
+    );
+    assertClose([r.lossValue], [fx.loss], 1e-5, "loss");
+    assertClose([r.norm], [fx.clip!.total_norm_before_clip], 1e-5, "total grad norm");
+    ok(fx.params_after_step!["embeddings.word_embeddings.weight"], "the word embeddings are checked");
+    for (const [name, want] of Object.entries(fx.params_after_step!)) {
+      assertClose(
+        await asHf(name, vars.get(name)!),
+        want.data,
+        name.includes("attention.self.key.bias") ? 1e-4 : 1e-5,
+        `param after step ${name}`,
+        1 / Math.max(1e-12, ...Array.from(want.data, Math.abs)),
+      );
+    }
+    tf.dispose([batch.inputIds, batch.attentionMask, batch.tokenTypeIds]);
+    sm.dispose();
+  },
+});

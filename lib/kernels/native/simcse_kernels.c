@@ -249,6 +249,31 @@ void simcse_adamw(float *R p, const float *R g, float *R m, float *R v, int64_t 
   PAR_BLOCKS(n, lo, hi, adamw_range(p, g, m, v, b1, b2, stepSize, eps, decay, gscale, lo, hi));
 }
 
+/* simcse_adamw on a [V, H] parameter whose gradient is given as rows: row ids[k] (ascending, distinct)
+ * has gradient rows[k*H..], every other row the zero row `zero` (H zeros), so each element gets the
+ * arithmetic of the dense call (lib/ops/row_gradient.ts). Rows are split across threads in blocks. */
+#define ADAMW_ROW_BLOCK 256
+void simcse_adamw_rows(float *R p, const float *R rows, const int32_t *R ids, int64_t nids, const float *R zero,
+                       int64_t V, int64_t H, float *R m, float *R v, double b1, double b2, double stepSize, double eps,
+                       double decay, float gscale) {
+  int64_t nb = (V + ADAMW_ROW_BLOCK - 1) / ADAMW_ROW_BLOCK;
+#pragma omp parallel for schedule(static) if (V * H > 2 * PAR_BLOCK)
+  for (int64_t b = 0; b < nb; b++) {
+    int64_t r0 = b * ADAMW_ROW_BLOCK, r1 = r0 + ADAMW_ROW_BLOCK < V ? r0 + ADAMW_ROW_BLOCK : V;
+    int64_t lo = 0, hi = nids; /* first k with ids[k] >= r0 */
+    while (lo < hi) {
+      int64_t mid = (lo + hi) / 2;
+      if (ids[mid] < r0) lo = mid + 1;
+      else hi = mid;
+    }
+    for (int64_t r = r0, k = lo; r < r1; r++) {
+      const float *g = zero;
+      if (k < nids && ids[k] == r) g = rows + (k++) * H;
+      adamw_range(p + r * H, g, m + r * H, v + r * H, b1, b2, stepSize, eps, decay, gscale, 0, H);
+    }
+  }
+}
+
 /* out = a + b, same shape (residual adds and gradient accumulation). */
 static inline void add_range(const float *R a, const float *R b, float *R out, int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
