@@ -28,6 +28,7 @@
 
 import { createHash } from "node:crypto";
 import { writeFileAtomicSync } from "../runtime/atomic_write.ts";
+import type { AdamWScalars } from "./webgpu/adamw.ts";
 
 const SOURCE = new URL("./native/simcse_kernels.c", import.meta.url);
 /**
@@ -207,12 +208,7 @@ export interface NativeKernels {
     H: number,
     m: Float32Array,
     v: Float32Array,
-    b1: number,
-    b2: number,
-    stepSize: number,
-    eps: number,
-    decay: number,
-    gradScale: number,
+    s: AdamWScalars,
   ): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
   /**
@@ -539,7 +535,7 @@ function wrap(lib: Lib, path: string): NativeKernels {
       lib.simcse_attn_softmax_grad(dp, p, ds, BigInt(rows), BigInt(l), scale),
     adamw: (p, g, m, v, n, b1, b2, stepSize, eps, decay, gradScale) =>
       lib.simcse_adamw(p, g, m, v, BigInt(n), b1, b2, stepSize, eps, decay, gradScale),
-    adamwRows: (p, rows, ids, zero, V, H, m, v, b1, b2, stepSize, eps, decay, gradScale) =>
+    adamwRows: (p, rows, ids, zero, V, H, m, v, s) =>
       lib.simcse_adamw_rows(
         p,
         rows,
@@ -550,12 +546,12 @@ function wrap(lib: Lib, path: string): NativeKernels {
         BigInt(H),
         m,
         v,
-        b1,
-        b2,
-        stepSize,
-        eps,
-        decay,
-        gradScale,
+        s.beta1,
+        s.beta2,
+        s.stepSize,
+        s.eps,
+        s.decay,
+        s.gradScale,
       ),
     add: (a, b, out, n) => lib.simcse_add(a, b, out, BigInt(n)),
     reduceMid: (x, out, acc, outer, red, inner, scale) =>

@@ -73,6 +73,8 @@ export interface RowGradientCapture {
   readonly probe: tf.Variable;
   /** Stop capturing: the table's gradient (rows of zeros when it was not differentiated). */
   end(): RowGradient;
+  /** Stop capturing after a failed pass: no gradient, nothing checked. */
+  cancel(): void;
 }
 
 interface Active {
@@ -95,11 +97,18 @@ export function captureRowGradient(table: tf.Variable): RowGradientCapture {
   zero.dispose();
   const a: Active = { table, probe, lookups: 0 };
   active = a;
+  const close = () => {
+    if (active === a) active = undefined;
+    if (!probe.isDisposed) probe.dispose();
+  };
   return {
     probe,
+    cancel() {
+      close();
+      a.result?.dispose();
+    },
     end() {
-      if (active === a) active = undefined;
-      probe.dispose();
+      close();
       if (a.lookups === 0) {
         throw new Error(`captureRowGradient: ${table.name} was not looked up through embeddingLookup`);
       }

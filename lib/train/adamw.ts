@@ -212,8 +212,9 @@ export class AdamW {
     const nk = nativeKernels();
     if (nk) {
       const zero = H <= ZERO_PIECE ? zeroPiece().subarray(0, H) : new Float32Array(H);
-      const { beta1: b1, beta2: b2, eps } = this;
-      nk.adamwRows(pv, g.rows, g.ids, zero, V, H, m, v, b1, b2, stepSize, eps, decay, Math.fround(gradScale));
+      const { beta1, beta2, eps } = this;
+      const s = { beta1, beta2, eps, stepSize, decay, gradScale: Math.fround(gradScale) };
+      nk.adamwRows(pv, g.rows, g.ids, zero, V, H, m, v, s);
       return;
     }
     const run = (lo: number, hi: number, gv: Float32Array) =>

@@ -88,7 +88,7 @@ function gradients(
   try {
     ({ value, grads } = tf.variableGrads(f, capture ? [...list, capture.probe] : list));
   } catch (e) {
-    capture?.end().dispose();
+    capture?.cancel();
     throw e;
   }
   const rows = capture?.end();
