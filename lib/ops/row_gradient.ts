@@ -43,14 +43,8 @@ export class RowGradient {
 
   /** Zero the gradient of row `id` where it has one (torch's `padding_idx`). */
   zeroRow(id: number): void {
-    const H = this.shape[1];
-    let lo = 0, hi = this.ids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.ids[mid] < id) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < this.ids.length && this.ids[lo] === id) this.rows.fill(0, lo * H, (lo + 1) * H);
+    const H = this.shape[1], k = this.ids.indexOf(id);
+    if (k >= 0) this.rows.fill(0, k * H, (k + 1) * H);
   }
 
   /** The dense [V, H] gradient (tests). */
