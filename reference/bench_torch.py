@@ -101,7 +101,11 @@ def main() -> None:
     ac_name = args.autocast_dtype or ("fp16" if cuda else "bf16")
     ac_dtype = torch.float16 if ac_name == "fp16" else torch.bfloat16
     ac_device = "cuda" if cuda else "cpu"
-    scaler = torch.cuda.amp.GradScaler() if args.autocast and ac_name == "fp16" else None
+    # torch.amp.GradScaler("cuda") from PyTorch 2.3 (torch.cuda.amp.GradScaler is deprecated there)
+    new_scaler = getattr(torch.amp, "GradScaler", None)
+    scaler = None
+    if args.autocast and ac_name == "fp16":
+        scaler = new_scaler(ac_device) if new_scaler else torch.cuda.amp.GradScaler()
 
     def sync() -> None:
         if cuda:

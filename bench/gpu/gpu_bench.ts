@@ -9,6 +9,13 @@
  * `--adapter-info` instead prints what `navigator.gpu` offers (adapter info, features, limits) or why
  * there is none.
  *
+ * Diagnostics, added to the same line: `--phases` times the forward pass alone (loss read back) and
+ * loss plus gradients without the optimizer; `--submit-batch 15,256` times steps again at each
+ * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE` (dispatches per queue submit; TF.js's default is 15); `--profile`
+ * runs one step under `tf.profile` (each kernel timed on the GPU with timestamp queries, so in its own
+ * submit) and reports the GPU milliseconds per kernel name against the step's wall time. Every record
+ * has the CPU seconds per timed step (`process.cpuUsage`, all threads).
+ *
  * @example
  * ```sh
  * deno run -A bench/gpu/gpu_bench.ts --config mini --precision fp16 --steps 10 --warmup 2
@@ -16,6 +23,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { tf } from "../../lib/runtime/tf.ts";
 import { type BackendName, useBackend } from "../../lib/kernels/backend.ts";
 import { BertModel } from "../../lib/model/bert.ts";
@@ -24,7 +32,7 @@ import { SimcseModel } from "../../lib/simcse/simcse_model.ts";
 import { MlpHead } from "../../lib/simcse/mlp_head.ts";
 import { AdamW } from "../../lib/train/adamw.ts";
 import { LossScaler } from "../../lib/train/loss_scaler.ts";
-import { trainStep } from "../../lib/train/loop.ts";
+import { batchTensors, lossAndGrads, trainStep } from "../../lib/train/loop.ts";
 import { BATCH, benchBatch, bertConfig, CONFIGS, gpuPeakTracker, SEQ } from "../_configs.ts";
 
 async function adapterInfo(): Promise<Record<string, unknown>> {
@@ -56,6 +64,109 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** Median seconds of the forward pass alone and of loss + gradients (no optimizer), 3 runs each. */
+async function phases(
+  sm: SimcseModel,
+  vars: Map<string, tf.Variable>,
+  batch: ReturnType<typeof benchBatch>,
+  lossScale: number | undefined,
+): Promise<{ forward_s: number; loss_grads_s: number }> {
+  const tb = batchTensors(batch);
+  const drop = (o: number) => seededDropout(7, 0, o);
+  const fwd: number[] = [], lg: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    let t0 = performance.now();
+    const l = tf.tidy(() => sm.contrastiveLoss(tb, drop));
+    await l.data();
+    l.dispose();
+    if (i > 0) fwd.push((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    const { loss, grads } = lossAndGrads(sm, vars, tb, drop, 0, lossScale);
+    await loss.data(); // the queue is in order: this read ends after every gradient's dispatch
+    tf.dispose([loss, ...grads.values()]);
+    if (i > 0) lg.push((performance.now() - t0) / 1000);
+  }
+  tf.dispose([tb.inputIds, tb.attentionMask, tb.tokenTypeIds]);
+  return { forward_s: median(fwd), loss_grads_s: median(lg) };
+}
+
+/**
+ * One step with every compute dispatch and queue submit counted (WebGPU's prototypes wrapped, so
+ * TF.js's programs and ours alike): `issue_ms` is when the last one was recorded, so `wall_ms - issue_ms`
+ * is how long the step then waited for the GPU.
+ */
+async function dispatchCounts(step: () => Promise<number>): Promise<Record<string, number>> {
+  // deno-lint-ignore no-explicit-any
+  const g = globalThis as any;
+  const pass = g.GPUComputePassEncoder.prototype, queue = g.GPUQueue.prototype;
+  const dispatch0 = pass.dispatchWorkgroups, submit0 = queue.submit;
+  let dispatches = 0, submits = 0, last = 0;
+  const t0 = performance.now();
+  pass.dispatchWorkgroups = function (this: unknown, ...a: unknown[]) {
+    dispatches++;
+    last = performance.now();
+    return dispatch0.apply(this, a);
+  };
+  queue.submit = function (this: unknown, ...a: unknown[]) {
+    submits++;
+    last = performance.now();
+    return submit0.apply(this, a);
+  };
+  try {
+    await step();
+  } finally {
+    pass.dispatchWorkgroups = dispatch0;
+    queue.submit = submit0;
+  }
+  return { dispatches, submits, issue_ms: last - t0, wall_ms: performance.now() - t0 };
+}
+
+/**
+ * One step under `tf.profile`: GPU milliseconds per kernel name and per WGSL program (largest first)
+ * and the wall time, after {@link dispatchCounts} of another step. Programs dispatched outside a
+ * profiled kernel (ours inside custom gradients) are not timed.
+ */
+async function profileOf(step: () => Promise<number>): Promise<Record<string, unknown>> {
+  const counts = await dispatchCounts(step);
+  const t0 = performance.now();
+  const info = await tf.profile(async () => {
+    await step();
+  });
+  const wallMs = performance.now() - t0;
+  const by = new Map<string, { ms: number; calls: number }>();
+  const programs = new Map<string, { ms: number; calls: number }>();
+  let total = 0;
+  for (const k of info.kernels) {
+    // extraInfo: "Program: ms, Program: ms" for the WGSL programs the kernel dispatched
+    for (const part of String(k.extraInfo ?? "").split(", ")) {
+      const at = part.lastIndexOf(": ");
+      if (at < 0) continue;
+      const e = programs.get(part.slice(0, at)) ?? { ms: 0, calls: 0 };
+      e.ms += Number(part.slice(at + 2)) || 0;
+      e.calls++;
+      programs.set(part.slice(0, at), e);
+    }
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    const e = by.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls++;
+    total += ms;
+    by.set(k.name, e);
+  }
+  const top = (m: Map<string, { ms: number; calls: number }>) =>
+    [...m].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30)
+      .map(([name, e]) => [name, Number(e.ms.toFixed(3)), e.calls]);
+  return {
+    counts,
+    wall_ms: wallMs,
+    kernel_ms: total,
+    kernels: info.kernels.length,
+    top: top(by),
+    dispatches: [...programs.values()].reduce((n, e) => n + e.calls, 0),
+    programs: top(programs),
+  };
+}
+
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
     args: Deno.args,
@@ -67,13 +178,17 @@ async function main(): Promise<void> {
       warmup: { type: "string", default: "2" },
       "encode-batches": { type: "string", default: "5" },
       "adapter-info": { type: "boolean", default: false },
+      phases: { type: "boolean", default: false },
+      "submit-batch": { type: "string", default: "" },
+      profile: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
   if (args.help) {
     console.log(
       "usage: deno run -A bench/gpu/gpu_bench.ts [--config tiny|mini|small|base] [--precision fp32|fp16]\n" +
-        "       [--backend webgpu] [--steps N] [--warmup N] [--encode-batches N] [--adapter-info]",
+        "       [--backend webgpu] [--steps N] [--warmup N] [--encode-batches N] [--adapter-info]\n" +
+        "       [--phases] [--submit-batch N,N] [--profile]",
     );
     return;
   }
@@ -110,8 +225,8 @@ async function main(): Promise<void> {
   const batch = benchBatch();
   const sample = gpuPeakTracker();
   const times: number[] = [];
-  let skipped = 0;
-  for (let s = 0; s < warmup + steps; s++) {
+  let skipped = 0, s = 0;
+  const step = async () => {
     const t0 = performance.now();
     const r = await trainStep(sm, vars, opt, batch, undefined, {
       lr: 3e-5,
@@ -120,11 +235,36 @@ async function main(): Promise<void> {
       padId: 0,
       scaler,
     });
-    if (s >= warmup) times.push((performance.now() - t0) / 1000);
     if (r.skipped) skipped++;
     sample();
-    console.error(`  ${args.config} ${args.precision} step ${s}: ${(performance.now() - t0).toFixed(0)} ms`);
+    const ms = performance.now() - t0;
+    console.error(`  ${args.config} ${args.precision} step ${s}: ${ms.toFixed(0)} ms`);
+    s++;
+    return ms / 1000;
+  };
+  for (let w = 0; w < warmup; w++) await step();
+  const warmAt = performance.now();
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < steps; i++) times.push(await step());
+  const cpu1 = process.cpuUsage(cpu0);
+  const extra: Record<string, unknown> = {
+    cpu_s_per_step: (cpu1.user + cpu1.system) / 1e6 / steps,
+    warm_at_s: warmAt / 1000, // process time when warm-up ended (for a --cpu-prof window)
+  };
+  if (args.phases) extra.phases = await phases(sm, vars, batch, scaler?.scale);
+  if (args["submit-batch"]) {
+    const flag = "WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE";
+    const before = tf.env().get(flag);
+    const bySize: Record<string, number> = {};
+    for (const n of args["submit-batch"].split(",").map(Number)) {
+      tf.env().set(flag, n);
+      await step();
+      bySize[n] = median([await step(), await step(), await step()]);
+    }
+    tf.env().set(flag, before);
+    extra.submit_batch_step_s = bySize;
   }
+  if (args.profile) extra.profile = await profileOf(step);
   const enc = {
     inputIds: tf.tensor2d(batch.inputIds.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
     attentionMask: tf.tensor2d(batch.attentionMask.subarray(0, BATCH * SEQ), [BATCH, SEQ], "int32"),
@@ -152,6 +292,7 @@ async function main(): Promise<void> {
     encode_sent_per_s: BATCH / median(encTimes),
     peak_gpu_bytes: sample() ?? 0,
     skipped_steps: skipped,
+    ...extra,
   }));
   sm.dispose();
 }

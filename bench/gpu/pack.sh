@@ -4,12 +4,14 @@
 #   deno.xz        this machine's deno binary, xz-compressed (about 31 MB for 2.9.6)
 #   gpu_bench.js   bench/gpu/gpu_bench.ts bundled with its npm dependencies (`deno bundle`), so no
 #                  node_modules travel
+#   matmul_bench.js bench/matmul_bench.ts, bundled the same way (for bench/gpu/diagnose_h200.sh)
 # The PyTorch side (reference/bench_torch.py and the reference models) travels with the working tree.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=bench/gpu/carry
 mkdir -p "$out"
 deno bundle --platform deno -o "$out/gpu_bench.js" bench/gpu/gpu_bench.ts
+deno bundle --platform deno -o "$out/matmul_bench.js" bench/matmul_bench.ts
 if [ ! -s "$out/deno.xz" ] || [ "$(command -v deno)" -nt "$out/deno.xz" ]; then
   xz -9 -T2 -c "$(command -v deno)" > "$out/deno.xz.tmp" && mv "$out/deno.xz.tmp" "$out/deno.xz"
 fi
