@@ -80,12 +80,15 @@ export const MAX_GROUPS_PER_DIM = 65535;
  * WGSL declarations of a dispatch's bindings: `outputs` as `read_write` f32 arrays at bindings 0…,
  * `inputs` as `read` f32 arrays after them, and the uniform struct `u` (fields `uniforms`, e.g.
  * `"n : u32, eps : f32,"`, then `_groupsX : u32`, the dispatch's x size, which {@link dispatchWgsl}
- * appends) last. {@link groupIndexWgsl} reads `_groupsX`.
+ * appends) last. {@link groupIndexWgsl} reads `_groupsX`. A name ending in `:i32` (`"Ids:i32"`)
+ * declares an `array<i32>`, for an int32 tensor.
  */
 export function bindingsWgsl(outputs: string[], inputs: string[], uniforms: string): string {
   let b = 0;
-  const decl = (name: string, access: string) =>
-    `@group(0) @binding(${b++}) var<storage, ${access}> ${name} : array<f32>;`;
+  const decl = (name: string, access: string) => {
+    const [n, type] = name.endsWith(":i32") ? [name.slice(0, -4), "i32"] : [name, "f32"];
+    return `@group(0) @binding(${b++}) var<storage, ${access}> ${n} : array<${type}>;`;
+  };
   return [
     ...outputs.map((n) => decl(n, "read_write")),
     ...inputs.map((n) => decl(n, "read")),
@@ -97,9 +100,9 @@ export function bindingsWgsl(outputs: string[], inputs: string[], uniforms: stri
 /** WGSL: the flat index of a workgroup in a 2-D grid of `_groupsX` columns (uniform per workgroup). */
 export const groupIndexWgsl = "(wid.y * u._groupsX + wid.x)";
 
-/** A fresh float32 output of `shape` (its GPU buffer is acquired at dispatch). */
-export function newOutput(shape: number[]): tf.TensorInfo {
-  return internals().makeTensorInfo(shape, "float32");
+/** A fresh output of `shape` (float32 unless `dtype` says int32; its GPU buffer is acquired at dispatch). */
+export function newOutput(shape: number[], dtype: "float32" | "int32" = "float32"): tf.TensorInfo {
+  return internals().makeTensorInfo(shape, dtype);
 }
 
 /** True when `t`'s buffer belongs to no other tensor, so a kernel may write it in place. */
@@ -127,9 +130,9 @@ export interface WgslDispatch {
   key: string;
   /** The whole WGSL module, bindings from {@link bindingsWgsl}, entry point `main`. */
   code: string;
-  /** float32 tensors written (fresh from {@link newOutput}, or existing ones updated in place). */
+  /** float32 (or int32) tensors written (fresh from {@link newOutput}, or existing ones updated in place). */
   outputs: tf.TensorInfo[];
-  /** float32 tensors read. */
+  /** float32 (or int32) tensors read. */
   inputs: tf.TensorInfo[];
   /** Values of the uniform fields, in declaration order (`_groupsX` is appended here). */
   uniforms: Uniform[];
@@ -141,12 +144,14 @@ export interface WgslDispatch {
 export function dispatchWgsl(d: WgslDispatch): void {
   const be = internals();
   for (const t of [...d.outputs, ...d.inputs]) {
-    if (t.dtype !== "float32") throw new Error(`${d.key}: a ${t.dtype} tensor where float32 is expected`);
+    if (t.dtype !== "float32" && t.dtype !== "int32") {
+      throw new Error(`${d.key}: a ${t.dtype} tensor where float32 or int32 is expected`);
+    }
   }
   if (d.workgroups <= 0) {
     for (const o of d.outputs) { // nothing to compute: empty outputs read as empty arrays
       const data = be.tensorMap.get(o.dataId);
-      if (!data.resource) data.values = new Float32Array(0);
+      if (!data.resource) data.values = o.dtype === "int32" ? new Int32Array(0) : new Float32Array(0);
     }
     return;
   }
