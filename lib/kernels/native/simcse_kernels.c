@@ -445,11 +445,11 @@ WIDE void simcse_half_act_codes(int fmt, int act, const uint16_t *R z16, uint16_
 #undef ACT_CODES
 }
 
-ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uint16_t *R z, uint16_t *R g,
-                                   double *R acc, int64_t cols) {
+ALWAYS_INLINE void linear_grad_codes(int fmt, int act, const float *R d, const uint16_t *R z, uint16_t *R g,
+                                     int64_t n) {
   float vb[HALF_BLOCK], zb[HALF_BLOCK];
-  for (int64_t j0 = 0; j0 < cols; j0 += HALF_BLOCK) {
-    int64_t len = cols - j0 < HALF_BLOCK ? cols - j0 : HALF_BLOCK;
+  for (int64_t j0 = 0; j0 < n; j0 += HALF_BLOCK) {
+    int64_t len = n - j0 < HALF_BLOCK ? n - j0 : HALF_BLOCK;
     if (act == 0) {
       half_pack_n(fmt, d + j0, g + j0, len);
     } else {
@@ -458,8 +458,22 @@ ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uin
       for (int64_t j = 0; j < len; j++) vb[j] = act_grad(act, vb[j], zb[j]);
       half_pack_n(fmt, vb, g + j0, len);
     }
-    half_unpack_n(fmt, g + j0, vb, len);
-    for (int64_t j = 0; j < len; j++) acc[j0 + j] += vb[j];
+  }
+}
+
+/* acc[j] += the values of g16[r, j] for r = 0, 1, … in order, for the columns [c0, c1). */
+ALWAYS_INLINE void column_sums(int fmt, const uint16_t *R g16, double *R acc, int64_t rows, int64_t cols,
+                               int64_t c0, int64_t c1) {
+  float vb[HALF_BLOCK];
+  double sb[HALF_BLOCK];
+  for (int64_t j0 = c0; j0 < c1; j0 += HALF_BLOCK) {
+    int64_t len = c1 - j0 < HALF_BLOCK ? c1 - j0 : HALF_BLOCK;
+    for (int64_t j = 0; j < len; j++) sb[j] = acc[j0 + j];
+    for (int64_t r = 0; r < rows; r++) {
+      half_unpack_n(fmt, g16 + r * cols + j0, vb, len);
+      for (int64_t j = 0; j < len; j++) sb[j] += vb[j];
+    }
+    for (int64_t j = 0; j < len; j++) acc[j0 + j] = sb[j];
   }
 }
 
@@ -468,10 +482,17 @@ ALWAYS_INLINE void linear_grad_row(int fmt, int act, const float *R d, const uin
  * of g into acc [cols] (double), so that a caller walking the rows in pieces gets the sums of one call. */
 WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
                                      double *R acc, int64_t rows, int64_t cols) {
-  /* Each thread takes a contiguous range of columns (multiples of 64) and walks all rows over it, so that
-     every column still sums its rows in order and each row is read as one contiguous stretch. Every other
-     step is elementwise, so where the ranges and the HALF_BLOCK pieces fall changes no result. */
-#pragma omp parallel if (rows * cols > 2 * PAR_BLOCK)
+  /* Two passes: the codes, elementwise in blocks across threads; then the sums, each thread over a range
+     of columns (multiples of 64) and every column over its rows in order, from the codes it reads. One
+     pass, with the columns split between threads as it walked the rows, ran 3-4x slower on two threads
+     than on one here (docs/CPU-PERF.md, "Eleventh round"). Each value is added in the same order either
+     way: acc[j] + g[0, j] + g[1, j] + … in double. */
+  int64_t n = rows * cols;
+#define GRAD_CODES(F, A) \
+  PAR_BLOCKS(n, lo, hi, linear_grad_codes(F, A, dy + lo, act == 0 ? NULL : z16 + lo, g16 + lo, hi - lo))
+  DISPATCH(GRAD_CODES)
+#undef GRAD_CODES
+#pragma omp parallel if (n > 2 * PAR_BLOCK)
   {
     int64_t t = 0, nt = 1;
 #ifdef _OPENMP
@@ -481,15 +502,10 @@ WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const 
     int64_t units = (cols + 63) / 64;
     int64_t c0 = units * t / nt * 64, c1 = units * (t + 1) / nt * 64;
     if (c1 > cols) c1 = cols;
-    for (int64_t r = 0; r < rows; r++) {
-      const uint16_t *z = act == 0 ? z16 : z16 + r * cols;
-      for (int64_t j0 = c0; j0 < c1; j0 += HALF_BLOCK) {
-        int64_t len = c1 - j0 < HALF_BLOCK ? c1 - j0 : HALF_BLOCK;
-        const uint16_t *zj = act == 0 ? z : z + j0;
-#define GRAD_ROW(F, A) linear_grad_row(F, A, dy + r * cols + j0, zj, g16 + r * cols + j0, acc + j0, len)
-        DISPATCH(GRAD_ROW)
-#undef GRAD_ROW
-      }
+    if (fmt == HALF_BF16) {
+      column_sums(HALF_BF16, g16, acc, rows, cols, c0, c1);
+    } else {
+      column_sums(HALF_F16, g16, acc, rows, cols, c0, c1);
     }
   }
 }
