@@ -484,8 +484,8 @@ WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const 
                                      double *R acc, int64_t rows, int64_t cols) {
   /* Two passes: the codes, elementwise in blocks across threads; then the sums, each thread over a range
      of columns (multiples of 64) and every column over its rows in order, from the codes it reads. One
-     pass, with the columns split between threads as it walked the rows, ran 3-4x slower on two threads
-     than on one here (docs/CPU-PERF.md, "Eleventh round"). Each value is added in the same order either
+     pass, with the columns split between threads as it walked the rows, ran slower on two threads than
+     on one here (docs/CPU-PERF.md, "Eleventh round"). Each value is added in the same order either
      way: acc[j] + g[0, j] + g[1, j] + … in double. */
   int64_t n = rows * cols;
 #define GRAD_CODES(F, A) \
