@@ -1,4 +1,4 @@
-"""Summarise a V8 CPU profile (`deno run --cpu-prof --cpu-prof-dir=D`) for bench/gpu/diagnose_h200.sh:
+"""Summarise a V8 CPU profile (`deno run --cpu-prof --cpu-prof-dir=D`) for bench/gpu/run_h200.sh --diagnose:
 self time per function and per source file, largest first, over the samples taken after --skip-s
 seconds (gpu_bench.ts prints `warm_at_s`, when its warm-up ended).
 

@@ -133,27 +133,26 @@ async function profileOf(step: () => Promise<number>): Promise<Record<string, un
     await step();
   });
   const wallMs = performance.now() - t0;
-  const by = new Map<string, { ms: number; calls: number }>();
-  const programs = new Map<string, { ms: number; calls: number }>();
+  type Tally = Map<string, { ms: number; calls: number }>;
+  const by: Tally = new Map(), programs: Tally = new Map();
+  const tally = (m: Tally, name: string, ms: number) => {
+    const e = m.get(name) ?? { ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls++;
+    m.set(name, e);
+  };
   let total = 0;
   for (const k of info.kernels) {
     // extraInfo: "Program: ms, Program: ms" for the WGSL programs the kernel dispatched
     for (const part of String(k.extraInfo ?? "").split(", ")) {
       const at = part.lastIndexOf(": ");
-      if (at < 0) continue;
-      const e = programs.get(part.slice(0, at)) ?? { ms: 0, calls: 0 };
-      e.ms += Number(part.slice(at + 2)) || 0;
-      e.calls++;
-      programs.set(part.slice(0, at), e);
+      if (at >= 0) tally(programs, part.slice(0, at), Number(part.slice(at + 2)) || 0);
     }
     const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
-    const e = by.get(k.name) ?? { ms: 0, calls: 0 };
-    e.ms += ms;
-    e.calls++;
+    tally(by, k.name, ms);
     total += ms;
-    by.set(k.name, e);
   }
-  const top = (m: Map<string, { ms: number; calls: number }>) =>
+  const top = (m: Tally) =>
     [...m].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30)
       .map(([name, e]) => [name, Number(e.ms.toFixed(3)), e.calls]);
   return {

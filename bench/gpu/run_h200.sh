@@ -14,11 +14,13 @@
 # with gpu_bench.ts's --phases, --submit-batch and --profile, and the matmul bench
 # (bench/matmul_bench.ts --backend webgpu) at 4096 rows; summary in diagnose.md.
 # Usage: bench/gpu/run_h200.sh [--quick] [--diagnose]   (OUT defaults to results/bench/gpu-<time>;
-# --quick = tiny config, 1 step: to try the script on lavapipe before a GPU run). BUDGET (seconds, default 420) bounds
-# the whole run: each measurement gets at most RUN_LIMIT seconds (default 150) and what is left of the
-# budget, less 15 s kept for the summary, so the records and the summary come back inside the device
-# tool's limit. Carry .gl/ (Debian's Vulkan loader and glvnd, see docs/GPU.md) where the machine's image
-# has no libvulkan: the script unpacks it.
+# --quick = tiny config, 1 step: to try the script on lavapipe before a GPU run). BUDGET (seconds,
+# default 420) bounds the whole run: each measurement gets at most RUN_LIMIT seconds (default 150) and
+# what is left of the budget, less 15 s kept for the summary, so the records and the summary come back
+# inside the device tool's limit. Carry .gl/ (Debian's Vulkan loader and glvnd, see docs/GPU.md) where
+# the machine's image has no libvulkan: the script unpacks it. The run of 2026-12-04, through the device
+# tool with `carry: ["bench/gpu/carry", ".gl"]`:
+#   BUDGET=395 RUN_LIMIT=200 OUT=/tmp/d bash bench/gpu/run_h200.sh --diagnose; tar czf $OUT/d.tgz -C /tmp d
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 quick=0; diagnose=0

@@ -7,7 +7,8 @@
  * `read_write`; inputs after them, as `read`; the uniforms last), marks every bound tensor as owned by
  * the pending command queue (so disposing one before the queue is submitted is deferred, as TF.js does
  * for its own programs), and submits after TF.js's `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE` dispatches.
- * Nothing is read back.
+ * Nothing is read back. Inside `tf.profile` or `tf.time` a dispatch gets a pass of its own with
+ * timestamp writes and is reported under its `key`, as TF.js times its own programs.
  *
  * It relies on internals of `@tensorflow/tfjs-backend-webgpu` 4.22 (the version `deno.json` pins):
  * `tensorMap`, `uploadToGPU`, `makeUniforms`, the command/compute-pass encoders and
@@ -65,7 +66,11 @@ interface WebgpuInternals {
   endComputePassEncoder(): void;
   dispatchCountInPass: number;
   submitQueue(): void;
-  activeTimers: unknown[] | null;
+  activeTimers: { name: string; query: Promise<number> }[] | null;
+  supportTimestampQuery: boolean;
+  querySet: GPUQuerySet | null;
+  querySetCount: number;
+  getQueryTime(): Promise<number>;
 }
 
 function internals(): WebgpuInternals {
@@ -168,7 +173,14 @@ export function dispatchWgsl(d: WgslDispatch): void {
   });
   for (const t of [...d.outputs, ...d.inputs]) be.commandQueueOwnedIds.add(t.dataId as object);
   be.ensureCommandEncoderReady();
-  if (!be.computePassEncoder) be.computePassEncoder = be.commandEncoder.beginComputePass({});
+  const timed = be.activeTimers != null && be.supportTimestampQuery; // inside tf.profile / tf.time
+  if (timed) { // a pass of its own with timestamps, as TF.js times its programs (recordAndSubmit)
+    be.endComputePassEncoder();
+    be.querySet ??= be.device.createQuerySet({ type: "timestamp", count: be.querySetCount });
+    be.computePassEncoder = be.commandEncoder.beginComputePass({
+      timestampWrites: { querySet: be.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    });
+  } else if (!be.computePassEncoder) be.computePassEncoder = be.commandEncoder.beginComputePass({});
   be.computePassEncoder.setPipeline(p);
   be.computePassEncoder.setBindGroup(0, bindGroup);
   be.computePassEncoder.dispatchWorkgroups(gx, gy, 1);
@@ -176,6 +188,7 @@ export function dispatchWgsl(d: WgslDispatch): void {
   for (const o of d.outputs) be.tensorMap.get(o.dataId).values = null; // written on the device
   if (be.activeTimers != null) {
     be.endComputePassEncoder(); // TF.js's timed programs open their own passes
+    if (timed) be.activeTimers.push({ name: d.key, query: be.getQueryTime() });
   } else if ((tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= be.dispatchCountInPass) {
     be.endComputePassEncoder();
     be.submitQueue();

@@ -121,6 +121,11 @@ interface WebgpuBackendInternals {
   ): void;
 }
 
+/** What `recordAndSubmit` dispatches; its class name is what `tf.profile` reports for the dispatch. */
+class SimcseTiledMatmul {
+  constructor(readonly pipeline: Gpu, readonly dispatch: [number, number, number]) {}
+}
+
 const TILE = 32, TK = 16, WG = 8; // 32×32 outputs per workgroup of 8×8 threads, 4×4 per thread
 
 type Vec = "none" | "row" | "col";
@@ -475,7 +480,7 @@ export function webgpuGemm(spec: WebgpuGemmSpec): { out: tf.Tensor1D; z16?: tf.T
   for (const t of inputs) backend.uploadToGPU(t.dataId);
   const u32 = (data: number[]) => ({ type: "uint32", data });
   backend.recordAndSubmit(
-    { pipeline: compiled.pipeline, dispatch: [Math.ceil(N / TILE), Math.ceil(M / TILE), batch] },
+    new SimcseTiledMatmul(compiled.pipeline, [Math.ceil(N / TILE), Math.ceil(M / TILE), batch]),
     outInfo,
     inputs,
     [

@@ -75,6 +75,23 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "webgpu: tf.profile times the toolkit's WGSL dispatches by name (links, zeros, sums of UnsortedSegmentSum)",
+  ignore: skipBackend("webgpu"),
+  fn: async () => {
+    await useBackend("webgpu");
+    const x = tf.tensor2d(rand(64 * 8, 3), [64, 8]),
+      seg = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 5), "int32");
+    const p = await tf.profile(() => tf.unsortedSegmentSum(x, seg, 5));
+    const info = String(p.kernels[0].extraInfo);
+    for (const name of ["simcse_segment_zeros", "simcse_segment_links", "simcse_segment_sums"]) {
+      assert.match(info, new RegExp(`${name}: \\d`), `${name} in "${info}"`);
+    }
+    tf.dispose([x, seg, p.result as tf.Tensor]);
+  },
+});
+
+Deno.test({
   name: "webgpu UnsortedSegmentSum: the gather gradient of an embedding table agrees with TF.js's own kernel",
   ignore: skipBackend("webgpu"),
   fn: async () => {
