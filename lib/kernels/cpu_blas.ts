@@ -11,6 +11,13 @@
  * CPUs (e.g. AMD Zen 4) and falls back to its Haswell kernels. {@link blasInfo} reports the core in
  * use; this module never sets `OPENBLAS_CORETYPE` (a benchmark may, before the first load).
  *
+ * It does set `OPENBLAS_THREAD_TIMEOUT` to 16 before the first load, unless the environment sets it:
+ * OpenBLAS's threads then spin for 2^16 cycles after a call before they sleep, not its default 2^28
+ * (about 0.1 s). The toolkit's OpenMP kernels (oneDNN, `native/simcse_kernels.c`) run between the
+ * sgemm calls, and on two cores OpenBLAS's spinning threads took the core they needed: BERT-base fp16
+ * steps took 7.5 s with the default and 6.7–6.8 s with 2^4 or 2^16, fp32 6.7 and 6.5 s (docs/CPU-PERF.md,
+ * "Eleventh round"). The value changes no result, only when idle threads sleep.
+ *
  * @example
  * ```ts
  * import { tf } from "../runtime/tf.ts";
@@ -161,6 +168,9 @@ function tryOpen(path: string): Loaded | null {
   return { info, sgemm, setThreads };
 }
 
+/** How long OpenBLAS's idle threads spin (2^n cycles) unless `OPENBLAS_THREAD_TIMEOUT` says otherwise. */
+export const OPENBLAS_SPIN_LOG2 = 16;
+
 /** Open the system BLAS once. Returns null (see {@link blasUnavailableReason}) when none can be opened. */
 export function loadBlas(): Loaded | null {
   if (loaded || loadError) return loaded;
@@ -168,6 +178,11 @@ export function loadBlas(): Loaded | null {
     loadError = "Deno.dlopen is not available";
     return null;
   }
+  try { // read by OpenBLAS when it loads (see the module doc)
+    if (Deno.env.get("OPENBLAS_THREAD_TIMEOUT") === undefined) {
+      Deno.env.set("OPENBLAS_THREAD_TIMEOUT", String(OPENBLAS_SPIN_LOG2));
+    }
+  } catch { /* without --allow-env OpenBLAS keeps its default */ }
   for (const path of candidates()) {
     try {
       loaded = tryOpen(path);
