@@ -78,6 +78,16 @@ function internals(): WebgpuInternals {
   return tf.backend() as unknown as WebgpuInternals;
 }
 
+/** The number of elements of a tensor of `shape`. */
+export const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The 1-D view of a tensor's data (the kernels index flat arrays). */
+export const flatView = (t: tf.TensorInfo): tf.TensorInfo => ({
+  dataId: t.dataId,
+  shape: [sizeOf(t.shape)],
+  dtype: t.dtype,
+});
+
 /** The largest number of workgroups along one dispatch dimension (WebGPU's default limit). */
 export const MAX_GROUPS_PER_DIM = 65535;
 

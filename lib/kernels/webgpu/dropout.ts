@@ -15,6 +15,7 @@
  */
 import { tf } from "../../runtime/tf.ts";
 import { FUSED_KERNELS } from "../kernel_names.ts";
+import { flatView as flat } from "./dispatch.ts";
 
 interface WebgpuBackendLike {
   runWebGPUProgram(
@@ -55,12 +56,6 @@ function program(key: string, names: string[], size: number, body: string, unifo
       }`,
   };
 }
-
-const flat = (t: tf.TensorInfo): tf.TensorInfo => ({
-  dataId: t.dataId,
-  shape: [t.shape.reduce((a, b) => a * b, 1)],
-  dtype: t.dtype,
-});
 
 /** The same data under another shape (as TF.js's own Reshape kernel returns it). */
 function reshaped(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {

@@ -32,7 +32,14 @@
  */
 import { tf } from "../../runtime/tf.ts";
 import { FUSED_KERNELS } from "../kernel_names.ts";
-import { bindingsWgsl, dispatchWgsl, groupIndexWgsl, newOutput } from "./dispatch.ts";
+import {
+  bindingsWgsl,
+  dispatchWgsl,
+  flatView as flat,
+  groupIndexWgsl,
+  newOutput,
+  sizeOf as size,
+} from "./dispatch.ts";
 
 type KernelArgs = {
   inputs: Record<string, tf.TensorInfo>;
@@ -46,20 +53,11 @@ const EW = 256;
 /** Columns per workgroup of the LayerNorm gradient's dγ/dβ sums, and lanes per column (WG = COLS·LANES). */
 const COLS = 16, LANES = WG / COLS;
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** [rows, last-axis length] of a tensor. */
 function rowsOf(shape: number[]): [number, number] {
   const n = shape[shape.length - 1] ?? 1;
   return [n === 0 ? 0 : size(shape) / n, n];
 }
-
-/** The 1-D view of a tensor's data (kernels index flat arrays). */
-const flat = (t: tf.TensorInfo): tf.TensorInfo => ({
-  dataId: t.dataId,
-  shape: [size(t.shape)],
-  dtype: t.dtype,
-});
 
 /** WGSL: a tree sum over the workgroup of `v` (every thread gets the total); call in uniform control flow. */
 const REDUCE = /* wgsl */ `

@@ -24,7 +24,14 @@
  * @module
  */
 import { tf } from "../../runtime/tf.ts";
-import { bindingsWgsl, dispatchWgsl, groupIndexWgsl, newOutput } from "./dispatch.ts";
+import {
+  bindingsWgsl,
+  dispatchWgsl,
+  flatView as flat,
+  groupIndexWgsl,
+  newOutput,
+  sizeOf as size,
+} from "./dispatch.ts";
 
 const KERNEL = "UnsortedSegmentSum";
 /** Threads per workgroup. */
@@ -78,12 +85,6 @@ ${HEAD}
   Out[u32(id) * u.cols + c] = s;
 }`;
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-const flat = (t: tf.TensorInfo): tf.TensorInfo => ({
-  dataId: t.dataId,
-  shape: [size(t.shape)],
-  dtype: t.dtype,
-});
 const u32 = (v: number) => ({ type: "uint32" as const, data: [v] });
 
 /**
