@@ -28,6 +28,7 @@ export {
   describeMatmul,
   gemm,
   gemmEngine,
+  type GemmOperand,
   type GemmSpec,
   gemmWidensOperands,
   loadOneDnn,

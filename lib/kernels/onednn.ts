@@ -51,6 +51,12 @@ export type GemmType = "f32" | "bf16" | "f16";
 /** A matrix operand: float32 values, or 16-bit codes of the gemm's type; row stride `ld`. */
 export interface GemmOperand {
   data: Float32Array | Uint16Array;
+  /**
+   * The float32 values are already values of the gemm's 16-bit type (a half op's output, or codes
+   * widened once for two products): a kernel that widens its operands takes them as they are, with
+   * no rounding copy. Values that are not would then enter the product unrounded.
+   */
+  rounded?: boolean;
   /** Elements before the first one (default 0). */
   offset?: number;
   /** Row stride of the matrix as stored (before any transpose). */
@@ -364,8 +370,8 @@ function runOneDnn(s: GemmSpec): boolean {
   }
   const st = shim!.simcse_dnnl_matmul(
     onF32 ? 3 : DT[s.type],
-    a16 ? 1 : 0,
-    b16 ? 1 : 0,
+    a16 ? 1 : onF32 && s.a.rounded ? 2 : 0,
+    b16 ? 1 : onF32 && s.b.rounded ? 2 : 0,
     s.transA ? 1 : 0,
     s.transB ? 1 : 0,
     i64(b1),
@@ -406,6 +412,7 @@ const pooledCopies = new WeakSet<Float32Array>();
 /** The operand as float32 values of the gemm's type, starting at its offset. */
 function asRoundedF32(type: GemmType, op: GemmOperand, n: number): Float32Array {
   const src = op.data.subarray(op.offset ?? 0, (op.offset ?? 0) + n);
+  if (op.rounded && src instanceof Float32Array) return src;
   const k = nativeKernels();
   if (k && type !== "f32") {
     const out = allocFloat32(n); // given back by runFallback

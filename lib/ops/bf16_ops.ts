@@ -37,6 +37,8 @@ import { tf } from "../runtime/tf.ts";
 import {
   allocFloat32,
   gemm,
+  type GemmOperand,
+  gemmWidensOperands,
   nativeKernels,
   packHalfFast,
   peekFloat32,
@@ -348,16 +350,18 @@ export function halfLinear(
       const out = allocFloat32(N * nOut);
       const b16 = fmt.round(f32(bs));
       const beta = biasBeta(out, b16, N);
-      // x = half(act(z)) kept as z's codes: x's codes for this product, from the Linear that made x.
-      const xCopy = xAct ? savedCopy(x, fmt.type) : undefined;
-      const xCodes = xAct && !xCopy ? halfCodes(fmt, f32(xs)) : undefined;
+      // x = half(act(z)) kept as z's codes: x's codes for this product, from the Linear that made x
+      // (or x's own values where the matmul would widen those codes: halfOperand).
+      const xWide = gemmWidensOperands(type) && fmt.isValued(x);
+      const xCopy = xAct && !xWide ? savedCopy(x, fmt.type) : undefined;
+      const xCodes = xAct && !xWide && !xCopy ? halfCodes(fmt, f32(xs)) : undefined;
       gemm({ // x16 @ W16 (+ b16 here or in linearOut), f32 (rounded below)
         type,
         m: N,
         n: nOut,
         k: nIn,
         a: {
-          data: xPacked ?? xCopy ? packedBits((xPacked ?? xCopy)!) : xCodes ? xCodes.g : f32(xs),
+          ...(xCodes ? { data: xCodes.g } : halfOperand(fmt, x, xs, xPacked ?? xCopy)),
           ld: nIn,
         },
         b: wKept
@@ -383,7 +387,8 @@ export function halfLinear(
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
-            const { g, db, scratch } = linearGradIn(fmt, act, dy, zp, N, nOut);
+            const { g: gCodes, db, scratch } = linearGradIn(fmt, act, dy, zp, N, nOut);
+            const g = widenedOnce(fmt, gCodes); // for both products
             const xRe = xAct ? recomputedActivation(fmt, xAct, xp, [N, nIn]) : undefined;
             const x16 = xRe ? xRe.g : packedBits(xp);
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
@@ -393,7 +398,7 @@ export function halfLinear(
               m: N,
               n: nIn,
               k: nOut,
-              a: { data: g, ld: nOut },
+              a: { ...g, ld: nOut },
               b: cols
                 ? { data: f32(wMaster).subarray(cols.col), ld: cols.full.shape[1] }
                 : { data: f32(wMaster), ld: nOut },
@@ -407,11 +412,12 @@ export function halfLinear(
               n: nOut,
               k: N,
               a: { data: x16, ld: nIn },
-              b: { data: g, ld: nOut },
+              b: { ...g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
             if (xLn) layerNormWeightGrad(dw, f32(xLn.gamma), f32(xLn.beta), db, nIn, nOut);
             if (scratch) releaseFloat32(scratch);
+            if (g.buf) releaseFloat32(g.buf);
             if (xRe) releaseFloat32(xRe.buf);
             return [
               halfTensor(fmt, dx, [N, nIn]),
@@ -452,6 +458,59 @@ function scaledGrad(
   return { g: fmt.round(g, g) };
 }
 
+/**
+ * A half op's input as a matmul operand. Where the matmuls widen 16-bit operands at every call
+ * (binary16 on an f32 kernel: `gemmWidensOperands`), a tensor already in the format (a half op's
+ * output) goes in as its float32 values, taken as they are: its codes would be widened into a float32
+ * copy of those same values. Elsewhere its packed copy's codes when there is one, else its float32
+ * values (rounded in the kernel).
+ */
+export function halfOperand(
+  fmt: HalfFormat,
+  t: tf.Tensor,
+  values: tf.Tensor,
+  packed: tf.Tensor | undefined,
+): Pick<GemmOperand, "data" | "rounded"> {
+  if (gemmWidensOperands(fmt.type) && fmt.isValued(t)) return { data: f32(values), rounded: true };
+  return { data: packed ? packedBits(packed) : f32(values) };
+}
+
+/** An operand for two products, on pooled storage `buf` to give back when there is one. */
+export type HalfTwice = Pick<GemmOperand, "data" | "rounded"> & { buf?: Float32Array | Int32Array };
+
+/**
+ * half(dy) for two products: where the matmuls widen 16-bit operands at every call, rounded once into
+ * pooled float32 storage (or dy's own values when it is in the format already); elsewhere its codes.
+ */
+export function halfOnce(fmt: HalfFormat, dy: tf.Tensor): HalfTwice {
+  if (!gemmWidensOperands(fmt.type)) {
+    const { g, buf } = halfCodes(fmt, f32(dy));
+    return { data: g, buf };
+  }
+  if (fmt.isValued(dy)) return { data: f32(dy), rounded: true };
+  const buf = allocFloat32(dy.size);
+  return { data: fmt.round(f32(dy), buf), rounded: true, buf };
+}
+
+/**
+ * 16-bit codes (or rounded float32 values, without the C kernels) that feed two products. Where the
+ * matmuls widen 16-bit operands at every call, they are widened once here into pooled float32 storage
+ * (`buf`, to give back with `releaseFloat32`) and go to both products as they are; elsewhere the
+ * codes go as they are.
+ */
+export function widenedOnce(
+  fmt: HalfFormat,
+  g: Float32Array | Uint16Array,
+): HalfTwice {
+  if (g instanceof Float32Array) return { data: g, rounded: true };
+  if (!gemmWidensOperands(fmt.type)) return { data: g };
+  const buf = allocFloat32(g.length);
+  const k = nativeKernels();
+  if (k) k.halfUnpack(fmt.type, g, buf, g.length);
+  else buf.set(fmt.unpack(g, g.length));
+  return { data: buf, rounded: true, buf };
+}
+
 /** The 16-bit codes of `x` in the format, on pooled storage (`buf`, to give back). */
 export function halfCodes(fmt: HalfFormat, x: Float32Array): { g: Uint16Array; buf: Int32Array } {
   const { codes, buf } = scratchCodes(x.length);
@@ -464,15 +523,18 @@ function checkRows(x: tf.Tensor, s: HeadShape, what: string): void {
   }
 }
 
+type OperandData = Float32Array | Uint16Array | Pick<GemmOperand, "data" | "rounded">;
+const picked = (d: OperandData) => ArrayBuffer.isView(d) ? { data: d } : { data: d.data, rounded: d.rounded };
+
 /** Operand in [B·L, H] layout seen as [B, nh] matrices [L, dh]: row stride H, batch strides L·H and dh. */
-function rowsOperand(data: Float32Array | Uint16Array, s: HeadShape, H: number) {
-  return { data, ld: H, strides: [s.seqLen * H, H / s.heads] as [number, number] };
+function rowsOperand(data: OperandData, s: HeadShape, H: number) {
+  return { ...picked(data), ld: H, strides: [s.seqLen * H, H / s.heads] as [number, number] };
 }
 
 /** Operand in [B, nh, L, L] layout. */
-function probsOperand(data: Float32Array | Uint16Array, s: HeadShape) {
+function probsOperand(data: OperandData, s: HeadShape) {
   const L = s.seqLen;
-  return { data, ld: L, strides: [s.heads * L * L, L * L] as [number, number] };
+  return { ...picked(data), ld: L, strides: [s.heads * L * L, L * L] as [number, number] };
 }
 
 /**
@@ -515,8 +577,8 @@ export function halfAttentionScores(
         n: L,
         k: dh,
         batch: [B, nh],
-        a: rowsOperand(qPacked ? packedBits(qPacked) : f32(qs), shape, H),
-        b: rowsOperand(kPacked ? packedBits(kPacked) : f32(ks), shape, H),
+        a: rowsOperand(halfOperand(fmt, q, qs, qPacked), shape, H),
+        b: rowsOperand(halfOperand(fmt, k, ks, kPacked), shape, H),
         c: { ...probsOperand(out, shape), data: out },
         roundOut: true,
         postScale: scale,
@@ -525,7 +587,8 @@ export function halfAttentionScores(
       return {
         value: halfTensor(fmt, out, [B, nh, L, L]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const { g, buf } = scaledGrad(fmt, f32(dy), scale); // half(half(dy)·scale)
+          const scaled = scaledGrad(fmt, f32(dy), scale); // half(half(dy)·scale)
+          const g = widenedOnce(fmt, scaled.g); // for both products
           const q16 = packedBits(saved[0]), k16 = packedBits(saved[1]);
           const dq = allocFloat32(B * L * H), dk = allocFloat32(B * L * H);
           const common = { type: fmt.type, m: L, n: dh, k: L, batch: [B, nh] as [number, number] };
@@ -544,7 +607,8 @@ export function halfAttentionScores(
             c: { ...rowsOperand(dk, shape, H), data: dk },
             roundOut: true,
           });
-          if (buf) releaseFloat32(buf);
+          if (scaled.buf) releaseFloat32(scaled.buf);
+          if (g.buf) releaseFloat32(g.buf);
           return [halfTensor(fmt, dq, [B * L, H]), halfTensor(fmt, dk, [B * L, H])];
         }),
       };
@@ -584,8 +648,8 @@ export function halfAttentionContext(
         n: dh,
         k: L,
         batch: [B, nh],
-        a: probsOperand(pPacked ? packedBits(pPacked) : f32(ps), shape),
-        b: rowsOperand(vPacked ? packedBits(vPacked) : f32(vs), shape, H),
+        a: probsOperand(halfOperand(fmt, probs, ps, pPacked), shape),
+        b: rowsOperand(halfOperand(fmt, v, vs, vPacked), shape, H),
         c: { ...rowsOperand(out, shape, H), data: out },
         roundOut: true,
       });
@@ -593,7 +657,7 @@ export function halfAttentionContext(
       return {
         value: halfTensor(fmt, out, [B * L, H]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const { g, buf } = halfCodes(fmt, f32(dy)); // dy rounded once for both products
+          const g = halfOnce(fmt, dy); // dy rounded once for both products
           const p16 = packedBits(saved[0]), v16 = packedBits(saved[1]);
           const dp = allocFloat32(B * nh * L * L), dv = allocFloat32(B * L * H);
           gemm({ // dP = g Vᵀ
@@ -620,7 +684,7 @@ export function halfAttentionContext(
             c: { ...rowsOperand(dv, shape, H), data: dv },
             roundOut: true,
           });
-          releaseFloat32(buf);
+          if (g.buf) releaseFloat32(g.buf);
           return [halfTensor(fmt, dp, [B, nh, L, L]), halfTensor(fmt, dv, [B * L, H])];
         }),
       };

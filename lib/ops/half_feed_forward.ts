@@ -12,7 +12,8 @@
  * call, which would widen the weight once per piece):
  *
  * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved); then
- *   out = half(y16 W₂16 + b₂16) in one product;
+ *   out = half(y16 W₂16 + b₂16) in one product (where the matmuls widen 16-bit operands, from y's float32
+ *   values, which the one piece holds after its epilogue, and no codes of y are made);
  * - backward: g₂ = half(dy); dW₂ = y16ᵀ g₂ with y recomputed from z's codes; per piece,
  *   g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) into codes, Σ g₁ in double for db₁; then dW₁ = x16ᵀ g₁ and
  *   dx = half(g₁ W₁16ᵀ) as in `halfLinear`.
@@ -63,6 +64,7 @@ import {
   packedBits,
   recomputedActivation,
   scratchCodes,
+  widenedOnce,
 } from "./bf16_ops.ts";
 
 /** Float32 elements of the hidden layer held at once: a piece of rows of about this many. */
@@ -102,7 +104,7 @@ function hiddenPiece(
   bias: Float32Array,
   rows: number,
   z16: Uint16Array | null,
-  y16: Uint16Array,
+  y16: Uint16Array | null,
 ): void {
   const k = nativeKernels();
   const n = rows * bias.length;
@@ -110,7 +112,7 @@ function hiddenPiece(
   const z = fmt.round(c.subarray(0, n), c.subarray(0, n));
   if (z16) packHalfFast(fmt.type, z, z16);
   const y = tf.tidy(() => fmt.round(f32(activationValue(act, tf.tensor(z.slice(), [n], "float32")))));
-  packHalfFast(fmt.type, y, y16);
+  if (y16) packHalfFast(fmt.type, y, y16);
 }
 
 /**
@@ -160,7 +162,11 @@ export function halfFeedForward(
       // z's codes, filled before they become a tensor (the backend may copy them: wasm)
       const zWords = taping ? halfCodeWords(N * I) : undefined;
       const z16 = zWords ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * I) : null;
-      const y = scratchCodes(N * I);
+      // Where the matmuls widen 16-bit operands, the layer is one piece, and the C kernels leave
+      // y = half(act(z)) in the piece's float32 values: the second product takes those as they are, and
+      // y's codes (which it would widen into the same values) are not made.
+      const yWide = pieces.length === 1 && gemmWidensOperands(type) && nativeKernels() !== null;
+      const y = yWide ? undefined : scratchCodes(N * I);
       const w1c = !w1Kept && pieces.length > 1 ? halfCodes(fmt, f32(w1s)) : undefined; // once for every piece
       const piece = allocFloat32(pieceRows * I);
       const bias1 = fmt.round(f32(b1s));
@@ -177,9 +183,17 @@ export function halfFeedForward(
           c: { data: piece, ld: I },
           beta,
         });
-        hiddenPiece(fmt, act, piece, bias1, rows, z16 && z16.subarray(r0 * I), y.codes.subarray(r0 * I));
+        hiddenPiece(
+          fmt,
+          act,
+          piece,
+          bias1,
+          rows,
+          z16 && z16.subarray(r0 * I),
+          y ? y.codes.subarray(r0 * I) : null,
+        );
       }
-      releaseFloat32(piece);
+      if (y) releaseFloat32(piece);
       if (w1c) releaseFloat32(w1c.buf);
       const out = allocFloat32(N * O);
       const bias2 = fmt.round(f32(b2s));
@@ -188,12 +202,12 @@ export function halfFeedForward(
         m: N,
         n: O,
         k: I,
-        a: { data: y.codes, ld: I },
+        a: y ? { data: y.codes, ld: I } : { data: piece, rounded: true, ld: I },
         b: { data: w2Kept ?? f32(w2s), ld: O },
         c: { data: out, ld: O },
         beta: biasBeta(out, bias2, N),
       });
-      releaseFloat32(y.buf);
+      releaseFloat32(y ? y.buf : piece);
       const value = linearOut(fmt, "none", out, [N, O], null, null, bias2);
       if (zWords) save([xLn ? xLn.xhat : xPacked!, w1s, tf.tensor1d(zWords, "int32"), w2s]);
       return {
@@ -203,6 +217,7 @@ export function halfFeedForward(
             const [xp, w1m, zp, w2m] = saved;
             const zBits = packedBits(zp);
             const g2 = linearGradIn(fmt, "none", dy, undefined, N, O); // half(dy), Σ rows
+            const g2w = widenedOnce(fmt, g2.g); // for both products
             // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes
             const yRe = recomputedActivation(fmt, act, zp, [N, I]);
             const dw2 = allocFloat32(I * O);
@@ -213,7 +228,7 @@ export function halfFeedForward(
               n: O,
               k: N,
               a: { data: yRe.g, ld: I },
-              b: { data: g2.g, ld: O },
+              b: { ...g2w, ld: O },
               c: { data: dw2, ld: O },
             });
             releaseFloat32(yRe.buf);
@@ -229,7 +244,7 @@ export function halfFeedForward(
                 m: r1 - r0,
                 n: I,
                 k: O,
-                a: { data: g2.g, offset: r0 * O, ld: O },
+                a: { ...g2w, offset: r0 * O, ld: O },
                 b: { data: w2c ? w2c.g : f32(w2m), ld: O },
                 c: { data: piece, ld: I },
                 roundOut: true,
@@ -248,6 +263,8 @@ export function halfFeedForward(
             releaseFloat32(piece);
             if (w2c) releaseFloat32(w2c.buf);
             if (g2.scratch) releaseFloat32(g2.scratch);
+            if (g2w.buf) releaseFloat32(g2w.buf);
+            const g1w = widenedOnce(fmt, g1.codes); // for both products
             const db1 = Float32Array.from(acc);
             const dx = allocFloat32(N * H), dw1 = allocFloat32(H * I);
             gemm({ // dx = half(g₁ W₁16ᵀ)
@@ -256,7 +273,7 @@ export function halfFeedForward(
               m: N,
               n: H,
               k: I,
-              a: { data: g1.codes, ld: I },
+              a: { ...g1w, ld: I },
               b: { data: f32(w1m), ld: I },
               c: { data: dx, ld: H },
               roundOut: true,
@@ -268,11 +285,12 @@ export function halfFeedForward(
               n: I,
               k: N,
               a: { data: packedBits(xp), ld: H },
-              b: { data: g1.codes, ld: I },
+              b: { ...g1w, ld: I },
               c: { data: dw1, ld: I },
             });
             if (xLn) layerNormWeightGrad(dw1, f32(xLn.gamma), f32(xLn.beta), db1, H, I);
             releaseFloat32(g1.buf);
+            if (g1w.buf) releaseFloat32(g1w.buf);
             return [
               halfTensor(fmt, dx, [N, H]),
               tf.tensor(dw1, [H, I], "float32"),

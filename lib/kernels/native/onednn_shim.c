@@ -212,7 +212,8 @@ static int64_t span(int64_t b1, int64_t b2, int64_t rows, int64_t cols, int tran
 
 /*
  * dt: 0 f32, 1 bf16, 2 f16, 3 f16 on the f32 kernel (operand type; accumulation and C are f32). a16/b16: operand given as 16-bit
- * codes of dt (else float32, rounded here when dt != 0). round_out: 0, or 1 / 2 to round C to bf16 / f16
+ * codes of dt (1), else float32, rounded here when dt != 0 (0), or (2, dt 3 only) float32 values already
+ * binary16, used without a copy. round_out: 0, or 1 / 2 to round C to bf16 / f16
  * afterwards; then post_scale != 1 multiplies and rounds once more. Returns 0, or a dnnl status / -1.
  */
 int simcse_dnnl_matmul(int dt, int a16, int b16, int ta, int tb, int64_t b1, int64_t b2, int64_t m,
@@ -227,12 +228,12 @@ int simcse_dnnl_matmul(int dt, int a16, int b16, int ta, int tb, int64_t b1, int
   if (!e) return status ? status : -1;
   const void *pa = a, *pb = b;
   int64_t na = span(b1, b2, m, k, ta, lda, sa1, sa2), nb = span(b1, b2, k, n, tb, ldb, sb1, sb2);
-  if (dt == 3) {
-    pa = widen_f16(0, a, a16, na);
-    pb = widen_f16(1, b, b16, nb);
+  if (dt == 3) { /* a16/b16 == 2: float32 values already binary16, taken as they are */
+    if (a16 != 2) pa = widen_f16(0, a, a16, na);
+    if (b16 != 2) pb = widen_f16(1, b, b16, nb);
   } else {
-    if (dt != 0 && !a16) pa = convert(0, dt, (const float *)a, na);
-    if (dt != 0 && !b16) pb = convert(1, dt, (const float *)b, nb);
+    if (dt != 0 && a16 != 1) pa = convert(0, dt, (const float *)a, na);
+    if (dt != 0 && b16 != 1) pb = convert(1, dt, (const float *)b, nb);
   }
   if (!pa || !pb) return -1;
   dnnl_memory_set_data_handle(e->ma, (void *)pa);
