@@ -6,6 +6,7 @@ import {
   gemm,
   gemmEngine,
   type GemmType,
+  gemmWidensOperands,
   loadOneDnn,
   oneDnnUnavailableReason,
   packHalfFast,
@@ -223,6 +224,69 @@ for (const engine of ENGINES) {
           c: { data: c, ld: 2 },
         });
         ok(c.every((v) => v === 0), `k = 0 gives zeros: ${c}`);
+      } finally {
+        useEngine("onednn");
+      }
+    },
+  });
+}
+
+for (const engine of ENGINES) {
+  Deno.test({
+    name:
+      `\`gemm()\` on ${engine}: float32 operands flagged \`rounded\` go in as they are, single and batched ` +
+      `(the same bits as their codes; unrounded values stay unrounded where the kernel widens operands)`,
+    ignore: engine === "onednn" && oneDnnSkip !== null,
+    fn: () => {
+      useEngine(engine);
+      try {
+        const [B2, M, N, K] = [2, 4, 6, 40];
+        const a = values(B2 * M * K, 31), b = values(B2 * K * N, 32);
+        for (const type of ["bf16", "f16"] as const) {
+          const pack = type === "bf16" ? packBf16 : packF16;
+          const ar = a.map(roundOf[type]), br = b.map(roundOf[type]);
+          for (const batch of [1, B2]) {
+            const run = (
+              ad: Float32Array | Uint16Array,
+              bd: Float32Array | Uint16Array,
+              rounded: boolean,
+            ) => {
+              const c = new Float32Array(batch * M * N);
+              gemm({
+                type,
+                m: M,
+                n: N,
+                k: K,
+                batch: [1, batch],
+                a: { data: ad, ld: K, strides: [0, M * K], rounded },
+                b: { data: bd, ld: N, strides: [0, K * N], rounded },
+                c: { data: c, ld: N, strides: [0, M * N] },
+              });
+              return c;
+            };
+            const fromCodes = run(pack(a), pack(b), false), fromRounded = run(ar, br, true);
+            for (let i = 0; i < fromCodes.length; i++) {
+              strictEqual(fromRounded[i], fromCodes[i], `${type} batch ${batch} [${i}]`);
+            }
+            if (!gemmWidensOperands(type)) continue;
+            // A widening kernel takes flagged values without rounding them: the float32 product.
+            const raw = run(a, b, true);
+            let differs = 0;
+            for (let z = 0; z < batch; z++) {
+              const want = reference("f32", false, false, M, N, K, a, z * M * K, K, b, z * K * N, N);
+              for (let i = 0; i < M * N; i++) {
+                assertNear(
+                  raw[z * M * N + i],
+                  want[i],
+                  4 * K,
+                  `${type} unrounded batch ${batch} [${z}, ${i}]`,
+                );
+                if (raw[z * M * N + i] !== fromCodes[z * M * N + i]) differs++;
+              }
+            }
+            ok(differs > 0, `${type} batch ${batch}: unrounded values gave the rounded product`);
+          }
+        }
       } finally {
         useEngine("onednn");
       }
