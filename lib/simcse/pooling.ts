@@ -86,10 +86,27 @@ export function poolerProblem(
   );
 }
 
-/** Σ_t w_t h_t / Σ_t w_t over the sequence axis. h [B, L, H], w [B, L] -> [B, H]. */
+/**
+ * Σ_t w_t h_t / Σ_t w_t over the sequence axis. h [B, L, H], w [B, L] -> [B, H]. The weights are
+ * constants (the mask, or positions times the mask): only h gets a gradient, written as one broadcast
+ * product, dh[b, t, :] = w[b, t] · (dy[b, :] / Σ_t w[b, t]). These are the values TF.js's own gradients of
+ * the forward ops give (its Sum gradient multiplies by a [B, L, H] tensor of ones, its Mul gradient by w),
+ * without that tensor of fresh memory and the product it feeds (GPT-2 base: about 50 ms of a step), and
+ * without keeping h for the backward pass.
+ */
 function weightedMean(h: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor2D {
-  const num = tf.sum(tf.mul(h, tf.expandDims(w, 2)), 1); // [B, H]
-  return tf.div(num, tf.sum(w, 1, true)) as tf.Tensor2D;
+  const op = tf.customGrad(
+    ((hs: tf.Tensor, save: tf.GradSaveFunc) => {
+      const denom = tf.sum(w, 1, true); // [B, 1]
+      const we = tf.expandDims(w, 2); // [B, L, 1]
+      save([denom, we]);
+      return {
+        value: tf.div(tf.sum(tf.mul(hs, we), 1), denom), // [B, H]
+        gradFunc: (dy: tf.Tensor, [d, e]: tf.Tensor[]) => tf.mul(tf.expandDims(tf.div(dy, d), 1), e),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return op(h) as tf.Tensor2D;
 }
 
 /** Pool an encoder output into one vector per row: [B, H]. Call inside `tf.tidy`. */
