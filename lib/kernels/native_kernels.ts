@@ -103,6 +103,10 @@ const SYMBOLS = {
     result: "void",
   },
   simcse_sumsq: { parameters: ["buffer", "i64"], result: "f64" },
+  simcse_ln_weight_grad: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64"],
+    result: "void",
+  },
   simcse_scale_finite: { parameters: ["buffer", "i64", "f32"], result: "i32" },
   simcse_half_linear_out: { parameters: ["i32", "i32", "buffer", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_act_codes: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
@@ -289,6 +293,15 @@ export interface NativeKernels {
   ): void;
   /** Σ x² in double. */
   sumSquares(x: Float32Array, n: number): number;
+  /** In place: dw[i, j] = g[i]·dw[i, j] + b[i]·db[j] (double products, one rounding), dw [nIn, nOut]. */
+  lnWeightGrad(
+    dw: Float32Array,
+    g: Float32Array,
+    b: Float32Array,
+    db: Float32Array,
+    nIn: number,
+    nOut: number,
+  ): void;
   /** x *= s in place (float32 products); whether every product is finite. */
   scaleFinite(x: Float32Array, n: number, s: number): boolean;
   /** Where the compiled library is. */
@@ -557,6 +570,8 @@ function wrap(lib: Lib, path: string): NativeKernels {
     reduceMid: (x, out, acc, outer, red, inner, scale) =>
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
     sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,
+    lnWeightGrad: (dw, g, b, db, nIn, nOut) =>
+      lib.simcse_ln_weight_grad(dw, g, b, db, BigInt(nIn), BigInt(nOut)),
     scaleFinite: (x, n, s) => lib.simcse_scale_finite(x, BigInt(n), s) === 1,
     halfLinearOut: (fmt, act, c, z16, n, y16 = null) =>
       lib.simcse_half_linear_out(HALF_CODE[fmt], ACT_CODE[act], c, z16, y16, BigInt(n)),

@@ -278,7 +278,11 @@ function addColumnSums(acc: Float64Array, g: Float32Array, rows: number, cols: n
   }
 }
 
-/** dW = γ·(x̂ᵀg) + β·Σg in place, row i of dW (input feature i) from x̂ᵀg's row: the weight gradient for x = x̂·γ + β. */
+/**
+ * dW = γ·(x̂ᵀg) + β·Σg in place, row i of dW (input feature i) from x̂ᵀg's row: the weight gradient for
+ * x = x̂·γ + β. Each element is γ_i·dw + β_i·db_j with both products exact in double and one rounding of
+ * their sum to float, in one C pass across the threads when the kernels are loaded, else here.
+ */
 export function layerNormWeightGrad(
   dw: Float32Array,
   gamma: Float32Array,
@@ -287,6 +291,8 @@ export function layerNormWeightGrad(
   nIn: number,
   nOut: number,
 ): void {
+  const k = nativeKernels();
+  if (k) return k.lnWeightGrad(dw, gamma, beta, db, nIn, nOut);
   for (let i = 0; i < nIn; i++) {
     const gi = gamma[i], bi = beta[i], o = i * nOut;
     for (let j = 0; j < nOut; j++) dw[o + j] = gi * dw[o + j] + bi * db[j];

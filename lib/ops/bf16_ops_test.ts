@@ -6,7 +6,20 @@ import { assertWithinBf16Ulps, bf16Fixture } from "../../testing/bf16_assert.ts"
 import { setGemmBlasDisabled, setOneDnnEnabled } from "../kernels/onednn.ts";
 import { activation } from "../model/layers.ts";
 import { bf16Round, isBf16Valued } from "./bf16.ts";
-import { BF16, bf16AttentionContext, bf16AttentionScores, bf16Linear, F16, halfLinear } from "./bf16_ops.ts";
+import {
+  BF16,
+  bf16AttentionContext,
+  bf16AttentionScores,
+  bf16Linear,
+  F16,
+  halfLinear,
+  layerNormWeightGrad,
+} from "./bf16_ops.ts";
+import {
+  loadNativeKernels,
+  nativeKernelsUnavailableReason,
+  setNativeKernelsEnabled,
+} from "../kernels/native_kernels.ts";
 import { linear } from "./linear.ts";
 
 const fx = bf16Fixture();
@@ -232,4 +245,42 @@ Deno.test("bf16 ops reject shapes that do not chain", async () => {
     }
   }
   strictEqual(errs.length, 3, errs.join(" | "));
+});
+
+Deno.test("`layerNormWeightGrad`: γ·dw + β·db with exact double products and one rounding, with and without the C kernels", () => {
+  const [nIn, nOut] = [48, 1024]; // over two blocks of 16384 elements: split across threads in C
+  const vals = (n: number, seed: number) => {
+    const out = new Float32Array(n);
+    let s = seed;
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      // many mantissa bits and a wide exponent range, so that the products need double and the sum rounds
+      out[i] = ((s / 2 ** 32) * 2 - 1) * 2 ** ((s % 41) - 20);
+    }
+    return out;
+  };
+  const dw0 = vals(nIn * nOut, 1), g = vals(nIn, 2), b = vals(nIn, 3), db = vals(nOut, 4);
+  dw0[0] = -0, g[1] = 0, b[2] = -0, db[5] = 3.4e38, dw0[7] = 1e-45;
+  const want = new Float32Array(nIn * nOut);
+  for (let i = 0; i < nIn; i++) {
+    for (let j = 0; j < nOut; j++) want[i * nOut + j] = g[i] * dw0[i * nOut + j] + b[i] * db[j];
+  }
+  const k = loadNativeKernels();
+  if (!k) {
+    console.warn(
+      `layerNormWeightGrad: the C half of this test needs gcc: ${nativeKernelsUnavailableReason()}`,
+    );
+  }
+  for (const on of k ? [true, false] : [false]) {
+    setNativeKernelsEnabled(on);
+    try {
+      const dw = dw0.slice();
+      layerNormWeightGrad(dw, g, b, db, nIn, nOut);
+      for (let o = 0; o < dw.length; o++) {
+        if (!Object.is(dw[o], want[o])) throw new Error(`kernels ${on}: [${o}] ${dw[o]} against ${want[o]}`);
+      }
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  }
 });

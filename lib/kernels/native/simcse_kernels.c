@@ -326,6 +326,20 @@ int simcse_scale_finite(float *R x, int64_t n, float s) {
   return !bad;
 }
 
+/* In place, dw[i, j] = g[i]·dw[i, j] + b[i]·db[j], each product exact in double and one rounding of their sum
+ * to float (what the JS form computes): the weight gradient of a Linear whose input is a LayerNorm's output
+ * x̂·g + b, from dw = x̂ᵀ·grad and db = Σ grad (lib/ops/bf16_ops.ts, layerNormWeightGrad). Rows split across
+ * threads; every element is computed on its own, so the bits do not depend on the thread count. */
+WIDE void simcse_ln_weight_grad(float *R dw, const float *R g, const float *R b, const float *R db, int64_t n_in,
+                                int64_t n_out) {
+#pragma omp parallel for schedule(static) if (n_in * n_out > 2 * PAR_BLOCK)
+  for (int64_t i = 0; i < n_in; i++) {
+    const double gi = g[i], bi = b[i];
+    float *row = dw + i * n_out;
+    for (int64_t j = 0; j < n_out; j++) row[j] = (float)(gi * (double)row[j] + bi * (double)db[j]);
+  }
+}
+
 /* sum of squares in double (the global gradient norm). */
 double simcse_sumsq(const float *R x, int64_t n) {
   double s = 0;
