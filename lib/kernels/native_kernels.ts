@@ -103,6 +103,7 @@ const SYMBOLS = {
     result: "void",
   },
   simcse_sumsq: { parameters: ["buffer", "i64"], result: "f64" },
+  simcse_sum_rows: { parameters: ["buffer", "buffer", "buffer", "i64", "i64"], result: "void" },
   simcse_ln_weight_grad: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "i64", "i64"],
     result: "void",
@@ -293,6 +294,8 @@ export interface NativeKernels {
   ): void;
   /** Σ x² in double. */
   sumSquares(x: Float32Array, n: number): number;
+  /** rows[slot[r] + j] += d[r·h + j] for the n rows of d in order (slot: element offsets into rows). */
+  sumRows(d: Float32Array, slot: Int32Array, rows: Float32Array, n: number, h: number): void;
   /** In place: dw[i, j] = g[i]·dw[i, j] + b[i]·db[j] (double products, one rounding), dw [nIn, nOut]. */
   lnWeightGrad(
     dw: Float32Array,
@@ -570,6 +573,7 @@ function wrap(lib: Lib, path: string): NativeKernels {
     reduceMid: (x, out, acc, outer, red, inner, scale) =>
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
     sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,
+    sumRows: (d, slot, rows, n, h) => lib.simcse_sum_rows(d, slot, rows, BigInt(n), BigInt(h)),
     lnWeightGrad: (dw, g, b, db, nIn, nOut) =>
       lib.simcse_ln_weight_grad(dw, g, b, db, BigInt(nIn), BigInt(nOut)),
     scaleFinite: (x, n, s) => lib.simcse_scale_finite(x, BigInt(n), s) === 1,

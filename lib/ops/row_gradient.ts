@@ -30,7 +30,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { allocFloat32, peekFloat32, peekInt32, releaseFloat32 } from "../kernels/mod.ts";
+import { allocFloat32, nativeKernels, peekFloat32, peekInt32, releaseFloat32 } from "../kernels/mod.ts";
 
 /** The gradient of a [V, H] table as its rows `ids` (ascending, distinct); every other row's is zero. */
 export class RowGradient {
@@ -134,17 +134,28 @@ export function embeddingLookup(table: tf.Variable, ids: tf.Tensor1D): tf.Tensor
 /** Σ of dy's rows per id, the ids ascending; each row's additions in token order from zero. */
 function sumRows(dy: tf.Tensor, ids: Int32Array, [V, H]: [number, number]): RowGradient {
   const d = peekFloat32(dy) ?? (dy.dataSync() as Float32Array);
-  const distinct = Int32Array.from(new Set(ids)).sort();
-  if (distinct.length > 0 && (distinct[0] < 0 || distinct[distinct.length - 1] >= V)) {
-    throw new Error(`embeddingLookup: ids must lie in [0, ${V})`);
-  }
-  const slot = new Map<number, number>();
-  distinct.forEach((id, k) => slot.set(id, k * H));
-  const rows = allocFloat32(distinct.length * H);
-  rows.fill(0);
+  // The distinct ids, ascending, and each token's row offset: a table over the vocabulary (no Set or Map).
+  const slotOf = new Int32Array(V).fill(-1);
   for (let r = 0; r < ids.length; r++) {
-    const dst = slot.get(ids[r])!, src = r * H;
-    for (let j = 0; j < H; j++) rows[dst + j] += d[src + j];
+    const id = ids[r];
+    if (!(id >= 0 && id < V)) throw new Error(`embeddingLookup: ids must lie in [0, ${V})`);
+    slotOf[id] = 0;
+  }
+  let count = 0;
+  for (let id = 0; id < V; id++) if (slotOf[id] === 0) slotOf[id] = count++ * H;
+  const distinct = new Int32Array(count);
+  for (let id = 0, k = 0; id < V; id++) if (slotOf[id] >= 0) distinct[k++] = id;
+  const slot = Int32Array.from(ids, (id) => slotOf[id]);
+  const rows = allocFloat32(count * H);
+  rows.fill(0);
+  const k = rows.length < 2 ** 31 ? nativeKernels() : null; // slots are int32 offsets
+  if (k) {
+    k.sumRows(d, slot, rows, ids.length, H); // one C pass, each element's additions in token order
+  } else {
+    for (let r = 0; r < ids.length; r++) {
+      const dst = slot[r], src = r * H;
+      for (let j = 0; j < H; j++) rows[dst + j] += d[src + j];
+    }
   }
   return new RowGradient([V, H], distinct, rows);
 }

@@ -2,6 +2,11 @@ import assert from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
 import { useBackend } from "../kernels/backend.ts";
 import { captureRowGradient, embeddingLookup, RowGradient } from "./row_gradient.ts";
+import {
+  loadNativeKernels,
+  nativeKernelsUnavailableReason,
+  setNativeKernelsEnabled,
+} from "../kernels/native_kernels.ts";
 
 /** dy = C for loss = Σ lookup ⊙ C: row id's gradient is Σ C[r] over the tokens r with that id, in token order. */
 function byHand(ids: number[], c: Float32Array, H: number): Map<number, Float32Array> {
@@ -86,4 +91,56 @@ Deno.test("embeddingLookup outside a capture (or of another table) is tf.gather;
   assert.throws(() => again.end(), /not looked up/);
   assert.ok(new RowGradient([2, 2], new Int32Array(0), new Float32Array(0)).toDense().every((x) => x === 0));
   tf.dispose([table, other, ids, plain, viaGather, g2]);
+});
+
+Deno.test("embeddingLookup's row gradient over many tokens and columns: the by-hand sums bit for bit, with and without the C kernels", async () => {
+  await useBackend("cpu");
+  const k = loadNativeKernels();
+  if (!k) {
+    console.warn(`row gradient: the C half of this test needs gcc: ${nativeKernelsUnavailableReason()}`);
+  }
+  const V = 97, H = 200, N = 600; // 120000 elements, 4 column ranges: split across threads in C
+  const ids = Array.from({ length: N }, (_, r) => (r * r * 7 + 3) % V);
+  const c = Float32Array.from(
+    { length: N * H },
+    (_, i) => Math.fround(Math.sin(i * 0.37 + 1) * 10 ** (i % 7)),
+  );
+  const expect = byHand(ids, c, H);
+  const table = tf.variable(tf.zeros([V, H]));
+  const cT = tf.tensor2d(c, [N, H]), idsT = tf.tensor1d(ids, "int32");
+  for (const on of k ? [true, false] : [false]) {
+    setNativeKernelsEnabled(on);
+    try {
+      const capture = captureRowGradient(table);
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(tf.mul(embeddingLookup(table, idsT), cT)) as tf.Scalar,
+        [capture.probe],
+      );
+      const g = capture.end();
+      g.ids.forEach((id, j) =>
+        assert.deepEqual(g.rows.subarray(j * H, (j + 1) * H), expect.get(id), `kernels ${on}: row ${id}`)
+      );
+      tf.dispose([value, ...Object.values(grads)]);
+      g.dispose();
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  }
+  tf.dispose([table, cT, idsT]);
+});
+
+Deno.test("embeddingLookup's row gradient refuses an id outside the table in one line", async () => {
+  await useBackend("cpu");
+  const table = tf.variable(tf.zeros([4, 3]));
+  for (const bad of [4, -1]) {
+    const idsT = tf.tensor1d([1, bad], "int32");
+    const capture = captureRowGradient(table);
+    assert.throws(
+      () => tf.variableGrads(() => tf.sum(embeddingLookup(table, idsT)) as tf.Scalar, [capture.probe]),
+      /index value (4|-1) is not in \[0, 3\]|ids must lie in \[0, 4\)/,
+    );
+    capture.cancel();
+    idsT.dispose();
+  }
+  table.dispose();
 });

@@ -326,6 +326,23 @@ int simcse_scale_finite(float *R x, int64_t n, float s) {
   return !bad;
 }
 
+/* rows[slot[r] + j] += d[r·H + j] for the rows r = 0, 1, … of d [n, H] in order (slot[r]: the element offset
+ * of row r's id in rows): the embeddings' row gradient (lib/ops/row_gradient.ts), every output element's
+ * additions in token order. Column ranges split across threads, so the bits do not depend on the thread
+ * count. */
+void simcse_sum_rows(const float *R d, const int32_t *R slot, float *R rows, int64_t n, int64_t H) {
+  const int64_t W = 64, nc = (H + W - 1) / W;
+#pragma omp parallel for schedule(static) if (n * H > 2 * PAR_BLOCK && nc > 1)
+  for (int64_t c = 0; c < nc; c++) {
+    const int64_t j0 = c * W, j1 = j0 + W < H ? j0 + W : H;
+    for (int64_t r = 0; r < n; r++) {
+      float *dst = rows + slot[r];
+      const float *src = d + r * H;
+      for (int64_t j = j0; j < j1; j++) dst[j] += src[j];
+    }
+  }
+}
+
 /* In place, dw[i, j] = g[i]·dw[i, j] + b[i]·db[j], each product exact in double and one rounding of their sum
  * to float (what the JS form computes): the weight gradient of a Linear whose input is a LayerNorm's output
  * x̂·g + b, from dw = x̂ᵀ·grad and db = Σ grad (lib/ops/bf16_ops.ts, layerNormWeightGrad). Rows split across
