@@ -134,26 +134,26 @@ export function embeddingLookup(table: tf.Variable, ids: tf.Tensor1D): tf.Tensor
 /** Σ of dy's rows per id, the ids ascending; each row's additions in token order from zero. */
 function sumRows(dy: tf.Tensor, ids: Int32Array, [V, H]: [number, number]): RowGradient {
   const d = peekFloat32(dy) ?? (dy.dataSync() as Float32Array);
-  // The distinct ids, ascending, and each token's row offset: a table over the vocabulary (no Set or Map).
-  const slotOf = new Int32Array(V).fill(-1);
+  // The distinct ids, ascending, and each token's row among them: a table over the vocabulary (no Set or Map).
+  const rowOf = new Int32Array(V).fill(-1);
   for (let r = 0; r < ids.length; r++) {
     const id = ids[r];
     if (!(id >= 0 && id < V)) throw new Error(`embeddingLookup: ids must lie in [0, ${V})`);
-    slotOf[id] = 0;
+    rowOf[id] = 0;
   }
   let count = 0;
-  for (let id = 0; id < V; id++) if (slotOf[id] === 0) slotOf[id] = count++ * H;
+  for (let id = 0; id < V; id++) if (rowOf[id] === 0) rowOf[id] = count++;
   const distinct = new Int32Array(count);
-  for (let id = 0, k = 0; id < V; id++) if (slotOf[id] >= 0) distinct[k++] = id;
-  const slot = Int32Array.from(ids, (id) => slotOf[id]);
+  for (let id = 0; id < V; id++) if (rowOf[id] >= 0) distinct[rowOf[id]] = id;
   const rows = allocFloat32(count * H);
   rows.fill(0);
-  const k = rows.length < 2 ** 31 ? nativeKernels() : null; // slots are int32 offsets
+  const k = rows.length < 2 ** 31 ? nativeKernels() : null; // the C pass takes int32 element offsets
   if (k) {
-    k.sumRows(d, slot, rows, ids.length, H); // one C pass, each element's additions in token order
+    // one C pass, each element's additions in token order
+    k.sumRows(d, Int32Array.from(ids, (id) => rowOf[id] * H), rows, ids.length, H);
   } else {
     for (let r = 0; r < ids.length; r++) {
-      const dst = slot[r], src = r * H;
+      const dst = rowOf[ids[r]] * H, src = r * H;
       for (let j = 0; j < H; j++) rows[dst + j] += d[src + j];
     }
   }
