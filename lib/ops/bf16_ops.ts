@@ -471,7 +471,7 @@ function scaledGrad(
  * copy of those same values. Elsewhere its packed copy's codes when there is one, else its float32
  * values (rounded in the kernel).
  */
-export function halfOperand(
+function halfOperand(
   fmt: HalfFormat,
   t: tf.Tensor,
   values: tf.Tensor,
@@ -488,7 +488,7 @@ export type HalfTwice = Pick<GemmOperand, "data" | "rounded"> & { buf?: Float32A
  * half(dy) for two products: where the matmuls widen 16-bit operands at every call, rounded once into
  * pooled float32 storage (or dy's own values when it is in the format already); elsewhere its codes.
  */
-export function halfOnce(fmt: HalfFormat, dy: tf.Tensor): HalfTwice {
+function halfOnce(fmt: HalfFormat, dy: tf.Tensor): HalfTwice {
   if (!gemmWidensOperands(fmt.type)) {
     const { g, buf } = halfCodes(fmt, f32(dy));
     return { data: g, buf };
@@ -510,10 +510,7 @@ export function widenedOnce(
 ): HalfTwice {
   if (g instanceof Float32Array) return { data: g, rounded: true };
   if (!gemmWidensOperands(fmt.type)) return { data: g };
-  const buf = allocFloat32(g.length);
-  const k = nativeKernels();
-  if (k) k.halfUnpack(fmt.type, g, buf, g.length);
-  else buf.set(fmt.unpack(g, g.length));
+  const buf = unpackHalfFast(fmt.type, g, g.length, allocFloat32(g.length));
   return { data: buf, rounded: true, buf };
 }
 
