@@ -189,8 +189,10 @@ export class BertModel implements Encoder {
     const wordPos = addSameShape(word, pos);
     const sum = addSameShape(wordPos, type); // [B*L, H]
     const half = usesHalfOps(precision) ? halfOps(precision) : undefined;
-    let h = drop(this.ln(sum, "embeddings.LayerNorm", half), cfg.hiddenDropoutProb, 0) as tf.Tensor2D;
+    const normed = this.ln(sum, "embeddings.LayerNorm", half);
     release(word, pos, type, wordPos, sum); // no op saved them (the LayerNorm keeps its own copy)
+    let h = drop(normed, cfg.hiddenDropoutProb, 0) as tf.Tensor2D;
+    if (h !== normed) release(normed); // the dropout keeps nothing of it
     const allHidden = opts.allHiddenStates ?? true;
     const hiddenStates: tf.Tensor3D[] = allHidden ? [tf.reshape(h, [B, L, H])] : [];
 
@@ -198,8 +200,10 @@ export class BertModel implements Encoder {
     const extMask = tf.reshape(tf.mul(tf.sub(1, mask), -10000), [B, 1, 1, L]);
     const scale = 1 / Math.sqrt(dh);
 
-    const layerCtx = { B, L, extMask, drop, half, scale };
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
+    // A training layer may drop its input once its attention residual is added (nothing else reads it).
+    const releaseInput = training && !allHidden && !checkpoint;
+    const layerCtx = { B, L, extMask, drop, half, scale, releaseInput };
     const firstOnly = (opts.firstTokenOnly ?? false) && !training;
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
       const prev = h;
@@ -239,42 +243,54 @@ export class BertModel implements Encoder {
       drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
       half?: HalfPrecisionOps;
       scale: number;
+      releaseInput?: boolean;
     },
   ): tf.Tensor2D {
     const cfg = this.config, p = `encoder.layer.${i}.`;
     const { drop, half, extMask, scale } = c;
     const hs = { batch: c.B, seqLen: c.L, heads: cfg.numAttentionHeads };
     let ctx: tf.Tensor2D; // [B*L, H]
+    // Each intermediate goes as soon as the ops that read it are done, not at the layer's end: the half
+    // ops save 16-bit copies of what they read, so their float32 inputs are freed (an fp32 op that saved
+    // a tensor keeps its own clone, so releasing it there is harmless).
     if (half) {
       const q = this.linear(h, `${p}attention.self.query`, half);
       const k = this.linear(h, `${p}attention.self.key`, half);
       const scores = half.attentionScores(q, k, hs, scale); // [B, nh, L, L], scaled in the op
+      release(q, k);
       const soft = attentionSoftmax(scores, extMask, 1, half.store);
+      release(scores);
       const probs = drop(soft, cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
       const v = this.linear(h, `${p}attention.self.value`, half);
       ctx = half.attentionContext(probs, v, hs);
-      // The half ops save 16-bit copies of what they read, so the float32 tensors can go now.
-      release(q, k, v, scores, soft, probs);
+      release(soft, probs, v);
     } else {
       const q = this.linear(h, `${p}attention.self.query`);
       const k = this.linear(h, `${p}attention.self.key`);
       const scores = attentionScores(q, k, hs); // [B, nh, L, L]
+      release(q, k);
       const soft = attentionSoftmax(scores, extMask, scale);
+      release(scores);
       const probs = drop(soft, cfg.attentionProbsDropoutProb, 1 + 3 * i) as tf.Tensor4D;
-      ctx = attentionContext(probs, this.linear(h, `${p}attention.self.value`), hs);
-      release(scores, soft, probs);
+      const v = this.linear(h, `${p}attention.self.value`);
+      ctx = attentionContext(probs, v, hs);
+      release(soft, probs, v);
     }
     // Residual branches: dense → dropout → + residual → LayerNorm.
     const branch = (dense: tf.Tensor2D, name: string, site: number, residual: tf.Tensor2D) => {
       const dropped = drop(dense, cfg.hiddenDropoutProb, site);
+      if (dropped !== dense) release(dense); // the dropout keeps nothing of it
       const sum = addSameShape(dropped, residual);
+      release(dropped);
       const out = this.ln(sum, `${p}${name}.LayerNorm`, half) as tf.Tensor2D;
-      release(dense, dropped, sum);
+      release(sum);
       return out;
     };
-    const a = branch(this.linear(ctx, `${p}attention.output.dense`, half), "attention.output", 2 + 3 * i, h);
+    const attnOut = this.linear(ctx, `${p}attention.output.dense`, half);
+    release(ctx);
+    const a = branch(attnOut, "attention.output", 2 + 3 * i, h);
+    if (c.releaseInput) release(h); // read by nothing else; the caller's release of it is then a no-op
     if (half) {
-      release(ctx);
       const out = half.feedForward( // the [B*L, I] hidden layer at 16 bits only
         a,
         this.p(`${p}intermediate.dense.weight`) as tf.Tensor2D,

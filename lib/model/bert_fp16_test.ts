@@ -4,6 +4,7 @@ import { useBackend } from "../kernels/backend.ts";
 import { loadBert } from "./bert_checkpoint.ts";
 import { BertModel } from "./bert.ts";
 import { bertConfigFromJson } from "./bert_config.ts";
+import { seededDropout } from "../ops/dropout.ts";
 import {
   type ArrayFixture,
   assertClose,
@@ -159,6 +160,64 @@ for (const precision of ["fp16", "bf16"] as const) {
         `firstTokenOnly vs the full ${precision} pass: ${gap} (max |x| ${maxAbs})`,
       );
     });
+    model.dispose();
+  });
+}
+
+// A half-precision training forward passes its float32 intermediates on as soon as the ops that read
+// them are done: the half ops keep 16-bit codes of what their gradients need, the dropout keeps only its
+// seed and the sums feed LayerNorms that keep x̂. So once the forward pass returns, the one float32
+// tensor of [B·L, H] or more made in it that is still alive is its output. (The embedding LayerNorm's
+// float32 output, read only by a dropout, stayed alive until the whole step ended.)
+for (const precision of ["fp16", "bf16"] as const) {
+  Deno.test(`a ${precision} training forward leaves no float32 intermediate alive, only its output`, async () => {
+    await useBackend("cpu");
+    const [H, layers] = [64, 2];
+    const cfg = bertConfigFromJson({
+      vocab_size: 100,
+      hidden_size: H,
+      num_hidden_layers: layers,
+      num_attention_heads: 2,
+      intermediate_size: 256,
+      max_position_embeddings: 32,
+    }, "test");
+    const model = BertModel.init(cfg, 3, false);
+    const [B, L] = [16, 32];
+    const ids = tf.tensor2d(Array.from({ length: B * L }, (_, i) => (i * 37) % 100), [B, L], "int32");
+    const mask = tf.ones([B, L], "int32") as tf.Tensor2D;
+    const vars = [...model.params.values()];
+    const engine = tf.engine() as unknown as { trackTensor: (t: tf.Tensor, b: unknown) => unknown };
+    const made: tf.Tensor[] = [];
+    const track = engine.trackTensor;
+    let big: string[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      engine.trackTensor = (t, b) => (made.push(t), track.call(engine, t, b));
+      let out: tf.Tensor;
+      try {
+        out = model.forward({ inputIds: ids, attentionMask: mask }, {
+          training: true,
+          dropout: seededDropout(1, 0, 0),
+          precision,
+          allHiddenStates: false,
+        }).lastHiddenState;
+      } finally {
+        engine.trackTensor = track;
+      }
+      const ids0 = new Set<unknown>();
+      big = made.filter((t) => {
+        const fresh = !t.isDisposed && t.dtype === "float32" && t.size >= B * L * H && !ids0.has(t.dataId);
+        ids0.add(t.dataId);
+        return fresh && t.dataId !== out.dataId;
+      }).map((t) => `[${t.shape}]`);
+      return tf.mean(tf.square(out)) as tf.Scalar;
+    }, vars);
+    tf.dispose([value, ...Object.values(grads)]);
+    strictEqual(
+      big.join(" "),
+      "",
+      `${precision}: float32 tensors alive after the forward pass besides its output`,
+    );
+    tf.dispose([ids, mask]);
     model.dispose();
   });
 }
