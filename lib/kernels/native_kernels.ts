@@ -218,8 +218,8 @@ export interface NativeKernels {
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
   /**
    * The epilogue of a half-precision Linear (`fmt` 1 bf16, 2 f16; `act` 0 none, 1 gelu, 2 gelu_new,
-   * 3 relu), in place on `c` = x·W + b in f32: z = half(c); with an activation, `z16` (when given) gets
-   * z's 16-bit codes, c = half(act(z)) and `y16` (when given) c's codes, else c = z.
+   * 3 relu), in place on `c` = x·W + b in f32: z = half(c) and `z16` (when given) gets z's 16-bit codes;
+   * with an activation, c = half(act(z)) and `y16` (when given) c's codes, else c = z.
    */
   halfLinearOut(
     fmt: HalfType,

@@ -409,6 +409,41 @@ Deno.test({
 
 Deno.test({
   name:
+    "a plain half Linear's epilogue (no activation) writes the codes of its rounded output, checked against rounding in JS",
+  ignore: !haveCc,
+  fn: async () => {
+    const { loadNativeKernels } = await import("./native_kernels.ts");
+    const k = loadNativeKernels();
+    ok(k, "kernels load");
+    const rows = 37, cols = 129, n = rows * cols; // odd sizes
+    let s = 5;
+    const c = Float32Array.from(
+      { length: n },
+      () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1) * 2 ** ((s >>> 3) % 40 - 20),
+    );
+    c.set([0, -0, 65504, 1e-8, -3.4e38], 0); // zeros, f16's largest, an f16 subnormal, bf16's range
+    const bias = Float32Array.from({ length: cols }, (_, j) => j % 3 === 0 ? 0 : 2 ** -(j % 9));
+    const u32 = new Uint32Array(1), f32 = new Float32Array(u32.buffer);
+    const bf16Code = (v: number) => { // round to nearest even on the bits
+      f32[0] = v;
+      return ((u32[0] + 0x7fff + ((u32[0] >>> 16) & 1)) >>> 16) & 0xffff;
+    };
+    const codes = (fmt: "bf16" | "f16", v: Float32Array) =>
+      fmt === "bf16" ? Uint16Array.from(v, bf16Code) : new Uint16Array(Float16Array.from(v).buffer);
+    const sum = c.map((v, i) => v + bias[i % cols]); // in float32 (−0 + 0 is +0)
+    for (const fmt of ["bf16", "f16"] as const) {
+      const got = c.slice(), z16 = new Uint16Array(n);
+      k!.halfLinearOutBias(fmt, "none", got, bias, z16, null, rows, cols);
+      deepStrictEqual(z16, codes(fmt, sum), `${fmt}: codes`);
+      const z1 = new Uint16Array(n);
+      k!.halfLinearOut(fmt, "none", c.slice(), z1, n);
+      deepStrictEqual(z1, codes(fmt, c), `${fmt}: codes (halfLinearOut)`);
+    }
+  },
+});
+
+Deno.test({
+  name:
     "`halfLinearOutBias` gives, bit for bit, `halfLinearOut` of the product with its bias added in float32 (JS)",
   ignore: !haveCc,
   fn: async () => {

@@ -335,7 +335,8 @@ export function halfLinear(
   // recompute x in the backward pass (as the fp32 `activationLinear` does): one [N, 4H] copy fewer.
   const xSource = taping ? savedCopy(x, ACTIVATION_SOURCE) : undefined;
   const xAct = xSource && activationOf.get(xSource);
-  const xPacked = taping && !xAct ? fmt.sharedPacked(x) : undefined;
+  const evalCodes = !taping && codesAtEvaluation(fmt);
+  const xPacked = (taping && !xAct) || evalCodes ? fmt.sharedPacked(x) : undefined;
   // x = x̂·γ + β from a LayerNorm of this tape that kept x̂'s codes in this format: save those, not x's
   // codes (which serve the forward product only), and form xᵀg as γ·(x̂ᵀg) + β·Σg in the backward pass.
   const ln = taping && !xAct ? layerNormSource(x) : undefined;
@@ -346,8 +347,10 @@ export function halfLinear(
   const zOuter = keepZ && tf.getBackend() === "cpu"
     ? tf.tensor1d(halfCodeWords(N * nOut), "int32")
     : undefined;
-  // And the output's codes, for the next Linear's product (a 16-bit copy of y; nothing saves it).
-  const yOuter = zOuter && tf.tensor1d(halfCodeWords(N * nOut), "int32");
+  // And the output's codes, for the next Linear's product (a 16-bit copy of y; nothing saves it). At
+  // evaluation a plain Linear's codes, for the attention products that read Q, K and V.
+  const yOuter = (zOuter || (evalCodes && act === "none")) &&
+    tf.tensor1d(halfCodeWords(N * nOut), "int32");
   const type = fmt.type;
   // Evaluation: W's codes kept across forward passes (c_attn's, for a block of its columns).
   const wKept = evalWeightCodes(type, cols ? cols.full : w);
@@ -383,7 +386,11 @@ export function halfLinear(
         : zWords
         ? new Uint16Array(zWords.buffer, zWords.byteOffset, N * nOut)
         : null;
-      const value = linearOut(fmt, act, out, [N, nOut], zCodes, yOuter ? packedBits(yOuter) : null, b16);
+      const yCodes = yOuter ? packedBits(yOuter) : null;
+      const value = zOuter || act !== "none"
+        ? linearOut(fmt, act, out, [N, nOut], zCodes, yCodes, b16)
+        : linearOut(fmt, act, out, [N, nOut], yCodes, null, b16); // z is y: its codes are y's
+
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
       const xSaved = xAct ? xSource! : xLn ? xLn.xhat : xPacked!;
       const wSaved = cols ? cols.full : ws;
@@ -439,9 +446,25 @@ export function halfLinear(
   if (zOuter) {
     activationOf.set(zOuter, act);
     addSavedCopy(y, ACTIVATION_SOURCE, zOuter);
-    addSavedCopy(y, fmt.type, yOuter!); // y's packed copy, for any op that reads y (sharedPacked)
   }
+  if (yOuter) addSavedCopy(y, fmt.type, yOuter); // y's packed copy, for any op that reads y (sharedPacked)
   return y;
+}
+
+/**
+ * Whether the ops pass 16-bit codes between them at evaluation too: on the cpu backend with the C
+ * kernels (which write a Linear's codes in its epilogue pass) where the matmuls read codes (bf16 on
+ * oneDNN). A Linear then packs its input once for every Linear that reads it (Q, K and V of a layer),
+ * and the attention products read Q, K and V as codes, instead of each product rounding float32
+ * operands in the oneDNN shim. The values are the same: codes of values already in the format.
+ */
+function codesAtEvaluation(fmt: HalfFormat): boolean {
+  return tf.getBackend() === "cpu" && nativeKernels() !== null && !gemmWidensOperands(fmt.type);
+}
+
+/** At evaluation, the codes a Linear of this forward pass wrote of `t` (see {@link codesAtEvaluation}). */
+function evaluationCodes(fmt: HalfFormat, t: tf.Tensor): tf.Tensor | undefined {
+  return codesAtEvaluation(fmt) ? savedCopy(t, fmt.type) : undefined;
 }
 
 /**
@@ -566,8 +589,8 @@ export function halfAttentionScores(
   checkRows(k, shape, `${name}: k`);
   if (q.shape[1] !== k.shape[1]) throw new Error(`${name}: q [${q.shape}] and k [${k.shape}] differ`);
   const taping = recordingGradients();
-  const qPacked = taping ? fmt.sharedPacked(q) : undefined;
-  const kPacked = taping ? fmt.sharedPacked(k) : undefined;
+  const qPacked = taping ? fmt.sharedPacked(q) : evaluationCodes(fmt, q);
+  const kPacked = taping ? fmt.sharedPacked(k) : evaluationCodes(fmt, k);
   const { batch: B, seqLen: L, heads: nh } = shape;
   const H = q.shape[1], dh = H / nh;
   const op = tf.customGrad(
@@ -640,7 +663,7 @@ export function halfAttentionContext(
   }
   const taping = recordingGradients();
   const pPacked = taping ? fmt.sharedPacked(probs) : undefined;
-  const vPacked = taping ? fmt.sharedPacked(v) : undefined;
+  const vPacked = taping ? fmt.sharedPacked(v) : evaluationCodes(fmt, v);
   const H = v.shape[1], dh = H / nh;
   const op = tf.customGrad(
     ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {

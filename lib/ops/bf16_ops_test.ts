@@ -12,9 +12,13 @@ import {
   bf16AttentionScores,
   bf16Linear,
   F16,
+  halfAttentionContext,
+  halfAttentionScores,
   halfLinear,
   layerNormWeightGrad,
+  packedBits,
 } from "./bf16_ops.ts";
+import { releaseSavedCopies, savedCopy } from "./saved_inputs.ts";
 import {
   loadNativeKernels,
   nativeKernelsUnavailableReason,
@@ -183,7 +187,17 @@ Deno.test("`bf16Linear()` gives the same forward value with and without a gradie
       b = rnd([4], 7) as tf.Tensor1D;
     const before = tf.memory().numTensors;
     const plain = bf16Linear(x, w, b, { activation: "gelu" });
-    strictEqual(tf.memory().numTensors, before + 1, "only the output is new");
+    // With the C kernels and oneDNN, x's 16-bit copy stays for the other ops that read x at evaluation
+    // (Q, K and V of a layer) until x is released: the codes of bf16(x), rounded here on the bits.
+    const copy = savedCopy(x, "bf16");
+    strictEqual(tf.memory().numTensors, before + 1 + (copy ? 1 : 0), "only the output (and x's copy) is new");
+    if (copy) {
+      const u = new Uint32Array(Float32Array.from(x.dataSync()).buffer);
+      const want = Array.from(u, (v) => ((v + 0x7fff + ((v >>> 16) & 1)) >>> 16) & 0xffff);
+      strictEqual(Array.from(packedBits(copy)).join(), want.join(), "x's copy holds bf16(x)'s codes");
+      releaseSavedCopies(x);
+      strictEqual(tf.memory().numTensors, before + 1, "the copy goes with x");
+    }
     let taped: Float32Array | undefined;
     const dx = tf.grad((xx: tf.Tensor) => {
       const y = bf16Linear(xx as tf.Tensor2D, w, b, { activation: "gelu" });
@@ -193,6 +207,40 @@ Deno.test("`bf16Linear()` gives the same forward value with and without a gradie
     strictEqual(Array.from(taped!).join(), Array.from(plain.dataSync()).join());
     ok(isBf16Valued(plain) && isBf16Valued(dx));
   });
+});
+
+Deno.test("at evaluation, attention products reading Q, K and V as the codes their Linears wrote give the values they give from float32 tensors", async () => {
+  await useBackend("cpu");
+  for (const fmt of [BF16, F16]) {
+    tf.tidy(() => {
+      const [B, L, H, nh] = [3, 5, 8, 2];
+      const h = rnd([B * L, H], 11) as tf.Tensor2D, b = rnd([H], 12) as tf.Tensor1D;
+      const w = (seed: number) => rnd([H, H], seed) as tf.Tensor2D;
+      const q = halfLinear(fmt, h, w(13), b),
+        k = halfLinear(fmt, h, w(14), b),
+        v = halfLinear(fmt, h, w(15), b);
+      const shape = { batch: B, seqLen: L, heads: nh };
+      const scores = halfAttentionScores(fmt, q, k, shape, 0.5);
+      const probs = tf.softmax(scores) as tf.Tensor4D;
+      const ctx = halfAttentionContext(fmt, probs, v, shape);
+      // The same values as tensors without codes (a copy is a new tensor).
+      const [q2, k2, v2] = [q, k, v].map((x) => tf.add(x, 0) as tf.Tensor2D);
+      ok(!savedCopy(q2, fmt.type), "the copies have no codes");
+      const scores2 = halfAttentionScores(fmt, q2, k2, shape, 0.5);
+      const ctx2 = halfAttentionContext(fmt, probs, v2, shape);
+      strictEqual(
+        Array.from(scores.dataSync()).join(),
+        Array.from(scores2.dataSync()).join(),
+        `${fmt.type} scores`,
+      );
+      strictEqual(
+        Array.from(ctx.dataSync()).join(),
+        Array.from(ctx2.dataSync()).join(),
+        `${fmt.type} context`,
+      );
+      ok(scores.dataSync().some((x) => x !== 0), "the scores are not all zero");
+    });
+  }
 });
 
 Deno.test("`bf16Linear()` needs no loss scaling: gradients far beyond fp16's range stay finite, and f32 overflow still shows as Inf", async () => {

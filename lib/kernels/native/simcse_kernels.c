@@ -415,6 +415,7 @@ static inline float act_grad(int act, float dy, float z) {
 ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, uint16_t *R y16, int64_t n) {
   if (act == 0) {
     half_round_n(fmt, c, c, n);
+    if (z16) half_pack_n(fmt, c, z16, n); /* the codes of values in the format: exact */
     return;
   }
   uint16_t hb[HALF_BLOCK];
@@ -430,8 +431,8 @@ ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, uint1
   }
 }
 
-/* In place on c (the f32 product plus bias): z = half(c); with an activation, z16 (when given)
- * receives z's codes, c = half(act(z)) and y16 (when given) its codes; without one, c = z. */
+/* In place on c (the f32 product plus bias): z = half(c) and z16 (when given) receives z's codes; with
+ * an activation, c = half(act(z)) and y16 (when given) its codes; without one, c = z. */
 WIDE void simcse_half_linear_out(int fmt, int act, float *c, uint16_t *R z16, uint16_t *R y16, int64_t n) {
 #define LINEAR_OUT(F, A) \
   PAR_BLOCKS(n, lo, hi, linear_out(F, A, c + lo, z16 ? z16 + lo : NULL, y16 ? y16 + lo : NULL, hi - lo))
