@@ -316,7 +316,8 @@ export class BertModel implements Encoder {
    * Encoder layer `i` at evaluation for position 0 only: [CLS]'s query attends over every token's key
    * and value, then the dense, add & norm and FFN run on B rows instead of B·L. Returns [B, H]. In a half
    * precision the roundings of the full layer's ops are applied to these rows (scores half(half(q·kᵀ)·
-   * scale), probabilities and context rounded), so [CLS] gets what the full layer gives it.
+   * scale), probabilities and context rounded), so [CLS] gets what the full layer gives it; on cpu with a
+   * gemm kernel the attention is two batched products reading K and V in place (`firstTokenAttention`).
    */
   private firstTokenLayer(
     i: number,
@@ -329,15 +330,17 @@ export class BertModel implements Encoder {
       this.linear(x, `${p}${name}`, half, act);
     const heads = (x: tf.Tensor2D) => tf.transpose(tf.reshape(x, [B, L, nh, dh]), [0, 2, 1, 3]); // [B, nh, L, dh]
     const first = tf.reshape(tf.slice(tf.reshape(h, [B, L, H]), [0, 0, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
-    const q = tf.reshape(lin(first, "attention.self.query"), [B, nh, 1, dh]);
-    const k = heads(lin(h, "attention.self.key"));
-    const v = heads(lin(h, "attention.self.value"));
-    const qk = tf.matMul(q, k, false, true); // [B, nh, 1, L]; of half values: exact products, f32 sums
-    const probs = half
-      ? attentionSoftmax(half.round(tf.mul(half.round(qk), c.scale)), c.extMask, 1)
-      : attentionSoftmax(qk, c.extMask, c.scale);
-    const pv = tf.matMul(half ? half.round(probs) : probs, v);
-    const ctx = tf.reshape(half ? half.round(pv) : pv, [B, H]) as tf.Tensor2D; // [B, nh, 1, dh] is [B, H]
+    const q = lin(first, "attention.self.query");
+    const k = lin(h, "attention.self.key"), v = lin(h, "attention.self.value");
+    const hs = { batch: B, seqLen: L, heads: nh };
+    const ctx = half?.firstTokenAttention(q, k, v, c.extMask, hs, c.scale) ?? (() => {
+      const qk = tf.matMul(tf.reshape(q, [B, nh, 1, dh]), heads(k), false, true); // [B, nh, 1, L]
+      const probs = half // of half values: exact products, f32 sums
+        ? attentionSoftmax(half.round(tf.mul(half.round(qk), c.scale)), c.extMask, 1)
+        : attentionSoftmax(qk, c.extMask, c.scale);
+      const pv = tf.matMul(half ? half.round(probs) : probs, heads(v));
+      return tf.reshape(half ? half.round(pv) : pv, [B, H]) as tf.Tensor2D; // [B, nh, 1, dh] is [B, H]
+    })();
     const addNorm = (x: tf.Tensor2D, name: string, residual: tf.Tensor2D) =>
       this.ln(tf.add(x, residual), `${p}${name}.LayerNorm`) as tf.Tensor2D;
     const a = addNorm(lin(ctx, "attention.output.dense"), "attention.output", first);

@@ -37,6 +37,7 @@ import { tf } from "../runtime/tf.ts";
 import {
   allocFloat32,
   gemm,
+  gemmEngine,
   type GemmOperand,
   gemmWidensOperands,
   nativeKernels,
@@ -52,7 +53,7 @@ import { isBf16Valued, markBf16, packedBf16Bits } from "./bf16.ts";
 import { isF16Valued, markF16 } from "./fp16.ts";
 import type { AnyActivation as Fp16Activation } from "./fused.ts";
 import { addSavedCopy, recordingGradients, savedCopy, sharedCopy, sharedPackedF16 } from "./saved_inputs.ts";
-import { activationInputGrad, activationValue, layerNormSource } from "./fused.ts";
+import { activationInputGrad, activationValue, attentionSoftmax, layerNormSource } from "./fused.ts";
 import type { HeadDims as HeadShape } from "./fused.ts";
 import { checkColumns, type WeightColumns } from "./linear.ts";
 import { evalWeightCodes } from "./weight_codes.ts";
@@ -717,4 +718,69 @@ export function halfAttentionContext(
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   return op(probs, v) as tf.Tensor2D;
+}
+
+/**
+ * Whether {@link halfFirstTokenAttention} runs here: on the cpu backend with a gemm kernel (oneDNN or
+ * OpenBLAS) for `fmt`. Elsewhere the encoders take the same roundings in TF.js ops.
+ */
+export function firstTokenAttentionRuns(fmt: HalfFormat): boolean {
+  return tf.getBackend() === "cpu" && gemmEngine(fmt.type) !== "js";
+}
+
+/**
+ * Evaluation only: attention for one query row per sequence (the [CLS] row of an encoder's last layer
+ * when the pooler reads nothing else): q [B, H], k and v [B·L, H], `mask` the additive key mask
+ * [B, 1, 1, L] → context [B, H]. Per head, p = softmax(half(half(q·kᵀ)·scale) + mask) in float32, then
+ * half(half(p)·v): the roundings of {@link halfAttentionScores} and {@link halfAttentionContext} for
+ * these rows, as two batched products over [B, nh] reading K and V in place (row stride H, head
+ * offset dh), with no [B, nh, L, dh] copies of them.
+ */
+export function halfFirstTokenAttention(
+  fmt: HalfFormat,
+  q: tf.Tensor2D,
+  k: tf.Tensor2D,
+  v: tf.Tensor2D,
+  mask: tf.Tensor,
+  shape: HeadShape,
+  scale: number,
+): tf.Tensor2D {
+  const name = `${fmt.type === "bf16" ? "bf16" : "fp16"}FirstTokenAttention`;
+  checkRows(k, shape, `${name}: k`);
+  checkRows(v, shape, `${name}: v`);
+  const { batch: B, seqLen: L, heads: nh } = shape;
+  const H = k.shape[1], dh = H / nh;
+  if (q.rank !== 2 || q.shape[0] !== B || q.shape[1] !== H || v.shape[1] !== H) {
+    throw new Error(`${name}: q [${q.shape}] is not one [${H}] row for each of ${B} sequences`);
+  }
+  return tf.tidy(() => {
+    const scores = allocFloat32(B * nh * L);
+    gemm({ // half(half(q·kᵀ)·scale) per head: [B, nh, 1, L]
+      type: fmt.type,
+      transB: true,
+      m: 1,
+      n: L,
+      k: dh,
+      batch: [B, nh],
+      a: { ...halfOperand(fmt, q, q, evaluationCodes(fmt, q)), ld: H, strides: [H, dh] },
+      b: rowsOperand(halfOperand(fmt, k, k, evaluationCodes(fmt, k)), shape, H),
+      c: { data: scores, ld: L, strides: [nh * L, L] },
+      roundOut: true,
+      postScale: scale,
+    });
+    const p = attentionSoftmax(halfTensor(fmt, scores, [B, nh, 1, L]), mask, 1); // float32
+    const out = allocFloat32(B * H);
+    gemm({ // half(half(p)·v) per head, heads merged: [B, H]
+      type: fmt.type,
+      m: 1,
+      n: dh,
+      k: L,
+      batch: [B, nh],
+      a: { data: f32(p), ld: L, strides: [nh * L, L] }, // rounded in the kernel
+      b: rowsOperand(halfOperand(fmt, v, v, evaluationCodes(fmt, v)), shape, H),
+      c: { data: out, ld: H, strides: [H, dh] },
+      roundOut: true,
+    });
+    return halfTensor<tf.Tensor2D>(fmt, out, [B, H]);
+  });
 }

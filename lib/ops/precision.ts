@@ -22,9 +22,17 @@ import type { tf } from "../runtime/tf.ts";
 import type { AnyActivation, HalfStore } from "./fused.ts";
 import { InputError } from "../runtime/errors.ts";
 import type { WeightColumns } from "./linear.ts";
-import { fp16FeedForward, fp16Linear } from "./fp16_linear.ts";
+import { fp16FeedForward, fp16KernelPath, fp16Linear } from "./fp16_linear.ts";
 import { fp16AttentionContext, fp16AttentionScores, type HeadShape } from "./fp16_matmul.ts";
-import { BF16, bf16AttentionContext, bf16AttentionScores, bf16Linear } from "./bf16_ops.ts";
+import {
+  BF16,
+  bf16AttentionContext,
+  bf16AttentionScores,
+  bf16Linear,
+  F16,
+  firstTokenAttentionRuns,
+  halfFirstTokenAttention,
+} from "./bf16_ops.ts";
 import { halfFeedForward } from "./half_feed_forward.ts";
 import { packF16Tensor, roundF16, unpackF16Tensor } from "./fp16.ts";
 import { packBf16Tensor, roundBf16, unpackBf16Tensor } from "./bf16.ts";
@@ -67,6 +75,19 @@ export interface HalfPrecisionOps {
   attentionScores(q: tf.Tensor2D, k: tf.Tensor2D, shape: HeadShape, scale: number): tf.Tensor4D;
   /** Per-head probs @ v, heads merged back: probs [B, nh, L, L], v [B·L, H] -> [B·L, H]. */
   attentionContext(probs: tf.Tensor4D, v: tf.Tensor2D, shape: HeadShape): tf.Tensor2D;
+  /**
+   * Evaluation only, where it runs fast (else undefined, and the caller emulates it with `round`): one
+   * query row per sequence, q [B, H] against k, v [B·L, H] with the additive key mask [B, 1, 1, L]:
+   * per head half(half(softmax(half(half(q·kᵀ)·scale) + mask))·v), heads merged: [B, H].
+   */
+  firstTokenAttention(
+    q: tf.Tensor2D,
+    k: tf.Tensor2D,
+    v: tf.Tensor2D,
+    mask: tf.Tensor,
+    shape: HeadShape,
+    scale: number,
+  ): tf.Tensor2D | undefined;
   /** `t`'s values rounded to the format, untaped (for evaluation-only paths that emulate the ops). */
   round<T extends tf.Tensor>(t: T): T;
   /** How the float32 ops (LayerNorm's x̂, the softmax output) keep what their gradients need: 16-bit codes. */
@@ -80,6 +101,10 @@ export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
     feedForward: fp16FeedForward,
     attentionScores: fp16AttentionScores,
     attentionContext: fp16AttentionContext,
+    firstTokenAttention: (q, k, v, mask, shape, scale) =>
+      fp16KernelPath() && firstTokenAttentionRuns(F16)
+        ? halfFirstTokenAttention(F16, q, k, v, mask, shape, scale)
+        : undefined,
     round: roundF16,
     store: { type: "f16", pack: packF16Tensor, unpack: unpackF16Tensor },
   },
@@ -88,6 +113,8 @@ export const HALF_PRECISION_OPS: Record<HalfPrecision, HalfPrecisionOps> = {
     feedForward: (x, w1, b1, activation, w2, b2) => halfFeedForward(BF16, x, w1, b1, activation, w2, b2),
     attentionScores: bf16AttentionScores,
     attentionContext: bf16AttentionContext,
+    firstTokenAttention: (q, k, v, mask, shape, scale) =>
+      firstTokenAttentionRuns(BF16) ? halfFirstTokenAttention(BF16, q, k, v, mask, shape, scale) : undefined,
     round: roundBf16,
     store: { type: "bf16", pack: packBf16Tensor, unpack: unpackBf16Tensor },
   },
