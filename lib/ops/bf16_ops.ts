@@ -337,6 +337,9 @@ export function halfLinear(
   const xSource = taping ? savedCopy(x, ACTIVATION_SOURCE) : undefined;
   const xAct = xSource && activationOf.get(xSource);
   const evalCodes = !taping && codesAtEvaluation(fmt);
+  // A plain Linear's output codes, written by its epilogue: the ops reading Q, K and V save those codes
+  // (sharedPacked) instead of packing them in a pass of their own; at evaluation they read them.
+  const outCodes = act === "none" && (taping ? epilogueWritesCodes() : evalCodes);
   const xPacked = (taping && !xAct) || evalCodes ? fmt.sharedPacked(x) : undefined;
   // x = x̂·γ + β from a LayerNorm of this tape that kept x̂'s codes in this format: save those, not x's
   // codes (which serve the forward product only), and form xᵀg as γ·(x̂ᵀg) + β·Σg in the backward pass.
@@ -348,10 +351,9 @@ export function halfLinear(
   const zOuter = keepZ && tf.getBackend() === "cpu"
     ? tf.tensor1d(halfCodeWords(N * nOut), "int32")
     : undefined;
-  // And the output's codes, for the next Linear's product (a 16-bit copy of y; nothing saves it). At
-  // evaluation a plain Linear's codes, for the attention products that read Q, K and V.
-  const yOuter = (zOuter || (evalCodes && act === "none")) &&
-    tf.tensor1d(halfCodeWords(N * nOut), "int32");
+  // And the output's codes, for the next Linear's product (a 16-bit copy of y; nothing saves it), or a
+  // plain Linear's (above).
+  const yOuter = (zOuter || outCodes) && tf.tensor1d(halfCodeWords(N * nOut), "int32");
   const type = fmt.type;
   // Evaluation: W's codes kept across forward passes (c_attn's, for a block of its columns).
   const wKept = evalWeightCodes(type, cols ? cols.full : w);
@@ -460,7 +462,12 @@ export function halfLinear(
  * operands in the oneDNN shim. The values are the same: codes of values already in the format.
  */
 function codesAtEvaluation(fmt: HalfFormat): boolean {
-  return tf.getBackend() === "cpu" && nativeKernels() !== null && !gemmWidensOperands(fmt.type);
+  return epilogueWritesCodes() && !gemmWidensOperands(fmt.type);
+}
+
+/** Whether a half Linear's epilogue can write its output's codes as it rounds: the C kernels on cpu. */
+function epilogueWritesCodes(): boolean {
+  return tf.getBackend() === "cpu" && nativeKernels() !== null;
 }
 
 /** At evaluation, the codes a Linear of this forward pass wrote of `t` (see {@link codesAtEvaluation}). */
