@@ -8,7 +8,8 @@
  * float32 gradient, half(g₂ W₂ᵀ), lives beside the codes of z and of the gradient entering Linear₁:
  * 12 bytes per hidden element at the start of the backward pass, where the memory peak is (GPT-2 base:
  * 150 MB per step). This op keeps the hidden layer as 16-bit codes only and walks its float32 values in
- * pieces of rows (about 2 M elements, 8 MB; one piece where the matmuls widen 16-bit operands at every
+ * pieces of rows (an eighth of the rows, at most about 2 M elements, 8 MB; one piece where the matmuls
+ * widen 16-bit operands at every
  * call, which would widen the weight once per piece):
  *
  * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved); then
@@ -67,8 +68,16 @@ import {
   widenedOnce,
 } from "./bf16_ops.ts";
 
-/** Float32 elements of the hidden layer held at once: a piece of rows of about this many. */
+/** Float32 elements of the hidden layer held at once: a piece of rows of at most about this many. */
 const PIECE_ELEMENTS = 1 << 21;
+/**
+ * And at most this share of the rows: a piece's float32 values take twice the bytes of the same rows'
+ * codes, so a layer in two pieces would hold as much float32 as the whole layer's codes (BERT-mini's
+ * [4096, 1024]: 8 MB more at the backward pass's peak than in eighths).
+ */
+const PIECE_SHARE = 8;
+/** But no fewer rows than this in a piece (a short batch is one piece). */
+const PIECE_MIN_ROWS = 64;
 let pieceElements: number | undefined;
 
 /**
@@ -80,12 +89,13 @@ export function setFeedForwardPieceElements(n?: number): void {
 }
 
 /**
- * Row ranges [r0, r1) of the [N, width] hidden layer, equal but the last: pieces of about 2 M elements,
- * or the whole layer where the matmuls widen their 16-bit operands at every call (binary16 on OpenBLAS,
+ * Row ranges [r0, r1) of the [N, width] hidden layer, equal but the last: pieces of an eighth of the rows
+ * (at least 64) and at most about 2 M elements, or the whole layer where the matmuls widen their 16-bit operands at every call (binary16 on OpenBLAS,
  * the fallbacks), which would widen the weight once per piece (GPT-2 base fp16: 0.2–0.3 s per step).
  */
 function piecesOf(type: HalfFormat["type"], N: number, width: number): Array<[number, number]> {
-  const size = pieceElements ?? (gemmWidensOperands(type) ? Infinity : PIECE_ELEMENTS);
+  const share = Math.max(Math.ceil(N * width / PIECE_SHARE), PIECE_MIN_ROWS * width);
+  const size = pieceElements ?? (gemmWidensOperands(type) ? Infinity : Math.min(PIECE_ELEMENTS, share));
   const rows = Math.max(1, Math.ceil(N / Math.max(1, Math.ceil(N * width / size))));
   const out: Array<[number, number]> = [];
   for (let r = 0; r < N; r += rows) out.push([r, Math.min(N, r + rows)]);
