@@ -91,21 +91,26 @@ for (const backend of ["wasm", "cpu"] as const) {
   }
 }
 
-Deno.test("fp16 keeps the tensors saved for the backward pass at 16 bits: peak memory of a training step drops by a third or more", async () => {
-  await useBackend("wasm");
+/** A randomly initialised BERT (L2/H64, 2 heads, FFN 256) and a full batch of 16 × 32 token ids for a training step. */
+function tinyTrainingSetup() {
+  const [B, L, H] = [16, 32, 64];
   const cfg = bertConfigFromJson({
     vocab_size: 100,
-    hidden_size: 64,
+    hidden_size: H,
     num_hidden_layers: 2,
     num_attention_heads: 2,
     intermediate_size: 256,
     max_position_embeddings: 32,
   }, "test");
   const model = BertModel.init(cfg, 3, false);
-  const [B, L] = [16, 32];
   const ids = tf.tensor2d(Array.from({ length: B * L }, (_, i) => (i * 37) % 100), [B, L], "int32");
   const mask = tf.ones([B, L], "int32") as tf.Tensor2D;
-  const vars = [...model.params.values()];
+  return { model, ids, mask, vars: [...model.params.values()], B, L, H };
+}
+
+Deno.test("fp16 keeps the tensors saved for the backward pass at 16 bits: peak memory of a training step drops by a third or more", async () => {
+  await useBackend("wasm");
+  const { model, ids, mask, vars } = tinyTrainingSetup();
   const peak = async (precision: "fp32" | "fp16") => {
     const start = tf.memory().numBytes;
     const prof = await tf.profile(() => {
@@ -172,20 +177,7 @@ for (const precision of ["fp16", "bf16"] as const) {
 for (const precision of ["fp16", "bf16"] as const) {
   Deno.test(`a ${precision} training forward leaves no float32 intermediate alive, only its output`, async () => {
     await useBackend("cpu");
-    const [H, layers] = [64, 2];
-    const cfg = bertConfigFromJson({
-      vocab_size: 100,
-      hidden_size: H,
-      num_hidden_layers: layers,
-      num_attention_heads: 2,
-      intermediate_size: 256,
-      max_position_embeddings: 32,
-    }, "test");
-    const model = BertModel.init(cfg, 3, false);
-    const [B, L] = [16, 32];
-    const ids = tf.tensor2d(Array.from({ length: B * L }, (_, i) => (i * 37) % 100), [B, L], "int32");
-    const mask = tf.ones([B, L], "int32") as tf.Tensor2D;
-    const vars = [...model.params.values()];
+    const { model, ids, mask, vars, B, L, H } = tinyTrainingSetup();
     const engine = tf.engine() as unknown as { trackTensor: (t: tf.Tensor, b: unknown) => unknown };
     const made: tf.Tensor[] = [];
     const track = engine.trackTensor;
