@@ -340,7 +340,10 @@ export function halfLinear(
   // A plain Linear's output codes, written by its epilogue: the ops reading Q, K and V save those codes
   // (sharedPacked) instead of packing them in a pass of their own; at evaluation they read them.
   const outCodes = act === "none" && (taping ? epilogueWritesCodes() : evalCodes);
-  const xPacked = (taping && !xAct) || evalCodes ? fmt.sharedPacked(x) : undefined;
+  // (At evaluation not for a variable: an optimizer may rewrite its storage while the copy lives on.)
+  const xPacked = (taping && !xAct) || (evalCodes && !(x instanceof tf.Variable))
+    ? fmt.sharedPacked(x)
+    : undefined;
   // x = x̂·γ + β from a LayerNorm of this tape that kept x̂'s codes in this format: save those, not x's
   // codes (which serve the forward product only), and form xᵀg as γ·(x̂ᵀg) + β·Σg in the backward pass.
   const ln = taping && !xAct ? layerNormSource(x) : undefined;
@@ -393,7 +396,6 @@ export function halfLinear(
       const value = zOuter || act !== "none"
         ? linearOut(fmt, act, out, [N, nOut], zCodes, yCodes, b16)
         : linearOut(fmt, act, out, [N, nOut], yCodes, null, b16); // z is y: its codes are y's
-
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
       const xSaved = xAct ? xSource! : xLn ? xLn.xhat : xPacked!;
       const wSaved = cols ? cols.full : ws;

@@ -209,6 +209,22 @@ Deno.test("`bf16Linear()` gives the same forward value with and without a gradie
   });
 });
 
+Deno.test("at evaluation, a Linear reading a variable uses its current values after the variable changes", async () => {
+  await useBackend("cpu");
+  tf.tidy(() => {
+    const x = tf.variable(rnd([8, 6], 21)),
+      w = rnd([6, 4], 22) as tf.Tensor2D,
+      b = rnd([4], 23) as tf.Tensor1D;
+    bf16Linear(x as unknown as tf.Tensor2D, w, b);
+    const next = rnd([8, 6], 24);
+    x.assign(next);
+    const got = bf16Linear(x as unknown as tf.Tensor2D, w, b);
+    const want = bf16Linear(tf.add(next, 0) as tf.Tensor2D, w, b);
+    strictEqual(Array.from(got.dataSync()).join(), Array.from(want.dataSync()).join());
+    x.dispose();
+  });
+});
+
 Deno.test("at evaluation, attention products reading Q, K and V as the codes their Linears wrote give the values they give from float32 tensors", async () => {
   await useBackend("cpu");
   for (const fmt of [BF16, F16]) {
