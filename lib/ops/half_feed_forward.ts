@@ -9,8 +9,7 @@
  * 12 bytes per hidden element at the start of the backward pass, where the memory peak is (GPT-2 base:
  * 150 MB per step). This op keeps the hidden layer as 16-bit codes only and walks its float32 values in
  * pieces of rows (an eighth of the rows, at most about 2 M elements, 8 MB; one piece where the matmuls
- * widen 16-bit operands at every
- * call, which would widen the weight once per piece):
+ * widen 16-bit operands at every call, which would widen the weight once per piece):
  *
  * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved); then
  *   out = half(y16 W₂16 + b₂16) in one product (where the matmuls widen 16-bit operands, from y's float32
@@ -90,8 +89,9 @@ export function setFeedForwardPieceElements(n?: number): void {
 
 /**
  * Row ranges [r0, r1) of the [N, width] hidden layer, equal but the last: pieces of an eighth of the rows
- * (at least 64) and at most about 2 M elements, or the whole layer where the matmuls widen their 16-bit operands at every call (binary16 on OpenBLAS,
- * the fallbacks), which would widen the weight once per piece (GPT-2 base fp16: 0.2–0.3 s per step).
+ * (at least 64) and at most about 2 M elements, or the whole layer where the matmuls widen their 16-bit
+ * operands at every call (binary16 on OpenBLAS, the fallbacks), which would widen the weight once per
+ * piece (GPT-2 base fp16: 0.2–0.3 s per step).
  */
 function piecesOf(type: HalfFormat["type"], N: number, width: number): Array<[number, number]> {
   const share = Math.max(Math.ceil(N * width / PIECE_SHARE), PIECE_MIN_ROWS * width);

@@ -7,8 +7,9 @@
  *
  * A half precision is one entry of `HALF_PRECISION_OPS`: its Linear (with an optional fused
  * activation), its feed-forward block (two Linears with the hidden layer at 16 bits) and its two
- * attention matmuls. The encoders call the entry of the precision they are
- * given and never look at which one it is, so adding a precision is one ops file and one line here.
+ * attention matmuls (and, at evaluation, [CLS]'s attention alone where it runs fast). The encoders call
+ * the entry of the precision they are given and never look at which one it is, so adding a precision is
+ * one ops file and one line here.
  *
  * @example
  * ```ts
