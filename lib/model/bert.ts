@@ -26,6 +26,7 @@ import type { BertConfig } from "./bert_config.ts";
 import { linear } from "../ops/linear.ts";
 import { checkpointed } from "../ops/checkpointing.ts";
 import { addSameShape } from "../ops/saveless_add.ts";
+import { firstPosition, savelessReshape } from "../ops/saveless_view.ts";
 import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
 import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps } from "../ops/precision.ts";
 import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
@@ -222,11 +223,17 @@ export class BertModel implements Encoder {
       if (allHidden) hiddenStates.push(tf.reshape(h, [B, L, H]));
       else release(prev); // the ops of layer i saved what they need of it (training), or are done
     }
-    if (!allHidden && hiddenStates.length === 0) hiddenStates.push(tf.reshape(h, [B, L, H]));
+    if (!allHidden) {
+      // The output alone holds the last layer's data (or, first-token only, nothing reads that layer's
+      // input any more): a caller done with it frees it, and no reshape or slice keeps it for the
+      // backward pass (saveless_view.ts).
+      if (hiddenStates.length === 0) hiddenStates.push(savelessReshape(h, [B, L, H]));
+      release(h);
+    }
     const lastHiddenState = hiddenStates[hiddenStates.length - 1];
     let pooledOutput: tf.Tensor2D | undefined;
     if (this.hasPooler) {
-      const cls = tf.reshape(tf.slice(lastHiddenState, [0, 0, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+      const cls = firstPosition(lastHiddenState);
       pooledOutput = tf.tanh(this.linear(cls, "pooler.dense"));
     }
     return { lastHiddenState, hiddenStates, attentionMask: mask, pooledOutput };

@@ -43,6 +43,7 @@ import type { Gpt2Config } from "./gpt2_config.ts";
 import { linear, type WeightColumns } from "../ops/linear.ts";
 import { checkpointed } from "../ops/checkpointing.ts";
 import { addSameShape } from "../ops/saveless_add.ts";
+import { savelessReshape } from "../ops/saveless_view.ts";
 import { attentionContext, attentionScores, attentionSoftmax } from "../ops/fused.ts";
 import { embeddingLookup } from "../ops/row_gradient.ts";
 
@@ -195,7 +196,10 @@ export class Gpt2Model implements Encoder {
         : tf.tidy(() => body(prev, [attnMask]));
       if (!allHidden) release(prev); // the ops of block i saved what they need of it (training), or are done
     }
-    const lastHiddenState = tf.reshape(this.ln(h, "ln_f", half), [B, L, H]) as tf.Tensor3D;
+    const normed = this.ln(h, "ln_f", half);
+    // The output alone holds ln_f's data: a caller done with it frees it (saveless_view.ts).
+    const lastHiddenState = savelessReshape<tf.Tensor3D>(normed, [B, L, H]);
+    release(normed);
     hiddenStates.push(lastHiddenState);
     return { lastHiddenState, hiddenStates, attentionMask: mask };
   }

@@ -27,6 +27,7 @@
 import { type Tensor2D, tf } from "../runtime/tf.ts";
 import type { EncoderOutput } from "../model/encoder.ts";
 import { InputError } from "../runtime/errors.ts";
+import { firstPosition } from "../ops/saveless_view.ts";
 
 /** Every pooler name `--pooler` and {@link pool} accept (described in this module's doc). */
 export const POOLERS = [
@@ -112,7 +113,6 @@ function weightedMean(h: tf.Tensor3D, w: tf.Tensor2D): tf.Tensor2D {
 /** Pool an encoder output into one vector per row: [B, H]. Call inside `tf.tidy`. */
 export function pool(mode: PoolerType, out: EncoderOutput): Tensor2D {
   const h = out.lastHiddenState;
-  const [B, , H] = h.shape;
   const mask = out.attentionMask;
   const hs = out.hiddenStates;
   switch (mode) {
@@ -125,7 +125,7 @@ export function pool(mode: PoolerType, out: EncoderOutput): Tensor2D {
       }
       return out.pooledOutput;
     case "cls_before_pooler":
-      return tf.reshape(tf.slice(h, [0, 0, 0], [B, 1, H]), [B, H]);
+      return firstPosition(h); // keeps no [B, L, H] input for the backward pass
     case "avg":
       return weightedMean(h, mask);
     case "avg_top2":

@@ -90,6 +90,9 @@ export class SimcseModel {
       allHiddenStates: poolsHiddenStates(this.opts.poolerType),
     });
     const z = this.pooled(out, true);
+    // What the backward pass needs of the encoder's output the ops saved; the output itself (the last
+    // layer's float32 [R, L, H]) goes now, not when the step ends, as the backward pass's peak is near.
+    tf.dispose([out.lastHiddenState, ...out.hiddenStates].filter((t) => (t as tf.Tensor) !== z));
     let loss = simcseLoss(z, {
       temp: this.opts.temp,
       numSent: batch.numSent,
