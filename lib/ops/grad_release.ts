@@ -27,6 +27,14 @@ type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 
 const produced = new WeakSet<tf.Tensor>();
 
+/**
+ * Inside a {@link releasing} gradient: dispose the incoming `dy` now, where that gradient owns it (see
+ * above) and has read it for the last time; otherwise leave it alone.
+ */
+export function releaseIncoming(dy: tf.Tensor): void {
+  if (produced.has(dy) && !dy.isDisposed) dy.dispose();
+}
+
 /** Wrap a custom gradient so that its saved tensors (and a `dy` it owns) are disposed once it has run. */
 export function releasing(gradFunc: GradFunc): GradFunc {
   return (dy, saved) => {

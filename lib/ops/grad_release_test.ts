@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
-import { releasing } from "./grad_release.ts";
+import { releaseIncoming, releasing } from "./grad_release.ts";
 
 await tf.setBackend("cpu");
 
@@ -63,4 +63,29 @@ Deno.test("releasing gradients free saved tensors during the backward pass, not 
   const plain = (t: tf.Tensor) => keeping(keeping(keeping(t) as tf.Tensor) as tf.Tensor) as tf.Tensor;
   const plainPeak = prof(plain);
   assert.ok(releasingPeak < plainPeak, `releasing peak ${releasingPeak} B, keeping ${plainPeak} B`);
+});
+
+Deno.test("releaseIncoming: a releasing gradient drops a dy it owns when it says so; the caller's dy stays", () => {
+  // y = 3x in two ops: the inner one records whether its dy was alive when it ran; the outer one's dy is
+  // the caller's (left alone), the inner one's was made by the outer gradient (owned, dropped early).
+  const seen: boolean[] = [];
+  const triple = tf.customGrad(
+    ((x: tf.Tensor) => ({
+      value: tf.mul(x, 3),
+      gradFunc: releasing((dy) => {
+        const g = tf.mul(dy, 3);
+        releaseIncoming(dy);
+        seen.push(dy.isDisposed);
+        return [g];
+      }),
+    })) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  const x = tf.tensor1d([1, -2]), dy = tf.tensor1d([0.5, 4]);
+  const before = tf.memory().numTensors;
+  const [g] = tf.grads((t: tf.Tensor) => triple(triple(t) as tf.Tensor) as tf.Tensor)([x], dy);
+  assert.deepEqual(Array.from(g.dataSync()), [4.5, 36]);
+  assert.deepEqual(seen, [false, true], "outer: the caller's dy kept; inner: its dy disposed at once");
+  assert.equal(dy.isDisposed, false);
+  g.dispose();
+  assert.equal(tf.memory().numTensors, before, "no tensor left behind");
 });

@@ -11,12 +11,18 @@
  * pieces of rows (an eighth of the rows, at most about 2 M elements, 8 MB; one piece where the matmuls
  * widen 16-bit operands at every call, which would widen the weight once per piece):
  *
- * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved); then
- *   out = half(y16 W₂16 + b₂16) in one product (where the matmuls widen 16-bit operands, from y's float32
- *   values, which the one piece holds after its epilogue, and no codes of y are made);
- * - backward: g₂ = half(dy); dW₂ = y16ᵀ g₂ with y recomputed from z's codes; per piece,
- *   g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) into codes, Σ g₁ in double for db₁; then dW₁ = x16ᵀ g₁ and
+ * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved, y's
+ *   only for the piece), and that piece's rows of out = half(y16 W₂16 + b₂16) (where the matmuls widen
+ *   16-bit operands, from y's float32 values, which the one piece holds after its epilogue, and no codes
+ *   of y are made);
+ * - backward: g₂ = half(dy) as codes, after which an incoming dy the op owns is freed; dW₂ = y16ᵀ g₂ with
+ *   y recomputed from z's codes; per piece, g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) into codes written over z's
+ *   (each element reads its own z only), Σ g₁ in double for db₁; then dW₁ = x16ᵀ g₁ and
  *   dx = half(g₁ W₁16ᵀ) as in `halfLinear`.
+ *
+ * So the pooled memory of a pass peaks at z's codes and one more [N, I] code array (y for dW₂), with no
+ * whole [N, I] array of y in the forward pass nor of g₁ beside z (BERT-mini bf16: a step's pooled peak
+ * 118.7 → 111.3 MB, with the residual freed before BERT's LayerNorm; `half_feed_forward_test.ts`).
  *
  * A piece's product sums the same k terms as the whole product. On oneDNN's bf16 kernels the results
  * were bit-identical with the two Linears (4 training steps of the BERT and GPT-2 bench models). OpenBLAS
@@ -46,7 +52,7 @@ import {
   packHalfFast,
   releaseFloat32,
 } from "../kernels/mod.ts";
-import { releasing } from "./grad_release.ts";
+import { releaseIncoming, releasing } from "./grad_release.ts";
 import { halfCodeWords } from "./half_codes.ts";
 import { recordingGradients } from "./saved_inputs.ts";
 import { evalWeightCodes } from "./weight_codes.ts";
@@ -176,10 +182,15 @@ export function halfFeedForward(
       // y = half(act(z)) in the piece's float32 values: the second product takes those as they are, and
       // y's codes (which it would widen into the same values) are not made.
       const yWide = pieces.length === 1 && gemmWidensOperands(type) && nativeKernels() !== null;
-      const y = yWide ? undefined : scratchCodes(N * I);
-      const w1c = !w1Kept && pieces.length > 1 ? halfCodes(fmt, f32(w1s)) : undefined; // once for every piece
+      const y = yWide ? undefined : scratchCodes(pieceRows * I); // one piece's codes of y
+      // the weights' codes once for every piece
+      const w1c = !w1Kept && pieces.length > 1 ? halfCodes(fmt, f32(w1s)) : undefined;
+      const w2c = !w2Kept && pieces.length > 1 ? halfCodes(fmt, f32(w2s)) : undefined;
       const piece = allocFloat32(pieceRows * I);
       const bias1 = fmt.round(f32(b1s));
+      const out = allocFloat32(N * O);
+      const bias2 = fmt.round(f32(b2s));
+      const beta2 = biasBeta(out, bias2, N);
       for (const [r0, r1] of pieces) {
         const rows = r1 - r0;
         const beta = biasBeta(piece, bias1, rows);
@@ -193,31 +204,22 @@ export function halfFeedForward(
           c: { data: piece, ld: I },
           beta,
         });
-        hiddenPiece(
-          fmt,
-          act,
-          piece,
-          bias1,
-          rows,
-          z16 && z16.subarray(r0 * I),
-          y ? y.codes.subarray(r0 * I) : null,
-        );
+        hiddenPiece(fmt, act, piece, bias1, rows, z16 && z16.subarray(r0 * I), y ? y.codes : null);
+        gemm({ // out = y16 @ W₂16 (+ b₂16 here or in linearOut) for the same rows, f32
+          type,
+          m: rows,
+          n: O,
+          k: I,
+          a: y ? { data: y.codes, ld: I } : { data: piece, rounded: true, ld: I },
+          b: { data: w2Kept ?? (w2c ? w2c.g : f32(w2s)), ld: O },
+          c: { data: out, offset: r0 * O, ld: O },
+          beta: beta2,
+        });
       }
-      if (y) releaseFloat32(piece);
+      releaseFloat32(piece);
+      if (y) releaseFloat32(y.buf);
       if (w1c) releaseFloat32(w1c.buf);
-      const out = allocFloat32(N * O);
-      const bias2 = fmt.round(f32(b2s));
-      gemm({ // y16 @ W₂16 (+ b₂16 here or in linearOut), f32
-        type,
-        m: N,
-        n: O,
-        k: I,
-        a: y ? { data: y.codes, ld: I } : { data: piece, rounded: true, ld: I },
-        b: { data: w2Kept ?? f32(w2s), ld: O },
-        c: { data: out, ld: O },
-        beta: biasBeta(out, bias2, N),
-      });
-      releaseFloat32(y ? y.buf : piece);
+      if (w2c) releaseFloat32(w2c.buf);
       const value = linearOut(fmt, "none", out, [N, O], null, null, bias2);
       if (zWords) save([xLn ? xLn.xhat : xPacked!, w1s, tf.tensor1d(zWords, "int32"), w2s]);
       return {
@@ -227,6 +229,7 @@ export function halfFeedForward(
             const [xp, w1m, zp, w2m] = saved;
             const zBits = packedBits(zp);
             const g2 = linearGradIn(fmt, "none", dy, undefined, N, O); // half(dy), Σ rows
+            if (nativeKernels()) releaseIncoming(dy); // g₂ holds it as codes (without the C kernels, g₂ may be dy's own values)
             const g2w = widenedOnce(fmt, g2.g); // for both products
             // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes
             const yRe = recomputedActivation(fmt, act, zp, [N, I]);
@@ -242,8 +245,10 @@ export function halfFeedForward(
               c: { data: dw2, ld: O },
             });
             releaseFloat32(yRe.buf);
-            // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes; Σ g₁ in double
-            const g1 = scratchCodes(N * I);
+            // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes over z's (each element of g₁ reads
+            // its own z only, and nothing reads z after this): the backward pass's peak holds one [N, I]
+            // code array fewer (BERT-mini: 8 MB); Σ g₁ in double
+            const g1 = zBits;
             const acc = new Float64Array(I);
             const w2c = pieces.length > 1 ? halfCodes(fmt, f32(w2m)) : undefined;
             const piece = allocFloat32(pieceRows * I);
@@ -264,7 +269,7 @@ export function halfFeedForward(
                 act,
                 piece,
                 zBits.subarray(r0 * I),
-                g1.codes.subarray(r0 * I),
+                g1.subarray(r0 * I),
                 acc,
                 r1 - r0,
                 I,
@@ -274,7 +279,7 @@ export function halfFeedForward(
             if (w2c) releaseFloat32(w2c.buf);
             if (g2.scratch) releaseFloat32(g2.scratch);
             if (g2w.buf) releaseFloat32(g2w.buf);
-            const g1w = widenedOnce(fmt, g1.codes); // for both products
+            const g1w = widenedOnce(fmt, g1); // for both products
             const db1 = Float32Array.from(acc);
             const dx = allocFloat32(N * H), dw1 = allocFloat32(H * I);
             gemm({ // dx = half(g₁ W₁16ᵀ)
@@ -299,7 +304,6 @@ export function halfFeedForward(
               c: { data: dw1, ld: I },
             });
             if (xLn) layerNormWeightGrad(dw1, f32(xLn.gamma), f32(xLn.beta), db1, H, I);
-            releaseFloat32(g1.buf);
             if (g1w.buf) releaseFloat32(g1w.buf);
             return [
               halfTensor(fmt, dx, [N, H]),

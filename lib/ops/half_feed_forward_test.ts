@@ -3,8 +3,14 @@ import { tf } from "../runtime/tf.ts";
 import { useBackend } from "../kernels/backend.ts";
 import { assertClose } from "../../testing/fixtures.ts";
 import { assertWithinBf16Ulps, bf16Fixture } from "../../testing/bf16_assert.ts";
-import { setGemmBlasDisabled, setOneDnnEnabled } from "../kernels/onednn.ts";
-import { cpuPoolStats } from "../kernels/cpu_pool.ts";
+import {
+  loadOneDnn,
+  oneDnnUnavailableReason,
+  setGemmBlasDisabled,
+  setOneDnnEnabled,
+} from "../kernels/onednn.ts";
+import { loadNativeKernels, nativeKernelsUnavailableReason } from "../kernels/native_kernels.ts";
+import { cpuPoolStats, drainCpuPool } from "../kernels/cpu_pool.ts";
 import { bf16Round } from "./bf16.ts";
 import { BF16 } from "./bf16_ops.ts";
 import { halfFeedForward, setFeedForwardPieceElements } from "./half_feed_forward.ts";
@@ -140,3 +146,39 @@ for (const backend of ["cpu", "wasm"] as const) {
     }
   });
 }
+
+// The bound holds where the products read 16-bit operands in place (oneDNN) and the C kernels write g₁
+// over z; elsewhere the fallbacks widen operands into pooled float32 copies.
+const inPlaceSkip = loadOneDnn() === null || loadNativeKernels() === null
+  ? `needs oneDNN and a C compiler (apt-get install libdnnl2 libdnnl-dev gcc): ${
+    oneDnnUnavailableReason() ?? nativeKernelsUnavailableReason()
+  }`
+  : null;
+if (inPlaceSkip) console.warn(`skipped the halfFeedForward pooled-memory test: ${inPlaceSkip}`);
+
+Deno.test({
+  name:
+    "`halfFeedForward()` in bf16 needs pooled memory for z's codes, one more [N, I] code array and three [N, H] float32 arrays (the hidden layer's float32 values a piece at a time)",
+  ignore: inPlaceSkip !== null,
+}, async () => {
+  await useBackend("cpu");
+  useEngine("onednn");
+  const [N, H, I] = [512, 32, 256];
+  setFeedForwardPieceElements(N * I / 8); // eighths, as the default policy cuts a BERT-mini layer
+  try {
+    const inputs = [[N, H], [H, I], [I], [I, H], [H]].map((s, k) =>
+      tf.randomNormal(s, 0, 0.2, "float32", k + 1)
+    );
+    const dy = tf.randomNormal([N, H], 0, 1, "float32", 9);
+    drainCpuPool(); // every slab is made by this pass: their bytes are its pooled peak (and any gaps)
+    tf.dispose(tf.grads(bf16Block("gelu"))(inputs, dy));
+    // Forward: z's codes kept, y's codes and float32 values one piece at a time (not a second [N, I] array).
+    // Backward: y again from z's codes for dW₂ (the second [N, I] array), then g₁'s codes written over z's.
+    const bound = 2 * (N * I * 2) + 3 * (N * H * 4);
+    const slabs = cpuPoolStats().slabBytes;
+    ok(slabs <= bound, `pooled slabs ${slabs} bytes > ${bound}`);
+    tf.dispose([...inputs, dy]);
+  } finally {
+    setFeedForwardPieceElements();
+  }
+});

@@ -477,8 +477,8 @@ WIDE void simcse_half_act_codes(int fmt, int act, const uint16_t *R z16, uint16_
 #undef ACT_CODES
 }
 
-ALWAYS_INLINE void linear_grad_codes(int fmt, int act, const float *R d, const uint16_t *R z, uint16_t *R g,
-                                     int64_t n) {
+/* g may be z: each block of z is read before that block of g is written. */
+ALWAYS_INLINE void linear_grad_codes(int fmt, int act, const float *R d, const uint16_t *z, uint16_t *g, int64_t n) {
   float vb[HALF_BLOCK], zb[HALF_BLOCK];
   for (int64_t j0 = 0; j0 < n; j0 += HALF_BLOCK) {
     int64_t len = n - j0 < HALF_BLOCK ? n - j0 : HALF_BLOCK;
@@ -510,9 +510,10 @@ ALWAYS_INLINE void column_sums(int fmt, const uint16_t *R g16, double *R acc, in
 }
 
 /* The gradient entering a half Linear, from dy [rows, cols]: g = half(half(dy) * act'(z)) with z from
- * the codes z16 (act 0: g = half(dy), z16 unused). Writes g's codes into g16 and adds the sum over rows
- * of g into acc [cols] (double), so that a caller walking the rows in pieces gets the sums of one call. */
-WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *R z16, uint16_t *R g16,
+ * the codes z16 (act 0: g = half(dy), z16 unused). Writes g's codes into g16, which may be z16 (the
+ * feed-forward op writes g over z), and adds the sum over rows of g into acc [cols] (double), so that a
+ * caller walking the rows in pieces gets the sums of one call. */
+WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const uint16_t *z16, uint16_t *g16,
                                      double *R acc, int64_t rows, int64_t cols) {
   /* Two passes: the codes, elementwise in blocks across threads; then the sums, each thread over a range
      of columns (multiples of 64) and every column over its rows in order, from the codes it reads. One
