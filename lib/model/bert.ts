@@ -283,20 +283,28 @@ export class BertModel implements Encoder {
       ctx = attentionContext(probs, v, hs);
       release(soft, probs, v);
     }
-    // Residual branches: dense → dropout → + residual → LayerNorm.
-    const branch = (dense: tf.Tensor2D, name: string, site: number, residual: tf.Tensor2D) => {
+    // Residual branches: dense → dropout → + residual → LayerNorm. A residual that nothing reads after
+    // the add (`dropResidual`) goes before the LayerNorm runs, where the forward pass's memory peaks.
+    const branch = (
+      dense: tf.Tensor2D,
+      name: string,
+      site: number,
+      residual: tf.Tensor2D,
+      dropResidual: boolean,
+    ) => {
       const dropped = drop(dense, cfg.hiddenDropoutProb, site);
       if (dropped !== dense) release(dense); // the dropout keeps nothing of it
       const sum = addSameShape(dropped, residual);
       release(dropped);
+      if (dropResidual) release(residual);
       const out = this.ln(sum, `${p}${name}.LayerNorm`, half) as tf.Tensor2D;
       release(sum);
       return out;
     };
     const attnOut = this.linear(ctx, `${p}attention.output.dense`, half);
     release(ctx);
-    const a = branch(attnOut, "attention.output", 2 + 3 * i, h);
-    if (c.releaseInput) release(h); // read by nothing else; the caller's release of it is then a no-op
+    // h is read by nothing else once added (training); the caller's release of it is then a no-op
+    const a = branch(attnOut, "attention.output", 2 + 3 * i, h, !!c.releaseInput);
     if (half) {
       const out = half.feedForward( // the [B*L, I] hidden layer at 16 bits only
         a,
@@ -306,9 +314,7 @@ export class BertModel implements Encoder {
         this.p(`${p}output.dense.weight`) as tf.Tensor2D,
         this.p(`${p}output.dense.bias`) as tf.Tensor1D,
       );
-      const y = branch(out, "output", 3 + 3 * i, a);
-      release(a);
-      return y; // [B*L, H]
+      return branch(out, "output", 3 + 3 * i, a, true); // [B*L, H]
     }
     const out = activationThenLinear(
       cfg.hiddenAct,
@@ -316,7 +322,7 @@ export class BertModel implements Encoder {
       this.p(`${p}output.dense.weight`) as tf.Tensor2D,
       this.p(`${p}output.dense.bias`) as tf.Tensor1D,
     );
-    return branch(out, "output", 3 + 3 * i, a); // [B*L, H]
+    return branch(out, "output", 3 + 3 * i, a, true); // [B*L, H]
   }
 
   /**
