@@ -6,9 +6,10 @@
  * {@link allocFloat32} returns to the pool when the backend frees its tensor and is handed to the
  * next kernel that needs that many elements.
  *
- * Safety: a buffer is recycled only while the backend is its sole holder. It "escapes" (is never
- * recycled) once it is read out (`dataSync`/`data`/`readSync`) or once another tensor is stored on
- * a view of the same memory (e.g. the stock `Slice` kernel returns sub-array views). Pooled arrays
+ * Safety: a buffer is recycled only while the backend is its sole holder. Reading a pooled tensor out
+ * (`dataSync`/`data`/`readSync`) gives a copy; its buffer "escapes" (is never recycled) once another
+ * tensor is stored on a view of the same memory (e.g. the stock `Slice` kernel returns sub-array views)
+ * or it is handed out for writing in place ({@link exclusiveFloat32}). Pooled arrays
  * are NOT zeroed: a kernel that allocates with {@link allocFloat32} must write every element.
  *
  * @example
@@ -155,7 +156,7 @@ let slabs: Slab[] = [];
 const slabOf = new WeakMap<ArrayBuffer, Slab>();
 const regionOf = new WeakMap<ArrayBufferView, Region>(); // arrays handed out, while their region is theirs
 const fresh = new WeakSet<ArrayBufferView>(); // handed out, not yet stored in the backend
-const owned = new WeakSet<ArrayBufferView>(); // stored in exactly one backend entry, never read out
+const owned = new WeakSet<ArrayBufferView>(); // stored in exactly one backend entry, never handed out
 let freeBytes = 0;
 let maxFreeBytes = 0;
 let installed = false;
@@ -327,8 +328,15 @@ export function installCpuPool(maxFreeMB?: number): void {
     return write(values, shape, dtype);
   };
   b.readSync = (dataId) => {
-    if (b.data.has(dataId)) escape(b.data.get(dataId).values);
-    return readSync(dataId);
+    if (!b.data.has(dataId)) return readSync(dataId);
+    const v = b.data.get(dataId).values;
+    const out = readSync(dataId);
+    // Read out of pooled storage that this tensor alone holds: a copy, so the storage goes back to the
+    // pool on dispose. Handing out the array itself would detach its whole slab until GC found it
+    // (a 64-sentence embedding read out per encode batch kept one slab after another resident).
+    if (out === v && ArrayBuffer.isView(v) && owned.has(v)) return (v as Float32Array | Int32Array).slice();
+    escape(v);
+    return out;
   };
   b.disposeData = (dataId, force) => {
     const entry = b.data.has(dataId) ? b.data.get(dataId) : undefined;
