@@ -234,8 +234,9 @@ export function linearGradIn(
 }
 
 /**
- * `linearGradIn` on `rows` rows of an already rounded float32 gradient `d` (consumed): g's codes into
- * `gOut` and Σ_rows g added into `acc`, so that pieces of rows give what one call gives.
+ * `linearGradIn` on `rows` rows of a float32 gradient `d` (consumed): g's codes into `gOut` and Σ_rows g
+ * added into `acc`, so that pieces of rows give what one call gives. The C kernels round `d` as they read
+ * it (so the product that makes it need not round its output); without them `d` must be rounded already.
  */
 export function linearGradInRows(
   fmt: HalfFormat,

@@ -262,7 +262,7 @@ export function halfFeedForward(
                 a: { ...g2w, offset: r0 * O, ld: O },
                 b: { data: w2c ? w2c.g : f32(w2m), ld: O },
                 c: { data: piece, ld: I },
-                roundOut: true,
+                roundOut: !nativeKernels(), // the C kernels round what they read
               });
               linearGradInRows(
                 fmt,
