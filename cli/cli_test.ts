@@ -57,6 +57,59 @@ Deno.test("`deno task encode` writes one JSON array per line equal to the PyTorc
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("`deno task encode --precision bf16|fp16` (and `--fp16`) runs the encoder in that precision: within its error of PyTorch's fp32 embeddings, not fp32's bits", async () => {
+  const fx = readFixture<
+    { sentences: string[]; expected: { fp32: { pooled: Record<string, ArrayFixture> } } }
+  >("bert/forward.json");
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/in.txt`, fx.sentences.join("\n") + "\n");
+  const encode = async (name: string, flags: string[]) => {
+    const r = await run("encode.ts", [
+      "--model",
+      TINY,
+      "--pooler",
+      "cls_before_pooler",
+      "--input",
+      `${dir}/in.txt`,
+      "--output",
+      `${dir}/${name}.jsonl`,
+      "--backend",
+      "cpu",
+      ...flags,
+    ]);
+    deepStrictEqual(r.code, 0, r.stderr);
+    return (await Deno.readTextFile(`${dir}/${name}.jsonl`)).trim().split("\n").flatMap((l) =>
+      JSON.parse(l) as number[]
+    );
+  };
+  const want = fx.expected.fp32.pooled.cls_before_pooler.data;
+  const f32 = await encode("fp32", []);
+  for (
+    const [name, flags, tol] of [["bf16", ["--precision", "bf16"], 6e-2], ["fp16", ["--fp16"], 1e-2]] as const
+  ) {
+    const got = await encode(name, [...flags]);
+    const err = assertClose(got, want, tol, `${name} embeddings vs PyTorch fp32`, 1);
+    ok(err > 1e-5, `${name}: the numbers must move off fp32's (max relative error ${err})`);
+    ok(got.some((v, i) => v !== f32[i]), `${name}: not fp32's embeddings`);
+  }
+  deepStrictEqual(await encode("fp16-flag", ["--precision", "fp16"]), await encode("fp16-again", ["--fp16"]));
+  const bad = await run("encode.ts", [
+    "--model",
+    TINY,
+    "--input",
+    `${dir}/in.txt`,
+    "--output",
+    `${dir}/bad.jsonl`,
+    "--fp16",
+    "--precision",
+    "bf16",
+  ]);
+  deepStrictEqual(bad.code, 1);
+  deepStrictEqual(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+  ok(/--fp16 contradicts --precision bf16/.test(bad.stderr), bad.stderr);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test({
   name: "`deno task eval --json` prints the official layout and writes the same cells",
   ignore: !haveData,

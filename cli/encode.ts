@@ -1,6 +1,9 @@
 /**
  * `deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl|.npy|.safetensors
- *   [--batch-size N] [--backend B] [--normalize] [--resume]`
+ *   [--batch-size N] [--backend B] [--precision fp32|fp16|bf16] [--fp16] [--normalize] [--resume]`
+ *
+ * `--precision fp16|bf16` (`--fp16` is `--precision fp16`) runs the encoder's Linear layers and attention
+ * matmuls in that mixed precision, as `eval` does (docs/PRECISION.md); the embeddings are float32 either way.
  *
  * One sentence per input line (`\n`, `\r\n` or `\r`; `--input -` or `/dev/stdin` reads a pipe);
  * the output format goes by extension: `.jsonl` one JSON array of floats per line, `.npy` a float32
@@ -22,10 +25,12 @@ import { checkModelFolder } from "../lib/model/model_folder.ts";
 import { encodeToFile, partialPaths } from "../lib/runtime/encode_file.ts";
 import { checkOutputPath } from "../lib/runtime/output_path.ts";
 import { dropUnusedPermissions } from "../lib/app/permissions.ts";
+import { precisionFlag } from "../lib/app/precision_flag.ts";
 
 const USAGE =
   `usage: deno task encode --model DIR|HUB_ID [--pooler NAME] --input FILE --output FILE.jsonl|.npy|.safetensors
-       [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--normalize] [--resume]`;
+       [--batch-size N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--precision fp32|fp16|bf16] [--fp16]
+       [--normalize] [--resume]`;
 
 /** Batches per window written and flushed together. */
 const BATCHES_PER_WINDOW = 16;
@@ -49,6 +54,8 @@ if (import.meta.main) {
       output: { type: "string" },
       "batch-size": { type: "string" },
       backend: { type: "string", default: "auto" },
+      precision: { type: "string" },
+      fp16: { type: "boolean", default: false },
       normalize: { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
     }, USAGE);
@@ -62,6 +69,7 @@ if (import.meta.main) {
     const output = required(values.output as string | undefined, "output", USAGE);
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
     const normalize = values.normalize as boolean;
+    const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
     await checkModelFolder(modelDir);
     await checkOutputPath(output, {
       flag: "output",
@@ -69,7 +77,7 @@ if (import.meta.main) {
     });
     const backend = await useBackend(parseBackend(values.backend as string));
     await dropUnusedPermissions(backend); // FFI and subprocesses serve the cpu backend only
-    const encoder = await SentenceEncoder.load(modelDir, { pooler });
+    const encoder = await SentenceEncoder.load(modelDir, { pooler, precision });
     const signal = { stop: false };
     const onInterrupt = () => {
       if (signal.stop) Deno.exit(130);
@@ -89,6 +97,8 @@ if (import.meta.main) {
           normalize,
           batchSize,
           backend,
+          // (fp32 not named: a partial file from before the flag resumes as it did)
+          ...(precision === "fp32" ? {} : { precision }),
         },
         windowSize: batchSize * BATCHES_PER_WINDOW,
         resume: values.resume as boolean,
