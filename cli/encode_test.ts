@@ -85,6 +85,12 @@ Deno.test("`deno task encode` killed mid-run keeps the previous output; --resume
   // Leave a torn line after the flushed part, as a kill during a write does.
   await Deno.writeTextFile(`${out}.partial`, "[0.5,", { append: true });
 
+  // Resuming in another precision would mix two encoders' rows: refused in one line, nothing changed.
+  const mixed = await run(encodeArgs(`${dir}/in.txt`, out, ["--resume", "--precision", "bf16"]));
+  deepStrictEqual(mixed.code, 1);
+  ok(/^error: .*different precision; resume with the same model and flags/m.test(mixed.stderr), mixed.stderr);
+  deepStrictEqual(await Deno.readTextFile(out), "previous\n");
+
   const resumed = await run(encodeArgs(`${dir}/in.txt`, out, ["--resume"]));
   deepStrictEqual(resumed.code, 0, resumed.stderr);
   ok(resumed.stderr.includes("resuming after line 128"), resumed.stderr);
