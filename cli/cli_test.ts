@@ -30,58 +30,41 @@ Deno.test("`parseTasks()` expands sts and accepts case-insensitive names", () =>
   deepStrictEqual(parseTasks("lcqmc,PAWSX,stsbenchmark"), ["LCQMC", "PAWSX", "STSBenchmark"]);
 });
 
-Deno.test("`deno task encode` writes one JSON array per line equal to the PyTorch cls_before_pooler embeddings", async () => {
-  const fx = readFixture<
-    { sentences: string[]; expected: { fp32: { pooled: Record<string, ArrayFixture> } } }
-  >("bert/forward.json");
+type ForwardFixture = { sentences: string[]; expected: { fp32: { pooled: Record<string, ArrayFixture> } } };
+
+/**
+ * The fixture's sentences in a temporary folder and a function encoding them with the tiny BERT
+ * (`cls_before_pooler`, cpu backend) plus `flags` into `NAME.jsonl`: its rows, one array per sentence.
+ */
+async function encodeFixture(fx: ForwardFixture) {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/in.txt`, fx.sentences.join("\n") + "\n");
-  const r = await run("encode.ts", [
-    "--model",
-    TINY,
-    "--pooler",
-    "cls_before_pooler",
-    "--input",
-    `${dir}/in.txt`,
-    "--output",
-    `${dir}/out.jsonl`,
-    "--backend",
-    "cpu",
-  ]);
-  deepStrictEqual(r.code, 0, r.stderr);
-  const rows = (await Deno.readTextFile(`${dir}/out.jsonl`)).trim().split("\n").map((l) =>
-    JSON.parse(l) as number[]
-  );
+  const encode = async (name: string, flags: string[] = []) => {
+    const r = await run("encode.ts", [
+      ...["--model", TINY, "--pooler", "cls_before_pooler", "--input", `${dir}/in.txt`],
+      ...["--output", `${dir}/${name}.jsonl`, "--backend", "cpu", ...flags],
+    ]);
+    deepStrictEqual(r.code, 0, r.stderr);
+    return (await Deno.readTextFile(`${dir}/${name}.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l) as number[]
+    );
+  };
+  return { dir, encode };
+}
+
+Deno.test("`deno task encode` writes one JSON array per line equal to the PyTorch cls_before_pooler embeddings", async () => {
+  const fx = readFixture<ForwardFixture>("bert/forward.json");
+  const { dir, encode } = await encodeFixture(fx);
+  const rows = await encode("out");
   deepStrictEqual(rows.length, fx.sentences.length);
   assertClose(rows.flat(), fx.expected.fp32.pooled.cls_before_pooler.data, 1e-4, "encoded embeddings");
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("`deno task encode --precision bf16|fp16` (and `--fp16`) runs the encoder in that precision: within its error of PyTorch's fp32 embeddings, not fp32's bits", async () => {
-  const fx = readFixture<
-    { sentences: string[]; expected: { fp32: { pooled: Record<string, ArrayFixture> } } }
-  >("bert/forward.json");
-  const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${dir}/in.txt`, fx.sentences.join("\n") + "\n");
-  const encode = async (name: string, flags: string[]) => {
-    const r = await run("encode.ts", [
-      "--model",
-      TINY,
-      "--pooler",
-      "cls_before_pooler",
-      "--input",
-      `${dir}/in.txt`,
-      "--output",
-      `${dir}/${name}.jsonl`,
-      "--backend",
-      "cpu",
-      ...flags,
-    ]);
-    deepStrictEqual(r.code, 0, r.stderr);
-    return (await Deno.readTextFile(`${dir}/${name}.jsonl`)).trim().split("\n").flatMap((l) =>
-      JSON.parse(l) as number[]
-    );
-  };
+  const fx = readFixture<ForwardFixture>("bert/forward.json");
+  const { dir, encode: rows } = await encodeFixture(fx);
+  const encode = async (name: string, flags: string[]) => (await rows(name, flags)).flat();
   const want = fx.expected.fp32.pooled.cls_before_pooler.data;
   const f32 = await encode("fp32", []);
   for (
