@@ -414,8 +414,12 @@ static inline float act_grad(int act, float dy, float z) {
 
 ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, uint16_t *R y16, int64_t n) {
   if (act == 0) {
-    half_round_n(fmt, c, c, n);
-    if (z16) half_pack_n(fmt, c, z16, n); /* the codes of values in the format: exact */
+    if (z16) { /* the codes, then their values: half_round_n's values, in two cheaper passes */
+      half_pack_n(fmt, c, z16, n);
+      half_unpack_n(fmt, z16, c, n);
+    } else {
+      half_round_n(fmt, c, c, n);
+    }
     return;
   }
   uint16_t hb[HALF_BLOCK];
