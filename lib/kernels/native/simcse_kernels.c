@@ -430,8 +430,12 @@ ALWAYS_INLINE void linear_out(int fmt, int act, float *c, uint16_t *R z16, uint1
     half_pack_n(fmt, c + i0, h, len);
     half_unpack_n(fmt, h, zb, len);
     for (int64_t j = 0; j < len; j++) zb[j] = act_value(act, zb[j]);
-    half_round_n(fmt, zb, c + i0, len);
-    if (y16) half_pack_n(fmt, c + i0, y16 + i0, len);
+    if (y16) { /* as above: y's codes, then their values */
+      half_pack_n(fmt, zb, y16 + i0, len);
+      half_unpack_n(fmt, y16 + i0, c + i0, len);
+    } else {
+      half_round_n(fmt, zb, c + i0, len);
+    }
   }
 }
 
