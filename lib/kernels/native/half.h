@@ -112,13 +112,56 @@ static inline void f16_round_n(const float *src, float *dst, int64_t n) {
   for (; i < n; i++) dst[i] = half_round(HALF_F16, src[i]);
 }
 
+/* bfloat16 with AVX512_BF16 (-march=native on a CPU that has it): vcvtneps2bf16 rounds to nearest even
+ * on the bit pattern and quietens NaNs as bf16_of does, but flushes float32 subnormal inputs to zero, so a
+ * vector holding one takes bf16_of instead (bf16 keeps float32's exponent range: only subnormal inputs have
+ * subnormal codes). The integer forms are bit-exact on every pattern; these give the same codes. */
+#if defined(__AVX512BF16__)
+static inline __mmask16 bf16_subnormals(__m512i u) {
+  return _mm512_mask_test_epi32_mask(_mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000)), u,
+                                     _mm512_set1_epi32(0x007fffff));
+}
+
+static inline void bf16_pack_vec_n(const float *src, uint16_t *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(src + i);
+    if (bf16_subnormals(_mm512_castps_si512(v))) {
+      for (int64_t j = i; j < i + 16; j++) dst[j] = bf16_of(f32_bits(src[j]));
+    } else {
+      _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)_mm512_cvtneps_pbh(v));
+    }
+  }
+  for (; i < n; i++) dst[i] = bf16_of(f32_bits(src[i]));
+}
+
+/* dst may be src. */
+static inline void bf16_round_vec_n(const float *src, float *dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 v = _mm512_loadu_ps(src + i);
+    if (bf16_subnormals(_mm512_castps_si512(v))) {
+      for (int64_t j = i; j < i + 16; j++) dst[j] = f32_of_bf16(bf16_of(f32_bits(src[j])));
+    } else {
+      __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v));
+      _mm512_storeu_ps(dst + i, _mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+    }
+  }
+  for (; i < n; i++) dst[i] = f32_of_bf16(bf16_of(f32_bits(src[i])));
+}
+#endif
+
 /* Codes, values and rounding of n elements in format fmt (a constant where these are inlined). */
 static inline void half_pack_n(int fmt, const float *src, uint16_t *dst, int64_t n) {
   if (fmt == HALF_F16) {
     f16_pack_n(src, dst, n);
     return;
   }
+#if defined(__AVX512BF16__)
+  bf16_pack_vec_n(src, dst, n);
+#else
   for (int64_t i = 0; i < n; i++) dst[i] = bf16_of(f32_bits(src[i]));
+#endif
 }
 
 static inline void half_unpack_n(int fmt, const uint16_t *src, float *dst, int64_t n) {
@@ -134,7 +177,11 @@ static inline void half_round_n(int fmt, const float *src, float *dst, int64_t n
     f16_round_n(src, dst, n);
     return;
   }
+#if defined(__AVX512BF16__)
+  bf16_round_vec_n(src, dst, n);
+#else
   for (int64_t i = 0; i < n; i++) dst[i] = half_round(HALF_BF16, src[i]);
+#endif
 }
 
 /* In place: x = half(x), then, when scale != 1, x = half(x * scale). */
