@@ -25,7 +25,8 @@ import { tf } from "../runtime/tf.ts";
 import { FUSED_KERNELS } from "./kernel_names.ts";
 import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 import { fmix32 } from "../runtime/fmix32.ts";
-import { nativeKernels } from "./native_kernels.ts";
+import { type HalfType, nativeKernels } from "./native_kernels.ts";
+import { unpackHalfFast } from "./onednn.ts";
 import { erf } from "./erf.ts";
 
 export { erf };
@@ -101,14 +102,31 @@ function layerNormJs(
   }
 }
 
-function layerNormGrad({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
+/**
+ * dx, dγ, dβ of a LayerNorm. With attribute `codes` ("bf16" / "f16"), `xhat` is x̂ as 16-bit codes packed
+ * in pairs into an int32 tensor (`half_codes.ts`): the C kernel reads them a row at a time (no float32
+ * copy of x̂, one [N, H] array less at the backward pass's memory peak); without the C kernels they are
+ * unpacked first.
+ */
+function layerNormGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
   const be = backend as CpuBackendLike;
-  const dy = values(be, inputs.dy), xh = values(be, inputs.xhat);
+  const codes = (attrs as { codes?: HalfType } | undefined)?.codes;
+  const dy = values(be, inputs.dy);
   const rstd = values(be, inputs.rstd), g = values(be, inputs.gamma);
-  const [N, H] = lastDim(inputs.xhat);
+  const [N, H] = lastDim(inputs.dy);
+  const nk = nativeKernels();
+  const bits = codes ? codesOf(be, inputs.xhat, N * H) : undefined;
   const dx = allocFloat32(N * H);
   const dg = new Float64Array(H), db = new Float64Array(H);
-  const nk = nativeKernels();
+  if (nk && bits) {
+    nk.layerNormGradHalf(codes!, dy, bits, rstd, g, dx, dg, db, N, H);
+    return [
+      f32(be, inputs.dy.shape, dx),
+      f32(be, [H], Float32Array.from(dg)),
+      f32(be, [H], Float32Array.from(db)),
+    ];
+  }
+  const xh = bits ? unpackHalfFast(codes!, bits, N * H) : values(be, inputs.xhat);
   if (nk) nk.layerNormGrad(dy, xh, rstd, g, dx, dg, db, N, H);
   else {
     for (let r = 0, o = 0; r < N; r++, o += H) {
@@ -126,10 +144,19 @@ function layerNormGrad({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
     }
   }
   return [
-    f32(be, inputs.xhat.shape, dx),
+    f32(be, inputs.dy.shape, dx),
     f32(be, [H], Float32Array.from(dg)),
     f32(be, [H], Float32Array.from(db)),
   ];
+}
+
+/** The first n 16-bit codes of an int32 tensor holding them in pairs. */
+function codesOf(be: CpuBackendLike, t: tf.TensorInfo, n: number): Uint16Array {
+  const w = be.data.get(t.dataId).values;
+  if (!(w instanceof Int32Array) || w.length * 2 < n) {
+    throw new Error(`SimcseLayerNormGrad: x̂'s codes are not ${n} 16-bit codes packed in an int32 tensor`);
+  }
+  return new Uint16Array(w.buffer, w.byteOffset, n);
 }
 
 function gelu({ inputs, backend }: KernelArgs): tf.TensorInfo {

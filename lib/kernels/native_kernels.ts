@@ -65,6 +65,10 @@ const SYMBOLS = {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
     result: "void",
   },
+  simcse_layernorm_grad_half: {
+    parameters: ["i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
+    result: "i32",
+  },
   simcse_attn_softmax: {
     parameters: ["buffer", "buffer", "buffer", "i32", "buffer", "i64", "i64", "f32"],
     result: "void",
@@ -161,6 +165,19 @@ export interface NativeKernels {
   layerNormGrad(
     dy: Float32Array,
     xhat: Float32Array,
+    rstd: Float32Array,
+    g: Float32Array,
+    dx: Float32Array,
+    dg: Float64Array,
+    db: Float64Array,
+    rows: number,
+    h: number,
+  ): void;
+  /** {@link layerNormGrad} with x̂ as 16-bit codes of `fmt`, unpacked a row at a time (no float32 copy). */
+  layerNormGradHalf(
+    fmt: HalfType,
+    dy: Float32Array,
+    xhat: Uint16Array,
     rstd: Float32Array,
     g: Float32Array,
     dx: Float32Array,
@@ -545,6 +562,21 @@ function wrap(lib: Lib, path: string): NativeKernels {
       lib.simcse_layernorm(x, g, b, y, xhat, rstd, BigInt(rows), BigInt(h), eps),
     layerNormGrad: (dy, xhat, rstd, g, dx, dg, db, rows, h) =>
       lib.simcse_layernorm_grad(dy, xhat, rstd, g, dx, dg, db, BigInt(rows), BigInt(h)),
+    layerNormGradHalf: (fmt, dy, xhat, rstd, g, dx, dg, db, rows, h) => {
+      const st = lib.simcse_layernorm_grad_half(
+        HALF_CODE[fmt],
+        dy,
+        xhat,
+        rstd,
+        g,
+        dx,
+        dg,
+        db,
+        BigInt(rows),
+        BigInt(h),
+      );
+      if (st !== 0) throw new Error("layerNormGradHalf: out of memory for a row buffer");
+    },
     attnSoftmax: (s, m, mOff, mInner, p, rows, l, scale) =>
       lib.simcse_attn_softmax(s, m, mOff, mInner, p, BigInt(rows), BigInt(l), scale),
     attnSoftmaxGrad: (dp, p, ds, rows, l, scale) =>

@@ -122,6 +122,12 @@ const layerNormOps = (eps: number, store: HalfStore | undefined) =>
         value: y,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [kept, r, g] = saved;
+          // On cpu the kernel reads x̂'s codes itself (no float32 copy of x̂).
+          if (store && tf.getBackend() === "cpu" && hasFusedKernel(FUSED_KERNELS.layerNormGrad)) {
+            return run(FUSED_KERNELS.layerNormGrad, { dy, xhat: kept, rstd: r, gamma: g }, {
+              codes: store.type,
+            }) as tf.Tensor[];
+          }
           const xh = store ? store.unpack(kept, x.shape) : kept;
           const grads = layerNormGrads(dy, xh, r, g, H);
           if (xh !== kept) xh.dispose();

@@ -12,6 +12,7 @@ import { skipBackend } from "../../testing/backends.ts";
 import { attentionSoftmax, fusedLayerNorm, layerNormSource } from "./fused.ts";
 import { halfOps } from "./precision.ts";
 import { fp16KernelPath } from "./fp16_linear.ts";
+import { nativeKernels, setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
 
 const bits = new DataView(new ArrayBuffer(4));
 /** float32 → bfloat16, round to nearest even (finite inputs), as float64. */
@@ -128,27 +129,35 @@ for (const backend of ["cpu", "wasm"] as const) {
           tf.dispose([y, ...grads]);
           return out;
         };
-        const before = tf.memory().numTensors;
-        const [y16, dx16, dg16, db16] = ln(store), [y32] = ln();
-        assert.equal(tf.memory().numTensors, before, "LayerNorm: no tensor leaked");
-        assert.deepEqual(y16, y32, "LayerNorm: the forward value does not depend on what is saved");
         const { grads: want, slack } = layerNormRef(xv, gv, dyv, N, H, ROUND[precision]);
         const plain = layerNormRef(xv, gv, dyv, N, H, ROUND.none).grads;
-        // float32 arithmetic of the kernel (or of the TF.js ops on wasm) against float64
-        for (
-          const [i, [got, name, rel]]
-            of ([[dx16, "dx", 1e-4], [dg16, "dγ", 2e-5], [db16, "dβ", 2e-5]] as const).entries()
-        ) {
-          const tol = rel * Math.max(1, ...Array.from(want[i], Math.abs));
-          const over = Array.from(got, (g, j) => Math.abs(g - want[i][j]) - (name === "dγ" ? slack[j] : 0));
-          const err = Math.max(...over);
-          assert.ok(
-            err <= tol,
-            `LayerNorm ${name}: off by ${err} from the reference with x̂ rounded (tol ${tol})`,
-          );
-          if (name === "dγ") { // Σ dy·x̂ shows x̂'s rounding directly; in dx it is mostly projected out
-            const gap = maxAbsDiff(plain[i], want[i]);
-            assert.ok(gap > 10 * tol, `LayerNorm ${name}: rounding x̂ moves it by ${gap}, not enough to tell`);
+        // On cpu the gradient kernel reads x̂'s codes: in C a row at a time, in the JS loops unpacked.
+        for (const impl of backend === "cpu" && nativeKernels() ? ["C", "JS"] : ["one"]) {
+          setNativeKernelsEnabled(impl !== "JS");
+          const before = tf.memory().numTensors;
+          const [y16, dx16, dg16, db16] = ln(store), [y32] = ln();
+          setNativeKernelsEnabled(true);
+          assert.equal(tf.memory().numTensors, before, "LayerNorm: no tensor leaked");
+          assert.deepEqual(y16, y32, "LayerNorm: the forward value does not depend on what is saved");
+          // float32 arithmetic of the kernel (or of the TF.js ops on wasm) against float64
+          for (
+            const [i, [got, name, rel]]
+              of ([[dx16, "dx", 1e-4], [dg16, "dγ", 2e-5], [db16, "dβ", 2e-5]] as const).entries()
+          ) {
+            const tol = rel * Math.max(1, ...Array.from(want[i], Math.abs));
+            const over = Array.from(got, (g, j) => Math.abs(g - want[i][j]) - (name === "dγ" ? slack[j] : 0));
+            const err = Math.max(...over);
+            assert.ok(
+              err <= tol,
+              `LayerNorm ${name} (${impl}): off by ${err} from the reference with x̂ rounded (tol ${tol})`,
+            );
+            if (name === "dγ") { // Σ dy·x̂ shows x̂'s rounding directly; in dx it is mostly projected out
+              const gap = maxAbsDiff(plain[i], want[i]);
+              assert.ok(
+                gap > 10 * tol,
+                `LayerNorm ${name}: rounding x̂ moves it by ${gap}, not enough to tell`,
+              );
+            }
           }
         }
 

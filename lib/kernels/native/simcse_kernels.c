@@ -175,23 +175,44 @@ void simcse_layernorm(const float *R x, const float *R g, const float *R b, floa
   }
 }
 
+/* One row of the LayerNorm gradient: dx = r·(dy·g − mean(dy·g) − x̂·mean(dy·g·x̂)); dγ, dβ summed in double. */
+static inline void layernorm_grad_row(const float *R d, const float *R t, const float *R g, float rs, float *R o,
+                                      double *R dg, double *R db, int64_t H) {
+  float s1 = 0, s2 = 0;
+  for (int64_t j = 0; j < H; j++) {
+    float gx = d[j] * g[j];
+    s1 += gx;
+    s2 += gx * t[j];
+    dg[j] += (double)(d[j] * t[j]);
+    db[j] += (double)d[j];
+  }
+  float m1 = s1 / H, m2 = s2 / H;
+  for (int64_t j = 0; j < H; j++) o[j] = rs * (d[j] * g[j] - m1 - t[j] * m2);
+}
+
 void simcse_layernorm_grad(const float *R dy, const float *R xhat, const float *R rstd, const float *R g,
                            float *R dx, double *R dg, double *R db, int64_t rows, int64_t H) {
   for (int64_t j = 0; j < H; j++) dg[j] = db[j] = 0;
+  for (int64_t r = 0; r < rows; r++) layernorm_grad_row(dy + r * H, xhat + r * H, g, rstd[r], dx + r * H, dg, db, H);
+}
+
+/*
+ * The same gradient with x̂ kept as 16-bit codes of format fmt: each row's values are unpacked into a
+ * row buffer as read (the same floats as a whole unpacked array), so no float32 copy of x̂ is made.
+ * Returns 0, or -1 when the row buffer cannot be allocated.
+ */
+int32_t simcse_layernorm_grad_half(int32_t fmt, const float *R dy, const uint16_t *R xcodes, const float *R rstd,
+                                   const float *R g, float *R dx, double *R dg, double *R db, int64_t rows,
+                                   int64_t H) {
+  float *t = malloc(sizeof(float) * (size_t)(H > 0 ? H : 1));
+  if (!t) return -1;
+  for (int64_t j = 0; j < H; j++) dg[j] = db[j] = 0;
   for (int64_t r = 0; r < rows; r++) {
-    const float *d = dy + r * H, *t = xhat + r * H;
-    float s1 = 0, s2 = 0;
-    for (int64_t j = 0; j < H; j++) {
-      float gx = d[j] * g[j];
-      s1 += gx;
-      s2 += gx * t[j];
-      dg[j] += (double)(d[j] * t[j]);
-      db[j] += (double)d[j];
-    }
-    float m1 = s1 / H, m2 = s2 / H, rs = rstd[r];
-    float *o = dx + r * H;
-    for (int64_t j = 0; j < H; j++) o[j] = rs * (d[j] * g[j] - m1 - t[j] * m2);
+    half_unpack_n(fmt, xcodes + r * H, t, H);
+    layernorm_grad_row(dy + r * H, t, g, rstd[r], dx + r * H, dg, db, H);
   }
+  free(t);
+  return 0;
 }
 
 void simcse_attn_softmax(const float *R s, const float *R m, const int32_t *R mOff, int32_t mInner, float *R p,
