@@ -349,6 +349,10 @@ export function halfLinear(
   // codes (which serve the forward product only), and form xᵀg as γ·(x̂ᵀg) + β·Σg in the backward pass.
   const ln = taping && !xAct ? layerNormSource(x) : undefined;
   const xLn = ln && ln.type === fmt.type && ln.xhat.size === Math.ceil(N * nIn / 2) ? ln : undefined;
+  // x = half(P·V) from an attention context op of this tape: save its P and V codes (which it keeps
+  // anyway), not x's, and recompute x's codes in the backward pass (a batched product of B·nh small
+  // matrices): one [N, H] code array fewer per layer at the memory peak (BERT-mini: 2 MB).
+  const xCtx = taping && !xAct && !xLn && act === "none" ? contextSource(fmt, x) : undefined;
   // z's codes live in the caller's scope, so the Linear reading this op's output can save them too
   // (on cpu, where the op can fill the tensor's own storage).
   const keepZ = taping && act !== "none";
@@ -398,17 +402,23 @@ export function halfLinear(
         ? linearOut(fmt, act, out, [N, nOut], zCodes, yCodes, b16)
         : linearOut(fmt, act, out, [N, nOut], yCodes, null, b16); // z is y: its codes are y's
       const zPacked = zOuter ?? (zWords && tf.tensor1d(zWords, "int32"));
-      const xSaved = xAct ? xSource! : xLn ? xLn.xhat : xPacked!;
+      const xSaved = xAct ? xSource! : xLn ? xLn.xhat : xCtx ? xCtx.p : xPacked!;
       const wSaved = cols ? cols.full : ws;
-      if (taping) save(zPacked ? [xSaved, wSaved, zPacked] : [xSaved, wSaved]);
+      if (taping) {
+        save(zPacked ? [xSaved, wSaved, zPacked] : xCtx ? [xSaved, wSaved, xCtx.v] : [xSaved, wSaved]);
+      }
       return {
         value,
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
-            const { g: gCodes, db, scratch } = linearGradIn(fmt, act, dy, zp, N, nOut);
+            const { g: gCodes, db, scratch } = linearGradIn(fmt, act, dy, xCtx ? undefined : zp, N, nOut);
             const g = widenedOnce(fmt, gCodes); // for both products
-            const xRe = xAct ? recomputedActivation(fmt, xAct, xp, [N, nIn]) : undefined;
+            const xRe = xAct
+              ? recomputedActivation(fmt, xAct, xp, [N, nIn])
+              : xCtx
+              ? recomputedContext(fmt, { p: xp, v: zp, shape: xCtx.shape }, N, nIn)
+              : undefined;
             const x16 = xRe ? xRe.g : packedBits(xp);
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
             gemm({ // dx = half(g W16ᵀ)
@@ -679,17 +689,14 @@ export function halfAttentionContext(
   const op = tf.customGrad(
     ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const out = allocFloat32(B * L * H);
-      gemm({
-        type: fmt.type,
-        m: L,
-        n: dh,
-        k: L,
-        batch: [B, nh],
-        a: probsOperand(halfOperand(fmt, probs, ps, pPacked), shape),
-        b: rowsOperand(halfOperand(fmt, v, vs, vPacked), shape, H),
-        c: { ...rowsOperand(out, shape, H), data: out },
-        roundOut: true,
-      });
+      contextProduct(
+        fmt,
+        shape,
+        H,
+        halfOperand(fmt, probs, ps, pPacked),
+        halfOperand(fmt, v, vs, vPacked),
+        out,
+      );
       if (taping) save([pPacked!, vPacked!]);
       return {
         value: halfTensor(fmt, out, [B * L, H]),
@@ -727,7 +734,72 @@ export function halfAttentionContext(
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return op(probs, v) as tf.Tensor2D;
+  const ctx = op(probs, v) as tf.Tensor2D;
+  if (taping) { // for a half Linear reading the context (the attention's output projection)
+    addSavedCopy(ctx, CONTEXT_SOURCE_P, tf.clone(pPacked!));
+    addSavedCopy(ctx, CONTEXT_SOURCE_V, tf.clone(vPacked!));
+    contextShapes.set(ctx, shape);
+  }
+  return ctx;
+}
+
+/** half(P·V) per head into `out` [B·L, H] (heads merged): the context op's product and its recomputation. */
+function contextProduct(
+  fmt: HalfFormat,
+  shape: HeadShape,
+  H: number,
+  p: Pick<GemmOperand, "data" | "rounded">,
+  v: Pick<GemmOperand, "data" | "rounded">,
+  out: Float32Array,
+): void {
+  const { batch: B, seqLen: L, heads: nh } = shape;
+  gemm({
+    type: fmt.type,
+    m: L,
+    n: H / nh,
+    k: L,
+    batch: [B, nh],
+    a: probsOperand(p, shape),
+    b: rowsOperand(v, shape, H),
+    c: { ...rowsOperand(out, shape, H), data: out },
+    roundOut: true,
+  });
+}
+
+/** What `savedCopy(ctx, CONTEXT_SOURCE_P / _V)` hold: the codes of P and V, for ctx = half(P·V). */
+const CONTEXT_SOURCE_P = "P of half(P·V)";
+const CONTEXT_SOURCE_V = "V of half(P·V)";
+const contextShapes = new WeakMap<tf.Tensor, HeadShape>();
+
+/**
+ * For `x` made by {@link halfAttentionContext} while a tape records, in format `fmt`: the codes of P and
+ * V that op saved, and the head shape, from which a Linear reading x recomputes x's codes in its backward
+ * pass instead of keeping a copy of them.
+ */
+function contextSource(
+  fmt: HalfFormat,
+  x: tf.Tensor,
+): { p: tf.Tensor; v: tf.Tensor; shape: HeadShape } | undefined {
+  const p = savedCopy(x, CONTEXT_SOURCE_P), v = savedCopy(x, CONTEXT_SOURCE_V), shape = contextShapes.get(x);
+  if (!p || !v || !shape || !fmt.isValued(x)) return undefined;
+  return { p, v, shape };
+}
+
+/**
+ * x = half(P·V)'s codes again from P's and V's (the same product as the forward pass, so the same bits),
+ * on pooled storage (`buf`, to give back).
+ */
+function recomputedContext(
+  fmt: HalfFormat,
+  src: { p: tf.Tensor; v: tf.Tensor; shape: HeadShape },
+  N: number,
+  H: number,
+): { g: Uint16Array; buf: Int32Array } {
+  const out = allocFloat32(N * H);
+  contextProduct(fmt, src.shape, H, { data: packedBits(src.p) }, { data: packedBits(src.v) }, out);
+  const codes = halfCodes(fmt, out);
+  releaseFloat32(out);
+  return codes;
 }
 
 /**

@@ -13,6 +13,7 @@ import { attentionSoftmax, fusedLayerNorm, layerNormSource } from "./fused.ts";
 import { halfOps } from "./precision.ts";
 import { fp16KernelPath } from "./fp16_linear.ts";
 import { nativeKernels, setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
+import { releaseSavedCopies, savedCopy } from "./saved_inputs.ts";
 
 const bits = new DataView(new ArrayBuffer(4));
 /** float32 → bfloat16, round to nearest even (finite inputs), as float64. */
@@ -271,6 +272,87 @@ for (const precision of ["bf16", "fp16"] as const) {
       const gap = maxAbsDiff(dwCopy, want);
       assert.ok(gap > 10 * tol, `dW from a copy of y is only ${gap} away: the x̂ path cannot be told apart`);
       tf.dispose([x, gamma, beta, w, b, dy]);
+    },
+  });
+}
+
+for (const precision of ["bf16", "fp16"] as const) {
+  Deno.test({
+    name:
+      `${precision} on cpu: a half Linear reading an attention context keeps the context op's P and V codes, not a copy of its input, and recomputes the context for dW (fp16: on its kernel path)`,
+    ignore: skipBackend("cpu"),
+    fn: async () => {
+      await useBackend("cpu");
+      const ops = halfOps(precision), round = ROUND[precision];
+      const [B, nh, L, dh, O] = [2, 2, 8, 8, 12];
+      const H = nh * dh, N = B * L, shape = { batch: B, seqLen: L, heads: nh };
+      // P in sixteenths and V in eighths, exact in both formats and in every partial sum: only the
+      // context's own rounding shapes it
+      const pv = values(B * nh * L * L, 21).map((v) => Math.round((v + 1) * 8) / 16);
+      const vv = values(N * H, 22, 3).map((v) => Math.round(v * 8) / 8);
+      const wv = values(H * O, 23, 0.2);
+      const dyv = values(N * O, 24).map((v) => Math.round(v * 16) / 8); // g = half(dy) = dy
+      const p = tf.tensor4d(pv, [B, nh, L, L]), v = tf.tensor2d(vv, [N, H]);
+      const w = tf.tensor2d(wv, [H, O]), b = tf.zeros([O]) as tf.Tensor1D, dy = tf.tensor2d(dyv, [N, O]);
+      // Whether the packed copy the Linear made of its input outlives the forward pass (some op saved it).
+      const run = (viaCopy: boolean) =>
+        tf.tidy(() => {
+          let copyKept: boolean | undefined;
+          const f = (wt: tf.Tensor) => {
+            const ctx = ops.attentionContext(p, v, shape);
+            const x = viaCopy ? tf.clone(ctx) : ctx; // a clone is not the context op's output
+            const y = ops.linear(x, wt as tf.Tensor2D, b);
+            const copy = savedCopy(x, precision === "bf16" ? "bf16" : "f16");
+            for (const t of new Set([x, ctx])) { // as the models release them (model/layers.ts)
+              releaseSavedCopies(t);
+              t.dispose();
+            }
+            copyKept = copy && (tf.backend() as unknown as { data: { has(id: unknown): boolean } }).data.has(
+              copy.dataId,
+            );
+            return y;
+          };
+          const dw = tf.grad(f)(w, dy).dataSync().slice();
+          return { dw, copyKept };
+        });
+      const viaCtx = run(false), viaCopy = run(true);
+      assert.deepEqual(viaCtx.dw, viaCopy.dw, "dW does not depend on what is saved");
+      // float64 reference: ctx16 = half(P·V) per head, dW = ctx16ᵀ dy
+      const ctx = new Float64Array(N * H);
+      for (let bi = 0; bi < B; bi++) {
+        for (let h = 0; h < nh; h++) {
+          for (let i = 0; i < L; i++) {
+            for (let d = 0; d < dh; d++) {
+              let s = 0;
+              for (let j = 0; j < L; j++) {
+                s += pv[((bi * nh + h) * L + i) * L + j] * vv[(bi * L + j) * H + h * dh + d];
+              }
+              ctx[(bi * L + i) * H + h * dh + d] = round(s);
+            }
+          }
+        }
+      }
+      const want = new Float64Array(H * O);
+      for (let r = 0; r < N; r++) {
+        for (let i = 0; i < H; i++) {
+          for (let j = 0; j < O; j++) want[i * O + j] += ctx[r * H + i] * dyv[r * O + j];
+        }
+      }
+      const tol = 1e-5 * Math.max(...Array.from(want, Math.abs));
+      const err = maxAbsDiff(viaCtx.dw, want);
+      assert.ok(err <= tol, `dW off by ${err} from half(P·V)ᵀ dy (tol ${tol})`);
+      if (precision === "fp16" && !fp16KernelPath()) {
+        console.warn("fp16 runs as TF.js ops here (no oneDNN or OpenBLAS): they save x16 themselves");
+      } else {
+        // the Linear on a copy keeps that copy's codes for its backward pass; on the context it keeps none
+        assert.equal(viaCopy.copyKept, true, "the Linear on a copy of the context keeps its packed copy");
+        assert.equal(
+          viaCtx.copyKept,
+          false,
+          "the Linear on the context keeps the context op's P and V, not a copy",
+        );
+      }
+      tf.dispose([p, v, w, b, dy]);
     },
   });
 }
