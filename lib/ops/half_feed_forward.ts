@@ -16,18 +16,23 @@
  *   16-bit operands, from y's float32 values, which the one piece holds after its epilogue, and no codes
  *   of y are made); at evaluation, which saves nothing, y's codes whole and one second product;
  * - backward: g₂ = half(dy) as codes, after which an incoming dy the op owns is freed; dW₂ = y16ᵀ g₂ with
- *   y recomputed from z's codes; per piece, g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) into codes written over z's
- *   (each element reads its own z only), Σ g₁ in double for db₁; then dW₁ = x16ᵀ g₁ and
- *   dx = half(g₁ W₁16ᵀ) as in `halfLinear`.
+ *   y recomputed from z's codes, per piece with the C kernels (each piece's product added onto dW₂);
+ *   per piece, g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) into codes written over z's (each element reads its own
+ *   z only), Σ g₁ in double for db₁; then dW₁ = x16ᵀ g₁ and dx = half(g₁ W₁16ᵀ) as in `halfLinear`.
  *
- * So the pooled memory of a pass peaks at z's codes and one more [N, I] code array (y for dW₂), with no
- * whole [N, I] array of y in the forward pass nor of g₁ beside z (BERT-mini bf16: a step's pooled peak
- * 118.7 → 111.3 MB, with the residual freed before BERT's LayerNorm; `half_feed_forward_test.ts`).
+ * So the pooled memory of a pass peaks at z's codes and a piece of rows of the hidden layer, with no
+ * whole [N, I] array of y in either pass nor of g₁ beside z (BERT-mini bf16: a step's pooled peak
+ * 118.7 → 111.3 MB with g₁ over z and the residual freed before BERT's LayerNorm, and → 100.7 MB with the
+ * context recomputed and dW₂ in pieces, after which the peak is at the end of the forward pass;
+ * `half_feed_forward_test.ts`).
  *
- * A piece's product sums the same k terms as the whole product. On oneDNN's bf16 kernels the results
- * were bit-identical with the two Linears (4 training steps of the BERT and GPT-2 bench models). OpenBLAS
+ * dW₂ in pieces sums the same N terms per element in other groups (a float32 sum per piece, then the
+ * pieces added in order), so it may differ from one whole product in the last bits, as two BLAS
+ * libraries do; the PyTorch comparisons hold it to the same tolerance. Every other product of a piece
+ * sums the same k terms as the whole product: before dW₂ was split, oneDNN's bf16 kernels gave results
+ * bit-identical with the two Linears (4 training steps of the BERT and GPT-2 bench models). OpenBLAS
  * sgemm may order a sum differently for fewer rows (within f32 summation order), but it gets the layer in
- * one piece (`piecesOf`), so fp16 is bit-identical too.
+ * one piece (`piecesOf`), so fp16 is bit-identical with the two Linears.
  * `half_feed_forward_test.ts` checks values and gradients against PyTorch, in pieces and whole. x from a
  * LayerNorm that kept x̂ is saved as x̂'s codes, as `halfLinear` does.
  *
@@ -250,19 +255,29 @@ export function halfFeedForward(
             const g2 = linearGradIn(fmt, "none", dy, undefined, N, O); // half(dy), Σ rows
             if (nativeKernels()) releaseIncoming(dy); // g₂ holds it as codes (without the C kernels, g₂ may be dy's own values)
             const g2w = widenedOnce(fmt, g2.g); // for both products
-            // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes
-            const yRe = recomputedActivation(fmt, act, zp, [N, I]);
+            // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes: with the C kernels a piece of rows at a
+            // time, each piece's product added onto dW₂ (so y's codes are never whole: BERT-mini bf16, 7 MB
+            // off the backward pass's peak), else whole
             const dw2 = allocFloat32(I * O);
-            gemm({
-              type,
-              transA: true,
-              m: I,
-              n: O,
-              k: N,
-              a: { data: yRe.g, ld: I },
-              b: { ...g2w, ld: O },
-              c: { data: dw2, ld: O },
-            });
+            const k = nativeKernels();
+            const yPieces = k ? pieces : [[0, N]];
+            const yRe = k
+              ? (({ codes, buf }) => ({ g: codes, buf }))(scratchCodes(pieceRows * I))
+              : recomputedActivation(fmt, act, zp, [N, I]);
+            for (const [r0, r1] of yPieces) {
+              if (k) k.halfActCodes(type, act, zBits.subarray(r0 * I, r1 * I), yRe.g, (r1 - r0) * I);
+              gemm({
+                type,
+                transA: true,
+                m: I,
+                n: O,
+                k: r1 - r0,
+                a: { data: yRe.g, ld: I },
+                b: { ...g2w, offset: r0 * O, ld: O },
+                c: { data: dw2, ld: O },
+                beta: r0 === 0 ? 0 : 1,
+              });
+            }
             releaseFloat32(yRe.buf);
             // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes over z's (each element of g₁ reads
             // its own z only, and nothing reads z after this): the backward pass's peak holds one [N, I]
