@@ -780,6 +780,9 @@ function contextSource(
   fmt: HalfFormat,
   x: tf.Tensor,
 ): { p: tf.Tensor; v: tf.Tensor; shape: HeadShape } | undefined {
+  // Not where the matmuls widen 16-bit operands (binary16 here): the recomputation would widen P and V
+  // once more, and fp16 trades no speed for memory (docs/PRECISION.md).
+  if (gemmWidensOperands(fmt.type)) return undefined;
   const p = savedCopy(x, CONTEXT_SOURCE_P), v = savedCopy(x, CONTEXT_SOURCE_V), shape = contextShapes.get(x);
   if (!p || !v || !shape || !fmt.isValued(x)) return undefined;
   return { p, v, shape };

@@ -14,6 +14,7 @@ import { halfOps } from "./precision.ts";
 import { fp16KernelPath } from "./fp16_linear.ts";
 import { nativeKernels, setNativeKernelsEnabled } from "../kernels/native_kernels.ts";
 import { releaseSavedCopies, savedCopy } from "./saved_inputs.ts";
+import { gemmWidensOperands } from "../kernels/mod.ts";
 
 const bits = new DataView(new ArrayBuffer(4));
 /** float32 → bfloat16, round to nearest even (finite inputs), as float64. */
@@ -279,7 +280,7 @@ for (const precision of ["bf16", "fp16"] as const) {
 for (const precision of ["bf16", "fp16"] as const) {
   Deno.test({
     name:
-      `${precision} on cpu: a half Linear reading an attention context keeps the context op's P and V codes, not a copy of its input, and recomputes the context for dW (fp16: on its kernel path)`,
+      `${precision} on cpu: a half Linear reading an attention context keeps the context op's P and V codes, not a copy of its input, and recomputes the context for dW (where the products read 16-bit codes in place)`,
     ignore: skipBackend("cpu"),
     fn: async () => {
       await useBackend("cpu");
@@ -341,17 +342,22 @@ for (const precision of ["bf16", "fp16"] as const) {
       const tol = 1e-5 * Math.max(...Array.from(want, Math.abs));
       const err = maxAbsDiff(viaCtx.dw, want);
       assert.ok(err <= tol, `dW off by ${err} from half(P·V)ᵀ dy (tol ${tol})`);
-      if (precision === "fp16" && !fp16KernelPath()) {
-        console.warn("fp16 runs as TF.js ops here (no oneDNN or OpenBLAS): they save x16 themselves");
-      } else {
-        // the Linear on a copy keeps that copy's codes for its backward pass; on the context it keeps none
-        assert.equal(viaCopy.copyKept, true, "the Linear on a copy of the context keeps its packed copy");
-        assert.equal(
-          viaCtx.copyKept,
-          false,
-          "the Linear on the context keeps the context op's P and V, not a copy",
-        );
+      // the Linear on a copy keeps that copy's codes for its backward pass; on the context it keeps none
+      // where the products read 16-bit codes in place (bf16 on oneDNN); where they widen them (binary16,
+      // the fallbacks) or run as TF.js ops (fp16 without a gemm kernel), it keeps its copy
+      const type = precision === "bf16" ? "bf16" : "f16";
+      const recomputes = !gemmWidensOperands(type) && (precision === "bf16" || fp16KernelPath());
+      if (!recomputes) {
+        console.warn(`${precision} here: the Linear keeps its copy of the context (widened products)`);
       }
+      assert.equal(viaCopy.copyKept, true, "the Linear on a copy of the context keeps its packed copy");
+      assert.equal(
+        viaCtx.copyKept,
+        !recomputes,
+        recomputes
+          ? "the Linear on the context keeps the context op's P and V, not a copy"
+          : "it keeps its copy",
+      );
       tf.dispose([p, v, w, b, dy]);
     },
   });
