@@ -115,6 +115,7 @@ const SYMBOLS = {
   simcse_scale_finite: { parameters: ["buffer", "i64", "f32"], result: "i32" },
   simcse_half_linear_out: { parameters: ["i32", "i32", "buffer", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_act_codes: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
+  simcse_half_act_values: { parameters: ["i32", "i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_linear_out_bias: {
     parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
     result: "void",
@@ -262,6 +263,8 @@ export interface NativeKernels {
   ): void;
   /** The codes of half(act(z)) from z's codes `z16` into `y16`: `halfLinearOut`'s y16 again, bit for bit. */
   halfActCodes(fmt: HalfType, act: HalfActivation, z16: Uint16Array, y16: Uint16Array, n: number): void;
+  /** The float32 values of half(act(z)) from z's codes `z16` into `y`: the values of {@link halfActCodes}'s codes. */
+  halfActValues(fmt: HalfType, act: HalfActivation, z16: Uint16Array, y: Float32Array, n: number): void;
   /**
    * The gradient entering a half-precision Linear: g = half(half(dy)·act'(z)) (z from `z16`; act 0:
    * g = half(dy)) as 16-bit codes in `g16`, with Σ_rows g added into `acc` (double), so that rows
@@ -624,6 +627,8 @@ function wrap(lib: Lib, path: string): NativeKernels {
       ),
     halfActCodes: (fmt, act, z16, y16, n) =>
       lib.simcse_half_act_codes(HALF_CODE[fmt], ACT_CODE[act], z16, y16, BigInt(n)),
+    halfActValues: (fmt, act, z16, y, n) =>
+      lib.simcse_half_act_values(HALF_CODE[fmt], ACT_CODE[act], z16, y, BigInt(n)),
     halfLinearGradIn: (fmt, act, dy, z16, g16, acc, rows, cols) =>
       lib.simcse_half_linear_grad_in(
         HALF_CODE[fmt],

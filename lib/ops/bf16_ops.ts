@@ -81,6 +81,19 @@ export function sharedPackedBf16(x: tf.Tensor): tf.Tensor {
   return sharedCopy(x, "bf16", (t) => packHalfTensor("bf16", t));
 }
 
+/**
+ * `x` rounded to the format, as float32 values on pooled storage, made once per tensor while a gradient
+ * tape is recording and shared by the ops that read `x` (an operand for matmuls that widen 16-bit codes
+ * into float32 values at every call, where nothing saves x's codes).
+ */
+export function sharedRounded(fmt: HalfFormat, x: tf.Tensor): tf.Tensor {
+  return sharedCopy(
+    x,
+    `${fmt.type} values`,
+    (t) => halfTensor(fmt, fmt.round(f32(t), allocFloat32(t.size)), t.shape),
+  );
+}
+
 /** The 16-bit codes inside a packed tensor (a view of its data). */
 export function packedBits(packed: tf.Tensor): Uint16Array {
   return packedBf16Bits(packed); // the same int32-pairs layout for both formats
@@ -341,14 +354,19 @@ export function halfLinear(
   // A plain Linear's output codes, written by its epilogue: the ops reading Q, K and V save those codes
   // (sharedPacked) instead of packing them in a pass of their own; at evaluation they read them.
   const outCodes = act === "none" && (taping ? epilogueWritesCodes() : evalCodes);
-  // (At evaluation not for a variable: an optimizer may rewrite its storage while the copy lives on.)
-  const xPacked = (taping && !xAct) || (evalCodes && !(x instanceof tf.Variable))
-    ? fmt.sharedPacked(x)
-    : undefined;
   // x = x̂·γ + β from a LayerNorm of this tape that kept x̂'s codes in this format: save those, not x's
   // codes (which serve the forward product only), and form xᵀg as γ·(x̂ᵀg) + β·Σg in the backward pass.
   const ln = taping && !xAct ? layerNormSource(x) : undefined;
   const xLn = ln && ln.type === fmt.type && ln.xhat.size === Math.ceil(N * nIn / 2) ? ln : undefined;
+  // Where the matmuls widen 16-bit operands, such an x is rounded once into float32 values shared by the
+  // Linears reading it (Q, K and V), rather than packed and then widened by each product.
+  const xRounded = xLn && gemmWidensOperands(fmt.type) && !fmt.isValued(x)
+    ? sharedRounded(fmt, x)
+    : undefined;
+  // (At evaluation not for a variable: an optimizer may rewrite its storage while the copy lives on.)
+  const xPacked = !xRounded && ((taping && !xAct) || (evalCodes && !(x instanceof tf.Variable)))
+    ? fmt.sharedPacked(x)
+    : undefined;
   // x = half(P·V) from an attention context op of this tape: save its P and V codes (which it keeps
   // anyway), not x's, and recompute x's codes in the backward pass (a batched product of B·nh small
   // matrices): one [N, H] code array fewer per layer at the memory peak (BERT-mini: 2 MB).
@@ -381,7 +399,11 @@ export function halfLinear(
         n: nOut,
         k: nIn,
         a: {
-          ...(xCodes ? { data: xCodes.g } : halfOperand(fmt, x, xs, xPacked ?? xCopy)),
+          ...(xCodes
+            ? { data: xCodes.g }
+            : xRounded
+            ? { data: f32(xRounded), rounded: true }
+            : halfOperand(fmt, x, xs, xPacked ?? xCopy)),
           ld: nIn,
         },
         b: wKept

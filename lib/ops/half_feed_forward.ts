@@ -16,12 +16,14 @@
  *   16-bit operands, from y's float32 values, which the one piece holds after its epilogue, and no codes
  *   of y are made); at evaluation, which saves nothing, y's codes whole and one second product;
  * - backward: g₂ = half(dy) as codes, after which an incoming dy the op owns is freed; dW₂ = y16ᵀ g₂ with
- *   y recomputed from z's codes, per piece with the C kernels (each piece's product added onto dW₂);
+ *   y recomputed from z's codes, per piece with the C kernels where dW₂ is no larger than a piece's codes
+ *   (each piece's product added onto dW₂; where the matmuls widen 16-bit operands, as float32 values);
  *   per piece, g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) into codes written over z's (each element reads its own
  *   z only), Σ g₁ in double for db₁; then dW₁ = x16ᵀ g₁ and dx = half(g₁ W₁16ᵀ) as in `halfLinear`.
  *
- * So the pooled memory of a pass peaks at z's codes and a piece of rows of the hidden layer, with no
- * whole [N, I] array of y in either pass nor of g₁ beside z (BERT-mini bf16: a step's pooled peak
+ * So the pooled memory of a pass peaks at z's codes and a piece of rows of the hidden layer (and, where
+ * dW₂ is larger than a piece, y's codes for it), with no whole [N, I] array of y in the forward pass nor
+ * of g₁ beside z (BERT-mini bf16: a step's pooled peak
  * 118.7 → 111.3 MB with g₁ over z and the residual freed before BERT's LayerNorm, and → 100.7 MB with the
  * context recomputed and dW₂ in pieces, after which the peak is at the end of the forward pass;
  * `half_feed_forward_test.ts`).
@@ -75,6 +77,7 @@ import {
   packedBits,
   recomputedActivation,
   scratchCodes,
+  sharedRounded,
   widenedOnce,
 } from "./bf16_ops.ts";
 
@@ -164,9 +167,12 @@ export function halfFeedForward(
   const taping = recordingGradients();
   const [N, H] = x.shape, I = w1.shape[1], O = w2.shape[1];
   const type = fmt.type;
-  const xPacked = taping ? fmt.sharedPacked(x) : undefined;
   const ln = taping ? layerNormSource(x) : undefined;
   const xLn = ln && ln.type === type && ln.xhat.size === Math.ceil(N * H / 2) ? ln : undefined;
+  // x's codes serve the first product only when x̂'s are saved: where the matmuls widen 16-bit operands,
+  // x rounded once into float32 values instead (`halfLinear`)
+  const xRounded = xLn && gemmWidensOperands(type) && !fmt.isValued(x) ? sharedRounded(fmt, x) : undefined;
+  const xPacked = taping && !xRounded ? fmt.sharedPacked(x) : undefined;
   const pieces = piecesOf(type, N, I);
   const pieceRows = pieces.length ? pieces[0][1] - pieces[0][0] : 0;
   // Evaluation: the weights' codes kept across forward passes (checked outside the op, where a tape shows)
@@ -208,7 +214,9 @@ export function halfFeedForward(
           m: rows,
           n: I,
           k: H,
-          a: { data: xPacked ? packedBits(xPacked) : f32(xs), offset: r0 * H, ld: H },
+          a: xRounded
+            ? { data: f32(xRounded), rounded: true, offset: r0 * H, ld: H }
+            : { data: xPacked ? packedBits(xPacked) : f32(xs), offset: r0 * H, ld: H },
           b: { data: w1Kept ?? (w1c ? w1c.g : f32(w1s)), ld: I },
           c: { data: piece, ld: I },
           beta,
@@ -260,25 +268,36 @@ export function halfFeedForward(
             // off the backward pass's peak), else whole
             const dw2 = allocFloat32(I * O);
             const k = nativeKernels();
-            const yPieces = k ? pieces : [[0, N]];
-            const yRe = k
+            // Where the matmuls widen 16-bit operands (the layer in one piece), y's float32 values straight
+            // from z's codes: the product would widen y's codes into the same values (a pass fewer).
+            const yValues = k && gemmWidensOperands(type) ? allocFloat32(pieceRows * I) : undefined;
+            // y's codes a piece at a time where adding each piece's product onto dW₂, which re-reads and
+            // re-writes dW₂ once per piece, moves no more bytes than the piece's codes (BERT-mini's
+            // [1024, 256] dW₂), not for BERT-base's and GPT-2's [3072, 768]
+            const split = !yValues && k !== null && pieces.length > 1 && I * O * 4 <= pieceRows * I * 2;
+            const yPieces = yValues || split ? pieces : [[0, N]];
+            const yRe = yValues
+              ? undefined
+              : split
               ? (({ codes, buf }) => ({ g: codes, buf }))(scratchCodes(pieceRows * I))
               : recomputedActivation(fmt, act, zp, [N, I]);
             for (const [r0, r1] of yPieces) {
-              if (k) k.halfActCodes(type, act, zBits.subarray(r0 * I, r1 * I), yRe.g, (r1 - r0) * I);
+              const zr = zBits.subarray(r0 * I, r1 * I), n = (r1 - r0) * I;
+              if (yValues) k!.halfActValues(type, act, zr, yValues, n);
+              else if (split) k!.halfActCodes(type, act, zr, yRe!.g, n);
               gemm({
                 type,
                 transA: true,
                 m: I,
                 n: O,
                 k: r1 - r0,
-                a: { data: yRe.g, ld: I },
+                a: yValues ? { data: yValues, rounded: true, ld: I } : { data: yRe!.g, ld: I },
                 b: { ...g2w, offset: r0 * O, ld: O },
                 c: { data: dw2, ld: O },
                 beta: r0 === 0 ? 0 : 1,
               });
             }
-            releaseFloat32(yRe.buf);
+            releaseFloat32(yValues ?? yRe!.buf);
             // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes over z's (each element of g₁ reads
             // its own z only, and nothing reads z after this): the backward pass's peak holds one [N, I]
             // code array fewer (BERT-mini: 8 MB); Σ g₁ in double

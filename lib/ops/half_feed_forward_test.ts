@@ -12,7 +12,9 @@ import {
 import { loadNativeKernels, nativeKernelsUnavailableReason } from "../kernels/native_kernels.ts";
 import { cpuPoolStats, drainCpuPool } from "../kernels/cpu_pool.ts";
 import { bf16Round } from "./bf16.ts";
-import { BF16 } from "./bf16_ops.ts";
+import { BF16, F16 } from "./bf16_ops.ts";
+import { fusedLayerNorm } from "./fused.ts";
+import { halfOps } from "./precision.ts";
 import { halfFeedForward, setFeedForwardPieceElements } from "./half_feed_forward.ts";
 import type { AnyActivation } from "./fused.ts";
 
@@ -182,3 +184,43 @@ Deno.test({
     setFeedForwardPieceElements();
   }
 });
+
+for (const precision of ["bf16", "fp16"] as const) {
+  for (const engine of ENGINES) {
+    Deno.test(`\`halfFeedForward()\` in ${precision} (${engine} matmuls) on a LayerNorm's output under a tape gives the value it gives on a copy of that output`, async () => {
+      await useBackend("cpu");
+      useEngine(engine);
+      try {
+        const fmt = precision === "bf16" ? BF16 : F16, store = halfOps(precision).store;
+        const [N, H, I] = [24, 16, 64];
+        const [x, w1, b1, w2, b2] = [[N, H], [H, I], [I], [I, H], [H]].map((s, k) =>
+          tf.randomNormal(s, 0, k === 0 ? 3 : 0.3, "float32", k + 21)
+        );
+        const gamma = tf.randomNormal([H], 1, 0.2, "float32", 30),
+          beta = tf.randomNormal([H], 0, 0.2, "float32", 31);
+        const value = (viaCopy: boolean) =>
+          tf.tidy(() => {
+            const f = (w: tf.Tensor) => {
+              const y = fusedLayerNorm(x, gamma, beta, 1e-12, store) as tf.Tensor2D;
+              // on the LayerNorm's output the block saves x̂'s codes and may read x otherwise than from codes
+              return halfFeedForward(
+                fmt,
+                viaCopy ? tf.clone(y) : y,
+                w1 as tf.Tensor2D,
+                b1 as tf.Tensor1D,
+                "gelu",
+                w as tf.Tensor2D,
+                b2 as tf.Tensor1D,
+              );
+            };
+            return tf.valueAndGrad(f)(w2, tf.ones([N, H])).value.dataSync().slice();
+          });
+        const onLn = value(false), onCopy = value(true);
+        for (let i = 0; i < onLn.length; i++) strictEqual(onLn[i], onCopy[i], `value ${i}`);
+        tf.dispose([x, w1, b1, w2, b2, gamma, beta]);
+      } finally {
+        useEngine("onednn");
+      }
+    });
+  }
+}

@@ -240,8 +240,8 @@ for (const precision of ["bf16", "fp16"] as const) {
             const y = fusedLayerNorm(x, gamma, beta, 1e-12, ops.store) as tf.Tensor2D;
             return ops.linear(viaCopy ? tf.clone(y) : y, wt as tf.Tensor2D, b); // a clone is not the LayerNorm's output
           };
-          const out = f(w);
-          const dw = tf.grad(f)(w, dy);
+          // the value as the tape records it (the Linear's forward product then reads what it keeps)
+          const { value: out, grad: dw } = tf.valueAndGrad(f)(w, dy);
           return [out.dataSync().slice(), dw.dataSync().slice()];
         });
       const [outLn, dwLn] = run(false), [outCopy, dwCopy] = run(true);

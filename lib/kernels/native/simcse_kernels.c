@@ -506,6 +506,23 @@ WIDE void simcse_half_act_codes(int fmt, int act, const uint16_t *R z16, uint16_
 #undef ACT_CODES
 }
 
+/* The float32 values of half(act(z)) from z's codes: the values of simcse_half_act_codes's codes (a
+ * rounding is unpack∘pack), for a product on a float32 kernel, which would otherwise widen those codes. */
+ALWAYS_INLINE void act_values(int fmt, int act, const uint16_t *R z16, float *R y, int64_t n) {
+  for (int64_t i0 = 0; i0 < n; i0 += HALF_BLOCK) {
+    int64_t len = n - i0 < HALF_BLOCK ? n - i0 : HALF_BLOCK;
+    half_unpack_n(fmt, z16 + i0, y + i0, len);
+    for (int64_t j = 0; j < len; j++) y[i0 + j] = act_value(act, y[i0 + j]);
+    half_round_n(fmt, y + i0, y + i0, len);
+  }
+}
+
+WIDE void simcse_half_act_values(int fmt, int act, const uint16_t *R z16, float *R y, int64_t n) {
+#define ACT_VALUES(F, A) PAR_BLOCKS(n, lo, hi, act_values(F, A, z16 + lo, y + lo, hi - lo))
+  DISPATCH(ACT_VALUES)
+#undef ACT_VALUES
+}
+
 /* g may be z: each block of z is read before that block of g is written. */
 ALWAYS_INLINE void linear_grad_codes(int fmt, int act, const float *R d, const uint16_t *z, uint16_t *g, int64_t n) {
   float vb[HALF_BLOCK], zb[HALF_BLOCK];
