@@ -118,16 +118,9 @@ function layerNormGrad({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] 
   const bits = codes ? codesOf(be, inputs.xhat, N * H) : undefined;
   const dx = allocFloat32(N * H);
   const dg = new Float64Array(H), db = new Float64Array(H);
-  if (nk && bits) {
-    nk.layerNormGradHalf(codes!, dy, bits, rstd, g, dx, dg, db, N, H);
-    return [
-      f32(be, inputs.dy.shape, dx),
-      f32(be, [H], Float32Array.from(dg)),
-      f32(be, [H], Float32Array.from(db)),
-    ];
-  }
-  const xh = bits ? unpackHalfFast(codes!, bits, N * H) : values(be, inputs.xhat);
-  if (nk) nk.layerNormGrad(dy, xh, rstd, g, dx, dg, db, N, H);
+  const xh = nk && bits ? undefined : bits ? unpackHalfFast(codes!, bits, N * H) : values(be, inputs.xhat);
+  if (!xh) nk!.layerNormGradHalf(codes!, dy, bits!, rstd, g, dx, dg, db, N, H);
+  else if (nk) nk.layerNormGrad(dy, xh, rstd, g, dx, dg, db, N, H);
   else {
     for (let r = 0, o = 0; r < N; r++, o += H) {
       let s1 = 0, s2 = 0;

@@ -757,7 +757,10 @@ export function halfAttentionContext(
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   const ctx = op(probs, v) as tf.Tensor2D;
-  if (taping) { // for a half Linear reading the context (the attention's output projection)
+  // For a half Linear reading the context (the attention's output projection), where the products read
+  // 16-bit codes in place: on kernels that widen them, the recomputation would widen P and V once more,
+  // and fp16 trades no speed for memory (docs/PRECISION.md).
+  if (taping && !gemmWidensOperands(fmt.type)) {
     addSavedCopy(ctx, CONTEXT_SOURCE_P, tf.clone(pPacked!));
     addSavedCopy(ctx, CONTEXT_SOURCE_V, tf.clone(vPacked!));
     contextShapes.set(ctx, shape);
@@ -802,9 +805,6 @@ function contextSource(
   fmt: HalfFormat,
   x: tf.Tensor,
 ): { p: tf.Tensor; v: tf.Tensor; shape: HeadShape } | undefined {
-  // Not where the matmuls widen 16-bit operands (binary16 here): the recomputation would widen P and V
-  // once more, and fp16 trades no speed for memory (docs/PRECISION.md).
-  if (gemmWidensOperands(fmt.type)) return undefined;
   const p = savedCopy(x, CONTEXT_SOURCE_P), v = savedCopy(x, CONTEXT_SOURCE_V), shape = contextShapes.get(x);
   if (!p || !v || !shape || !fmt.isValued(x)) return undefined;
   return { p, v, shape };

@@ -263,9 +263,8 @@ export function halfFeedForward(
             const g2 = linearGradIn(fmt, "none", dy, undefined, N, O); // half(dy), Σ rows
             if (nativeKernels()) releaseIncoming(dy); // g₂ holds it as codes (without the C kernels, g₂ may be dy's own values)
             const g2w = widenedOnce(fmt, g2.g); // for both products
-            // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes: with the C kernels a piece of rows at a
-            // time, each piece's product added onto dW₂ (so y's codes are never whole: BERT-mini bf16, 7 MB
-            // off the backward pass's peak), else whole
+            // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes (as float32 values, a piece's codes at a
+            // time, or whole: below)
             const dw2 = allocFloat32(I * O);
             const k = nativeKernels();
             // Where the matmuls widen 16-bit operands (the layer in one piece), y's float32 values straight
@@ -273,31 +272,30 @@ export function halfFeedForward(
             const yValues = k && gemmWidensOperands(type) ? allocFloat32(pieceRows * I) : undefined;
             // y's codes a piece at a time where adding each piece's product onto dW₂, which re-reads and
             // re-writes dW₂ once per piece, moves no more bytes than the piece's codes (BERT-mini's
-            // [1024, 256] dW₂), not for BERT-base's and GPT-2's [3072, 768]
+            // [1024, 256] dW₂: 7 MB off its bf16 backward pass's peak), not for BERT-base's and GPT-2's
+            // [3072, 768]; else y's codes whole
             const split = !yValues && k !== null && pieces.length > 1 && I * O * 4 <= pieceRows * I * 2;
-            const yPieces = yValues || split ? pieces : [[0, N]];
-            const yRe = yValues
-              ? undefined
-              : split
-              ? (({ codes, buf }) => ({ g: codes, buf }))(scratchCodes(pieceRows * I))
-              : recomputedActivation(fmt, act, zp, [N, I]);
-            for (const [r0, r1] of yPieces) {
+            const yPiece = split ? scratchCodes(pieceRows * I) : undefined;
+            const yAll = yValues || yPiece ? undefined : recomputedActivation(fmt, act, zp, [N, I]);
+            for (const [r0, r1] of yValues || yPiece ? pieces : [[0, N]]) {
               const zr = zBits.subarray(r0 * I, r1 * I), n = (r1 - r0) * I;
               if (yValues) k!.halfActValues(type, act, zr, yValues, n);
-              else if (split) k!.halfActCodes(type, act, zr, yRe!.g, n);
+              if (yPiece) k!.halfActCodes(type, act, zr, yPiece.codes, n);
               gemm({
                 type,
                 transA: true,
                 m: I,
                 n: O,
                 k: r1 - r0,
-                a: yValues ? { data: yValues, rounded: true, ld: I } : { data: yRe!.g, ld: I },
+                a: yValues
+                  ? { data: yValues, rounded: true, ld: I }
+                  : { data: yPiece?.codes ?? yAll!.g, ld: I },
                 b: { ...g2w, offset: r0 * O, ld: O },
                 c: { data: dw2, ld: O },
                 beta: r0 === 0 ? 0 : 1,
               });
             }
-            releaseFloat32(yValues ?? yRe!.buf);
+            releaseFloat32(yValues ?? yPiece?.buf ?? yAll!.buf);
             // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes over z's (each element of g₁ reads
             // its own z only, and nothing reads z after this): the backward pass's peak holds one [N, I]
             // code array fewer (BERT-mini: 8 MB); Σ g₁ in double
