@@ -25,6 +25,7 @@ export {
   nativeKernelsUnavailableReason,
 } from "./native_kernels.ts";
 export {
+  batchedGemmReadsCodes,
   describeMatmul,
   gemm,
   gemmEngine,

@@ -49,7 +49,16 @@ const FAST_MATH = [
  * it (clang without libomp) builds without it, said once; the pragmas are then ignored.
  */
 export const OPENMP = "-fopenmp";
-const FLAGS = ["-O3", "-march=native", ...FAST_MATH, OPENMP, "-fPIC", "-shared"];
+/** The compiler flags of the C kernels' library (tests build it for other CPUs with another `-march`). */
+export const KERNEL_FLAGS: readonly string[] = [
+  "-O3",
+  "-march=native",
+  ...FAST_MATH,
+  OPENMP,
+  "-fPIC",
+  "-shared",
+];
+const FLAGS = KERNEL_FLAGS as string[];
 
 const SYMBOLS = {
   simcse_gelu: { parameters: ["buffer", "buffer", "i64"], result: "void" },
@@ -132,6 +141,13 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "i64", "i64", "i64", "i64", "i64", "i64", "i64", "f32"],
     result: "void",
   },
+  simcse_half_batch_gemm: {
+    parameters: [
+      ...["i32", "i32", "i32", "i32", "i32", "i64", "i64", "i64", "i64", "i64"],
+      ...["buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "f32"],
+    ],
+    result: "i32",
+  },
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -140,9 +156,23 @@ type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 export type HalfType = "bf16" | "f16";
 /** Activations the half-precision Linear kernels fuse. */
 export type HalfActivation = "none" | "gelu" | "gelu_new" | "relu";
+/** The largest m, n or k of {@link NativeKernels.halfBatchGemm} (beyond it, library kernels do better). */
+export const SMALL_GEMM_MAX = 256;
 /** Their numbers in the C code (`native/half.h`, `simcse_kernels.c`). */
 const HALF_CODE = { bf16: 1, f16: 2 } as const;
 const ACT_CODE = { none: 0, gelu: 1, gelu_new: 2, relu: 3 } as const;
+
+/**
+ * A matrix operand of {@link NativeKernels.halfBatchGemm} from its first element: 16-bit codes of the
+ * format, or float32 values (`rounded`: already values of the format, taken as they are; else rounded to
+ * it on the way in); row stride `ld`, batch strides `strides`.
+ */
+export interface HalfBatchOperand {
+  data: Float32Array | Uint16Array;
+  rounded?: boolean;
+  ld: number;
+  strides: [number, number];
+}
 
 /** The C kernels, with the argument order of `native/simcse_kernels.c`. */
 export interface NativeKernels {
@@ -302,6 +332,21 @@ export interface NativeKernels {
     strides: [number, number],
     postScale: number,
   ): void;
+  /**
+   * The b1 × b2 products C = half(op(A)·op(B)) of small matrices (m, n, k ≤ {@link SMALL_GEMM_MAX}),
+   * then half(C·postScale) when postScale ≠ 1, with float32 accumulation in the inner index's order
+   * (`native/small_gemm.h`); false when the C side could not allocate its tiles (nothing reliable in c).
+   */
+  halfBatchGemm(
+    fmt: HalfType,
+    trans: [boolean, boolean],
+    batch: [number, number],
+    mnk: [number, number, number],
+    a: HalfBatchOperand,
+    b: HalfBatchOperand,
+    c: { data: Float32Array; ld: number; strides: [number, number] },
+    postScale: number,
+  ): boolean;
   /** out[o, i] = scale · Σ_r x[o, r, i] for x [outer, red, inner] (double accumulation; acc: inner doubles). */
   reduceMid(
     x: Float32Array,
@@ -645,6 +690,35 @@ function wrap(lib: Lib, path: string): NativeKernels {
     halfPack: (fmt, x, out, n) => lib.simcse_half_pack(HALF_CODE[fmt], x, out, BigInt(n)),
     halfUnpack: (fmt, h, out, n) => lib.simcse_half_unpack(HALF_CODE[fmt], h, out, BigInt(n)),
     halfRound: (fmt, src, dst, n) => lib.simcse_half_round(HALF_CODE[fmt], src, dst, BigInt(n)),
+    halfBatchGemm: (fmt, [ta, tb], [b1, b2], [m, n, k], a, b, c, postScale) => {
+      const kind = (o: HalfBatchOperand) => o.data instanceof Uint16Array ? 1 : o.rounded ? 2 : 0;
+      const i64 = (v: number) => BigInt(v);
+      return lib.simcse_half_batch_gemm(
+        HALF_CODE[fmt],
+        kind(a),
+        kind(b),
+        ta ? 1 : 0,
+        tb ? 1 : 0,
+        i64(b1),
+        i64(b2),
+        i64(m),
+        i64(n),
+        i64(k),
+        a.data,
+        i64(a.ld),
+        i64(a.strides[0]),
+        i64(a.strides[1]),
+        b.data,
+        i64(b.ld),
+        i64(b.strides[0]),
+        i64(b.strides[1]),
+        c.data,
+        i64(c.ld),
+        i64(c.strides[0]),
+        i64(c.strides[1]),
+        postScale,
+      ) === 0;
+    },
     halfRoundBlock: (fmt, c, [b1, b2], m, n, ld, [s1, s2], postScale) =>
       lib.simcse_half_round_block(
         HALF_CODE[fmt],

@@ -39,6 +39,7 @@ import {
   nativeKernels,
   OPENMP,
   openTrustedLibrary,
+  SMALL_GEMM_MAX,
 } from "./native_kernels.ts";
 import { allocFloat32, releaseFloat32 } from "./cpu_pool.ts";
 import { loadBlas } from "./cpu_blas.ts";
@@ -315,6 +316,7 @@ const i64 = (v: number) => BigInt(v);
 
 /** Run one matmul (see {@link GemmSpec}) on the best engine available. */
 export function gemm(s: GemmSpec): void {
+  if (runSmallBatch(s)) return;
   const engine = gemmEngine(s.type);
   if (s.type === "bf16") slowBf16Note();
   if (engine === "onednn") {
@@ -329,6 +331,42 @@ export function gemm(s: GemmSpec): void {
   }
   fallbackNote(s.type, engine);
   runFallback(s, engine);
+}
+
+/**
+ * True when batched products with 16-bit operands, m, n and k at most `size`, rounded to the format as
+ * they are stored (the attention products), run on the C kernels' small-matrix kernel
+ * (`native/small_gemm.h`): where the library kernels would widen 16-bit operands into float32 copies
+ * ({@link gemmWidensOperands}) and the C kernels are loaded. That kernel widens each matrix into tiles on
+ * its thread, reading codes in place and rounding float32 operands as it loads them, and rounds as it
+ * stores: callers hand it codes, or float32 values as they are, rather than widened or rounded copies.
+ */
+export function batchedGemmReadsCodes(type: GemmType, size: number): boolean {
+  return type !== "f32" && size <= SMALL_GEMM_MAX && gemmWidensOperands(type) && nativeKernels() !== null;
+}
+
+/** A product of {@link batchedGemmReadsCodes} on the C kernels; false (the other engines) for any other. */
+function runSmallBatch(s: GemmSpec): boolean {
+  if (
+    !s.batch || !s.roundOut || (s.alpha ?? 1) !== 1 || (s.beta ?? 0) !== 0 ||
+    !batchedGemmReadsCodes(s.type, Math.max(s.m, s.n, s.k))
+  ) return false;
+  const operand = (o: GemmOperand) => ({
+    data: view(o.data, o.offset),
+    rounded: o.rounded,
+    ld: o.ld,
+    strides: o.strides ?? [0, 0] as [number, number],
+  });
+  return nativeKernels()!.halfBatchGemm(
+    s.type as "bf16" | "f16",
+    [!!s.transA, !!s.transB],
+    s.batch,
+    [s.m, s.n, s.k],
+    operand(s.a),
+    operand(s.b),
+    { data: view(s.c.data, s.c.offset), ld: s.c.ld, strides: s.c.strides ?? [0, 0] },
+    s.postScale ?? 1,
+  );
 }
 
 /**

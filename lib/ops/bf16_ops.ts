@@ -36,6 +36,7 @@
 import { tf } from "../runtime/tf.ts";
 import {
   allocFloat32,
+  batchedGemmReadsCodes,
   gemm,
   gemmEngine,
   type GemmOperand,
@@ -534,28 +535,43 @@ function scaledGrad(
  * A half op's input as a matmul operand. Where the matmuls widen 16-bit operands at every call
  * (binary16 on an f32 kernel: `gemmWidensOperands`), a tensor already in the format (a half op's
  * output) goes in as its float32 values, taken as they are: its codes would be widened into a float32
- * copy of those same values. Elsewhere its packed copy's codes when there is one, else its float32
- * values (rounded in the kernel).
+ * copy of those same values. Elsewhere (and for the attention products of `batchedGemmReadsCodes`,
+ * `widens` false) its packed copy's codes when there is one, else its float32 values (rounded in the
+ * kernel).
  */
 function halfOperand(
   fmt: HalfFormat,
   t: tf.Tensor,
   values: tf.Tensor,
   packed: tf.Tensor | undefined,
+  widens = gemmWidensOperands(fmt.type),
 ): Pick<GemmOperand, "data" | "rounded"> {
-  if (gemmWidensOperands(fmt.type) && fmt.isValued(t)) return { data: f32(values), rounded: true };
-  return { data: packed ? packedBits(packed) : f32(values) };
+  if (widens && fmt.isValued(t)) return { data: f32(values), rounded: true };
+  if (packed) return { data: packedBits(packed) };
+  return { data: f32(values), rounded: fmt.isValued(t) };
+}
+
+/**
+ * Whether the matmuls of attention products (m, n, k ≤ max(L, dh)) widen 16-bit operands at every call:
+ * not where they run on the C kernels' small-matrix kernel, which reads codes in place and rounds float32
+ * operands as it loads them (`batchedGemmReadsCodes`).
+ */
+function attentionWidens(fmt: HalfFormat, s: HeadShape, dh: number): boolean {
+  return gemmWidensOperands(fmt.type) && !batchedGemmReadsCodes(fmt.type, Math.max(s.seqLen, dh));
 }
 
 /** An operand for two products, on pooled storage `buf` to give back when there is one. */
 export type HalfTwice = Pick<GemmOperand, "data" | "rounded"> & { buf?: Float32Array | Int32Array };
 
 /**
- * half(dy) for two products: where the matmuls widen 16-bit operands at every call, rounded once into
- * pooled float32 storage (or dy's own values when it is in the format already); elsewhere its codes.
+ * half(dy) for two attention products: dy's float32 values as they are where those products round them
+ * as they load them (`batchedGemmReadsCodes`); where the matmuls widen 16-bit operands at every call,
+ * rounded once into pooled float32 storage (or dy's own values when it is in the format already);
+ * elsewhere its codes.
  */
-function halfOnce(fmt: HalfFormat, dy: tf.Tensor): HalfTwice {
-  if (!gemmWidensOperands(fmt.type)) {
+function halfOnce(fmt: HalfFormat, dy: tf.Tensor, widens: boolean): HalfTwice {
+  if (gemmWidensOperands(fmt.type) && !widens) return { data: f32(dy), rounded: fmt.isValued(dy) };
+  if (!widens) {
     const { g, buf } = halfCodes(fmt, f32(dy));
     return { data: g, buf };
   }
@@ -636,6 +652,7 @@ export function halfAttentionScores(
   const kPacked = taping ? fmt.sharedPacked(k) : evaluationCodes(fmt, k);
   const { batch: B, seqLen: L, heads: nh } = shape;
   const H = q.shape[1], dh = H / nh;
+  const widens = attentionWidens(fmt, shape, dh);
   const op = tf.customGrad(
     ((qs: tf.Tensor2D, ks: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const out = allocFloat32(B * nh * L * L);
@@ -646,8 +663,8 @@ export function halfAttentionScores(
         n: L,
         k: dh,
         batch: [B, nh],
-        a: rowsOperand(halfOperand(fmt, q, qs, qPacked), shape, H),
-        b: rowsOperand(halfOperand(fmt, k, ks, kPacked), shape, H),
+        a: rowsOperand(halfOperand(fmt, q, qs, qPacked, widens), shape, H),
+        b: rowsOperand(halfOperand(fmt, k, ks, kPacked, widens), shape, H),
         c: { ...probsOperand(out, shape), data: out },
         roundOut: true,
         postScale: scale,
@@ -657,7 +674,7 @@ export function halfAttentionScores(
         value: halfTensor(fmt, out, [B, nh, L, L]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
           const scaled = scaledGrad(fmt, f32(dy), scale); // half(half(dy)·scale)
-          const g = widenedOnce(fmt, scaled.g); // for both products
+          const g = widens ? widenedOnce(fmt, scaled.g) : { data: scaled.g }; // for both products
           const q16 = packedBits(saved[0]), k16 = packedBits(saved[1]);
           const dq = allocFloat32(B * L * H), dk = allocFloat32(B * L * H);
           const common = { type: fmt.type, m: L, n: dh, k: L, batch: [B, nh] as [number, number] };
@@ -677,7 +694,7 @@ export function halfAttentionScores(
             roundOut: true,
           });
           if (scaled.buf) releaseFloat32(scaled.buf);
-          if (g.buf) releaseFloat32(g.buf);
+          if ("buf" in g && g.buf) releaseFloat32(g.buf);
           return [halfTensor(fmt, dq, [B * L, H]), halfTensor(fmt, dk, [B * L, H])];
         }),
       };
@@ -708,6 +725,7 @@ export function halfAttentionContext(
   const pPacked = taping ? fmt.sharedPacked(probs) : undefined;
   const vPacked = taping ? fmt.sharedPacked(v) : evaluationCodes(fmt, v);
   const H = v.shape[1], dh = H / nh;
+  const widens = attentionWidens(fmt, shape, dh);
   const op = tf.customGrad(
     ((ps: tf.Tensor4D, vs: tf.Tensor2D, save: tf.GradSaveFunc) => {
       const out = allocFloat32(B * L * H);
@@ -715,15 +733,15 @@ export function halfAttentionContext(
         fmt,
         shape,
         H,
-        halfOperand(fmt, probs, ps, pPacked),
-        halfOperand(fmt, v, vs, vPacked),
+        halfOperand(fmt, probs, ps, pPacked, widens),
+        halfOperand(fmt, v, vs, vPacked, widens),
         out,
       );
       if (taping) save([pPacked!, vPacked!]);
       return {
         value: halfTensor(fmt, out, [B * L, H]),
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const g = halfOnce(fmt, dy); // dy rounded once for both products
+          const g = halfOnce(fmt, dy, widens); // dy rounded once for both products
           const p16 = packedBits(saved[0]), v16 = packedBits(saved[1]);
           const dp = allocFloat32(B * nh * L * L), dv = allocFloat32(B * L * H);
           gemm({ // dP = g Vᵀ
@@ -857,6 +875,7 @@ export function halfFirstTokenAttention(
   checkRows(v, shape, `${name}: v`);
   const { batch: B, seqLen: L, heads: nh } = shape;
   const H = k.shape[1], dh = H / nh;
+  const widens = attentionWidens(fmt, shape, dh);
   if (q.rank !== 2 || q.shape[0] !== B || q.shape[1] !== H || v.shape[1] !== H) {
     throw new Error(`${name}: q [${q.shape}] is not one [${H}] row for each of ${B} sequences`);
   }
@@ -869,8 +888,8 @@ export function halfFirstTokenAttention(
       n: L,
       k: dh,
       batch: [B, nh],
-      a: { ...halfOperand(fmt, q, q, evaluationCodes(fmt, q)), ld: H, strides: [H, dh] },
-      b: rowsOperand(halfOperand(fmt, k, k, evaluationCodes(fmt, k)), shape, H),
+      a: { ...halfOperand(fmt, q, q, evaluationCodes(fmt, q), widens), ld: H, strides: [H, dh] },
+      b: rowsOperand(halfOperand(fmt, k, k, evaluationCodes(fmt, k), widens), shape, H),
       c: { data: scores, ld: L, strides: [nh * L, L] },
       roundOut: true,
       postScale: scale,
@@ -884,7 +903,7 @@ export function halfFirstTokenAttention(
       k: L,
       batch: [B, nh],
       a: { data: f32(p), ld: L, strides: [nh * L, L] }, // rounded in the kernel
-      b: rowsOperand(halfOperand(fmt, v, v, evaluationCodes(fmt, v)), shape, H),
+      b: rowsOperand(halfOperand(fmt, v, v, evaluationCodes(fmt, v), widens), shape, H),
       c: { data: out, ld: H, strides: [H, dh] },
       roundOut: true,
     });

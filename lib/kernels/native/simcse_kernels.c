@@ -12,6 +12,7 @@
 
 #include "half.h"
 #include "par.h"
+#include "small_gemm.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -648,4 +649,39 @@ void simcse_half_round_block(int fmt, float *c, int64_t b1, int64_t b2, int64_t 
       half_round_scale_n(HALF_F16, row, n, post_scale);
     }
   }
+}
+
+/* The matrices [b1, b2] of half(op(A) · op(B)) (then half(C * post_scale) when post_scale != 1) on this
+ * library's threads, one matrix per thread at a time: small_gemm.h. a_kind / b_kind: 1 codes of fmt, 0
+ * float32 values rounded to fmt here, 2 float32 values already in fmt. Element strides: rows ld, batch
+ * s1 and s2. Returns 0, or -1 when a thread's tiles could not be allocated. */
+int32_t simcse_half_batch_gemm(int32_t fmt, int32_t a_kind, int32_t b_kind, int32_t ta, int32_t tb, int64_t b1,
+                               int64_t b2, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
+                               int64_t sa1, int64_t sa2, const void *b, int64_t ldb, int64_t sb1, int64_t sb2,
+                               float *c, int64_t ldc, int64_t sc1, int64_t sc2, float post_scale) {
+  int64_t items = b1 * b2;
+  int failed = 0;
+  int a2 = a_kind == 1 ? 2 : 4, b2s = b_kind == 1 ? 2 : 4; /* element bytes */
+#pragma omp parallel if (items > 1 && items * m * n * k > 64 * PAR_BLOCK) reduction(| : failed)
+  {
+    small_gemm_tiles t;
+    if (!small_gemm_tiles_alloc(&t, m, n, k)) {
+      failed = 1;
+    } else {
+#pragma omp for schedule(static)
+      for (int64_t q = 0; q < items; q++) {
+        int64_t i1 = q / b2, i2 = q % b2;
+        const char *pa = (const char *)a + (i1 * sa1 + i2 * sa2) * a2;
+        const char *pb = (const char *)b + (i1 * sb1 + i2 * sb2) * b2s;
+        float *pc = c + i1 * sc1 + i2 * sc2;
+        if (fmt == HALF_BF16) {
+          small_gemm_one(HALF_BF16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
+        } else {
+          small_gemm_one(HALF_F16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
+        }
+      }
+    }
+    small_gemm_tiles_free(&t);
+  }
+  return failed ? -1 : 0;
 }

@@ -1,0 +1,187 @@
+/*
+ * Batched products of small matrices with 16-bit operands (the attention products of
+ * lib/ops/bf16_ops.ts: [L, dh]·[dh, L] and [L, L]·[L, dh] per sequence and head), included by
+ * simcse_kernels.c:
+ *
+ *   C[i1, i2] = half(op(A[i1, i2]) · op(B[i1, i2]))      (then half(C · post_scale) when post_scale != 1)
+ *
+ * Each matrix is widened into float32 tiles on its thread (codes of the format, or float32 values rounded
+ * to it on the way in, or float32 values already in it taken as they are), multiplied with float32
+ * accumulation and rounded as it is stored: no widened copy of a whole operand and no rounding pass over
+ * the output, which a library kernel needs (docs/PRECISION.md, "Attention products").
+ *
+ * Every element is sum_{t = 0..k-1} a[i][t]·b[t][j], added in t order onto 0. Products of two bf16 or two
+ * binary16 values are exact in float32, so a fused multiply-add and a multiply then an add give the same
+ * bits: the AVX-512 form and the plain loops below compute the same values, on any number of threads
+ * (each matrix is one thread's).
+ */
+#ifndef SIMCSE_SMALL_GEMM_H
+#define SIMCSE_SMALL_GEMM_H
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "half.h"
+
+/* Rows `rows` x `cols` of a stored matrix (row stride ld) into dst [rows, cols]: codes of fmt widened
+   (kind 1), float32 values rounded to fmt (kind 0) or copied (kind 2). */
+static inline void small_gemm_load(int fmt, int kind, const void *src, int64_t ld, int64_t rows, int64_t cols,
+                                   float *dst) {
+  for (int64_t r = 0; r < rows; r++) {
+    if (kind == 1) {
+      half_unpack_n(fmt, (const uint16_t *)src + r * ld, dst + r * cols, cols);
+    } else if (kind == 0) {
+      half_round_n(fmt, (const float *)src + r * ld, dst + r * cols, cols);
+    } else {
+      const float *s = (const float *)src + r * ld;
+      for (int64_t c = 0; c < cols; c++) dst[r * cols + c] = s[c];
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+/* Rows i..i+R-1, columns j..j+16V-1 (masked past n) of c: R x V accumulators in registers. */
+static inline __attribute__((always_inline)) void small_gemm_block(const int R, const int V, const float *a,
+                                                                   int64_t ars, int64_t acs, const float *b,
+                                                                   float *c, int64_t i, int64_t j, int64_t m,
+                                                                   int64_t n, int64_t k) {
+  __mmask16 mk[4];
+  for (int v = 0; v < V; v++) {
+    int64_t left = n - j - 16 * v;
+    mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+  }
+  __m512 acc[8][4];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < k; t++) {
+    __m512 bv[4];
+    for (int v = 0; v < V; v++) bv[v] = _mm512_maskz_loadu_ps(mk[v], b + t * n + j + 16 * v);
+    for (int r = 0; r < R; r++) {
+      __m512 av = _mm512_set1_ps(a[(i + r) * ars + t * acs]);
+      for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R && i + r < m; r++)
+    for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(c + (i + r) * n + j + 16 * v, mk[v], acc[r][v]);
+}
+#endif
+
+/* c [m, n] = sum over t of a(i, t) · b[t][j], a(i, t) = a[i * ars + t * acs], b [k, n]. */
+static inline void small_gemm_tile(const float *a, int64_t ars, int64_t acs, const float *b, float *c, int64_t m,
+                                   int64_t n, int64_t k) {
+#if defined(__AVX512F__)
+  for (int64_t j = 0; j < n; j += 64) { /* blocks of 4 rows x 64 columns, or 8 x 32; single rows at the end */
+    int64_t i = 0;
+    if (n - j > 32) {
+      for (; i + 4 <= m; i += 4) small_gemm_block(4, 4, a, ars, acs, b, c, i, j, m, n, k);
+      for (; i < m; i++) small_gemm_block(1, 4, a, ars, acs, b, c, i, j, m, n, k);
+    } else {
+      for (; i + 8 <= m; i += 8) small_gemm_block(8, 2, a, ars, acs, b, c, i, j, m, n, k);
+      for (; i < m; i++) small_gemm_block(1, 2, a, ars, acs, b, c, i, j, m, n, k);
+    }
+  }
+#else
+  /* j innermost: each element's sum keeps t order under the compiler's vectorisation */
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t j = 0; j < n; j++) c[i * n + j] = 0.0f;
+    for (int64_t t = 0; t < k; t++) {
+      float av = a[i * ars + t * acs];
+      for (int64_t j = 0; j < n; j++) c[i * n + j] += av * b[t * n + j];
+    }
+  }
+#endif
+}
+
+#if defined(__AVX512F__)
+/* dst[c * drs + r] = src[r * srs + c] for a 16 x 16 block, in registers: pairs within 128-bit lanes, then
+   4 x 4 blocks within lanes, then the lanes themselves. */
+static inline void small_gemm_transpose16(const float *src, int64_t srs, float *dst, int64_t drs) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * srs);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+  }
+  /* r[4q + e], lane L: element 4L + e of rows 4q..4q+3 */
+  for (int h = 0; h < 16; h += 8) {
+    for (int e = 0; e < 4; e++) {
+      t[h + e] = _mm512_shuffle_f32x4(r[h + e], r[h + 4 + e], 0x88);
+      t[h + 4 + e] = _mm512_shuffle_f32x4(r[h + e], r[h + 4 + e], 0xdd);
+    }
+  }
+  for (int e = 0; e < 8; e++) {
+    _mm512_storeu_ps(dst + e * drs, _mm512_shuffle_f32x4(t[e], t[8 + e], 0x88));
+    _mm512_storeu_ps(dst + (8 + e) * drs, _mm512_shuffle_f32x4(t[e], t[8 + e], 0xdd));
+  }
+}
+#endif
+
+/* dst [cols, rows] = the transpose of src [rows, cols]. */
+static inline void small_gemm_transpose(const float *src, int64_t rows, int64_t cols, float *dst) {
+  int64_t r0 = 0, c0 = 0;
+#if defined(__AVX512F__)
+  r0 = rows / 16 * 16, c0 = cols / 16 * 16;
+  for (int64_t r = 0; r < r0; r += 16)
+    for (int64_t c = 0; c < c0; c += 16) small_gemm_transpose16(src + r * cols + c, cols, dst + c * rows + r, rows);
+#endif
+  for (int64_t r = 0; r < rows; r++) /* what the blocks left */
+    for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/* One thread's tiles: A as stored, B as op(B) [k, n], B as stored, C [m, n]. */
+typedef struct {
+  float *a, *b, *bt, *c;
+} small_gemm_tiles;
+
+static inline float *small_gemm_alloc(int64_t floats) {
+  return (float *)aligned_alloc(64, (size_t)((floats * 4 + 63) / 64 * 64));
+}
+
+/* Tiles for m x n x k products; 0 when the memory is not there. */
+static inline int small_gemm_tiles_alloc(small_gemm_tiles *t, int64_t m, int64_t n, int64_t k) {
+  t->a = small_gemm_alloc(m * k);
+  t->b = small_gemm_alloc(k * n);
+  t->bt = small_gemm_alloc(k * n);
+  t->c = small_gemm_alloc(m * n);
+  return t->a && t->b && t->bt && t->c;
+}
+
+static inline void small_gemm_tiles_free(small_gemm_tiles *t) {
+  free(t->a);
+  free(t->b);
+  free(t->bt);
+  free(t->c);
+}
+
+/* The matrix (i1, i2) of the batch, with the tiles of the calling thread. */
+static inline void small_gemm_one(int fmt, int a_kind, int b_kind, int ta, int tb, int64_t m, int64_t n, int64_t k,
+                                  const void *a, int64_t lda, const void *b, int64_t ldb, float *c, int64_t ldc,
+                                  float post_scale, small_gemm_tiles *t) {
+  /* A as stored: [m, k], or [k, m] when transposed (read in place by small_gemm_tile) */
+  int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+  small_gemm_load(fmt, a_kind, a, lda, a_rows, a_cols, t->a);
+  int64_t ars = ta ? 1 : k, acs = ta ? m : 1;
+  if (tb) { /* stored [n, k]: op(B) is its transpose */
+    small_gemm_load(fmt, b_kind, b, ldb, n, k, t->bt);
+    small_gemm_transpose(t->bt, n, k, t->b);
+  } else {
+    small_gemm_load(fmt, b_kind, b, ldb, k, n, t->b);
+  }
+  small_gemm_tile(t->a, ars, acs, t->b, t->c, m, n, k);
+  for (int64_t i = 0; i < m; i++) {
+    float *row = c + i * ldc;
+    const float *src = t->c + i * n;
+    half_round_n(fmt, src, row, n);
+    if (post_scale != 1.0f) {
+      for (int64_t j = 0; j < n; j++) row[j] *= post_scale;
+      half_round_n(fmt, row, row, n);
+    }
+  }
+}
+
+#endif

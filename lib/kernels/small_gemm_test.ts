@@ -1,0 +1,307 @@
+/**
+ * The C kernels' batched small products (`native/small_gemm.h`) against a reference written out here:
+ * operands rounded with the scalar rounding of lib/runtime (checked against numpy and torch), each
+ * element summed in float32 in the inner index's order (Math.fround after every addition), then rounded
+ * to the format and, with a post scale, scaled and rounded again. That order is the kernel's contract,
+ * so the comparison is bit for bit.
+ */
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { bf16Round, packBf16, roundBf16Array } from "../runtime/bfloat16.ts";
+import { f16Round, packF16, roundF16Array } from "../runtime/float16.ts";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
+import {
+  type HalfBatchOperand,
+  type HalfType,
+  KERNEL_FLAGS,
+  loadNativeKernels,
+  setNativeKernelsEnabled,
+} from "./native_kernels.ts";
+import { batchedGemmReadsCodes, gemm, gemmWidensOperands } from "./onednn.ts";
+
+const ccSkip = await requireTool("cc");
+reportSkip("the small batched gemm tests", ccSkip);
+const kernels = ccSkip === null ? loadNativeKernels() : null;
+
+const roundOf: Record<HalfType, (v: number) => number> = { bf16: bf16Round, f16: f16Round };
+const packOf: Record<HalfType, (a: Float32Array) => Uint16Array> = { bf16: packBf16, f16: packF16 };
+const roundArray: Record<HalfType, (a: Float32Array) => Float32Array> = {
+  bf16: (a) => roundBf16Array(a),
+  f16: (a) => roundF16Array(a),
+};
+
+/** Deterministic values in (-2, 2), a few of them tiny (binary16 subnormals), from a seed. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s / 2 ** 32) * 4 - 2) * (i % 23 === 5 ? 1e-6 : 1);
+  }
+  return out;
+}
+
+interface Case {
+  fmt: HalfType;
+  ta: boolean;
+  tb: boolean;
+  batch: [number, number];
+  m: number;
+  n: number;
+  k: number;
+  /** How A and B are given: codes, float32 values to round, or float32 values already rounded. */
+  kinds: ["codes" | "f32" | "rounded", "codes" | "f32" | "rounded"];
+  postScale: number;
+}
+
+/** A stored operand of `rows` x `cols` per matrix with padding (ld = cols + 3) and batch strides. */
+function layout(c: Case, rows: number, cols: number) {
+  const ld = cols + 3;
+  const s2 = rows * ld + 5, s1 = c.batch[1] * s2 + 7;
+  return { ld, strides: [s1, s2] as [number, number], size: c.batch[0] * s1 };
+}
+
+/** The operand as the kernel takes it, and its values as the reference reads them (rounded). */
+function operand(c: Case, kind: Case["kinds"][0], rows: number, cols: number, seed: number) {
+  const { ld, strides, size } = layout(c, rows, cols);
+  const raw = values(size, seed);
+  const rounded = roundArray[c.fmt](raw);
+  const data = kind === "codes" ? packOf[c.fmt](raw) : kind === "rounded" ? rounded : raw;
+  return { op: { data, rounded: kind === "rounded", ld, strides } as HalfBatchOperand, rounded };
+}
+
+function reference(c: Case, a: ReturnType<typeof operand>, b: ReturnType<typeof operand>, cLd: number) {
+  const r = roundOf[c.fmt];
+  const [b1, b2] = c.batch;
+  const out: number[] = [];
+  for (let i1 = 0; i1 < b1; i1++) {
+    for (let i2 = 0; i2 < b2; i2++) {
+      const oa = i1 * a.op.strides[0] + i2 * a.op.strides[1],
+        ob = i1 * b.op.strides[0] + i2 * b.op.strides[1];
+      for (let i = 0; i < c.m; i++) {
+        for (let j = 0; j < c.n; j++) {
+          let acc = 0;
+          for (let t = 0; t < c.k; t++) {
+            const av = a.rounded[oa + (c.ta ? t * a.op.ld + i : i * a.op.ld + t)];
+            const bv = b.rounded[ob + (c.tb ? j * b.op.ld + t : t * b.op.ld + j)];
+            acc = Math.fround(acc + Math.fround(av * bv));
+          }
+          let v = r(acc);
+          if (c.postScale !== 1) v = r(Math.fround(v * c.postScale));
+          out.push(v);
+        }
+        for (let j = c.n; j < cLd; j++) out.push(NaN); // padding the kernel must not write
+      }
+    }
+  }
+  return out;
+}
+
+/** Runs the case through `run` into a NaN-filled output with padded rows; returns [got, want]. */
+function check(
+  c: Case,
+  run: (
+    a: HalfBatchOperand,
+    b: HalfBatchOperand,
+    out: { data: Float32Array; ld: number; strides: [number, number] },
+  ) => void,
+): [number[], number[]] {
+  const a = operand(c, c.kinds[0], c.ta ? c.k : c.m, c.ta ? c.m : c.k, 11);
+  const b = operand(c, c.kinds[1], c.tb ? c.n : c.k, c.tb ? c.k : c.n, 29);
+  const cLd = c.n + 2;
+  const out = new Float32Array(c.batch[0] * c.batch[1] * c.m * cLd).fill(NaN);
+  run(a.op, b.op, { data: out, ld: cLd, strides: [c.batch[1] * c.m * cLd, c.m * cLd] });
+  return [Array.from(out), reference(c, a, b, cLd)];
+}
+
+const SHAPES: Array<[number, number, number]> = [
+  [32, 32, 64],
+  [32, 64, 32],
+  [5, 70, 7],
+  [1, 33, 9],
+  [9, 17, 3],
+  [3, 16, 20], // transposed B: rows in 16-blocks, columns not
+  [2, 20, 48], // and the other way
+];
+
+Deno.test({
+  name:
+    "small batched gemm: half(op(A)·op(B)) (and half(C·scale)) bit-exact with float32 sums in the inner index's order, every transpose, operand kind and shape",
+  ignore: kernels === null,
+  fn() {
+    for (const fmt of ["bf16", "f16"] as const) {
+      for (const [m, n, k] of SHAPES) {
+        for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+          for (
+            const kinds of [["codes", "codes"], ["f32", "rounded"], ["rounded", "f32"]] as Case["kinds"][]
+          ) {
+            const c: Case = {
+              fmt,
+              ta,
+              tb,
+              batch: [2, 3],
+              m,
+              n,
+              k,
+              kinds,
+              postScale: kinds[0] === "f32" ? 0.125 : 1,
+            };
+            const [got, want] = check(c, (a, b, out) => {
+              ok(kernels!.halfBatchGemm(fmt, [ta, tb], c.batch, [m, n, k], a, b, out, c.postScale));
+            });
+            deepStrictEqual(got, want, `${JSON.stringify(c)}`);
+          }
+        }
+      }
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "gemm sends batched binary16 products rounded on the way out to the small-matrix kernel (its bits), and to the library kernels without the C kernels (within a binary16 step)",
+  ignore: kernels === null || !gemmWidensOperands("f16"),
+  fn() {
+    const c: Case = {
+      fmt: "f16",
+      ta: false,
+      tb: true,
+      batch: [4, 2],
+      m: 32,
+      n: 32,
+      k: 64,
+      kinds: ["codes", "rounded"],
+      postScale: 0.125,
+    };
+    ok(batchedGemmReadsCodes("f16", 64));
+    const viaGemm = (
+      a: HalfBatchOperand,
+      b: HalfBatchOperand,
+      out: { data: Float32Array; ld: number; strides: [number, number] },
+    ) =>
+      gemm({
+        type: "f16",
+        transB: true,
+        m: c.m,
+        n: c.n,
+        k: c.k,
+        batch: c.batch,
+        a,
+        b,
+        c: out,
+        roundOut: true,
+        postScale: c.postScale,
+      });
+    let calls = 0; // the route, seen on the kernels' object
+    const take = kernels!.halfBatchGemm;
+    kernels!.halfBatchGemm = (...args) => (calls++, take(...args));
+    try {
+      const [got, want] = check(c, viaGemm);
+      deepStrictEqual(got, want);
+      strictEqual(calls, 1);
+    } finally {
+      kernels!.halfBatchGemm = take;
+    }
+    const [, want] = check(c, () => {});
+    setNativeKernelsEnabled(false);
+    try {
+      ok(!batchedGemmReadsCodes("f16", 64));
+      const [other] = check(c, viaGemm); // a library kernel: its own sum order
+      other.forEach((v, i) => {
+        const w = want[i];
+        ok(
+          Number.isNaN(w) ? Number.isNaN(v) : Math.abs(v - w) <= Math.abs(w) * 2 ** -10 + 2 ** -24,
+          `${i}: ${v} vs ${w}`,
+        );
+      });
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "small batched gemm: the same bits from the kernels built for a CPU without AVX-512 (the plain loops, -march=haswell)",
+  ignore: kernels === null || Deno.build.arch !== "x86_64", // the -march name is x86's
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const lib = `${dir}/k.so`;
+      const src = new URL("./native/simcse_kernels.c", import.meta.url).pathname;
+      const flags = KERNEL_FLAGS.map((f) => f === "-march=native" ? "-march=haswell" : f);
+      const r = await new Deno.Command("cc", { args: [...flags, "-o", lib, src, "-lm"], stderr: "piped" })
+        .output();
+      ok(r.success, new TextDecoder().decode(r.stderr));
+      const dl = Deno.dlopen(
+        lib,
+        {
+          simcse_half_batch_gemm: {
+            parameters: [
+              ...["i32", "i32", "i32", "i32", "i32", "i64", "i64", "i64", "i64", "i64"],
+              ...[
+                "buffer",
+                "i64",
+                "i64",
+                "i64",
+                "buffer",
+                "i64",
+                "i64",
+                "i64",
+                "buffer",
+                "i64",
+                "i64",
+                "i64",
+                "f32",
+              ],
+            ],
+            result: "i32",
+          },
+        } as const,
+      );
+      try {
+        const kind = (o: HalfBatchOperand) => o.data instanceof Uint16Array ? 1 : o.rounded ? 2 : 0;
+        const n64 = (v: number) => BigInt(v);
+        for (const fmt of ["bf16", "f16"] as const) {
+          for (const [m, n, k] of SHAPES) {
+            for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+              const c: Case = {
+                fmt,
+                ta,
+                tb,
+                batch: [2, 3],
+                m,
+                n,
+                k,
+                kinds: ["f32", "codes"],
+                postScale: 0.125,
+              };
+              const [got, want] = check(c, (a, b, out) => {
+                const st = dl.symbols.simcse_half_batch_gemm(
+                  fmt === "bf16" ? 1 : 2,
+                  kind(a),
+                  kind(b),
+                  ta ? 1 : 0,
+                  tb ? 1 : 0,
+                  ...[2, 3, m, n, k].map(n64) as [bigint, bigint, bigint, bigint, bigint],
+                  a.data,
+                  ...[a.ld, ...a.strides].map(n64) as [bigint, bigint, bigint],
+                  b.data,
+                  ...[b.ld, ...b.strides].map(n64) as [bigint, bigint, bigint],
+                  out.data,
+                  ...[out.ld, ...out.strides].map(n64) as [bigint, bigint, bigint],
+                  c.postScale,
+                );
+                ok(st === 0);
+              });
+              deepStrictEqual(got, want, JSON.stringify(c));
+            }
+          }
+        }
+      } finally {
+        dl.close();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
