@@ -156,7 +156,11 @@ type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 export type HalfType = "bf16" | "f16";
 /** Activations the half-precision Linear kernels fuse. */
 export type HalfActivation = "none" | "gelu" | "gelu_new" | "relu";
-/** The largest m, n or k of {@link NativeKernels.halfBatchGemm} (beyond it, library kernels do better). */
+/**
+ * The largest m, n or k that `gemm` gives {@link NativeKernels.halfBatchGemm}: up to it, the kernel measured
+ * faster than oneDNN's f32 kernel on widened operands (binary16 Q·Kᵀ over 4 heads of 64: 0.55 against 0.82 ms
+ * for 128 sequences of 32, 1.16 against 1.27 ms for 8 of 256); larger products go to the library kernels.
+ */
 export const SMALL_GEMM_MAX = 256;
 /** Their numbers in the C code (`native/half.h`, `simcse_kernels.c`). */
 const HALF_CODE = { bf16: 1, f16: 2 } as const;
