@@ -305,3 +305,14 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "small batched gemm: false, not a crash or a hang, when the threads cannot have their tiles",
+  ignore: kernels === null,
+  fn() {
+    const op = { data: new Uint16Array(4), ld: 1, strides: [0, 0] as [number, number] };
+    const c = { data: new Float32Array(4), ld: 1, strides: [1, 0] as [number, number] };
+    // k = 2^40: tiles of 4 TB each, which no allocator grants; nothing is read before that
+    ok(!kernels!.halfBatchGemm("f16", [false, false], [4, 1], [1, 1, 2 ** 40], op, op, c, 1));
+  },
+});

@@ -654,7 +654,7 @@ void simcse_half_round_block(int fmt, float *c, int64_t b1, int64_t b2, int64_t 
 /* The matrices [b1, b2] of half(op(A) · op(B)) (then half(C * post_scale) when post_scale != 1) on this
  * library's threads, one matrix per thread at a time: small_gemm.h. a_kind / b_kind: 1 codes of fmt, 0
  * float32 values rounded to fmt here, 2 float32 values already in fmt. Element strides: rows ld, batch
- * s1 and s2. Returns 0, or -1 when a thread's tiles could not be allocated. */
+ * s1 and s2. Returns 0, or -1 when a thread's tiles could not be allocated (then c is incomplete). */
 int32_t simcse_half_batch_gemm(int32_t fmt, int32_t a_kind, int32_t b_kind, int32_t ta, int32_t tb, int64_t b1,
                                int64_t b2, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                                int64_t sa1, int64_t sa2, const void *b, int64_t ldb, int64_t sb1, int64_t sb2,
@@ -665,20 +665,20 @@ int32_t simcse_half_batch_gemm(int32_t fmt, int32_t a_kind, int32_t b_kind, int3
 #pragma omp parallel if (items > 1 && items * m * n * k > 64 * PAR_BLOCK) reduction(| : failed)
   {
     small_gemm_tiles t;
-    if (!small_gemm_tiles_alloc(&t, m, n, k)) {
-      failed = 1;
-    } else {
+    int ready = small_gemm_tiles_alloc(&t, m, n, k);
+    if (!ready) failed = 1;
+    /* every thread meets the loop (and its barrier); one without tiles takes no matrix */
 #pragma omp for schedule(static)
-      for (int64_t q = 0; q < items; q++) {
-        int64_t i1 = q / b2, i2 = q % b2;
-        const char *pa = (const char *)a + (i1 * sa1 + i2 * sa2) * a2;
-        const char *pb = (const char *)b + (i1 * sb1 + i2 * sb2) * b2s;
-        float *pc = c + i1 * sc1 + i2 * sc2;
-        if (fmt == HALF_BF16) {
-          small_gemm_one(HALF_BF16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
-        } else {
-          small_gemm_one(HALF_F16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
-        }
+    for (int64_t q = 0; q < items; q++) {
+      if (!ready) continue;
+      int64_t i1 = q / b2, i2 = q % b2;
+      const char *pa = (const char *)a + (i1 * sa1 + i2 * sa2) * a2;
+      const char *pb = (const char *)b + (i1 * sb1 + i2 * sb2) * b2s;
+      float *pc = c + i1 * sc1 + i2 * sc2;
+      if (fmt == HALF_BF16) {
+        small_gemm_one(HALF_BF16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
+      } else {
+        small_gemm_one(HALF_F16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
       }
     }
     small_gemm_tiles_free(&t);
