@@ -60,6 +60,15 @@ export const KERNEL_FLAGS: readonly string[] = [
 ];
 const FLAGS = KERNEL_FLAGS as string[];
 
+/** `simcse_half_batch_gemm`'s signature (tests open it from other builds of the library too). */
+export const HALF_BATCH_GEMM_SYMBOL = {
+  parameters: [
+    ...["i32", "i32", "i32", "i32", "i32", "i64", "i64", "i64", "i64", "i64"],
+    ...["buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "f32"],
+  ],
+  result: "i32",
+} as const;
+
 const SYMBOLS = {
   simcse_gelu: { parameters: ["buffer", "buffer", "i64"], result: "void" },
   simcse_gelu_grad: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
@@ -141,13 +150,7 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "i64", "i64", "i64", "i64", "i64", "i64", "i64", "f32"],
     result: "void",
   },
-  simcse_half_batch_gemm: {
-    parameters: [
-      ...["i32", "i32", "i32", "i32", "i32", "i64", "i64", "i64", "i64", "i64"],
-      ...["buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "f32"],
-    ],
-    result: "i32",
-  },
+  simcse_half_batch_gemm: HALF_BATCH_GEMM_SYMBOL,
 } as const;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -601,6 +604,40 @@ function trustedBuild(
   return { path, hash: r.hash };
 }
 
+/** {@link NativeKernels.halfBatchGemm} over a `simcse_half_batch_gemm` symbol (of this library or another build). */
+export function halfBatchGemmOf(
+  fn: Deno.DynamicLibrary<{ f: typeof HALF_BATCH_GEMM_SYMBOL }>["symbols"]["f"],
+): NativeKernels["halfBatchGemm"] {
+  const kind = (o: HalfBatchOperand) => o.data instanceof Uint16Array ? 1 : o.rounded ? 2 : 0;
+  const i64 = (v: number) => BigInt(v);
+  return (fmt, [ta, tb], [b1, b2], [m, n, k], a, b, c, postScale) =>
+    fn(
+      HALF_CODE[fmt],
+      kind(a),
+      kind(b),
+      ta ? 1 : 0,
+      tb ? 1 : 0,
+      i64(b1),
+      i64(b2),
+      i64(m),
+      i64(n),
+      i64(k),
+      a.data,
+      i64(a.ld),
+      i64(a.strides[0]),
+      i64(a.strides[1]),
+      b.data,
+      i64(b.ld),
+      i64(b.strides[0]),
+      i64(b.strides[1]),
+      c.data,
+      i64(c.ld),
+      i64(c.strides[0]),
+      i64(c.strides[1]),
+      postScale,
+    ) === 0;
+}
+
 function wrap(lib: Lib, path: string): NativeKernels {
   return {
     path,
@@ -694,35 +731,7 @@ function wrap(lib: Lib, path: string): NativeKernels {
     halfPack: (fmt, x, out, n) => lib.simcse_half_pack(HALF_CODE[fmt], x, out, BigInt(n)),
     halfUnpack: (fmt, h, out, n) => lib.simcse_half_unpack(HALF_CODE[fmt], h, out, BigInt(n)),
     halfRound: (fmt, src, dst, n) => lib.simcse_half_round(HALF_CODE[fmt], src, dst, BigInt(n)),
-    halfBatchGemm: (fmt, [ta, tb], [b1, b2], [m, n, k], a, b, c, postScale) => {
-      const kind = (o: HalfBatchOperand) => o.data instanceof Uint16Array ? 1 : o.rounded ? 2 : 0;
-      const i64 = (v: number) => BigInt(v);
-      return lib.simcse_half_batch_gemm(
-        HALF_CODE[fmt],
-        kind(a),
-        kind(b),
-        ta ? 1 : 0,
-        tb ? 1 : 0,
-        i64(b1),
-        i64(b2),
-        i64(m),
-        i64(n),
-        i64(k),
-        a.data,
-        i64(a.ld),
-        i64(a.strides[0]),
-        i64(a.strides[1]),
-        b.data,
-        i64(b.ld),
-        i64(b.strides[0]),
-        i64(b.strides[1]),
-        c.data,
-        i64(c.ld),
-        i64(c.strides[0]),
-        i64(c.strides[1]),
-        postScale,
-      ) === 0;
-    },
+    halfBatchGemm: halfBatchGemmOf(lib.simcse_half_batch_gemm),
     halfRoundBlock: (fmt, c, [b1, b2], m, n, ld, [s1, s2], postScale) =>
       lib.simcse_half_round_block(
         HALF_CODE[fmt],

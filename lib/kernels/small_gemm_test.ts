@@ -10,6 +10,8 @@ import { bf16Round, packBf16, roundBf16Array } from "../runtime/bfloat16.ts";
 import { f16Round, packF16, roundF16Array } from "../runtime/float16.ts";
 import { reportSkip, requireTool } from "../../testing/tools.ts";
 import {
+  HALF_BATCH_GEMM_SYMBOL,
+  halfBatchGemmOf,
   type HalfBatchOperand,
   type HalfType,
   KERNEL_FLAGS,
@@ -232,35 +234,9 @@ Deno.test({
       const r = await new Deno.Command("cc", { args: [...flags, "-o", lib, src, "-lm"], stderr: "piped" })
         .output();
       ok(r.success, new TextDecoder().decode(r.stderr));
-      const dl = Deno.dlopen(
-        lib,
-        {
-          simcse_half_batch_gemm: {
-            parameters: [
-              ...["i32", "i32", "i32", "i32", "i32", "i64", "i64", "i64", "i64", "i64"],
-              ...[
-                "buffer",
-                "i64",
-                "i64",
-                "i64",
-                "buffer",
-                "i64",
-                "i64",
-                "i64",
-                "buffer",
-                "i64",
-                "i64",
-                "i64",
-                "f32",
-              ],
-            ],
-            result: "i32",
-          },
-        } as const,
-      );
+      const dl = Deno.dlopen(lib, { simcse_half_batch_gemm: HALF_BATCH_GEMM_SYMBOL });
       try {
-        const kind = (o: HalfBatchOperand) => o.data instanceof Uint16Array ? 1 : o.rounded ? 2 : 0;
-        const n64 = (v: number) => BigInt(v);
+        const plain = halfBatchGemmOf(dl.symbols.simcse_half_batch_gemm);
         for (const fmt of ["bf16", "f16"] as const) {
           for (const [m, n, k] of SHAPES) {
             for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
@@ -276,22 +252,7 @@ Deno.test({
                 postScale: 0.125,
               };
               const [got, want] = check(c, (a, b, out) => {
-                const st = dl.symbols.simcse_half_batch_gemm(
-                  fmt === "bf16" ? 1 : 2,
-                  kind(a),
-                  kind(b),
-                  ta ? 1 : 0,
-                  tb ? 1 : 0,
-                  ...[2, 3, m, n, k].map(n64) as [bigint, bigint, bigint, bigint, bigint],
-                  a.data,
-                  ...[a.ld, ...a.strides].map(n64) as [bigint, bigint, bigint],
-                  b.data,
-                  ...[b.ld, ...b.strides].map(n64) as [bigint, bigint, bigint],
-                  out.data,
-                  ...[out.ld, ...out.strides].map(n64) as [bigint, bigint, bigint],
-                  c.postScale,
-                );
-                ok(st === 0);
+                ok(plain(fmt, [ta, tb], c.batch, [m, n, k], a, b, out, c.postScale));
               });
               deepStrictEqual(got, want, JSON.stringify(c));
             }
