@@ -142,6 +142,10 @@ const SYMBOLS = {
     parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
     result: "void",
   },
+  simcse_half_linear_grad_values: {
+    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
+    result: "void",
+  },
   simcse_half_scaled_codes: { parameters: ["i32", "buffer", "buffer", "i64", "f32"], result: "void" },
   simcse_half_pack: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
   simcse_half_unpack: { parameters: ["i32", "buffer", "buffer", "i64"], result: "void" },
@@ -313,6 +317,20 @@ export interface NativeKernels {
     dy: Float32Array,
     z16: Uint16Array | null,
     g16: Uint16Array,
+    acc: Float64Array,
+    rows: number,
+    cols: number,
+  ): void;
+  /**
+   * {@link halfLinearGradIn} with g as float32 values in the format (its codes' values) into `g`, which
+   * may be `dy`, for products on a float32 kernel (which would widen g's codes); the same sums.
+   */
+  halfLinearGradValues(
+    fmt: HalfType,
+    act: HalfActivation,
+    dy: Float32Array,
+    z16: Uint16Array | null,
+    g: Float32Array,
     acc: Float64Array,
     rows: number,
     cols: number,
@@ -722,6 +740,17 @@ function wrap(lib: Lib, path: string): NativeKernels {
         dy,
         z16,
         g16,
+        acc,
+        BigInt(rows),
+        BigInt(cols),
+      ),
+    halfLinearGradValues: (fmt, act, dy, z16, g, acc, rows, cols) =>
+      lib.simcse_half_linear_grad_values(
+        HALF_CODE[fmt],
+        ACT_CODE[act],
+        dy,
+        z16,
+        g,
         acc,
         BigInt(rows),
         BigInt(cols),

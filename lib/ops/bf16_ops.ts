@@ -222,8 +222,10 @@ const ACTIVATION_SOURCE = "z of half(act(z))";
 const activationOf = new WeakMap<tf.Tensor, Bf16Activation>();
 
 /**
- * The gradient entering the Linear's matmuls, g = half(half(dy)·act'(z)) (or half(dy)), as 16-bit
- * codes when the C kernels are loaded (else float32 values), and db = Σ_rows g accumulated in double.
+ * The gradient entering the Linear's matmuls, g = half(half(dy)·act'(z)) (or half(dy)), and
+ * db = Σ_rows g accumulated in double. With the C kernels g comes as 16-bit codes, or as float32 values
+ * in the format (on pooled storage, `scratch`) where the matmuls widen 16-bit operands: those products
+ * take the values as they are, and no pass widens the codes. Without the kernels, float32 values.
  */
 export function linearGradIn(
   fmt: HalfFormat,
@@ -232,10 +234,15 @@ export function linearGradIn(
   zp: tf.Tensor | undefined,
   rows: number,
   cols: number,
-): { g: Float32Array | Uint16Array; db: Float32Array; scratch?: Int32Array } {
+): { g: Float32Array | Uint16Array; db: Float32Array; scratch?: Float32Array | Int32Array } {
   const k = nativeKernels();
   const n = rows * cols;
   const acc = new Float64Array(cols);
+  if (k && gemmWidensOperands(fmt.type)) {
+    const g = allocFloat32(n);
+    k.halfLinearGradValues(fmt.type, act, f32(dy), zp ? packedBits(zp) : null, g, acc, rows, cols);
+    return { g, db: Float32Array.from(acc), scratch: g };
+  }
   if (k) {
     const { codes: g, buf } = scratchCodes(n);
     k.halfLinearGradIn(fmt.type, act, f32(dy), zp ? packedBits(zp) : null, g, acc, rows, cols);
@@ -248,25 +255,30 @@ export function linearGradIn(
 }
 
 /**
- * `linearGradIn` on `rows` rows of a float32 gradient `d` (consumed): g's codes into `gOut` and Σ_rows g
- * added into `acc`, so that pieces of rows give what one call gives. The C kernels round `d` as they read
- * it (so the product that makes it need not round its output); without them `d` must be rounded already.
+ * `linearGradIn` on `rows` rows of a float32 gradient `d` (consumed): g into `gOut`, as codes or (a
+ * Float32Array, which may be `d`) as float32 values in the format, and Σ_rows g added into `acc`, so that
+ * pieces of rows give what one call gives. The C kernels round `d` as they read it (so the product that
+ * makes it need not round its output); without them `d` must be rounded already.
  */
 export function linearGradInRows(
   fmt: HalfFormat,
   act: Bf16Activation,
   d: Float32Array,
   z16: Uint16Array,
-  gOut: Uint16Array,
+  gOut: Uint16Array | Float32Array,
   acc: Float64Array,
   rows: number,
   cols: number,
 ): void {
   const k = nativeKernels();
-  if (k) return k.halfLinearGradIn(fmt.type, act, d, z16, gOut, acc, rows, cols);
+  if (k && gOut instanceof Float32Array) {
+    return k.halfLinearGradValues(fmt.type, act, d, z16, gOut, acc, rows, cols);
+  }
+  if (k) return k.halfLinearGradIn(fmt.type, act, d, z16, gOut as Uint16Array, acc, rows, cols);
   const g = activationGradJs(fmt, act, d, z16, rows, cols);
   addColumnSums(acc, g, rows, cols);
-  packHalfFast(fmt.type, g, gOut);
+  if (gOut instanceof Float32Array) gOut.set(g.subarray(0, rows * cols));
+  else packHalfFast(fmt.type, g, gOut);
 }
 
 /** half(g·act'(z)) for half-valued g and z's codes, with tf ops (the path without the C kernels). */
@@ -435,8 +447,8 @@ export function halfLinear(
         gradFunc: releasing((dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [xp, wMaster, zp] = saved;
-            const { g: gCodes, db, scratch } = linearGradIn(fmt, act, dy, xCtx ? undefined : zp, N, nOut);
-            const g = widenedOnce(fmt, gCodes); // for both products
+            const { g: gIn, db, scratch } = linearGradIn(fmt, act, dy, xCtx ? undefined : zp, N, nOut);
+            const g = widenedOnce(fmt, gIn); // for both products
             const xRe = xAct
               ? recomputedActivation(fmt, xAct, xp, [N, nIn])
               : xCtx

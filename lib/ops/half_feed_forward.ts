@@ -298,11 +298,14 @@ export function halfFeedForward(
             releaseFloat32(yValues ?? yPiece?.buf ?? yAll!.buf);
             // g₁ = half(half(g₂ W₂16ᵀ)·act'(z)) piece by piece, as codes over z's (each element of g₁ reads
             // its own z only, and nothing reads z after this): the backward pass's peak holds one [N, I]
-            // code array fewer (BERT-mini: 8 MB); Σ g₁ in double
-            const g1 = zBits;
+            // code array fewer (BERT-mini: 8 MB); Σ g₁ in double. Where the matmuls widen 16-bit operands
+            // (the layer in one piece), as float32 values over the product's own (which the products below
+            // would otherwise widen g₁'s codes into): no array more, and no widening pass.
+            const g1Values = k !== null && gemmWidensOperands(type) && pieces.length === 1;
             const acc = new Float64Array(I);
             const w2c = pieces.length > 1 ? halfCodes(fmt, f32(w2m)) : undefined;
             const piece = allocFloat32(pieceRows * I);
+            const g1 = g1Values ? piece : zBits;
             for (const [r0, r1] of pieces) {
               gemm({
                 type,
@@ -326,11 +329,11 @@ export function halfFeedForward(
                 I,
               );
             }
-            releaseFloat32(piece);
+            if (!g1Values) releaseFloat32(piece);
             if (w2c) releaseFloat32(w2c.buf);
             if (g2.scratch) releaseFloat32(g2.scratch);
             if (g2w.buf) releaseFloat32(g2w.buf);
-            const g1w = widenedOnce(fmt, g1); // for both products
+            const g1w = widenedOnce(fmt, g1); // for both products (g₁'s values as they are)
             const db1 = Float32Array.from(acc);
             const dx = allocFloat32(N * H), dw1 = allocFloat32(H * I);
             gemm({ // dx = half(g₁ W₁16ᵀ)
@@ -356,6 +359,7 @@ export function halfFeedForward(
             });
             if (xLn) layerNormWeightGrad(dw1, f32(xLn.gamma), f32(xLn.beta), db1, H, I);
             if (g1w.buf) releaseFloat32(g1w.buf);
+            if (g1Values) releaseFloat32(piece);
             return [
               halfTensor(fmt, dx, [N, H]),
               tf.tensor(dw1, [H, I], "float32"),

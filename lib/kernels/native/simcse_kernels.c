@@ -540,19 +540,64 @@ ALWAYS_INLINE void linear_grad_codes(int fmt, int act, const float *R d, const u
   }
 }
 
-/* acc[j] += the values of g16[r, j] for r = 0, 1, … in order, for the columns [c0, c1). */
-ALWAYS_INLINE void column_sums(int fmt, const uint16_t *R g16, double *R acc, int64_t rows, int64_t cols,
-                               int64_t c0, int64_t c1) {
+/* g = half(half(d) * act'(z)) as float32 values: linear_grad_codes's values (a rounding is unpack∘pack).
+ * g may be d: each block of d is read before that block of g is written. */
+ALWAYS_INLINE void linear_grad_values(int fmt, int act, const float *d, const uint16_t *R z, float *g, int64_t n) {
+  float vb[HALF_BLOCK], zb[HALF_BLOCK];
+  for (int64_t j0 = 0; j0 < n; j0 += HALF_BLOCK) {
+    int64_t len = n - j0 < HALF_BLOCK ? n - j0 : HALF_BLOCK;
+    if (act == 0) {
+      half_round_n(fmt, d + j0, g + j0, len);
+    } else {
+      half_round_n(fmt, d + j0, vb, len);
+      half_unpack_n(fmt, z + j0, zb, len);
+      for (int64_t j = 0; j < len; j++) vb[j] = act_grad(act, vb[j], zb[j]);
+      half_round_n(fmt, vb, g + j0, len);
+    }
+  }
+}
+
+/* acc[j] += g[r, j] for r = 0, 1, … in order, for the columns [c0, c1), g as 16-bit codes of fmt (g16)
+ * or, when g16 is NULL, as float32 values (gv). */
+ALWAYS_INLINE void column_sums(int fmt, const uint16_t *R g16, const float *R gv, double *R acc, int64_t rows,
+                               int64_t cols, int64_t c0, int64_t c1) {
   float vb[HALF_BLOCK];
   double sb[HALF_BLOCK];
   for (int64_t j0 = c0; j0 < c1; j0 += HALF_BLOCK) {
     int64_t len = c1 - j0 < HALF_BLOCK ? c1 - j0 : HALF_BLOCK;
     for (int64_t j = 0; j < len; j++) sb[j] = acc[j0 + j];
     for (int64_t r = 0; r < rows; r++) {
-      half_unpack_n(fmt, g16 + r * cols + j0, vb, len);
-      for (int64_t j = 0; j < len; j++) sb[j] += vb[j];
+      const float *v = vb;
+      if (g16) {
+        half_unpack_n(fmt, g16 + r * cols + j0, vb, len);
+      } else {
+        v = gv + r * cols + j0;
+      }
+      for (int64_t j = 0; j < len; j++) sb[j] += v[j];
     }
     for (int64_t j = 0; j < len; j++) acc[j0 + j] = sb[j];
+  }
+}
+
+/* The column sums of g (codes g16, or values gv when g16 is NULL) added into acc: each thread over a range
+ * of columns (multiples of 64), every column over its rows in order. */
+static void column_sums_par(int fmt, const uint16_t *g16, const float *gv, double *acc, int64_t rows,
+                            int64_t cols) {
+#pragma omp parallel if (rows * cols > 2 * PAR_BLOCK)
+  {
+    int64_t t = 0, nt = 1;
+#ifdef _OPENMP
+    t = omp_get_thread_num();
+    nt = omp_get_num_threads();
+#endif
+    int64_t units = (cols + 63) / 64;
+    int64_t c0 = units * t / nt * 64, c1 = units * (t + 1) / nt * 64;
+    if (c1 > cols) c1 = cols;
+    if (fmt == HALF_BF16) {
+      column_sums(HALF_BF16, g16, gv, acc, rows, cols, c0, c1);
+    } else {
+      column_sums(HALF_F16, g16, gv, acc, rows, cols, c0, c1);
+    }
   }
 }
 
@@ -572,22 +617,20 @@ WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const 
   PAR_BLOCKS(n, lo, hi, linear_grad_codes(F, A, dy + lo, act == 0 ? NULL : z16 + lo, g16 + lo, hi - lo))
   DISPATCH(GRAD_CODES)
 #undef GRAD_CODES
-#pragma omp parallel if (n > 2 * PAR_BLOCK)
-  {
-    int64_t t = 0, nt = 1;
-#ifdef _OPENMP
-    t = omp_get_thread_num();
-    nt = omp_get_num_threads();
-#endif
-    int64_t units = (cols + 63) / 64;
-    int64_t c0 = units * t / nt * 64, c1 = units * (t + 1) / nt * 64;
-    if (c1 > cols) c1 = cols;
-    if (fmt == HALF_BF16) {
-      column_sums(HALF_BF16, g16, acc, rows, cols, c0, c1);
-    } else {
-      column_sums(HALF_F16, g16, acc, rows, cols, c0, c1);
-    }
-  }
+  column_sums_par(fmt, g16, NULL, acc, rows, cols);
+}
+
+/* simcse_half_linear_grad_in with g as float32 values in the format (the values of its codes) into g,
+ * which may be dy: for products on a float32 kernel, which would otherwise widen g's codes. The sums are
+ * the same: the same values added in the same order. */
+WIDE void simcse_half_linear_grad_values(int fmt, int act, const float *dy, const uint16_t *z16, float *g,
+                                         double *R acc, int64_t rows, int64_t cols) {
+  int64_t n = rows * cols;
+#define GRAD_VALUES(F, A) \
+  PAR_BLOCKS(n, lo, hi, linear_grad_values(F, A, dy + lo, act == 0 ? NULL : z16 + lo, g + lo, hi - lo))
+  DISPATCH(GRAD_VALUES)
+#undef GRAD_VALUES
+  column_sums_par(fmt, NULL, g, acc, rows, cols);
 }
 
 /* Codes of half(half(x) * scale) (the attention scores' gradient, scaled after its rounding). */
