@@ -231,6 +231,8 @@ const dx = new Float32Array(n); k.geluGrad(dy, x, dx, n); outs.push(dx);
 const yd = new Float32Array(n); k.dropout(x, yd, n, 99, 2 ** 31, 2); outs.push(yd);
 const yl = new Float32Array(n), xh = new Float32Array(n), rs = new Float32Array(rows);
 k.layerNorm(x, g, b, yl, xh, rs, rows, h, 1e-12); outs.push(yl, xh, rs);
+const lx = new Float32Array(n), lg = new Float64Array(h), lb = new Float64Array(h);
+k.layerNormGrad(dy, xh, rs, g, lx, lg, lb, rows, h); outs.push(lx, lg, lb);
 const p = new Float32Array(n); k.attnSoftmax(x, new Float32Array(h), new Int32Array(rows), 1, p, rows, h, 0.125); outs.push(p);
 const red = new Float32Array(h); k.reduceMid(x, red, new Float64Array(h), 1, rows, h, 1); outs.push(red);
 for (const fmt of ["bf16", "f16"]) {
@@ -238,6 +240,9 @@ for (const fmt of ["bf16", "f16"]) {
   const ya = new Uint16Array(n); k.halfActCodes(fmt, "gelu", z16, ya, n); outs.push(ya);
   const cb = x.slice(), zb = new Uint16Array(n), yb = new Uint16Array(n); k.halfLinearOutBias(fmt, "gelu", cb, b, zb, yb, rows, h); outs.push(cb, zb, yb);
   const g16 = new Uint16Array(n), db = new Float64Array(h); k.halfLinearGradIn(fmt, "gelu", dy, z16, g16, db, rows, h); outs.push(g16, db);
+  const xc = new Uint16Array(n); k.halfPack(fmt, xh, xc, n);
+  const hx = new Float32Array(n), hg = new Float64Array(h), hb = new Float64Array(h);
+  k.layerNormGradHalf(fmt, dy, xc, rs, g, hx, hg, hb, rows, h); outs.push(hx, hg, hb);
 }
 const pp = x.slice(), m = new Float32Array(n), v = new Float32Array(n); k.adamw(pp, dy, m, v, n, 0.9, 0.999, 1e-3, 1e-6, 0.01, 0.5); outs.push(pp, m, v);
 const { createHash } = await import("node:crypto");
