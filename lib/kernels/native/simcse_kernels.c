@@ -526,35 +526,25 @@ WIDE void simcse_half_act_values(int fmt, int act, const uint16_t *R z16, float 
 #undef ACT_VALUES
 }
 
-/* g may be z: each block of z is read before that block of g is written. */
-ALWAYS_INLINE void linear_grad_codes(int fmt, int act, const float *R d, const uint16_t *z, uint16_t *g, int64_t n) {
+/* g = half(half(d) * act'(z)) (act 0: half(d)) as 16-bit codes into g16, or, when g16 is NULL, as their
+ * float32 values into gv (a rounding is unpack∘pack). g16 may be z and gv may be d: each block is read
+ * before that block of g is written. */
+ALWAYS_INLINE void linear_grad(int fmt, int act, const float *d, const uint16_t *z, uint16_t *g16, float *gv,
+                               int64_t n) {
   float vb[HALF_BLOCK], zb[HALF_BLOCK];
   for (int64_t j0 = 0; j0 < n; j0 += HALF_BLOCK) {
     int64_t len = n - j0 < HALF_BLOCK ? n - j0 : HALF_BLOCK;
-    if (act == 0) {
-      half_pack_n(fmt, d + j0, g + j0, len);
-    } else {
+    const float *v = d + j0;
+    if (act != 0) {
       half_round_n(fmt, d + j0, vb, len);
       half_unpack_n(fmt, z + j0, zb, len);
       for (int64_t j = 0; j < len; j++) vb[j] = act_grad(act, vb[j], zb[j]);
-      half_pack_n(fmt, vb, g + j0, len);
+      v = vb;
     }
-  }
-}
-
-/* g = half(half(d) * act'(z)) as float32 values: linear_grad_codes's values (a rounding is unpack∘pack).
- * g may be d: each block of d is read before that block of g is written. */
-ALWAYS_INLINE void linear_grad_values(int fmt, int act, const float *d, const uint16_t *R z, float *g, int64_t n) {
-  float vb[HALF_BLOCK], zb[HALF_BLOCK];
-  for (int64_t j0 = 0; j0 < n; j0 += HALF_BLOCK) {
-    int64_t len = n - j0 < HALF_BLOCK ? n - j0 : HALF_BLOCK;
-    if (act == 0) {
-      half_round_n(fmt, d + j0, g + j0, len);
+    if (g16) {
+      half_pack_n(fmt, v, g16 + j0, len);
     } else {
-      half_round_n(fmt, d + j0, vb, len);
-      half_unpack_n(fmt, z + j0, zb, len);
-      for (int64_t j = 0; j < len; j++) vb[j] = act_grad(act, vb[j], zb[j]);
-      half_round_n(fmt, vb, g + j0, len);
+      half_round_n(fmt, v, gv + j0, len);
     }
   }
 }
@@ -616,7 +606,7 @@ WIDE void simcse_half_linear_grad_in(int fmt, int act, const float *R dy, const 
      way: acc[j] + g[0, j] + g[1, j] + … in double. */
   int64_t n = rows * cols;
 #define GRAD_CODES(F, A) \
-  PAR_BLOCKS(n, lo, hi, linear_grad_codes(F, A, dy + lo, act == 0 ? NULL : z16 + lo, g16 + lo, hi - lo))
+  PAR_BLOCKS(n, lo, hi, linear_grad(F, A, dy + lo, act == 0 ? NULL : z16 + lo, g16 + lo, NULL, hi - lo))
   DISPATCH(GRAD_CODES)
 #undef GRAD_CODES
   column_sums_par(fmt, g16, NULL, acc, rows, cols);
@@ -629,7 +619,7 @@ WIDE void simcse_half_linear_grad_values(int fmt, int act, const float *dy, cons
                                          double *R acc, int64_t rows, int64_t cols) {
   int64_t n = rows * cols;
 #define GRAD_VALUES(F, A) \
-  PAR_BLOCKS(n, lo, hi, linear_grad_values(F, A, dy + lo, act == 0 ? NULL : z16 + lo, g + lo, hi - lo))
+  PAR_BLOCKS(n, lo, hi, linear_grad(F, A, dy + lo, act == 0 ? NULL : z16 + lo, NULL, g + lo, hi - lo))
   DISPATCH(GRAD_VALUES)
 #undef GRAD_VALUES
   column_sums_par(fmt, NULL, g, acc, rows, cols);
