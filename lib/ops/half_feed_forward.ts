@@ -268,7 +268,7 @@ export function halfFeedForward(
             const [xp, w1m, zp, w2m] = saved;
             const zBits = packedBits(zp);
             const g2 = linearGradIn(fmt, "none", dy, undefined, N, O); // half(dy), Σ rows
-            if (nativeKernels()) releaseIncoming(dy); // g₂ holds it as codes (without the C kernels, g₂ may be dy's own values)
+            if (nativeKernels()) releaseIncoming(dy); // g₂ holds it, as codes or values of its own (without the C kernels, g₂ may be dy's own values)
             const g2w = widenedOnce(fmt, g2.g); // for both products
             // dW₂ = y16ᵀ g₂, y = half(act(z)) again from z's codes (as float32 values, a piece's codes at a
             // time, or whole: below)
