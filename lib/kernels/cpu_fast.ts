@@ -410,6 +410,11 @@ export function gatherValues(
       throw new Error(`GatherV2: the index value ${ix} is not in [0, ${dim - 1}]`);
     }
   }
+  const nk = nativeKernels();
+  if (nk && indices instanceof Int32Array && inner >= 16) { // rows long enough for a copy per row
+    nk.gatherRows(x, indices, out, outer, dim, inner);
+    return out;
+  }
   let o = 0;
   for (let p = 0; p < outer; p++) {
     for (let i = 0; i < n; i++) {

@@ -1,8 +1,10 @@
-import assert from "node:assert/strict";
+import assert, { ok } from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
 import { registerFastCpuKernels, unregisterFastCpuKernels } from "./cpu_fast.ts";
 import { installCpuPool } from "./cpu_pool.ts";
+import { loadNativeKernels, setNativeKernelsEnabled } from "./native_kernels.ts";
 import { assertClose } from "../../testing/fixtures.ts";
+import { reportSkip, requireTool } from "../../testing/tools.ts";
 
 await tf.setBackend("cpu");
 installCpuPool();
@@ -116,12 +118,38 @@ Deno.test("fast reductions, softmax, transpose, gather, slice and pad match stoc
   const ids = () => tf.tensor1d([3, 0, 3, 7, 1], "int32");
   againstStock("gather axis 0", () => valueAndGrads((t) => tf.gather(t, ids()), [rnd([8, 6], 6)]));
   againstStock("gather axis 1", () => valueAndGrads((t) => tf.gather(t, ids(), 1), [rnd([2, 8, 3], 6)]));
+
   againstStock("slice", () => valueAndGrads((t) => tf.slice(t, [1, 0, 2, 1], [2, 4, 3, -1]), [x()]));
   againstStock("pad", () => valueAndGrads((t) => tf.pad(t, [[1, 0], [0, 2], [1, 1], [0, 0]], 0.5), [x()]));
   againstStock(
     "unsortedSegmentSum",
     () => [tf.unsortedSegmentSum(rnd([6, 4], 8), tf.tensor1d([2, 0, 2, 5, 9, -1], "int32"), 6)],
   );
+});
+
+const ccSkip = await requireTool("cc");
+reportSkip("the C gather kernel's test", ccSkip);
+
+Deno.test("fast gather of rows (16 floats or more: one copy per row) matches stock tfjs, C and JS", () => {
+  // 300 ids, each row taken six times
+  const many = () => tf.tensor1d(Array.from({ length: 300 }, (_, i) => (i * 37) % 50), "int32");
+  for (const c of ccSkip === null ? [true, false] : [false]) {
+    if (c) ok(loadNativeKernels(), "the C kernels load");
+    setNativeKernelsEnabled(c);
+    const impl = c ? "C" : "JS";
+    // (the gradients sum six rows per id, in another order than the stock kernel's)
+    againstStock(
+      `gather rows axis 0 (${impl})`,
+      () => valueAndGrads((t) => tf.gather(t, many()), [rnd([50, 20], 6)]),
+      1e-5,
+    );
+    againstStock(
+      `gather rows axis 1 (${impl})`,
+      () => valueAndGrads((t) => tf.gather(t, many(), 1), [rnd([3, 50, 17], 6)]),
+      1e-5,
+    );
+  }
+  setNativeKernelsEnabled(true);
 });
 
 Deno.test("fast Erf and Softmax agree with hand-computed values", () => {

@@ -1,7 +1,7 @@
 /**
  * Vectorised C versions of the CPU path's elementwise and row kernels (`native/simcse_kernels.c`:
  * GELU (erf and tanh forms) and their gradients, dropout, LayerNorm forward/backward, attention softmax forward/backward,
- * AdamW, same-shape add), reached through `Deno.dlopen`. JS loops reach 3–40 ns per element for
+ * AdamW, same-shape add, the row copies of a gather), reached through `Deno.dlopen`. JS loops reach 3–40 ns per element for
  * these; the C loops run at SIMD speed.
  *
  * The library is compiled once per machine by the system C compiler (`$CC`, else `cc`, `gcc`,
@@ -120,6 +120,10 @@ const SYMBOLS = {
     result: "void",
   },
   simcse_add: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
+  simcse_gather_rows: {
+    parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i64", "i64"],
+    result: "void",
+  },
   simcse_reduce_mid: {
     parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i64", "f64"],
     result: "void",
@@ -275,6 +279,15 @@ export interface NativeKernels {
     s: AdamWScalars,
   ): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
+  /** out [outer, n, inner] = rows ids[i] of x [outer, dim, inner] (ids checked to lie in [0, dim)). */
+  gatherRows(
+    x: Float32Array,
+    ids: Int32Array,
+    out: Float32Array,
+    outer: number,
+    dim: number,
+    inner: number,
+  ): void;
   /**
    * The epilogue of a half-precision Linear (`fmt` 1 bf16, 2 f16; `act` 0 none, 1 gelu, 2 gelu_new,
    * 3 relu), in place on `c` = x·W + b in f32: z = half(c) and `z16` (when given) gets z's 16-bit codes;
@@ -709,6 +722,8 @@ function wrap(lib: Lib, path: string): NativeKernels {
         s.gradScale,
       ),
     add: (a, b, out, n) => lib.simcse_add(a, b, out, BigInt(n)),
+    gatherRows: (x, ids, out, outer, dim, inner) =>
+      lib.simcse_gather_rows(x, ids, out, BigInt(outer), BigInt(dim), BigInt(ids.length), BigInt(inner)),
     reduceMid: (x, out, acc, outer, red, inner, scale) =>
       lib.simcse_reduce_mid(x, out, acc, BigInt(outer), BigInt(red), BigInt(inner), scale),
     sumSquares: (x, n) => lib.simcse_sumsq(x, BigInt(n)) as number,

@@ -307,6 +307,16 @@ void simcse_add(const float *R a, const float *R b, float *R out, int64_t n) {
   PAR_BLOCKS(n, lo, hi, add_range(a, b, out, lo, hi));
 }
 
+/* out [outer, n, inner] = rows ids[i] of x [outer, dim, inner] (tf.gather along the middle axis: embedding
+ * lookups); the ids were checked to lie in [0, dim). */
+void simcse_gather_rows(const float *R x, const int32_t *R ids, float *R out, int64_t outer, int64_t dim, int64_t n,
+                        int64_t inner) {
+  int64_t rows = outer * n;
+#pragma omp parallel for schedule(static) if (rows * inner > 2 * PAR_BLOCK)
+  for (int64_t r = 0; r < rows; r++)
+    memcpy(out + r * inner, x + ((r / n) * dim + ids[r % n]) * inner, (size_t)inner * sizeof(float));
+}
+
 /* out[o, i] = scale * sum_r x[o, r, i], for x [outer, red, inner], accumulated in double in row
  * order (the JS loop's order); acc holds inner doubles of scratch. Bias gradients are the outer = 1
  * case: column sums of a [rows, features] matrix. */
