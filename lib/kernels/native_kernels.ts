@@ -120,6 +120,7 @@ const SYMBOLS = {
     result: "void",
   },
   simcse_add: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
+  simcse_small_gemm_bf16_dot: { parameters: [], result: "i32" },
   simcse_gather_rows: {
     parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i64", "i64"],
     result: "void",
@@ -278,6 +279,11 @@ export interface NativeKernels {
     v: Float32Array,
     s: AdamWScalars,
   ): void;
+  /**
+   * Whether {@link halfBatchGemm} multiplies bf16 matrices with AVX512_BF16's dot products (a build for a
+   * CPU that has them), at twice the products per instruction of its float32 form.
+   */
+  readonly bf16DotProducts: boolean;
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
   /** out [outer, n, inner] = rows ids[i] of x [outer, dim, inner] (ids checked to lie in [0, dim)). */
   gatherRows(
@@ -721,6 +727,7 @@ function wrap(lib: Lib, path: string): NativeKernels {
         s.decay,
         s.gradScale,
       ),
+    bf16DotProducts: lib.simcse_small_gemm_bf16_dot() === 1,
     add: (a, b, out, n) => lib.simcse_add(a, b, out, BigInt(n)),
     gatherRows: (x, ids, out, outer, dim, inner) =>
       lib.simcse_gather_rows(x, ids, out, BigInt(outer), BigInt(dim), BigInt(ids.length), BigInt(inner)),

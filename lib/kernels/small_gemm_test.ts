@@ -3,7 +3,11 @@
  * operands rounded with the scalar rounding of lib/runtime (checked against numpy and torch), each
  * element summed in float32 in the inner index's order (Math.fround after every addition), then rounded
  * to the format and, with a post scale, scaled and rounded again. That order is the kernel's contract,
- * so the comparison is bit for bit.
+ * so the comparison is bit for bit. bf16 products on a CPU with AVX512_BF16 go by the dot-product
+ * instruction instead, whose semantics Intel's manual gives (VDPBF16PS) and a probe of this project's
+ * AMD EPYC confirmed: per pair of inner indices, the odd product onto the sum, then the even one, each
+ * addition rounded to float32 (nearest even), subnormal inputs read as zero and subnormal sums flushed.
+ * The reference follows that order for those, bit for bit too.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { bf16Round, packBf16, roundBf16Array } from "../runtime/bfloat16.ts";
@@ -71,7 +75,20 @@ function operand(c: Case, kind: Case["kinds"][0], rows: number, cols: number, se
   return { op: { data, rounded: kind === "rounded", ld, strides } as HalfBatchOperand, rounded };
 }
 
-function reference(c: Case, a: ReturnType<typeof operand>, b: ReturnType<typeof operand>, cLd: number) {
+/** A float32 subnormal as zero (of its sign), as the dot-product instruction reads and writes them. */
+const ftz = (v: number) => Math.abs(v) < 2 ** -126 ? (v < 0 ? -0 : 0) : v;
+
+/**
+ * The reference; `pairs`: the sums of the dot-product instruction (per pair, odd product then even,
+ * subnormals flushed; a missing odd index of an odd k is a zero code).
+ */
+function reference(
+  c: Case,
+  a: ReturnType<typeof operand>,
+  b: ReturnType<typeof operand>,
+  cLd: number,
+  pairs = false,
+) {
   const r = roundOf[c.fmt];
   const [b1, b2] = c.batch;
   const out: number[] = [];
@@ -81,11 +98,17 @@ function reference(c: Case, a: ReturnType<typeof operand>, b: ReturnType<typeof 
         ob = i1 * b.op.strides[0] + i2 * b.op.strides[1];
       for (let i = 0; i < c.m; i++) {
         for (let j = 0; j < c.n; j++) {
+          const av = (t: number) => a.rounded[oa + (c.ta ? t * a.op.ld + i : i * a.op.ld + t)];
+          const bv = (t: number) => b.rounded[ob + (c.tb ? j * b.op.ld + t : t * b.op.ld + j)];
           let acc = 0;
-          for (let t = 0; t < c.k; t++) {
-            const av = a.rounded[oa + (c.ta ? t * a.op.ld + i : i * a.op.ld + t)];
-            const bv = b.rounded[ob + (c.tb ? j * b.op.ld + t : t * b.op.ld + j)];
-            acc = Math.fround(acc + Math.fround(av * bv));
+          if (pairs) {
+            for (let t = 0; t < c.k; t += 2) {
+              const odd = t + 1 < c.k ? ftz(av(t + 1)) * ftz(bv(t + 1)) : 0 * bv(t); // exact in a double
+              acc = ftz(Math.fround(ftz(acc) + odd));
+              acc = ftz(Math.fround(acc + ftz(av(t)) * ftz(bv(t))));
+            }
+          } else {
+            for (let t = 0; t < c.k; t++) acc = Math.fround(acc + Math.fround(av(t) * bv(t)));
           }
           let v = r(acc);
           if (c.postScale !== 1) v = r(Math.fround(v * c.postScale));
@@ -98,7 +121,10 @@ function reference(c: Case, a: ReturnType<typeof operand>, b: ReturnType<typeof 
   return out;
 }
 
-/** Runs the case through `run` into a NaN-filled output with padded rows; returns [got, want]. */
+/**
+ * Runs the case through `run` into a NaN-filled output with padded rows; returns [got, want], want with
+ * the dot-product sums when `pairs`.
+ */
 function check(
   c: Case,
   run: (
@@ -106,13 +132,14 @@ function check(
     b: HalfBatchOperand,
     out: { data: Float32Array; ld: number; strides: [number, number] },
   ) => void,
+  pairs = false,
 ): [number[], number[]] {
   const a = operand(c, c.kinds[0], c.ta ? c.k : c.m, c.ta ? c.m : c.k, 11);
   const b = operand(c, c.kinds[1], c.tb ? c.n : c.k, c.tb ? c.k : c.n, 29);
   const cLd = c.n + 2;
   const out = new Float32Array(c.batch[0] * c.batch[1] * c.m * cLd).fill(NaN);
   run(a.op, b.op, { data: out, ld: cLd, strides: [c.batch[1] * c.m * cLd, c.m * cLd] });
-  return [Array.from(out), reference(c, a, b, cLd)];
+  return [Array.from(out), reference(c, a, b, cLd, pairs)];
 }
 
 const SHAPES: Array<[number, number, number]> = [
@@ -127,10 +154,11 @@ const SHAPES: Array<[number, number, number]> = [
 
 Deno.test({
   name:
-    "small batched gemm: half(op(A)·op(B)) (and half(C·scale)) bit-exact with float32 sums in the inner index's order, every transpose, operand kind and shape",
+    "small batched gemm: half(op(A)·op(B)) (and half(C·scale)) bit-exact with float32 sums in the inner index's order (bf16 with AVX512_BF16: the dot product's pairs), every transpose, operand kind and shape",
   ignore: kernels === null,
   fn() {
     for (const fmt of ["bf16", "f16"] as const) {
+      const pairs = fmt === "bf16" && kernels!.bf16DotProducts;
       for (const [m, n, k] of SHAPES) {
         for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
           for (
@@ -149,7 +177,7 @@ Deno.test({
             };
             const [got, want] = check(c, (a, b, out) => {
               ok(kernels!.halfBatchGemm(fmt, [ta, tb], c.batch, [m, n, k], a, b, out, c.postScale));
-            });
+            }, pairs);
             deepStrictEqual(got, want, `${JSON.stringify(c)}`);
           }
         }
@@ -217,6 +245,52 @@ Deno.test({
       });
     } finally {
       setNativeKernelsEnabled(true);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "gemm sends batched bf16 products to the small-matrix kernel where it has AVX512_BF16's dot products (their bits)",
+  ignore: kernels === null || !kernels.bf16DotProducts,
+  fn() {
+    const c: Case = {
+      fmt: "bf16",
+      ta: true,
+      tb: false,
+      batch: [4, 2],
+      m: 32,
+      n: 64,
+      k: 32,
+      kinds: ["codes", "codes"],
+      postScale: 1,
+    };
+    ok(batchedGemmReadsCodes("bf16", 64));
+    let calls = 0;
+    const take = kernels!.halfBatchGemm;
+    kernels!.halfBatchGemm = (...args) => (calls++, take(...args));
+    try {
+      const [got, want] = check(
+        c,
+        (a, b, out) =>
+          gemm({
+            type: "bf16",
+            transA: true,
+            m: c.m,
+            n: c.n,
+            k: c.k,
+            batch: c.batch,
+            a,
+            b,
+            c: out,
+            roundOut: true,
+          }),
+        true,
+      );
+      deepStrictEqual(got, want);
+      strictEqual(calls, 1);
+    } finally {
+      kernels!.halfBatchGemm = take;
     }
   },
 });

@@ -700,6 +700,15 @@ void simcse_half_round_block(int fmt, float *c, int64_t b1, int64_t b2, int64_t 
  * library's threads, one matrix per thread at a time: small_gemm.h. a_kind / b_kind: 1 codes of fmt, 0
  * float32 values rounded to fmt here, 2 float32 values already in fmt. Element strides: rows ld, batch
  * s1 and s2. Returns 0, or -1 when a thread's tiles could not be allocated (then c is incomplete). */
+/* 1 when this build multiplies bf16 small matrices with AVX512_BF16's dot products (small_gemm.h). */
+int32_t simcse_small_gemm_bf16_dot(void) {
+#if defined(__AVX512BF16__)
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 int32_t simcse_half_batch_gemm(int32_t fmt, int32_t a_kind, int32_t b_kind, int32_t ta, int32_t tb, int64_t b1,
                                int64_t b2, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
                                int64_t sa1, int64_t sa2, const void *b, int64_t ldb, int64_t sb1, int64_t sb2,

@@ -14,11 +14,20 @@
  * binary16 values are exact in float32, so a fused multiply-add and a multiply then an add give the same
  * bits: the AVX-512 form and the plain loops below compute the same values, on any number of threads
  * (each matrix is one thread's).
+ *
+ * bfloat16 on a CPU with AVX512_BF16 (this file built with -march=native there) takes the products two at
+ * a time instead, by the dot-product instruction oneDNN's bf16 kernels use (vdpbf16ps): per pair of inner
+ * indices the odd product goes onto the float32 sum, then the even one, each addition rounded to nearest
+ * even, subnormal inputs read as zero and subnormal sums flushed (Intel's manual; the same on this
+ * project's AMD EPYC, lib/kernels/small_gemm_test.ts). Its sums can differ from the in-order ones in the
+ * last float32 bits (so, rarely, by one bf16 step after the rounding), as oneDNN's differ; they still do
+ * not depend on the number of threads. It runs twice the products per instruction of the float32 form.
  */
 #ifndef SIMCSE_SMALL_GEMM_H
 #define SIMCSE_SMALL_GEMM_H
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "half.h"
 
@@ -133,9 +142,112 @@ static inline void small_gemm_transpose(const float *src, int64_t rows, int64_t 
     for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
 }
 
+#if defined(__AVX512BF16__)
+/* bfloat16 products by AVX512_BF16's dot product of pairs (vdpbf16ps): word (i, p) of an operand holds its
+   elements 2p (low half) and 2p + 1 of row i's reduction, zero past k. */
+
+/* dst [rows, kp] words from codes src [rows, k] (row stride ld): the rows' codes, zero-padded to kp pairs. */
+static inline void bf16_pairs_rows(const uint16_t *src, int64_t ld, int64_t rows, int64_t k, uint32_t *dst) {
+  int64_t kp = (k + 1) / 2;
+  for (int64_t r = 0; r < rows; r++) {
+    uint16_t *d = (uint16_t *)(dst + r * kp);
+    memcpy(d, src + r * ld, (size_t)k * 2);
+    if (k & 1) d[k] = 0;
+  }
+}
+
+/* dst [kp, n] words from codes src [k, n] (row stride ld): word (p, j) = (src[2p][j], src[2p + 1][j]). */
+static inline void bf16_pairs_cols(const uint16_t *src, int64_t ld, int64_t k, int64_t n, uint32_t *dst) {
+  for (int64_t p = 0; p < (k + 1) / 2; p++) {
+    const uint16_t *r0 = src + 2 * p * ld, *r1 = 2 * p + 1 < k ? r0 + ld : NULL;
+    uint32_t *d = dst + p * n;
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+      __m512i lo = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(r0 + j)));
+      __m512i hi = r1 ? _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(r1 + j))), 16)
+                      : _mm512_setzero_si512();
+      _mm512_storeu_si512(d + j, _mm512_or_si512(lo, hi));
+    }
+    for (; j < n; j++) d[j] = (uint32_t)r0[j] | (r1 ? (uint32_t)r1[j] << 16 : 0u);
+  }
+}
+
+/* dst [cols, rows] = the transpose of the words src [rows, cols]: 16 x 16 blocks in registers, as
+   small_gemm_transpose16 moves floats. */
+static inline void bf16_words_transpose(const uint32_t *src, int64_t rows, int64_t cols, uint32_t *dst) {
+  int64_t r0 = rows / 16 * 16, c0 = cols / 16 * 16;
+  for (int64_t rb = 0; rb < r0; rb += 16)
+    for (int64_t cb = 0; cb < c0; cb += 16) {
+      __m512i r[16], t[16];
+      for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + (rb + i) * cols + cb);
+      for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+      }
+      for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+      }
+      for (int h = 0; h < 16; h += 8)
+        for (int e = 0; e < 4; e++) {
+          t[h + e] = _mm512_shuffle_i32x4(r[h + e], r[h + 4 + e], 0x88);
+          t[h + 4 + e] = _mm512_shuffle_i32x4(r[h + e], r[h + 4 + e], 0xdd);
+        }
+      for (int e = 0; e < 8; e++) {
+        _mm512_storeu_si512(dst + (cb + e) * rows + rb, _mm512_shuffle_i32x4(t[e], t[8 + e], 0x88));
+        _mm512_storeu_si512(dst + (cb + 8 + e) * rows + rb, _mm512_shuffle_i32x4(t[e], t[8 + e], 0xdd));
+      }
+    }
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/* Rows i..i+R-1, columns j..j+16V-1 (masked past n) of c from pairs: a(i, p) = a[i * ars + p * acs], b [kp, n]. */
+static inline __attribute__((always_inline)) void bf16_dot_block(const int R, const int V, const uint32_t *a,
+                                                                 int64_t ars, int64_t acs, const uint32_t *b,
+                                                                 float *c, int64_t i, int64_t j, int64_t m,
+                                                                 int64_t n, int64_t kp) {
+  __mmask16 mk[4];
+  for (int v = 0; v < V; v++) {
+    int64_t left = n - j - 16 * v;
+    mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+  }
+  __m512 acc[8][4];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kp; p++) {
+    __m512i bv[4];
+    for (int v = 0; v < V; v++) bv[v] = _mm512_maskz_loadu_epi32(mk[v], b + p * n + j + 16 * v);
+    for (int r = 0; r < R; r++) {
+      __m512i av = _mm512_set1_epi32((int)a[(i + r) * ars + p * acs]);
+      for (int v = 0; v < V; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)av, (__m512bh)bv[v]);
+    }
+  }
+  for (int r = 0; r < R && i + r < m; r++)
+    for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(c + (i + r) * n + j + 16 * v, mk[v], acc[r][v]);
+}
+
+static inline void bf16_dot_tile(const uint32_t *a, int64_t ars, int64_t acs, const uint32_t *b, float *c, int64_t m,
+                                 int64_t n, int64_t kp) {
+  for (int64_t j = 0; j < n; j += 64) {
+    int64_t i = 0;
+    if (n - j > 32) {
+      for (; i + 4 <= m; i += 4) bf16_dot_block(4, 4, a, ars, acs, b, c, i, j, m, n, kp);
+      for (; i < m; i++) bf16_dot_block(1, 4, a, ars, acs, b, c, i, j, m, n, kp);
+    } else {
+      for (; i + 8 <= m; i += 8) bf16_dot_block(8, 2, a, ars, acs, b, c, i, j, m, n, kp);
+      for (; i < m; i++) bf16_dot_block(1, 2, a, ars, acs, b, c, i, j, m, n, kp);
+    }
+  }
+}
+#endif
+
 /* One thread's tiles: A as stored, B as op(B) [k, n], B as stored, C [m, n]. */
 typedef struct {
   float *a, *b, *bt, *c;
+  uint16_t *a16, *b16; /* codes of float32 operands (the bf16 dot-product path) */
 } small_gemm_tiles;
 
 static inline float *small_gemm_alloc(int64_t floats) {
@@ -148,7 +260,9 @@ static inline int small_gemm_tiles_alloc(small_gemm_tiles *t, int64_t m, int64_t
   t->b = small_gemm_alloc(k * n);
   t->bt = small_gemm_alloc(k * n);
   t->c = small_gemm_alloc(m * n);
-  return t->a && t->b && t->bt && t->c;
+  t->a16 = (uint16_t *)small_gemm_alloc((m * k + 1) / 2);
+  t->b16 = (uint16_t *)small_gemm_alloc((k * n + 1) / 2);
+  return t->a && t->b && t->bt && t->c && t->a16 && t->b16;
 }
 
 static inline void small_gemm_tiles_free(small_gemm_tiles *t) {
@@ -156,12 +270,45 @@ static inline void small_gemm_tiles_free(small_gemm_tiles *t) {
   free(t->b);
   free(t->bt);
   free(t->c);
+  free(t->a16);
+  free(t->b16);
 }
 
 /* The matrix (i1, i2) of the batch, with the tiles of the calling thread. */
 static inline void small_gemm_one(int fmt, int a_kind, int b_kind, int ta, int tb, int64_t m, int64_t n, int64_t k,
                                   const void *a, int64_t lda, const void *b, int64_t ldb, float *c, int64_t ldc,
                                   float post_scale, small_gemm_tiles *t) {
+#if defined(__AVX512BF16__)
+  if (fmt == HALF_BF16) {
+    int64_t kp = (k + 1) / 2, a_rows = ta ? k : m, a_cols = ta ? m : k, b_rows = tb ? n : k, b_cols = tb ? k : n;
+    const uint16_t *a16 = (const uint16_t *)a, *b16 = (const uint16_t *)b;
+    if (a_kind != 1) { /* float32 operands: their codes first (exact for values already bf16) */
+      for (int64_t r = 0; r < a_rows; r++) half_pack_n(HALF_BF16, (const float *)a + r * lda, t->a16 + r * a_cols, a_cols);
+      a16 = t->a16, lda = a_cols;
+    }
+    if (b_kind != 1) {
+      for (int64_t r = 0; r < b_rows; r++) half_pack_n(HALF_BF16, (const float *)b + r * ldb, t->b16 + r * b_cols, b_cols);
+      b16 = t->b16, ldb = b_cols;
+    }
+    uint32_t *ap = (uint32_t *)t->a, *bp = (uint32_t *)t->b;
+    int64_t ars, acs;
+    if (ta) { /* stored [k, m]: pairs down its columns, [kp, m] */
+      bf16_pairs_cols(a16, lda, k, m, ap);
+      ars = 1, acs = m;
+    } else {
+      bf16_pairs_rows(a16, lda, m, k, ap);
+      ars = kp, acs = 1;
+    }
+    if (tb) { /* stored [n, k]: its rows' pairs [n, kp], transposed */
+      bf16_pairs_rows(b16, ldb, n, k, (uint32_t *)t->bt);
+      bf16_words_transpose((const uint32_t *)t->bt, n, kp, bp);
+    } else {
+      bf16_pairs_cols(b16, ldb, k, n, bp);
+    }
+    bf16_dot_tile(ap, ars, acs, bp, t->c, m, n, kp);
+  } else
+#endif
+  {
   /* A as stored: [m, k], or [k, m] when transposed (read in place by small_gemm_tile) */
   int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
   small_gemm_load(fmt, a_kind, a, lda, a_rows, a_cols, t->a);
@@ -173,6 +320,7 @@ static inline void small_gemm_one(int fmt, int a_kind, int b_kind, int ta, int t
     small_gemm_load(fmt, b_kind, b, ldb, k, n, t->b);
   }
   small_gemm_tile(t->a, ars, acs, t->b, t->c, m, n, k);
+  }
   for (int64_t i = 0; i < m; i++) {
     float *row = c + i * ldc;
     const float *src = t->c + i * n;
