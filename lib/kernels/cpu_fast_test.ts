@@ -130,7 +130,7 @@ Deno.test("fast reductions, softmax, transpose, gather, slice and pad match stoc
 const ccSkip = await requireTool("cc");
 reportSkip("the C gather kernel's test", ccSkip);
 
-Deno.test("fast gather of rows (16 floats or more: one copy per row) matches stock tfjs, C and JS", () => {
+Deno.test("fast gather of rows (16 floats or more: one copy per row) and its gradient match stock tfjs, C and JS", () => {
   // 300 ids, each row taken six times
   const many = () => tf.tensor1d(Array.from({ length: 300 }, (_, i) => (i * 37) % 50), "int32");
   for (const c of ccSkip === null ? [true, false] : [false]) {
@@ -148,7 +148,18 @@ Deno.test("fast gather of rows (16 floats or more: one copy per row) matches sto
       () => valueAndGrads((t) => tf.gather(t, many(), 1), [rnd([3, 50, 17], 6)]),
       1e-5,
     );
+    againstStock(
+      `unsortedSegmentSum rows (${impl})`,
+      () => [tf.unsortedSegmentSum(rnd([300, 20], 8), many(), 50)],
+      1e-5,
+    );
   }
+  // C and JS: the same additions in row order, the same bits
+  const sums = (c: boolean) => {
+    setNativeKernelsEnabled(c);
+    return tf.tidy(() => tf.unsortedSegmentSum(rnd([300, 20], 8), many(), 50).dataSync().slice());
+  };
+  if (ccSkip === null) assert.deepEqual(sums(true), sums(false));
   setNativeKernelsEnabled(true);
 });
 
