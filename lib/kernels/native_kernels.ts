@@ -121,6 +121,26 @@ const SYMBOLS = {
   },
   simcse_add: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
   simcse_small_gemm_bf16_dot: { parameters: [], result: "i32" },
+  simcse_dropout_add_layernorm: {
+    parameters: [
+      ...[
+        "i32",
+        "buffer",
+        "buffer",
+        "i32",
+        "u32",
+        "u32",
+        "f64",
+        "buffer",
+        "buffer",
+        "buffer",
+        "buffer",
+        "buffer",
+      ],
+      ...["i64", "i64", "f64"],
+    ],
+    result: "i32",
+  },
   simcse_gather_rows: {
     parameters: ["buffer", "buffer", "buffer", "i64", "i64", "i64", "i64"],
     result: "void",
@@ -198,6 +218,25 @@ export interface NativeKernels {
   geluNewGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number): void;
   /** y = x·keep/(1−p), keep = hash(seed, i) ≥ threshold; also the gradient (applied to dy). */
   dropout(x: Float32Array, y: Float32Array, n: number, seed: number, threshold: number, inv: number): void;
+  /**
+   * y = LayerNorm(dropout(dense) + res) over `rows` rows of `h` in one pass, with the values of `dropout`
+   * (when `drop` is given: its seed, threshold and 1/(1 − rate)), `add` and `layerNorm` in turn; x̂'s codes in
+   * `fmt` into `codes` (when not null) and 1/σ into `rstd`. False when the row buffers could not be had.
+   */
+  dropoutAddLayerNorm(
+    fmt: HalfType,
+    dense: Float32Array,
+    res: Float32Array,
+    drop: { seed: number; threshold: number; inv: number } | null,
+    g: Float32Array,
+    b: Float32Array,
+    y: Float32Array,
+    codes: Uint16Array | null,
+    rstd: Float32Array,
+    rows: number,
+    h: number,
+    eps: number,
+  ): boolean;
   layerNorm(
     x: Float32Array,
     g: Float32Array,
@@ -684,6 +723,24 @@ function wrap(lib: Lib, path: string): NativeKernels {
     geluNewGrad: (dy, x, dx, n) => lib.simcse_gelu_new_grad(dy, x, dx, BigInt(n)),
     dropout: (x, y, n, seed, threshold, inv) =>
       lib.simcse_dropout(x, y, BigInt(n), seed >>> 0, threshold >>> 0, inv),
+    dropoutAddLayerNorm: (fmt, dense, res, drop, g, b, y, codes, rstd, rows, h, eps) =>
+      lib.simcse_dropout_add_layernorm(
+        fmt === "bf16" ? 1 : 2,
+        dense,
+        res,
+        drop ? 1 : 0,
+        (drop?.seed ?? 0) >>> 0,
+        (drop?.threshold ?? 0) >>> 0,
+        drop?.inv ?? 1,
+        g,
+        b,
+        y,
+        codes,
+        rstd,
+        BigInt(rows),
+        BigInt(h),
+        eps,
+      ) === 0,
     layerNorm: (x, g, b, y, xhat, rstd, rows, h, eps) =>
       lib.simcse_layernorm(x, g, b, y, xhat, rstd, BigInt(rows), BigInt(h), eps),
     layerNormGrad: (dy, xhat, rstd, g, dx, dg, db, rows, h) =>

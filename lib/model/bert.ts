@@ -32,6 +32,7 @@ import { checkPrecision, halfOps, type HalfPrecisionOps, PRECISIONS, usesHalfOps
 import type { Encoder, EncoderInputs, EncoderOutput, ForwardOptions } from "./encoder.ts";
 import { activationThenLinear, layerNorm, positionIds, release } from "./layers.ts";
 import { embeddingLookup } from "../ops/row_gradient.ts";
+import { type BranchDropout, fusedAddNorm, fusedAddNormAvailable } from "../ops/add_norm.ts";
 
 export type { BertConfig };
 /** The inputs of `BertModel.forward` (every encoder takes the same). */
@@ -179,6 +180,14 @@ export class BertModel implements Encoder {
     if (training && !opts.dropout) throw new Error("forward(training: true) needs a dropout function");
     const drop = (x: tf.Tensor, rate: number, site: number) =>
       training && rate > 0 ? opts.dropout!(x, rate, site) : x;
+    // A residual branch's dropout as the fused add-norm op draws it: null for none, undefined where the
+    // dropout function's masks are not the hash kernel's (fixed masks in tests).
+    const branchDrop = (rate: number, site: number): BranchDropout | null | undefined =>
+      !training || rate <= 0
+        ? null
+        : opts.dropout!.hashSeed
+        ? { rate, seed: opts.dropout!.hashSeed(site) }
+        : undefined;
 
     const mask = tf.cast(inputs.attentionMask, "float32") as tf.Tensor2D; // [B, L]
     const ids = tf.reshape(inputs.inputIds, [B * L]) as tf.Tensor1D;
@@ -204,7 +213,7 @@ export class BertModel implements Encoder {
     const checkpoint = training && (opts.checkpointLayers ?? false) && !half;
     // A training layer may drop its input once its attention residual is added (nothing else reads it).
     const releaseInput = training && !allHidden && !checkpoint;
-    const layerCtx = { B, L, extMask, drop, half, scale, releaseInput };
+    const layerCtx = { B, L, extMask, drop, branchDrop, half, scale, releaseInput };
     const firstOnly = (opts.firstTokenOnly ?? false) && !training;
     for (let i = 0; i < cfg.numHiddenLayers; i++) {
       const prev = h;
@@ -248,6 +257,7 @@ export class BertModel implements Encoder {
       L: number;
       extMask: tf.Tensor;
       drop: (x: tf.Tensor, rate: number, site: number) => tf.Tensor;
+      branchDrop: (rate: number, site: number) => BranchDropout | null | undefined;
       half?: HalfPrecisionOps;
       scale: number;
       releaseInput?: boolean;
@@ -284,7 +294,8 @@ export class BertModel implements Encoder {
       release(soft, probs, v);
     }
     // Residual branches: dense → dropout → + residual → LayerNorm. A residual that nothing reads after
-    // the add (`dropResidual`) goes before the LayerNorm runs, where the forward pass's memory peaks.
+    // the add (`dropResidual`) goes before the LayerNorm runs, where the forward pass's memory peaks. In a
+    // half precision on cpu with the C kernels the three are one op (`add_norm.ts`, the same values).
     const branch = (
       dense: tf.Tensor2D,
       name: string,
@@ -292,6 +303,22 @@ export class BertModel implements Encoder {
       residual: tf.Tensor2D,
       dropResidual: boolean,
     ) => {
+      const fused = half && fusedAddNormAvailable() ? c.branchDrop(cfg.hiddenDropoutProb, site) : undefined;
+      if (fused !== undefined) {
+        const ln = `${p}${name}.LayerNorm`;
+        const out = fusedAddNorm(
+          dense,
+          residual,
+          this.p(`${ln}.weight`),
+          this.p(`${ln}.bias`),
+          cfg.layerNormEps,
+          half!.store,
+          fused,
+        ) as tf.Tensor2D;
+        release(dense); // the op keeps nothing of its inputs
+        if (dropResidual) release(residual);
+        return out;
+      }
       const dropped = drop(dense, cfg.hiddenDropoutProb, site);
       if (dropped !== dense) release(dense); // the dropout keeps nothing of it
       const sum = addSameShape(dropped, residual);

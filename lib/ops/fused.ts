@@ -184,11 +184,23 @@ export function fusedLayerNorm(
   } finally {
     pendingXhat = undefined;
   }
-  if (outer && s) {
-    layerNormOf.set(outer, { type: s.type, gamma, beta });
-    addSavedCopy(y, LAYER_NORM_SOURCE, outer);
-  }
+  if (outer && s) markLayerNormSource(y, outer, s.type, gamma, beta);
   return y;
+}
+
+/**
+ * Register `codes` (x̂'s, in `type`) as the LayerNorm source of y = x̂·γ + β ({@link layerNormSource}), for
+ * an op that made y as {@link fusedLayerNorm} does (`add_norm.ts`).
+ */
+export function markLayerNormSource(
+  y: tf.Tensor,
+  codes: tf.Tensor,
+  type: HalfStore["type"],
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): void {
+  layerNormOf.set(codes, { type, gamma, beta });
+  addSavedCopy(y, LAYER_NORM_SOURCE, codes);
 }
 
 /**

@@ -154,28 +154,66 @@ WIDE void simcse_dropout(const float *R x, float *R y, int64_t n, uint32_t seed,
   PAR_BLOCKS(n, lo, hi, dropout_range(x, y, seed, threshold, inv, lo, hi));
 }
 
+/* One row of a LayerNorm: y = x̂·g + b, x̂ = (x − μ)·r stored into hr, r returned; mean and variance summed in
+   double in element order. */
+static inline float layernorm_row(const float *R xr, const float *R g, const float *R b, float *R yr, float *R hr,
+                                  int64_t H, double eps) {
+  double s = 0;
+  for (int64_t j = 0; j < H; j++) s += xr[j];
+  double mu = s / H, v = 0;
+  for (int64_t j = 0; j < H; j++) {
+    double d = xr[j] - mu;
+    v += d * d;
+  }
+  float rs = (float)(1.0 / sqrt(v / H + eps));
+  float muf = (float)mu;
+  for (int64_t j = 0; j < H; j++) {
+    float t = (xr[j] - muf) * rs;
+    hr[j] = t;
+    yr[j] = t * g[j] + b[j];
+  }
+  return rs;
+}
+
 void simcse_layernorm(const float *R x, const float *R g, const float *R b, float *R y, float *R xhat,
                       float *R rstd, int64_t rows, int64_t H, double eps) {
 #pragma omp parallel for schedule(static) if (rows * H > 2 * PAR_BLOCK)
-  for (int64_t r = 0; r < rows; r++) {
-    const float *xr = x + r * H;
-    double s = 0;
-    for (int64_t j = 0; j < H; j++) s += xr[j];
-    double mu = s / H, v = 0;
-    for (int64_t j = 0; j < H; j++) {
-      double d = xr[j] - mu;
-      v += d * d;
+  for (int64_t r = 0; r < rows; r++) rstd[r] = layernorm_row(x + r * H, g, b, y + r * H, xhat + r * H, H, eps);
+}
+
+/* A post-LN residual branch in one pass: y = LayerNorm(dropout(dense) + res) over rows of H, the dropout of
+ * element i = r·H + j as simcse_dropout draws it (when drop; else dense as it is), the sum as simcse_add forms it
+ * and the LayerNorm as simcse_layernorm, so the values are those of the three kernels in turn. x̂ is stored
+ * as 16-bit codes of fmt (when codes is not NULL: what the gradient keeps) with rstd; the float32 dropout
+ * output, sum and x̂ are never written out. Returns 0, or -1 when the row buffers could not be had. */
+int32_t simcse_dropout_add_layernorm(int32_t fmt, const float *R dense, const float *R res, int32_t drop,
+                                     uint32_t seed, uint32_t threshold, double inv, const float *R g,
+                                     const float *R b, float *R y, uint16_t *R codes, float *R rstd, int64_t rows,
+                                     int64_t H, double eps) {
+  int failed = 0;
+#pragma omp parallel if (rows * H > 2 * PAR_BLOCK) reduction(| : failed)
+  {
+    float *xr = (float *)malloc((size_t)H * 2 * sizeof(float)), *hr = xr ? xr + H : NULL;
+    if (!xr) failed = 1;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      if (!xr) continue;
+      const float *dr = dense + r * H, *rr = res + r * H;
+      if (drop) {
+        for (int64_t j = 0; j < H; j++) {
+          uint32_t i = (uint32_t)(r * H + j);
+          float d = dropout_hash(seed, i) >= threshold ? (float)((double)dr[j] * inv) : 0.0f;
+          xr[j] = d + rr[j];
+        }
+      } else {
+        for (int64_t j = 0; j < H; j++) xr[j] = dr[j] + rr[j];
+      }
+      rstd[r] = layernorm_row(xr, g, b, y + r * H, hr, H, eps);
+      if (codes) half_pack_n(fmt == HALF_BF16 ? HALF_BF16 : HALF_F16, hr, codes + r * H, H);
     }
-    float rs = (float)(1.0 / sqrt(v / H + eps));
-    float muf = (float)mu;
-    rstd[r] = rs;
-    float *yr = y + r * H, *hr = xhat + r * H;
-    for (int64_t j = 0; j < H; j++) {
-      float t = (xr[j] - muf) * rs;
-      hr[j] = t;
-      yr[j] = t * g[j] + b[j];
-    }
+    free(xr);
   }
+  return failed ? -1 : 0;
 }
 
 /* One row of the LayerNorm gradient: dx = r·(dy·g − mean(dy·g) − x̂·mean(dy·g·x̂)); dγ, dβ summed in double. */
