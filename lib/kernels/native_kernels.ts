@@ -81,7 +81,7 @@ const SYMBOLS = {
   },
   simcse_layernorm_grad: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
-    result: "void",
+    result: "i32",
   },
   simcse_layernorm_grad_half: {
     parameters: ["i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i64", "i64"],
@@ -248,6 +248,10 @@ export interface NativeKernels {
     h: number,
     eps: number,
   ): void;
+  /**
+   * dx, dγ, dβ of a LayerNorm, rows in parallel in fixed blocks of 256: each block's dγ and dβ summed in
+   * double in row order, the blocks' sums added in block order (the bits do not depend on the threads).
+   */
   layerNormGrad(
     dy: Float32Array,
     xhat: Float32Array,
@@ -743,8 +747,10 @@ function wrap(lib: Lib, path: string): NativeKernels {
       ) === 0,
     layerNorm: (x, g, b, y, xhat, rstd, rows, h, eps) =>
       lib.simcse_layernorm(x, g, b, y, xhat, rstd, BigInt(rows), BigInt(h), eps),
-    layerNormGrad: (dy, xhat, rstd, g, dx, dg, db, rows, h) =>
-      lib.simcse_layernorm_grad(dy, xhat, rstd, g, dx, dg, db, BigInt(rows), BigInt(h)),
+    layerNormGrad: (dy, xhat, rstd, g, dx, dg, db, rows, h) => {
+      const st = lib.simcse_layernorm_grad(dy, xhat, rstd, g, dx, dg, db, BigInt(rows), BigInt(h));
+      if (st !== 0) throw new Error("layerNormGrad: out of memory for the blocks' sums");
+    },
     layerNormGradHalf: (fmt, dy, xhat, rstd, g, dx, dg, db, rows, h) => {
       const st = lib.simcse_layernorm_grad_half(
         HALF_CODE[fmt],
@@ -758,7 +764,7 @@ function wrap(lib: Lib, path: string): NativeKernels {
         BigInt(rows),
         BigInt(h),
       );
-      if (st !== 0) throw new Error("layerNormGradHalf: out of memory for a row buffer");
+      if (st !== 0) throw new Error("layerNormGradHalf: out of memory for a row buffer or the blocks' sums");
     },
     attnSoftmax: (s, m, mOff, mInner, p, rows, l, scale) =>
       lib.simcse_attn_softmax(s, m, mOff, mInner, p, BigInt(rows), BigInt(l), scale),

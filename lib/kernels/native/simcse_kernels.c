@@ -231,29 +231,59 @@ static inline void layernorm_grad_row(const float *R d, const float *R t, const 
   for (int64_t j = 0; j < H; j++) o[j] = rs * (d[j] * g[j] - m1 - t[j] * m2);
 }
 
-void simcse_layernorm_grad(const float *R dy, const float *R xhat, const float *R rstd, const float *R g,
-                           float *R dx, double *R dg, double *R db, int64_t rows, int64_t H) {
-  for (int64_t j = 0; j < H; j++) dg[j] = db[j] = 0;
-  for (int64_t r = 0; r < rows; r++) layernorm_grad_row(dy + r * H, xhat + r * H, g, rstd[r], dx + r * H, dg, db, H);
+/* The rows of a LayerNorm gradient in fixed blocks of LN_GRAD_BLOCK rows, in parallel: each block's dγ and dβ
+ * summed in double from zero in row order, then the blocks' sums added in block order (one block: the plain
+ * row-order sums). The blocks do not depend on the thread count, so neither do the bits. x̂ is float32
+ * (xhat) or 16-bit codes of fmt (xcodes, unpacked a row at a time). Returns 0, or -1 without memory. */
+#define LN_GRAD_BLOCK 256
+static int32_t layernorm_grad_blocks(int fmt, const float *R dy, const float *R xhat, const uint16_t *R xcodes,
+                                     const float *R rstd, const float *R g, float *R dx, double *R dg,
+                                     double *R db, int64_t rows, int64_t H) {
+  int64_t nb = rows > 0 ? (rows + LN_GRAD_BLOCK - 1) / LN_GRAD_BLOCK : 1;
+  double *part = nb > 1 ? (double *)calloc((size_t)(nb * 2 * H), sizeof(double)) : NULL;
+  if (nb > 1 && !part) return -1;
+  int failed = 0;
+#pragma omp parallel if (nb > 1 && rows * H > 2 * PAR_BLOCK) reduction(| : failed)
+  {
+    float *t = xcodes ? (float *)malloc(sizeof(float) * (size_t)(H > 0 ? H : 1)) : NULL;
+    if (xcodes && !t) failed = 1;
+#pragma omp for schedule(static)
+    for (int64_t bl = 0; bl < nb; bl++) {
+      if (xcodes && !t) continue;
+      double *pg = nb > 1 ? part + bl * 2 * H : dg, *pb = nb > 1 ? pg + H : db;
+      if (nb == 1)
+        for (int64_t j = 0; j < H; j++) pg[j] = pb[j] = 0;
+      int64_t r1 = (bl + 1) * LN_GRAD_BLOCK < rows ? (bl + 1) * LN_GRAD_BLOCK : rows;
+      for (int64_t r = bl * LN_GRAD_BLOCK; r < r1; r++) {
+        const float *xr = xhat ? xhat + r * H : t;
+        if (xcodes) half_unpack_n(fmt, xcodes + r * H, t, H);
+        layernorm_grad_row(dy + r * H, xr, g, rstd[r], dx + r * H, pg, pb, H);
+      }
+    }
+    free(t);
+  }
+  if (nb > 1) {
+    for (int64_t j = 0; j < H; j++) dg[j] = db[j] = 0;
+    for (int64_t bl = 0; bl < nb; bl++)
+      for (int64_t j = 0; j < H; j++) {
+        dg[j] += part[bl * 2 * H + j];
+        db[j] += part[bl * 2 * H + H + j];
+      }
+    free(part);
+  }
+  return failed ? -1 : 0;
 }
 
-/*
- * The same gradient with x̂ kept as 16-bit codes of format fmt: each row's values are unpacked into a
- * row buffer as read (the same floats as a whole unpacked array), so no float32 copy of x̂ is made.
- * Returns 0, or -1 when the row buffer cannot be allocated.
- */
+int32_t simcse_layernorm_grad(const float *R dy, const float *R xhat, const float *R rstd, const float *R g,
+                              float *R dx, double *R dg, double *R db, int64_t rows, int64_t H) {
+  return layernorm_grad_blocks(HALF_BF16, dy, xhat, NULL, rstd, g, dx, dg, db, rows, H);
+}
+
 int32_t simcse_layernorm_grad_half(int32_t fmt, const float *R dy, const uint16_t *R xcodes, const float *R rstd,
                                    const float *R g, float *R dx, double *R dg, double *R db, int64_t rows,
                                    int64_t H) {
-  float *t = malloc(sizeof(float) * (size_t)(H > 0 ? H : 1));
-  if (!t) return -1;
-  for (int64_t j = 0; j < H; j++) dg[j] = db[j] = 0;
-  for (int64_t r = 0; r < rows; r++) {
-    half_unpack_n(fmt, xcodes + r * H, t, H);
-    layernorm_grad_row(dy + r * H, t, g, rstd[r], dx + r * H, dg, db, H);
-  }
-  free(t);
-  return 0;
+  return layernorm_grad_blocks(fmt == HALF_BF16 ? HALF_BF16 : HALF_F16, dy, NULL, xcodes, rstd, g, dx, dg, db,
+                               rows, H);
 }
 
 void simcse_attn_softmax(const float *R s, const float *R m, const int32_t *R mOff, int32_t mInner, float *R p,
