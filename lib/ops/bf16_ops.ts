@@ -58,6 +58,7 @@ import { activationInputGrad, activationValue, attentionSoftmax, layerNormSource
 import type { HeadDims as HeadShape } from "./fused.ts";
 import { checkColumns, type WeightColumns } from "./linear.ts";
 import { evalWeightCodes } from "./weight_codes.ts";
+import { doneWidened, expectWidening, widenedFor } from "./widened_codes.ts";
 
 /** Activation fused into the bf16 Linear op (HF names; "none" = plain Linear). */
 export type Bf16Activation = Fp16Activation;
@@ -376,6 +377,9 @@ export function halfLinear(
   const xRounded = xLn && gemmWidensOperands(fmt.type) && !fmt.isValued(x)
     ? sharedRounded(fmt, x)
     : undefined;
+  // And x̂'s codes, read by the weight gradient's product, are widened once for all those Linears.
+  const xhatWidened = !!xLn && gemmWidensOperands(fmt.type);
+  if (xhatWidened) expectWidening(xLn!.xhat);
   // (At evaluation not for a variable: an optimizer may rewrite its storage while the copy lives on.)
   const xPacked = !xRounded && ((taping && !xAct) || (evalCodes && !(x instanceof tf.Variable)))
     ? fmt.sharedPacked(x)
@@ -455,6 +459,7 @@ export function halfLinear(
               ? recomputedContext(fmt, { p: xp, v: zp, shape: xCtx.shape }, N, nIn)
               : undefined;
             const x16 = xRe ? xRe.g : packedBits(xp);
+            const xWide = xhatWidened ? widenedFor(type, xp, N * nIn) : undefined;
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
             gemm({ // dx = half(g W16ᵀ)
               type,
@@ -475,10 +480,11 @@ export function halfLinear(
               m: nIn,
               n: nOut,
               k: N,
-              a: { data: x16, ld: nIn },
+              a: xWide ? { data: xWide, rounded: true, ld: nIn } : { data: x16, ld: nIn },
               b: { ...g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
+            if (xWide) doneWidened(xp);
             if (xLn) layerNormWeightGrad(dw, f32(xLn.gamma), f32(xLn.beta), db, nIn, nOut);
             if (scratch) releaseFloat32(scratch);
             if (g.buf) releaseFloat32(g.buf);
