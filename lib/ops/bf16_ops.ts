@@ -377,9 +377,7 @@ export function halfLinear(
   const xRounded = xLn && gemmWidensOperands(fmt.type) && !fmt.isValued(x)
     ? sharedRounded(fmt, x)
     : undefined;
-  // And x̂'s codes, read by the weight gradient's product, are widened once for all those Linears.
-  const xhatWidened = !!xLn && gemmWidensOperands(fmt.type);
-  if (xhatWidened) expectWidening(xLn!.xhat);
+
   // (At evaluation not for a variable: an optimizer may rewrite its storage while the copy lives on.)
   const xPacked = !xRounded && ((taping && !xAct) || (evalCodes && !(x instanceof tf.Variable)))
     ? fmt.sharedPacked(x)
@@ -388,6 +386,12 @@ export function halfLinear(
   // anyway), not x's, and recompute x's codes in the backward pass (a batched product of B·nh small
   // matrices): one [N, H] code array fewer per layer at the memory peak (BERT-mini: 2 MB).
   const xCtx = taping && !xAct && !xLn && act === "none" ? contextSource(fmt, x) : undefined;
+  // The codes the weight gradient's product reads (x̂'s, or x's packed copy), where the matmuls widen them:
+  // widened once for all the Linears that read them (Q, K and V), not once per product.
+  const xWidened = taping && !xAct && !xCtx && gemmWidensOperands(fmt.type)
+    ? xLn?.xhat ?? xPacked
+    : undefined;
+  if (xWidened) expectWidening(xWidened);
   // z's codes live in the caller's scope, so the Linear reading this op's output can save them too
   // (on cpu, where the op can fill the tensor's own storage).
   const keepZ = taping && act !== "none";
@@ -456,10 +460,10 @@ export function halfLinear(
             const xRe = xAct
               ? recomputedActivation(fmt, xAct, xp, [N, nIn])
               : xCtx
-              ? recomputedContext(fmt, { p: xp, v: zp, shape: xCtx.shape }, N, nIn)
+              ? recomputedContext(fmt, { p: xp, v: zp, shape: xCtx.shape }, N, nIn, gemmWidensOperands(type))
               : undefined;
             const x16 = xRe ? xRe.g : packedBits(xp);
-            const xWide = xhatWidened ? widenedFor(type, xp, N * nIn) : undefined;
+            const xWide = xWidened ? widenedFor(type, xp, N * nIn) : undefined;
             const dx = allocFloat32(N * nIn), dw = allocFloat32(nIn * nOut);
             gemm({ // dx = half(g W16ᵀ)
               type,
@@ -480,7 +484,9 @@ export function halfLinear(
               m: nIn,
               n: nOut,
               k: N,
-              a: xWide ? { data: xWide, rounded: true, ld: nIn } : { data: x16, ld: nIn },
+              a: xWide
+                ? { data: xWide, rounded: true, ld: nIn }
+                : { data: x16, rounded: x16 instanceof Float32Array, ld: nIn },
               b: { ...g, ld: nOut },
               c: { data: dw, ld: nOut },
             });
@@ -848,16 +854,19 @@ function contextSource(
 
 /**
  * x = half(P·V)'s codes again from P's and V's (the same product as the forward pass, so the same bits),
- * on pooled storage (`buf`, to give back).
+ * on pooled storage (`buf`, to give back); with `values`, its float32 values (for a product that would
+ * widen the codes).
  */
 function recomputedContext(
   fmt: HalfFormat,
   src: { p: tf.Tensor; v: tf.Tensor; shape: HeadShape },
   N: number,
   H: number,
-): { g: Uint16Array; buf: Int32Array } {
+  values: boolean,
+): { g: Uint16Array | Float32Array; buf: Int32Array | Float32Array } {
   const out = allocFloat32(N * H);
   contextProduct(fmt, src.shape, H, { data: packedBits(src.p) }, { data: packedBits(src.v) }, out);
+  if (values) return { g: out, buf: out };
   const codes = halfCodes(fmt, out);
   releaseFloat32(out);
   return codes;

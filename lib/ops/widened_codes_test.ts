@@ -1,7 +1,7 @@
 /**
  * Codes widened once for several readers (`widened_codes.ts`): hand-checked values and lifetimes, and
- * three binary16 Linears reading one LayerNorm's output (Q, K and V) against each Linear on a tape of its
- * own (one reader: its product widens x̂ itself), bit for bit.
+ * three binary16 Linears reading one LayerNorm's output or one plain input (Q, K and V) against each
+ * Linear on a tape of its own (one reader: its product widens the codes itself), bit for bit.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { tf } from "../runtime/tf.ts";
@@ -51,30 +51,33 @@ Deno.test("widenedFor: a copy whose readers never all came goes once a third is 
   }
 });
 
-Deno.test({
-  name:
-    "binary16 Q, K and V on one LayerNorm output share x̂ widened once: the bits of each Linear on a tape of its own",
-  ignore: !gemmWidensOperands("f16"),
-  fn() {
-    const store = halfOps("fp16").store;
-    const N = 96, H = 40;
-    const x = tf.randomNormal([N, H], 0, 1, "float32", 1);
-    const g = tf.randomNormal([H], 1, 0.1, "float32", 2), b = tf.randomNormal([H], 0, 0.1, "float32", 3);
-    const ws = [4, 5, 6].map((s) => tf.randomNormal([H, H], 0, 0.2, "float32", s) as tf.Tensor2D);
-    const bs = [7, 8, 9].map((s) => tf.randomNormal([H], 0, 0.1, "float32", s) as tf.Tensor1D);
-    const wy = tf.randomNormal([N, H], 0, 1, "float32", 10);
-    const grads = (which: number[]) =>
-      tf.tidy(() =>
-        tf.grads((...w: tf.Tensor[]) => {
-          const y = fusedLayerNorm(x, g, b, 1e-12, store) as tf.Tensor2D;
-          let loss = tf.scalar(0);
-          which.forEach((i, k) =>
-            loss = tf.add(loss, tf.sum(tf.mul(fp16Linear(y, w[k] as tf.Tensor2D, bs[i]), wy)))
-          );
-          return loss;
-        })(which.map((i) => ws[i])).map((t) => t.dataSync().slice())
-      );
-    const together = grads([0, 1, 2]);
-    for (let i = 0; i < 3; i++) deepStrictEqual(together[i], grads([i])[0], `dW of Linear ${i}`);
-  },
-});
+for (const source of ["a LayerNorm's output (x̂'s codes)", "a plain input (its packed copy)"]) {
+  Deno.test({
+    name:
+      `binary16 Q, K and V on ${source} share the codes widened once: the bits of each Linear on a tape of its own`,
+    ignore: !gemmWidensOperands("f16"),
+    fn() {
+      const store = halfOps("fp16").store;
+      const N = 96, H = 40;
+      const x = tf.randomNormal([N, H], 0, 1, "float32", 1);
+      const g = tf.randomNormal([H], 1, 0.1, "float32", 2), b = tf.randomNormal([H], 0, 0.1, "float32", 3);
+      const ws = [4, 5, 6].map((s) => tf.randomNormal([H, H], 0, 0.2, "float32", s) as tf.Tensor2D);
+      const bs = [7, 8, 9].map((s) => tf.randomNormal([H], 0, 0.1, "float32", s) as tf.Tensor1D);
+      const wy = tf.randomNormal([N, H], 0, 1, "float32", 10);
+      const ln = source.startsWith("a LayerNorm");
+      const grads = (which: number[]) =>
+        tf.tidy(() =>
+          tf.grads((...w: tf.Tensor[]) => {
+            const y = (ln ? fusedLayerNorm(x, g, b, 1e-12, store) : tf.mul(x, 1)) as tf.Tensor2D;
+            let loss = tf.scalar(0);
+            which.forEach((i, k) =>
+              loss = tf.add(loss, tf.sum(tf.mul(fp16Linear(y, w[k] as tf.Tensor2D, bs[i]), wy)))
+            );
+            return loss;
+          })(which.map((i) => ws[i])).map((t) => t.dataSync().slice())
+        );
+      const together = grads([0, 1, 2]);
+      for (let i = 0; i < 3; i++) deepStrictEqual(together[i], grads([i])[0], `dW of Linear ${i}`);
+    },
+  });
+}
