@@ -186,6 +186,43 @@ Deno.test({
   },
 });
 
+/** The case as `gemm` takes it: a batched product rounded on the way out. */
+function viaGemm(c: Case) {
+  return (
+    a: HalfBatchOperand,
+    b: HalfBatchOperand,
+    out: { data: Float32Array; ld: number; strides: [number, number] },
+  ) =>
+    gemm({
+      type: c.fmt,
+      transA: c.ta,
+      transB: c.tb,
+      m: c.m,
+      n: c.n,
+      k: c.k,
+      batch: c.batch,
+      a,
+      b,
+      c: out,
+      roundOut: true,
+      postScale: c.postScale,
+    });
+}
+
+/** `gemm` runs the case on the small-matrix kernel, once (the route, seen on the kernels' object), with its bits. */
+function checkRoutedToKernel(c: Case, pairs = false): void {
+  let calls = 0;
+  const take = kernels!.halfBatchGemm;
+  kernels!.halfBatchGemm = (...args) => (calls++, take(...args));
+  try {
+    const [got, want] = check(c, viaGemm(c), pairs);
+    deepStrictEqual(got, want);
+    strictEqual(calls, 1);
+  } finally {
+    kernels!.halfBatchGemm = take;
+  }
+}
+
 Deno.test({
   name:
     "gemm sends batched binary16 products rounded on the way out to the small-matrix kernel (its bits), and to the library kernels without the C kernels (within a binary16 step)",
@@ -203,39 +240,12 @@ Deno.test({
       postScale: 0.125,
     };
     ok(batchedGemmReadsCodes("f16", 64));
-    const viaGemm = (
-      a: HalfBatchOperand,
-      b: HalfBatchOperand,
-      out: { data: Float32Array; ld: number; strides: [number, number] },
-    ) =>
-      gemm({
-        type: "f16",
-        transB: true,
-        m: c.m,
-        n: c.n,
-        k: c.k,
-        batch: c.batch,
-        a,
-        b,
-        c: out,
-        roundOut: true,
-        postScale: c.postScale,
-      });
-    let calls = 0; // the route, seen on the kernels' object
-    const take = kernels!.halfBatchGemm;
-    kernels!.halfBatchGemm = (...args) => (calls++, take(...args));
-    try {
-      const [got, want] = check(c, viaGemm);
-      deepStrictEqual(got, want);
-      strictEqual(calls, 1);
-    } finally {
-      kernels!.halfBatchGemm = take;
-    }
+    checkRoutedToKernel(c);
     const [, want] = check(c, () => {});
     setNativeKernelsEnabled(false);
     try {
       ok(!batchedGemmReadsCodes("f16", 64));
-      const [other] = check(c, viaGemm); // a library kernel: its own sum order
+      const [other] = check(c, viaGemm(c)); // a library kernel: its own sum order
       other.forEach((v, i) => {
         const w = want[i];
         ok(
@@ -266,32 +276,7 @@ Deno.test({
       postScale: 1,
     };
     ok(batchedGemmReadsCodes("bf16", 64));
-    let calls = 0;
-    const take = kernels!.halfBatchGemm;
-    kernels!.halfBatchGemm = (...args) => (calls++, take(...args));
-    try {
-      const [got, want] = check(
-        c,
-        (a, b, out) =>
-          gemm({
-            type: "bf16",
-            transA: true,
-            m: c.m,
-            n: c.n,
-            k: c.k,
-            batch: c.batch,
-            a,
-            b,
-            c: out,
-            roundOut: true,
-          }),
-        true,
-      );
-      deepStrictEqual(got, want);
-      strictEqual(calls, 1);
-    } finally {
-      kernels!.halfBatchGemm = take;
-    }
+    checkRoutedToKernel(c, true);
   },
 });
 

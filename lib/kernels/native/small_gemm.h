@@ -48,16 +48,42 @@ static inline void small_gemm_load(int fmt, int kind, const void *src, int64_t l
 }
 
 #if defined(__AVX512F__)
+/* The masks of the V vectors of 16 columns from column j of an n-column tile (lanes past n off). */
+static inline __attribute__((always_inline)) void small_gemm_masks(const int V, int64_t n, int64_t j, __mmask16 *mk) {
+  for (int v = 0; v < V; v++) {
+    int64_t left = n - j - 16 * v;
+    mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+  }
+}
+
+/* The R x V accumulators of rows i.. (those below m), columns j.. into c [m, n]. */
+static inline __attribute__((always_inline)) void small_gemm_store(const int R, const int V, __m512 acc[8][4],
+                                                                   float *c, int64_t i, int64_t j, int64_t m,
+                                                                   int64_t n, const __mmask16 *mk) {
+  for (int r = 0; r < R && i + r < m; r++)
+    for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(c + (i + r) * n + j + 16 * v, mk[v], acc[r][v]);
+}
+
+/* An m x n tile in blocks of 4 rows x 64 columns, or 8 x 32, single rows at the end: BLOCK(R, V, i, j). */
+#define SMALL_GEMM_WALK(m, n, BLOCK)                          \
+  for (int64_t j_ = 0; j_ < (n); j_ += 64) {                  \
+    int64_t i_ = 0;                                           \
+    if ((n) - j_ > 32) {                                      \
+      for (; i_ + 4 <= (m); i_ += 4) BLOCK(4, 4, i_, j_);     \
+      for (; i_ < (m); i_++) BLOCK(1, 4, i_, j_);             \
+    } else {                                                  \
+      for (; i_ + 8 <= (m); i_ += 8) BLOCK(8, 2, i_, j_);     \
+      for (; i_ < (m); i_++) BLOCK(1, 2, i_, j_);             \
+    }                                                         \
+  }
+
 /* Rows i..i+R-1, columns j..j+16V-1 (masked past n) of c: R x V accumulators in registers. */
 static inline __attribute__((always_inline)) void small_gemm_block(const int R, const int V, const float *a,
                                                                    int64_t ars, int64_t acs, const float *b,
                                                                    float *c, int64_t i, int64_t j, int64_t m,
                                                                    int64_t n, int64_t k) {
   __mmask16 mk[4];
-  for (int v = 0; v < V; v++) {
-    int64_t left = n - j - 16 * v;
-    mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-  }
+  small_gemm_masks(V, n, j, mk);
   __m512 acc[8][4];
   for (int r = 0; r < R; r++)
     for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
@@ -69,8 +95,7 @@ static inline __attribute__((always_inline)) void small_gemm_block(const int R, 
       for (int v = 0; v < V; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
   }
-  for (int r = 0; r < R && i + r < m; r++)
-    for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(c + (i + r) * n + j + 16 * v, mk[v], acc[r][v]);
+  small_gemm_store(R, V, acc, c, i, j, m, n, mk);
 }
 #endif
 
@@ -78,16 +103,9 @@ static inline __attribute__((always_inline)) void small_gemm_block(const int R, 
 static inline void small_gemm_tile(const float *a, int64_t ars, int64_t acs, const float *b, float *c, int64_t m,
                                    int64_t n, int64_t k) {
 #if defined(__AVX512F__)
-  for (int64_t j = 0; j < n; j += 64) { /* blocks of 4 rows x 64 columns, or 8 x 32; single rows at the end */
-    int64_t i = 0;
-    if (n - j > 32) {
-      for (; i + 4 <= m; i += 4) small_gemm_block(4, 4, a, ars, acs, b, c, i, j, m, n, k);
-      for (; i < m; i++) small_gemm_block(1, 4, a, ars, acs, b, c, i, j, m, n, k);
-    } else {
-      for (; i + 8 <= m; i += 8) small_gemm_block(8, 2, a, ars, acs, b, c, i, j, m, n, k);
-      for (; i < m; i++) small_gemm_block(1, 2, a, ars, acs, b, c, i, j, m, n, k);
-    }
-  }
+#define F32_BLOCK(R, V, i, j) small_gemm_block(R, V, a, ars, acs, b, c, i, j, m, n, k)
+  SMALL_GEMM_WALK(m, n, F32_BLOCK)
+#undef F32_BLOCK
 #else
   /* j innermost: each element's sum keeps t order under the compiler's vectorisation */
   for (int64_t i = 0; i < m; i++) {
@@ -101,37 +119,39 @@ static inline void small_gemm_tile(const float *a, int64_t ars, int64_t acs, con
 }
 
 #if defined(__AVX512F__)
-/* dst[c * drs + r] = src[r * srs + c] for a 16 x 16 block, in registers: pairs within 128-bit lanes, then
-   4 x 4 blocks within lanes, then the lanes themselves. */
-static inline void small_gemm_transpose16(const float *src, int64_t srs, float *dst, int64_t drs) {
-  __m512 r[16], t[16];
-  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * srs);
+/* dst[c * drs + r] = src[r * srs + c] for a 16 x 16 block of 32-bit words (floats or bf16 pairs, moved as
+   bits), in registers: pairs within 128-bit lanes, then 4 x 4 blocks within lanes, then the lanes. */
+static inline void small_gemm_transpose16(const uint32_t *src, int64_t srs, uint32_t *dst, int64_t drs) {
+  __m512i r[16], t[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + i * srs);
   for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
   }
   for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
   }
   /* r[4q + e], lane L: element 4L + e of rows 4q..4q+3 */
   for (int h = 0; h < 16; h += 8) {
     for (int e = 0; e < 4; e++) {
-      t[h + e] = _mm512_shuffle_f32x4(r[h + e], r[h + 4 + e], 0x88);
-      t[h + 4 + e] = _mm512_shuffle_f32x4(r[h + e], r[h + 4 + e], 0xdd);
+      t[h + e] = _mm512_shuffle_i32x4(r[h + e], r[h + 4 + e], 0x88);
+      t[h + 4 + e] = _mm512_shuffle_i32x4(r[h + e], r[h + 4 + e], 0xdd);
     }
   }
   for (int e = 0; e < 8; e++) {
-    _mm512_storeu_ps(dst + e * drs, _mm512_shuffle_f32x4(t[e], t[8 + e], 0x88));
-    _mm512_storeu_ps(dst + (8 + e) * drs, _mm512_shuffle_f32x4(t[e], t[8 + e], 0xdd));
+    _mm512_storeu_si512(dst + e * drs, _mm512_shuffle_i32x4(t[e], t[8 + e], 0x88));
+    _mm512_storeu_si512(dst + (8 + e) * drs, _mm512_shuffle_i32x4(t[e], t[8 + e], 0xdd));
   }
 }
 #endif
 
-/* dst [cols, rows] = the transpose of src [rows, cols]. */
-static inline void small_gemm_transpose(const float *src, int64_t rows, int64_t cols, float *dst) {
+/* dst [cols, rows] = the transpose of src [rows, cols], 32-bit words (floats as their bits). */
+static inline void small_gemm_transpose(const void *src_, int64_t rows, int64_t cols, void *dst_) {
+  const uint32_t *src = (const uint32_t *)src_;
+  uint32_t *dst = (uint32_t *)dst_;
   int64_t r0 = 0, c0 = 0;
 #if defined(__AVX512F__)
   r0 = rows / 16 * 16, c0 = cols / 16 * 16;
@@ -139,7 +159,7 @@ static inline void small_gemm_transpose(const float *src, int64_t rows, int64_t 
     for (int64_t c = 0; c < c0; c += 16) small_gemm_transpose16(src + r * cols + c, cols, dst + c * rows + r, rows);
 #endif
   for (int64_t r = 0; r < rows; r++) /* what the blocks left */
-    for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+    for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) memcpy(dst + c * rows + r, src + r * cols + c, 4);
 }
 
 #if defined(__AVX512BF16__)
@@ -172,48 +192,13 @@ static inline void bf16_pairs_cols(const uint16_t *src, int64_t ld, int64_t k, i
   }
 }
 
-/* dst [cols, rows] = the transpose of the words src [rows, cols]: 16 x 16 blocks in registers, as
-   small_gemm_transpose16 moves floats. */
-static inline void bf16_words_transpose(const uint32_t *src, int64_t rows, int64_t cols, uint32_t *dst) {
-  int64_t r0 = rows / 16 * 16, c0 = cols / 16 * 16;
-  for (int64_t rb = 0; rb < r0; rb += 16)
-    for (int64_t cb = 0; cb < c0; cb += 16) {
-      __m512i r[16], t[16];
-      for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + (rb + i) * cols + cb);
-      for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-      }
-      for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-      }
-      for (int h = 0; h < 16; h += 8)
-        for (int e = 0; e < 4; e++) {
-          t[h + e] = _mm512_shuffle_i32x4(r[h + e], r[h + 4 + e], 0x88);
-          t[h + 4 + e] = _mm512_shuffle_i32x4(r[h + e], r[h + 4 + e], 0xdd);
-        }
-      for (int e = 0; e < 8; e++) {
-        _mm512_storeu_si512(dst + (cb + e) * rows + rb, _mm512_shuffle_i32x4(t[e], t[8 + e], 0x88));
-        _mm512_storeu_si512(dst + (cb + 8 + e) * rows + rb, _mm512_shuffle_i32x4(t[e], t[8 + e], 0xdd));
-      }
-    }
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = r < r0 ? c0 : 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
-}
-
 /* Rows i..i+R-1, columns j..j+16V-1 (masked past n) of c from pairs: a(i, p) = a[i * ars + p * acs], b [kp, n]. */
 static inline __attribute__((always_inline)) void bf16_dot_block(const int R, const int V, const uint32_t *a,
                                                                  int64_t ars, int64_t acs, const uint32_t *b,
                                                                  float *c, int64_t i, int64_t j, int64_t m,
                                                                  int64_t n, int64_t kp) {
   __mmask16 mk[4];
-  for (int v = 0; v < V; v++) {
-    int64_t left = n - j - 16 * v;
-    mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-  }
+  small_gemm_masks(V, n, j, mk);
   __m512 acc[8][4];
   for (int r = 0; r < R; r++)
     for (int v = 0; v < V; v++) acc[r][v] = _mm512_setzero_ps();
@@ -225,22 +210,14 @@ static inline __attribute__((always_inline)) void bf16_dot_block(const int R, co
       for (int v = 0; v < V; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], (__m512bh)av, (__m512bh)bv[v]);
     }
   }
-  for (int r = 0; r < R && i + r < m; r++)
-    for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(c + (i + r) * n + j + 16 * v, mk[v], acc[r][v]);
+  small_gemm_store(R, V, acc, c, i, j, m, n, mk);
 }
 
 static inline void bf16_dot_tile(const uint32_t *a, int64_t ars, int64_t acs, const uint32_t *b, float *c, int64_t m,
                                  int64_t n, int64_t kp) {
-  for (int64_t j = 0; j < n; j += 64) {
-    int64_t i = 0;
-    if (n - j > 32) {
-      for (; i + 4 <= m; i += 4) bf16_dot_block(4, 4, a, ars, acs, b, c, i, j, m, n, kp);
-      for (; i < m; i++) bf16_dot_block(1, 4, a, ars, acs, b, c, i, j, m, n, kp);
-    } else {
-      for (; i + 8 <= m; i += 8) bf16_dot_block(8, 2, a, ars, acs, b, c, i, j, m, n, kp);
-      for (; i < m; i++) bf16_dot_block(1, 2, a, ars, acs, b, c, i, j, m, n, kp);
-    }
-  }
+#define DOT_BLOCK(R, V, i, j) bf16_dot_block(R, V, a, ars, acs, b, c, i, j, m, n, kp)
+  SMALL_GEMM_WALK(m, n, DOT_BLOCK)
+#undef DOT_BLOCK
 }
 #endif
 
@@ -301,7 +278,7 @@ static inline void small_gemm_one(int fmt, int a_kind, int b_kind, int ta, int t
     }
     if (tb) { /* stored [n, k]: its rows' pairs [n, kp], transposed */
       bf16_pairs_rows(b16, ldb, n, k, (uint32_t *)t->bt);
-      bf16_words_transpose((const uint32_t *)t->bt, n, kp, bp);
+      small_gemm_transpose(t->bt, n, kp, bp);
     } else {
       bf16_pairs_cols(b16, ldb, k, n, bp);
     }
