@@ -11,8 +11,9 @@
  * not change. The backward pass is the LayerNorm's (x̂'s codes, 1/σ, γ: what `fusedLayerNorm` saves) and
  * dropout's mask drawn again for the dense input's gradient; the residual's gradient is the sum's.
  *
- * At evaluation (no tape) nothing is kept and x̂ is not written at all. The op registers its x̂ codes as the
- * output's LayerNorm source, as `fusedLayerNorm` does, so the Linears reading y save those codes.
+ * At evaluation (no tape) nothing is kept and x̂ goes no further than a row buffer. While a tape records the
+ * op registers its x̂ codes as the output's LayerNorm source, as `fusedLayerNorm` does, so the Linears
+ * reading y save those codes.
  *
  * @example
  * ```ts
@@ -69,7 +70,11 @@ export function fusedAddNorm(
     throw new Error(`fusedAddNorm: dense [${dense.shape}] and residual [${residual.shape}] differ`);
   }
   const H = dense.shape[dense.rank - 1], rows = dense.size / H;
-  const s = store && tf.engine().isTapeOn() ? store : undefined;
+  const taping = tf.engine().isTapeOn();
+  if (taping && !store) {
+    throw new Error("fusedAddNorm: a gradient tape needs a half store (x̂ is kept as codes)");
+  }
+  const s = taping ? store : undefined;
   const drop = dropout && dropout.rate > 0
     ? {
       seed: dropout.seed >>> 0,
