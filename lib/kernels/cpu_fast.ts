@@ -612,10 +612,10 @@ const KERNELS: Record<string, (args: KernelArgs) => tf.TensorInfo> = {
     const ids = be.data.get(segmentIds.dataId).values as ArrayLike<number>;
     const o = allocFloat32(numSegments * inner);
     o.fill(0);
-    const nk = numSegments * inner < 2 ** 31 ? nativeKernels() : null; // int32 element offsets
-    let inRange = true;
+    const nk = numSegments * inner < 2 ** 31 && inner >= 16 ? nativeKernels() : null; // int32 element offsets
+    let inRange = nk !== null;
     for (let r = 0; r < ids.length && inRange; r++) inRange = ids[r] >= 0 && ids[r] < numSegments;
-    if (nk && inRange && inner >= 16) { // the embeddings' gradients: one C pass, the same additions in row order
+    if (nk && inRange) { // the embeddings' gradients: one C pass, the same additions in row order
       nk.sumRows(xv, Int32Array.from(ids, (s) => s * inner), o, ids.length, inner);
       return out(be, [numSegments, ...innerShape], o);
     }

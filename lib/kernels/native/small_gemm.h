@@ -166,13 +166,14 @@ static inline void small_gemm_transpose(const void *src_, int64_t rows, int64_t 
 /* bfloat16 products by AVX512_BF16's dot product of pairs (vdpbf16ps): word (i, p) of an operand holds its
    elements 2p (low half) and 2p + 1 of row i's reduction, zero past k. */
 
-/* dst [rows, kp] words from codes src [rows, k] (row stride ld): the rows' codes, zero-padded to kp pairs. */
+/* dst [rows, kp] words from codes src [rows, k] (row stride ld): the rows' codes in pairs, zero-padded. */
 static inline void bf16_pairs_rows(const uint16_t *src, int64_t ld, int64_t rows, int64_t k, uint32_t *dst) {
   int64_t kp = (k + 1) / 2;
   for (int64_t r = 0; r < rows; r++) {
-    uint16_t *d = (uint16_t *)(dst + r * kp);
-    memcpy(d, src + r * ld, (size_t)k * 2);
-    if (k & 1) d[k] = 0;
+    const uint16_t *s = src + r * ld;
+    uint32_t *d = dst + r * kp;
+    for (int64_t p = 0; p < k / 2; p++) d[p] = (uint32_t)s[2 * p] | (uint32_t)s[2 * p + 1] << 16;
+    if (k & 1) d[kp - 1] = s[k - 1];
   }
 }
 
@@ -231,15 +232,25 @@ static inline float *small_gemm_alloc(int64_t floats) {
   return (float *)aligned_alloc(64, (size_t)((floats * 4 + 63) / 64 * 64));
 }
 
-/* Tiles for m x n x k products; 0 when the memory is not there. */
-static inline int small_gemm_tiles_alloc(small_gemm_tiles *t, int64_t m, int64_t n, int64_t k) {
+/* Tiles for m x n x k products of fmt (the code tiles only for bf16's dot-product path); 0 when the memory
+   is not there. */
+static inline int small_gemm_tiles_alloc(small_gemm_tiles *t, int fmt, int64_t m, int64_t n, int64_t k) {
   t->a = small_gemm_alloc(m * k);
   t->b = small_gemm_alloc(k * n);
   t->bt = small_gemm_alloc(k * n);
   t->c = small_gemm_alloc(m * n);
-  t->a16 = (uint16_t *)small_gemm_alloc((m * k + 1) / 2);
-  t->b16 = (uint16_t *)small_gemm_alloc((k * n + 1) / 2);
-  return t->a && t->b && t->bt && t->c && t->a16 && t->b16;
+  t->a16 = t->b16 = NULL;
+  int codes = 0;
+#if defined(__AVX512BF16__)
+  codes = fmt == HALF_BF16;
+#else
+  (void)fmt;
+#endif
+  if (codes) {
+    t->a16 = (uint16_t *)small_gemm_alloc((m * k + 1) / 2);
+    t->b16 = (uint16_t *)small_gemm_alloc((k * n + 1) / 2);
+  }
+  return t->a && t->b && t->bt && t->c && (!codes || (t->a16 && t->b16));
 }
 
 static inline void small_gemm_tiles_free(small_gemm_tiles *t) {
