@@ -8,8 +8,8 @@
  * float32 gradient, half(g₂ W₂ᵀ), lives beside the codes of z and of the gradient entering Linear₁:
  * 12 bytes per hidden element at the start of the backward pass, where the memory peak is (GPT-2 base:
  * 150 MB per step). This op keeps the hidden layer as 16-bit codes only and walks its float32 values in
- * pieces of rows (an eighth of the rows, at most about 2 M elements, 8 MB; one piece where the matmuls
- * widen 16-bit operands at every call, which would widen the weight once per piece):
+ * pieces of rows (an eighth of the rows, at least 1 M and at most about 2 M elements, 4–8 MB; one piece
+ * where the matmuls widen 16-bit operands at every call, which would widen the weight once per piece):
  *
  * - forward: per piece, z = half(x16 W₁16 + b₁16) and y = half(act(z)) as codes (z's are saved, y's
  *   only for the piece), and that piece's rows of out = half(y16 W₂16 + b₂16) (where the matmuls widen
@@ -89,6 +89,13 @@ const PIECE_ELEMENTS = 1 << 21;
  * [4096, 1024]: 8 MB more at the backward pass's peak than in eighths).
  */
 const PIECE_SHARE = 8;
+/**
+ * But at least this many elements (4 MB of float32) where the layer has them: smaller pieces cost more in
+ * calls than they save in memory. BERT-mini's [4096, 1024] layer goes in quarters, not eighths: its bf16
+ * step 2% faster (13 alternating rounds, docs/CPU-PERF.md), with the same peak RSS, as the peak is at the
+ * end of the forward pass; BERT-base's and GPT-2's eighths (1.6 M elements) are unchanged.
+ */
+const PIECE_MIN_ELEMENTS = 1 << 20;
 /** But no fewer rows than this in a piece (a short batch is one piece). */
 const PIECE_MIN_ROWS = 64;
 let pieceElements: number | undefined;
@@ -103,12 +110,12 @@ export function setFeedForwardPieceElements(n?: number): void {
 
 /**
  * Row ranges [r0, r1) of the [N, width] hidden layer, equal but the last: pieces of an eighth of the rows
- * (at least 64) and at most about 2 M elements, or the whole layer where the matmuls widen their 16-bit
- * operands at every call (binary16 on OpenBLAS, the fallbacks), which would widen the weight once per
- * piece (GPT-2 base fp16: 0.2–0.3 s per step).
+ * (at least 64 rows and 1 M elements) and at most about 2 M elements, or the whole layer where the
+ * matmuls widen their 16-bit operands at every call (binary16 on OpenBLAS, the fallbacks), which would
+ * widen the weight once per piece (GPT-2 base fp16: 0.2–0.3 s per step).
  */
 function piecesOf(type: HalfFormat["type"], N: number, width: number): Array<[number, number]> {
-  const share = Math.max(Math.ceil(N * width / PIECE_SHARE), PIECE_MIN_ROWS * width);
+  const share = Math.max(Math.ceil(N * width / PIECE_SHARE), PIECE_MIN_ROWS * width, PIECE_MIN_ELEMENTS);
   const size = pieceElements ?? (gemmWidensOperands(type) ? Infinity : Math.min(PIECE_ELEMENTS, share));
   const rows = Math.max(1, Math.ceil(N / Math.max(1, Math.ceil(N * width / size))));
   const out: Array<[number, number]> = [];

@@ -166,7 +166,7 @@ Deno.test({
   await useBackend("cpu");
   useEngine("onednn");
   const [N, H, I] = [512, 32, 256];
-  setFeedForwardPieceElements(N * I / 8); // eighths, as the default policy cuts a BERT-mini layer
+  setFeedForwardPieceElements(N * I / 8); // eighths, as the default policy cuts a BERT-base layer
   try {
     const inputs = [[N, H], [H, I], [I], [I, H], [H]].map((s, k) =>
       tf.randomNormal(s, 0, 0.2, "float32", k + 1)
