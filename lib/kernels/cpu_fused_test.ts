@@ -183,6 +183,50 @@ Deno.test("fused attention softmax matches autodiff (broadcast [B,1,1,L] mask, s
   );
 });
 
+Deno.test("attention softmax is within 1e-6 (and the float32 rounding of x - max) of a float64 softmax of the same float32 logits, and gives masked keys exactly 0", () => {
+  // Logits down to about -60 below each row's maximum (the exponential's reduced range, not only its
+  // polynomial), 37 keys (a vector tail); batch 1 masks keys 25.. with -10000, as BERT's mask does.
+  const [B, h, L] = [2, 3, 37];
+  const s = rnd([B, h, L, L], 11, 12);
+  const m = new Float32Array(B * L);
+  for (let j = 25; j < L; j++) m[L + j] = -10000;
+  const mask = tf.tensor4d(m, [B, 1, 1, L]);
+  const sv = s.dataSync();
+  registerFusedCpuKernels();
+  for (const [impl, on] of IMPLS) {
+    setNativeKernelsEnabled(on);
+    try {
+      const p = attentionSoftmax(s, mask, 0.5).dataSync();
+      let worst = 0;
+      for (let r = 0; r < B * h * L; r++) {
+        const b = Math.floor(r / (h * L));
+        const v = Array.from(
+          { length: L },
+          (_, j) => Math.fround(Math.fround(sv[r * L + j] * 0.5) + m[b * L + j]),
+        );
+        const mx = Math.max(...v);
+        const e = v.map((x) => Math.exp(x - mx));
+        const sum = e.reduce((a, c) => a + c, 0);
+        for (let j = 0; j < L; j++) {
+          const got = p[r * L + j], want = e[j] / sum;
+          if (m[b * L + j] !== 0) {
+            assert.equal(got, 0, `${impl}: row ${r}, masked key ${j}: ${got}`);
+            continue;
+          }
+          // 1e-6, plus the rounding of x - max where it is taken in float32 (the C kernels, as PyTorch)
+          const err = Math.abs(got - want), tol = (1e-6 + Math.abs(v[j] - mx) * 2 ** -24) * want + 1e-37;
+          assert.ok(err <= tol, `${impl}: row ${r}, key ${j}: ${got} vs ${want}`);
+          if (want > 1e-30) worst = Math.max(worst, err / want);
+        }
+      }
+      assert.ok(worst > 0, `${impl}: the float32 softmax should differ from float64 somewhere`);
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+  }
+  tf.dispose([s, mask]);
+});
+
 Deno.test("erf matches tabulated values (Abramowitz & Stegun Table 7.1) to 2e-7", () => {
   const table: [number, number][] = [
     [0, 0],

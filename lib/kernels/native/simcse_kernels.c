@@ -298,7 +298,8 @@ void simcse_attn_softmax(const float *R s, const float *R m, const int32_t *R mO
     }
     float sum = 0;
     for (int64_t j = 0; j < L; j++) {
-      float e = expf(pr[j] - mx);
+      float d = pr[j] - mx, e = exp_f(d);
+      e = d < -87.0f ? 0.0f : e; /* exp_f clamps there: a masked key (mask -1e4) gets exactly 0, as with expf */
       pr[j] = e;
       sum += e;
     }
