@@ -4,6 +4,7 @@ import { registerHeadMatMulKernel, unregisterHeadMatMulKernel } from "./cpu_head
 import { attentionContext, attentionScores } from "../ops/fused.ts";
 import { assertClose } from "../../testing/fixtures.ts";
 import { reportSkip, requireTool } from "../../testing/tools.ts";
+import { loadNativeKernels, setNativeKernelsEnabled } from "./native_kernels.ts";
 
 // Reference: the head split by reshape + transpose and tf.matMul with TF.js autodiff on the stock
 // cpu kernels (what the model did before), for values and both input gradients.
@@ -12,6 +13,12 @@ const blasSkip = await requireTool("openblas");
 reportSkip("the head-strided sgemm test", blasSkip);
 const hasBlas = registerHeadMatMulKernel();
 unregisterHeadMatMulKernel();
+// The products run on the C kernels' small-matrix kernel where it builds, else an sgemm per head: both.
+const ccSkip = await requireTool("cc");
+reportSkip("the head products on the C kernels", ccSkip);
+const paths: [string, boolean][] = ccSkip === null && loadNativeKernels()
+  ? [["C small-matrix kernel", true], ["sgemm per head", false]]
+  : [["sgemm per head", false]];
 
 const rnd = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, "float32", seed);
 const d = { batch: 3, seqLen: 5, heads: 4 };
@@ -49,12 +56,19 @@ Deno.test({
     ];
     for (const [what, fused, ref, xs] of cases) {
       const want = valueAndGrads(ref, xs);
-      assert.ok(registerHeadMatMulKernel());
-      const got = valueAndGrads(fused, xs);
-      unregisterHeadMatMulKernel();
-      for (let i = 0; i < want.length; i++) {
-        assert.deepEqual(got[i].s, want[i].s, `${what} ${i} shape`);
-        assertClose(got[i].v, want[i].v, 1e-5, `${what} output ${i}`);
+      for (const [path, c] of paths) {
+        setNativeKernelsEnabled(c);
+        assert.ok(registerHeadMatMulKernel());
+        try {
+          const got = valueAndGrads(fused, xs);
+          for (let i = 0; i < want.length; i++) {
+            assert.deepEqual(got[i].s, want[i].s, `${what} ${i} shape (${path})`);
+            assertClose(got[i].v, want[i].v, 1e-5, `${what} output ${i} (${path})`);
+          }
+        } finally {
+          unregisterHeadMatMulKernel();
+          setNativeKernelsEnabled(true);
+        }
       }
     }
   },

@@ -196,6 +196,8 @@ export type HalfActivation = "none" | "gelu" | "gelu_new" | "relu";
 export const SMALL_GEMM_MAX = 256;
 /** Their numbers in the C code (`native/half.h`, `simcse_kernels.c`). */
 const HALF_CODE = { bf16: 1, f16: 2 } as const;
+/** `SMALL_GEMM_F32` of `native/small_gemm.h`: plain float32 products. */
+const SMALL_GEMM_F32 = 0;
 const ACT_CODE = { none: 0, gelu: 1, gelu_new: 2, relu: 3 } as const;
 
 /**
@@ -423,9 +425,10 @@ export interface NativeKernels {
    * The b1 × b2 products C = half(op(A)·op(B)) of small matrices (m, n, k ≤ {@link SMALL_GEMM_MAX}),
    * then half(C·postScale) when postScale ≠ 1, with float32 accumulation in the inner index's order
    * (`native/small_gemm.h`); false when the C side could not allocate its tiles (nothing reliable in c).
+   * With fmt "f32", float32 operands taken as they are and nothing rounded: C = op(A)·op(B)·postScale.
    */
   halfBatchGemm(
-    fmt: HalfType,
+    fmt: HalfType | "f32",
     trans: [boolean, boolean],
     batch: [number, number],
     mnk: [number, number, number],
@@ -690,11 +693,14 @@ export function halfBatchGemmOf(
 ): NativeKernels["halfBatchGemm"] {
   const kind = (o: HalfBatchOperand) => o.data instanceof Uint16Array ? 1 : o.rounded ? 2 : 0;
   const i64 = (v: number) => BigInt(v);
-  return (fmt, [ta, tb], [b1, b2], [m, n, k], a, b, c, postScale) =>
-    fn(
-      HALF_CODE[fmt],
-      kind(a),
-      kind(b),
+  return (fmt, [ta, tb], [b1, b2], [m, n, k], a, b, c, postScale) => {
+    if (fmt === "f32" && (a.data instanceof Uint16Array || b.data instanceof Uint16Array)) {
+      throw new Error("halfBatchGemm: f32 products take float32 operands");
+    }
+    return fn(
+      fmt === "f32" ? SMALL_GEMM_F32 : HALF_CODE[fmt],
+      fmt === "f32" ? 2 : kind(a),
+      fmt === "f32" ? 2 : kind(b),
       ta ? 1 : 0,
       tb ? 1 : 0,
       i64(b1),
@@ -716,6 +722,7 @@ export function halfBatchGemmOf(
       i64(c.strides[1]),
       postScale,
     ) === 0;
+  };
 }
 
 function wrap(lib: Lib, path: string): NativeKernels {

@@ -774,7 +774,8 @@ int32_t simcse_small_gemm_bf16_dot(void) {
 
 /* The matrices [b1, b2] of half(op(A) · op(B)) (then half(C * post_scale) when post_scale != 1) on this
  * library's threads, one matrix per thread at a time: small_gemm.h. a_kind / b_kind: 1 codes of fmt, 0
- * float32 values rounded to fmt here, 2 float32 values already in fmt. Element strides: rows ld, batch
+ * float32 values rounded to fmt here, 2 float32 values already in fmt. fmt SMALL_GEMM_F32: float32
+ * operands and products, nothing rounded (the kinds are then 2). Element strides: rows ld, batch
  * s1 and s2. Returns 0, or -1 when a thread's tiles could not be allocated (then c is incomplete). */
 int32_t simcse_half_batch_gemm(int32_t fmt, int32_t a_kind, int32_t b_kind, int32_t ta, int32_t tb, int64_t b1,
                                int64_t b2, int64_t m, int64_t n, int64_t k, const void *a, int64_t lda,
@@ -798,8 +799,10 @@ int32_t simcse_half_batch_gemm(int32_t fmt, int32_t a_kind, int32_t b_kind, int3
       float *pc = c + i1 * sc1 + i2 * sc2;
       if (fmt == HALF_BF16) {
         small_gemm_one(HALF_BF16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
-      } else {
+      } else if (fmt == HALF_F16) {
         small_gemm_one(HALF_F16, a_kind, b_kind, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
+      } else {
+        small_gemm_one(SMALL_GEMM_F32, 2, 2, ta, tb, m, n, k, pa, lda, pb, ldb, pc, ldc, post_scale, &t);
       }
     }
     small_gemm_tiles_free(&t);

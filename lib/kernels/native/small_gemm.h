@@ -1,6 +1,8 @@
 /*
  * Batched products of small matrices with 16-bit operands (the attention products of
- * lib/ops/bf16_ops.ts: [L, dh]·[dh, L] and [L, L]·[L, dh] per sequence and head), included by
+ * lib/ops/bf16_ops.ts: [L, dh]·[dh, L] and [L, L]·[L, dh] per sequence and head), and of float32 ones
+ * (SMALL_GEMM_F32: float32 training's attention products, lib/kernels/cpu_head_matmul.ts; operands copied
+ * and nothing rounded, each sum in t order with fused multiply-adds where the tiles use them), included by
  * simcse_kernels.c:
  *
  *   C[i1, i2] = half(op(A[i1, i2]) · op(B[i1, i2]))      (then half(C · post_scale) when post_scale != 1)
@@ -31,12 +33,18 @@
 
 #include "half.h"
 
+/* The format code of plain float32 products (operands copied as they are, nothing rounded): the attention
+   products of float32 training, as one call per batch instead of a BLAS call per matrix. */
+#define SMALL_GEMM_F32 0
+
 /* Rows `rows` x `cols` of a stored matrix (row stride ld) into dst [rows, cols]: codes of fmt widened
-   (kind 1), float32 values rounded to fmt (kind 0) or copied (kind 2). */
+   (kind 1), float32 values rounded to fmt (kind 0) or copied (kind 2, and always for SMALL_GEMM_F32). */
 static inline void small_gemm_load(int fmt, int kind, const void *src, int64_t ld, int64_t rows, int64_t cols,
                                    float *dst) {
   for (int64_t r = 0; r < rows; r++) {
-    if (kind == 1) {
+    if (fmt == SMALL_GEMM_F32) {
+      memcpy(dst + r * cols, (const float *)src + r * ld, (size_t)cols * 4);
+    } else if (kind == 1) {
       half_unpack_n(fmt, (const uint16_t *)src + r * ld, dst + r * cols, cols);
     } else if (kind == 0) {
       half_round_n(fmt, (const float *)src + r * ld, dst + r * cols, cols);
@@ -312,6 +320,10 @@ static inline void small_gemm_one(int fmt, int a_kind, int b_kind, int ta, int t
   for (int64_t i = 0; i < m; i++) {
     float *row = c + i * ldc;
     const float *src = t->c + i * n;
+    if (fmt == SMALL_GEMM_F32) { /* float32 products: stored as summed, scaled without rounding */
+      for (int64_t j = 0; j < n; j++) row[j] = src[j] * post_scale;
+      continue;
+    }
     half_round_n(fmt, src, row, n);
     if (post_scale != 1.0f) {
       for (int64_t j = 0; j < n; j++) row[j] *= post_scale;
