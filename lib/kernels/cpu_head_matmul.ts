@@ -5,8 +5,8 @@
  * transposes per layer forward (and four more backward) that TF.js needs otherwise. All the (batch, head)
  * products go to the C kernels' small-matrix kernel in one call where it is loaded (its float32 form, as
  * the half-precision attention products use its 16-bit forms), else one `cblas_sgemm` per (batch, head)
- * with a sub-array view as the pointer offset: float32 BERT-mini trained 5–12% faster per step with the
- * one call (4 alternating rounds, docs/CPU-PERF.md).
+ * with a sub-array view as the pointer offset: float32 BERT-mini training steps took 5–12% less time with
+ * the one call (4 alternating rounds, docs/CPU-PERF.md).
  *
  * @example
  * ```ts

@@ -235,6 +235,9 @@ const lx = new Float32Array(n), lg = new Float64Array(h), lb = new Float64Array(
 k.layerNormGrad(dy, xh, rs, g, lx, lg, lb, rows, h); outs.push(lx, lg, lb);
 const p = new Float32Array(n); k.attnSoftmax(x, new Float32Array(h), new Int32Array(rows), 1, p, rows, h, 0.125); outs.push(p);
 const red = new Float32Array(h); k.reduceMid(x, red, new Float64Array(h), 1, rows, h, 1); outs.push(red);
+const bc = new Float32Array(72 * 32 * 32); // 72 float32 products of [32, 64]·[64, 32]ᵀ: above the batch kernel's threshold
+if (!k.halfBatchGemm("f32", [false, true], [72, 1], [32, 32, 64], { data: x, ld: 64, strides: [2048, 0] }, { data: dy, ld: 64, strides: [2048, 0] }, { data: bc, ld: 32, strides: [1024, 0] }, 1)) throw new Error("no tiles");
+outs.push(bc);
 for (const fmt of ["bf16", "f16"]) {
   const c = x.slice(), z16 = new Uint16Array(n), y16 = new Uint16Array(n); k.halfLinearOut(fmt, "gelu", c, z16, n, y16); outs.push(c, z16, y16);
   const ya = new Uint16Array(n); k.halfActCodes(fmt, "gelu", z16, ya, n); outs.push(ya);
