@@ -29,7 +29,8 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
+import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values, releaseFloat32 } from "./cpu_pool.ts";
+import { nativeKernels, SMALL_GEMM_MAX } from "./native_kernels.ts";
 
 const CBLAS_ROW_MAJOR = 101;
 const CBLAS_NO_TRANS = 111;
@@ -303,6 +304,45 @@ export function blasBatchMatMul(
   return { values: out, shape: [...outer, m, n] };
 }
 
+/**
+ * A batch of small products (m, n and k at most {@link SMALL_GEMM_MAX}, the same batch dimensions on both
+ * sides) in one call of the C kernels' small-matrix kernel in its float32 form (`native/small_gemm.h`, as
+ * `cpu_head_matmul.ts` uses it for the attention products), not an sgemm call per matrix: BERT's [CLS]-only
+ * last layer at evaluation multiplies B·heads pairs of [1, dh] and [dh, L]. Null where the C kernels are not
+ * loaded, for other shapes, or when the kernel could not allocate its tiles.
+ */
+function smallBatchMatMul(
+  a: Float32Array,
+  aShape: number[],
+  b: Float32Array,
+  bShape: number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): { values: Float32Array; shape: number[] } | null {
+  const k = nativeKernels(), r = aShape.length;
+  if (!k || r < 3 || bShape.length !== r || aShape.slice(0, -2).some((d, i) => d !== bShape[i])) return null;
+  const batch = aShape.slice(0, -2).reduce((x, y) => x * y, 1);
+  const [m, kk] = transposeA ? [aShape[r - 1], aShape[r - 2]] : [aShape[r - 2], aShape[r - 1]];
+  const [kb, n] = transposeB ? [bShape[r - 1], bShape[r - 2]] : [bShape[r - 2], bShape[r - 1]];
+  if (batch < 2 || kk !== kb || Math.min(m, n, kk) < 1 || Math.max(m, n, kk) > SMALL_GEMM_MAX) return null;
+  const out = allocFloat32(batch * m * n);
+  const done = k.halfBatchGemm(
+    "f32",
+    [transposeA, transposeB],
+    [batch, 1],
+    [m, n, kk],
+    { data: a, ld: transposeA ? m : kk, strides: [m * kk, 0] },
+    { data: b, ld: transposeB ? kk : n, strides: [kk * n, 0] },
+    { data: out, ld: n, strides: [m * n, 0] },
+    1,
+  );
+  if (!done) {
+    releaseFloat32(out);
+    return null;
+  }
+  return { values: out, shape: [...aShape.slice(0, -2), m, n] };
+}
+
 const ACTIVATION_KERNELS: Record<string, string> = {
   relu: "Relu",
   relu6: "Relu6",
@@ -329,15 +369,9 @@ function batchMatMulKernel(args: {
   if (!isFloat(a) || !isFloat(b)) return stockBatchMatMul!(args as never) as tf.TensorInfo;
   const backend = args.backend as CpuBackendLike;
   const { transposeA, transposeB } = args.attrs as unknown as MatMulAttrs;
-  const r = blasBatchMatMul(
-    loaded!.sgemm,
-    float32Values(backend, a),
-    a.shape,
-    float32Values(backend, b),
-    b.shape,
-    transposeA,
-    transposeB,
-  );
+  const av = float32Values(backend, a), bv = float32Values(backend, b);
+  const r = smallBatchMatMul(av, a.shape, bv, b.shape, transposeA, transposeB) ??
+    blasBatchMatMul(loaded!.sgemm, av, a.shape, bv, b.shape, transposeA, transposeB);
   return backend.makeTensorInfo(r.shape, "float32", r.values);
 }
 

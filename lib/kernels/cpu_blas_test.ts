@@ -3,11 +3,18 @@ import { tf } from "../runtime/tf.ts";
 import { blasBatchMatMul, registerBlasKernels, sgemm, unregisterBlasKernels } from "./cpu_blas.ts";
 import { assertClose } from "../../testing/fixtures.ts";
 import { reportSkip, requireTool } from "../../testing/tools.ts";
+import { loadNativeKernels, setNativeKernelsEnabled } from "./native_kernels.ts";
 
 await tf.setBackend("cpu");
 const blasSkip = await requireTool("openblas");
 const noBlas = blasSkip !== null;
 reportSkip("the sgemm tests", blasSkip);
+// Batched small products run on the C kernels' small-matrix kernel where it builds, else an sgemm each: both.
+const ccSkip = await requireTool("cc");
+reportSkip("the batched products on the C kernels", ccSkip);
+const kernelPaths: [string, boolean][] = ccSkip === null && loadNativeKernels()
+  ? [["C small-matrix kernel", true], ["sgemm per matrix", false]]
+  : [["sgemm per matrix", false]];
 
 /** Outputs of `f` with the sgemm kernels, then with the stock ones. */
 function againstStock(what: string, f: () => tf.Tensor[], tol = 1e-5): void {
@@ -64,16 +71,23 @@ Deno.test({
         const a = (s: number) => rnd(ta ? [13, 7] : [7, 13], s),
           b = (s: number) => rnd(tb ? [5, 13] : [13, 5], s);
         againstStock(`2-D ${ta} ${tb}`, () => valueAndGrads(a(1), b(2), ta, tb));
-        againstStock(
-          `4-D ${ta} ${tb}`,
-          () =>
-            valueAndGrads(
-              rnd([2, 3, ...(ta ? [13, 7] : [7, 13])], 3),
-              rnd([2, 3, ...(tb ? [5, 13] : [13, 5])], 4),
-              ta,
-              tb,
-            ),
-        );
+        for (const [path, c] of kernelPaths) {
+          setNativeKernelsEnabled(c);
+          try {
+            againstStock(
+              `4-D ${ta} ${tb} (${path})`,
+              () =>
+                valueAndGrads(
+                  rnd([2, 3, ...(ta ? [13, 7] : [7, 13])], 3),
+                  rnd([2, 3, ...(tb ? [5, 13] : [13, 5])], 4),
+                  ta,
+                  tb,
+                ),
+            );
+          } finally {
+            setNativeKernelsEnabled(true);
+          }
+        }
       }
     }
     againstStock("broadcast batch", () => [tf.matMul(rnd([4, 6, 8], 5), rnd([8, 3], 6))]);
