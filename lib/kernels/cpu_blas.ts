@@ -29,7 +29,7 @@
  * @module
  */
 import { tf } from "../runtime/tf.ts";
-import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values, releaseFloat32 } from "./cpu_pool.ts";
+import { allocFloat32, cpuBackend, type CpuBackendLike, float32Values } from "./cpu_pool.ts";
 import { nativeKernels, SMALL_GEMM_MAX } from "./native_kernels.ts";
 
 const CBLAS_ROW_MAJOR = 101;
@@ -240,7 +240,9 @@ interface MatMulAttrs {
 
 /**
  * Batched matmul of float32 tensors with tfjs `BatchMatMul` semantics (outer dims flattened, batch
- * index `bi % batchA` / `bi % batchB`); returns the output values and shape.
+ * index `bi % batchA` / `bi % batchB`); returns the output values and shape. A batch of small products
+ * without broadcasting goes to the C kernels in one call where they are loaded (`smallBatch`), else `gemm`
+ * runs once per matrix.
  */
 export function blasBatchMatMul(
   gemm: Sgemm,
@@ -277,7 +279,10 @@ export function blasBatchMatMul(
   if (rowBias) { for (let o = 0; o < out.length; o += n) out.set(rowBias, o); }
   if (k === 0) {
     if (!rowBias) out.fill(0);
-  } else if (sizeC > 0) {
+  } else if (
+    sizeC > 0 &&
+    (rowBias || batchA !== batchB || !smallBatch(a, b, out, [transposeA, transposeB], batch, [m, n, k]))
+  ) {
     if (batch === 1) {
       gemm(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, beta, out, n);
     } else {
@@ -305,42 +310,32 @@ export function blasBatchMatMul(
 }
 
 /**
- * A batch of small products (m, n and k at most {@link SMALL_GEMM_MAX}, the same batch dimensions on both
- * sides) in one call of the C kernels' small-matrix kernel in its float32 form (`native/small_gemm.h`, as
+ * `out` = the batch of small products (m, n and k at most {@link SMALL_GEMM_MAX}, no broadcast batch) in one
+ * call of the C kernels' small-matrix kernel in its float32 form (`native/small_gemm.h`, as
  * `cpu_head_matmul.ts` uses it for the attention products), not an sgemm call per matrix: BERT's [CLS]-only
- * last layer at evaluation multiplies B·heads pairs of [1, dh] and [dh, L]. Null where the C kernels are not
- * loaded, for other shapes, or when the kernel could not allocate its tiles.
+ * last layer at evaluation multiplies B·heads pairs of [1, dh] and [dh, L]. False (nothing written) where
+ * the C kernels are not loaded, for other shapes, or when the kernel could not allocate its tiles.
  */
-function smallBatchMatMul(
+function smallBatch(
   a: Float32Array,
-  aShape: number[],
   b: Float32Array,
-  bShape: number[],
-  transposeA: boolean,
-  transposeB: boolean,
-): { values: Float32Array; shape: number[] } | null {
-  const k = nativeKernels(), r = aShape.length;
-  if (!k || r < 3 || bShape.length !== r || aShape.slice(0, -2).some((d, i) => d !== bShape[i])) return null;
-  const batch = aShape.slice(0, -2).reduce((x, y) => x * y, 1);
-  const [m, kk] = transposeA ? [aShape[r - 1], aShape[r - 2]] : [aShape[r - 2], aShape[r - 1]];
-  const [kb, n] = transposeB ? [bShape[r - 1], bShape[r - 2]] : [bShape[r - 2], bShape[r - 1]];
-  if (batch < 2 || kk !== kb || Math.min(m, n, kk) < 1 || Math.max(m, n, kk) > SMALL_GEMM_MAX) return null;
-  const out = allocFloat32(batch * m * n);
-  const done = k.halfBatchGemm(
+  out: Float32Array,
+  trans: [boolean, boolean],
+  batch: number,
+  [m, n, k]: [number, number, number],
+): boolean {
+  const nk = nativeKernels();
+  if (!nk || batch < 2 || Math.min(m, n, k) < 1 || Math.max(m, n, k) > SMALL_GEMM_MAX) return false;
+  return nk.halfBatchGemm(
     "f32",
-    [transposeA, transposeB],
+    trans,
     [batch, 1],
-    [m, n, kk],
-    { data: a, ld: transposeA ? m : kk, strides: [m * kk, 0] },
-    { data: b, ld: transposeB ? kk : n, strides: [kk * n, 0] },
+    [m, n, k],
+    { data: a, ld: trans[0] ? m : k, strides: [m * k, 0] },
+    { data: b, ld: trans[1] ? k : n, strides: [k * n, 0] },
     { data: out, ld: n, strides: [m * n, 0] },
     1,
   );
-  if (!done) {
-    releaseFloat32(out);
-    return null;
-  }
-  return { values: out, shape: [...aShape.slice(0, -2), m, n] };
 }
 
 const ACTIVATION_KERNELS: Record<string, string> = {
@@ -369,9 +364,15 @@ function batchMatMulKernel(args: {
   if (!isFloat(a) || !isFloat(b)) return stockBatchMatMul!(args as never) as tf.TensorInfo;
   const backend = args.backend as CpuBackendLike;
   const { transposeA, transposeB } = args.attrs as unknown as MatMulAttrs;
-  const av = float32Values(backend, a), bv = float32Values(backend, b);
-  const r = smallBatchMatMul(av, a.shape, bv, b.shape, transposeA, transposeB) ??
-    blasBatchMatMul(loaded!.sgemm, av, a.shape, bv, b.shape, transposeA, transposeB);
+  const r = blasBatchMatMul(
+    loaded!.sgemm,
+    float32Values(backend, a),
+    a.shape,
+    float32Values(backend, b),
+    b.shape,
+    transposeA,
+    transposeB,
+  );
   return backend.makeTensorInfo(r.shape, "float32", r.values);
 }
 
