@@ -90,16 +90,16 @@ await main(async () => {
   const backend = flags.backend ?? "cpu";
   if (backend === "webgpu") {
     return await webgpuBench(
-      positiveInt(flags.rounds, "--rounds", 2),
-      positiveInt(flags.tokens, "--tokens", 128),
+      positiveInt(flags.rounds, "rounds", 2),
+      positiveInt(flags.tokens, "tokens", 128),
       flags.json,
     );
   }
   if (backend !== "cpu") throw new InputError(`--backend must be cpu or webgpu, got '${backend}'`);
-  const rounds = positiveInt(flags.rounds, "--rounds", 5);
-  const layerRounds = positiveInt(flags["layer-rounds"], "--layer-rounds", 3);
-  const layerThreads = positiveInt(flags["layer-threads"], "--layer-threads", 1);
-  const threads = (flags.threads ?? "1,2").split(",").map((t) => positiveInt(t, "--threads", 1));
+  const rounds = positiveInt(flags.rounds, "rounds", 5);
+  const layerRounds = positiveInt(flags["layer-rounds"], "layer-rounds", 3);
+  const layerThreads = positiveInt(flags["layer-threads"], "layer-threads", 1);
+  const threads = (flags.threads ?? "1,2").split(",").map((t) => positiveInt(t, "threads", 1));
   await useBackend("cpu");
   const blas = loadBlas();
   const dnn = loadOneDnn();

@@ -121,6 +121,8 @@ const BAD_FLAGS: [string, string[], RegExp][] = [
   ["bench/train_bench.ts", ["--stepz", "3"], /Unknown option '--stepz'/],
   ["bench/fp16_bench.ts", ["--steps", "0"], /--steps must be a positive integer, got '0'/],
   ["bench/fp16_bench.ts", ["--train-steps", "abc"], /--train-steps must be a non-negative integer/],
+  // the flag named once: "--rounds", not "----rounds"
+  ["bench/matmul_bench.ts", ["--rounds", "0"], /^error: --rounds must be a positive integer, got '0'/],
   ["bench/search_bench.ts", ["--dim", "0"], /--dim must be a positive integer, got '0'/],
   ["bench/search_bench.ts", ["--ef", "16,x"], /--ef must be a positive integer, got 'x'/],
   ["cli/tables.ts", ["--chek"], /Unknown option '--chek'/],
