@@ -44,6 +44,7 @@ const ENTRY_POINTS = [
   "cli/search.ts",
   "cli/tables.ts",
   "bench/fp16_bench.ts",
+  "bench/head_products_bench.ts",
   "bench/matmul_bench.ts",
   "tools/fuzz/main.ts",
   "bench/search_bench.ts",
@@ -123,6 +124,8 @@ const BAD_FLAGS: [string, string[], RegExp][] = [
   ["bench/fp16_bench.ts", ["--train-steps", "abc"], /--train-steps must be a non-negative integer/],
   // the flag named once: "--rounds", not "----rounds"
   ["bench/matmul_bench.ts", ["--rounds", "0"], /^error: --rounds must be a positive integer, got '0'/],
+  ["bench/head_products_bench.ts", ["--heads", "4,x"], /^error: --heads must be a positive integer, got 'x'/],
+  ["bench/head_products_bench.ts", ["--march", "a b"], /^error: --march takes names like haswell, got 'a b'/],
   ["bench/search_bench.ts", ["--dim", "0"], /--dim must be a positive integer, got '0'/],
   ["bench/search_bench.ts", ["--ef", "16,x"], /--ef must be a positive integer, got 'x'/],
   ["cli/tables.ts", ["--chek"], /Unknown option '--chek'/],
