@@ -10,7 +10,7 @@
  * - one OpenBLAS sgemm call per (sequence, head), the path without the C kernels;
  * - the C kernels' small-matrix kernel as this machine's library builds it (`-march=native`);
  * - the same kernel built with each `--march` (default `haswell`: AVX2 and FMA, no AVX-512, so the kernel
- *   runs its plain loops, which the compiler vectorises at 256 bits).
+ *   runs its plain loops).
  *
  * On a CPU with AVX-512, `--march haswell` with `OPENBLAS_CORETYPE=Haswell` (OpenBLAS's AVX2 kernels)
  * stands in for a CPU without AVX-512, which the toolkit also runs on: the question is whether the kernel's
@@ -21,15 +21,16 @@
  */
 import { main, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
-import { blasInfo, loadBlas } from "../lib/kernels/cpu_blas.ts";
 import {
+  blasInfo,
   HALF_BATCH_GEMM_SYMBOL,
   halfBatchGemmOf,
   KERNEL_FLAGS,
+  loadBlas,
   loadNativeKernels,
   type NativeKernels,
   nativeKernelsUnavailableReason,
-} from "../lib/kernels/native_kernels.ts";
+} from "../lib/kernels/mod.ts";
 
 const USAGE =
   "usage: deno run -A bench/head_products_bench.ts [--march haswell,...] [--heads 4,12] [--batch 128] " +

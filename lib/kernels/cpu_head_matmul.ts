@@ -7,7 +7,7 @@
  * the half-precision attention products use its 16-bit forms), else one `cblas_sgemm` per (batch, head)
  * with a sub-array view as the pointer offset: float32 BERT-mini training steps took 5–12% less time with
  * the one call (4 alternating rounds, docs/CPU-PERF.md). On a CPU without AVX-512 the kernel runs its plain
- * loops, which still took ×0.89–0.90 of the sgemm calls' time with OpenBLAS's AVX2 kernels
+ * loops, which took ×0.85–1.09 of the sgemm calls' time (×0.91 in the median) with OpenBLAS's AVX2 kernels
  * (`bench/head_products_bench.ts --march haswell`; docs/CPU-PERF.md, "Twentieth round").
  *
  * @example

@@ -20,7 +20,11 @@ export {
 export {
   cacheDir,
   cpuFlags,
+  HALF_BATCH_GEMM_SYMBOL,
+  halfBatchGemmOf,
+  KERNEL_FLAGS,
   loadNativeKernels,
+  type NativeKernels,
   nativeKernels,
   nativeKernelsUnavailableReason,
 } from "./native_kernels.ts";
