@@ -24,7 +24,8 @@
  * allocated, its pool's high-water mark) `--steps 6` (timed rounds) `--warmup 2`
  * `--encode-batches 20` `--batch 64` (sentences per step and per encode; fewer only with `--no-torch`,
  * e.g. on lavapipe) `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
- * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our
+ * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile, and the native
+ * calls with their CPU time (`ffi_profile.ts`), of our
  * last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every child, ours and
  * PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not recognise; the
  * record states it) `--together` (all of a config's backends of ours stay alive and take turns in the
@@ -53,6 +54,7 @@ import { trainStep } from "../lib/train/loop.ts";
 import { LossScaler } from "../lib/train/loss_scaler.ts";
 import { writeFileAtomic } from "../lib/runtime/atomic_write.ts";
 import { startKernelProfile, stopKernelProfile } from "./kernel_profile.ts";
+import { type FfiTime, startFfiProfile, stopFfiProfile } from "./ffi_profile.ts";
 import { main as cliMain, nonNegativeInt, numberFlag, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import { peersFor } from "../lib/results/bench_table.ts";
@@ -124,6 +126,8 @@ interface SideResult {
   peakGpuBytes?: number;
   blas?: string;
   profile?: { kernel: string; ms: number; calls: number }[];
+  /** With `--profile`: the native calls of the same step (`ffi_profile.ts`). */
+  ffi?: FfiTime[];
   info?: Record<string, unknown>;
   error?: string;
 }
@@ -205,7 +209,10 @@ async function serveChild(
     try {
       if (cmd === "train" || cmd === "train-profile") {
         const prof = cmd === "train-profile";
-        if (prof) startKernelProfile();
+        if (prof) {
+          startKernelProfile();
+          startFfiProfile();
+        }
         const c0 = cpuSeconds(), t0 = performance.now();
         const s = step++;
         await trainStep(sm, vars, opt, batch, undefined, {
@@ -221,7 +228,15 @@ async function serveChild(
           train_s: (performance.now() - t0) / 1000,
           cpu_s: cpuSeconds() - c0,
         };
-        if (prof) out.profile = stopKernelProfile().slice(0, 25).map((k) => ({ ...k, ms: Math.round(k.ms) }));
+        if (prof) {
+          out.profile = stopKernelProfile().slice(0, 25).map((k) => ({ ...k, ms: Math.round(k.ms) }));
+          const round1 = (v: number) => Math.round(v * 10) / 10;
+          out.ffi = stopFfiProfile().slice(0, 25).map((f) => ({
+            ...f,
+            ms: round1(f.ms),
+            cpuMs: round1(f.cpuMs),
+          }));
+        }
         say(out);
       } else if (cmd === "encode") {
         const t0 = performance.now();
@@ -335,6 +350,7 @@ class Peer {
     }
     if (typeof r.encode_s === "number") this.result.encodeS.push(r.encode_s);
     if (r.profile) this.result.profile = r.profile as SideResult["profile"];
+    if (r.ffi) this.result.ffi = r.ffi as FfiTime[];
     return true;
   }
 
@@ -662,6 +678,20 @@ async function main(args: string[]): Promise<void> {
         console.log(
           o.profile.map((k) =>
             `  ${k.kernel.padEnd(20)} ${String(k.ms).padStart(7)} ms ${String(k.calls).padStart(5)} calls`
+          ).join("\n"),
+        );
+      }
+      if (o.ffi && o.ffi.length > 0) {
+        const ms = o.ffi.reduce((a, f) => a + f.ms, 0), cpu = o.ffi.reduce((a, f) => a + f.cpuMs, 0);
+        console.log(
+          `${r.config}/${o.label} native calls of the same step (top 25: ${ms.toFixed(1)} ms, ` +
+            `${cpu.toFixed(1)} ms of CPU in all threads):`,
+        );
+        console.log(
+          o.ffi.map((f) =>
+            `  ${f.fn.padEnd(30)} ${f.ms.toFixed(1).padStart(7)} ms ${
+              f.cpuMs.toFixed(1).padStart(7)
+            } ms CPU ${String(f.calls).padStart(5)} calls`
           ).join("\n"),
         );
       }

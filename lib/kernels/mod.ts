@@ -37,6 +37,7 @@ export {
   type GemmSpec,
   gemmWidensOperands,
   loadOneDnn,
+  oneDnnSymbols,
   packHalfFast,
   roundHalfFast,
   setOneDnnEnabled,

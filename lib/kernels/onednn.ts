@@ -234,6 +234,14 @@ export function setOneDnnThreads(n: number): void {
   if (loadOneDnn()) shim!.simcse_dnnl_set_threads(n);
 }
 
+/**
+ * The shim's FFI symbols once oneDNN is loaded, else null: for `bench/ffi_profile.ts`, which wraps them with
+ * timers. The toolkit itself calls them only through {@link gemm}.
+ */
+export function oneDnnSymbols(): Shim | null {
+  return loadOneDnn() ? shim : null;
+}
+
 /** What runs a matmul of `type` here: "onednn", "openblas" (on rounded copies) or "js". */
 export function gemmEngine(type: GemmType): "onednn" | "openblas" | "js" {
   if (enabled && loadOneDnn() && (info!.impl[type] || (type === "f16" && info!.impl.f32))) return "onednn";
