@@ -452,7 +452,7 @@ async function main(args: string[]): Promise<void> {
     await serveChild(config, backend, Number(maxGradNorm), Number(sentences ?? BATCH));
     return;
   }
-  const { values, positionals } = parseFlags(args, {
+  const { values } = parseFlags(args, {
     configs: { type: "string", default: "tiny,mini,small,base" },
     backends: { type: "string", default: "cpu,wasm" },
     steps: { type: "string" },
@@ -468,7 +468,6 @@ async function main(args: string[]): Promise<void> {
     together: { type: "boolean", default: false },
     "no-memory-check": { type: "boolean", default: false },
   }, USAGE);
-  if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
   const configs = (values.configs as string).split(",");
   for (const c of configs) {
     if (!CONFIGS[c]) throw new InputError(`unknown config '${c}' (${Object.keys(CONFIGS).join(", ")})`);

@@ -126,10 +126,16 @@ const BAD_FLAGS: [string, string[], RegExp][] = [
   // the flag named once: "--rounds", not "----rounds"
   ["bench/matmul_bench.ts", ["--rounds", "0"], /^error: --rounds must be a positive integer, got '0'/],
   ["bench/head_products_bench.ts", ["--heads", "4,x"], /^error: --heads must be a positive integer, got 'x'/],
+  ["bench/head_products_bench.ts", ["--heads", "4", "12"], /^error: unexpected argument '12'/],
   ["bench/head_products_bench.ts", ["--march", "a b"], /^error: --march takes names like haswell, got 'a b'/],
   ["bench/search_bench.ts", ["--dim", "0"], /--dim must be a positive integer, got '0'/],
   ["bench/search_bench.ts", ["--ef", "16,x"], /--ef must be a positive integer, got 'x'/],
   ["cli/tables.ts", ["--chek"], /Unknown option '--chek'/],
+  // a stray word (a second value given to one flag) is refused, not dropped
+  ["cli/encode.ts", ["--model", "m", "--input", "a.txt", "b.txt"], /^error: unexpected argument 'b\.txt'/],
+  ["cli/eval.ts", ["--model", "m", "extra"], /^error: unexpected argument 'extra'/],
+  ["bench/matmul_bench.ts", ["5"], /^error: unexpected argument '5'/],
+  ["experiments/reproduction/run.ts", ["--preset", "cpu", "extra"], /^error: unexpected argument 'extra'/],
   [
     "experiments/reproduction/run.ts",
     ["--preset", "cpu", "--backend", "cpu", "--set", "batchSize=0"],

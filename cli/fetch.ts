@@ -78,17 +78,22 @@ function parseUrlOverrides(list: string[] | undefined): Record<string, string> {
 
 if (import.meta.main) {
   await main(async () => {
-    const { values, positionals } = parseFlags(Deno.args, {
-      "data-dir": { type: "string" },
-      "base-url": { type: "string" },
-      revision: { type: "string" },
-      url: { type: "string", multiple: true },
-      force: { type: "boolean", default: false },
-      verify: { type: "boolean", default: false },
-      "keep-archives": { type: "boolean", default: false },
-      retries: { type: "string" },
-      list: { type: "boolean", default: false },
-    }, USAGE);
+    const { values, positionals } = parseFlags(
+      Deno.args,
+      {
+        "data-dir": { type: "string" },
+        "base-url": { type: "string" },
+        revision: { type: "string" },
+        url: { type: "string", multiple: true },
+        force: { type: "boolean", default: false },
+        verify: { type: "boolean", default: false },
+        "keep-archives": { type: "boolean", default: false },
+        retries: { type: "string" },
+        list: { type: "boolean", default: false },
+      },
+      USAGE,
+      { positionals: true },
+    );
     const retries = nonNegativeInt(values.retries as string | undefined, "retries", 3);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const baseUrl = values["base-url"] as string | undefined;

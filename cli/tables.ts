@@ -8,7 +8,6 @@
 import { benchTable } from "../lib/results/bench_table.ts";
 import { updateRegion } from "../lib/results/markdown_tables.ts";
 import { main, parseFlags } from "../lib/app/cli.ts";
-import { InputError } from "../lib/runtime/errors.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -39,12 +38,11 @@ const USAGE = "usage: deno task tables [--check]";
 
 if (import.meta.main) {
   await main(async () => {
-    const { values, positionals } = parseFlags(
+    const { values } = parseFlags(
       Deno.args,
       { check: { type: "boolean", default: false } },
       USAGE,
     );
-    if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
     const check = values.check as boolean;
     let stale = 0;
     const tables = await generatedTables();

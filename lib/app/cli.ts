@@ -11,8 +11,17 @@ import { printable } from "../runtime/printable.ts";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
-/** Parse `args` strictly; `--help` prints `usage` and exits 0. */
-export function parseFlags<T extends Options>(args: string[], options: T, usage: string) {
+/**
+ * Parse `args` strictly; `--help` prints `usage` and exits 0. An argument that is not a flag is an error
+ * ("unexpected argument") unless the command takes some (`{ positionals: true }`: names to fetch, notebooks
+ * to run): a stray word, such as the second of two values given to one flag, is never silently dropped.
+ */
+export function parseFlags<T extends Options>(
+  args: string[],
+  options: T,
+  usage: string,
+  opts: { positionals?: boolean } = {},
+) {
   try {
     const parsed = parseArgs({
       args,
@@ -23,6 +32,9 @@ export function parseFlags<T extends Options>(args: string[], options: T, usage:
     if ((parsed.values as Record<string, unknown>).help) {
       console.log(usage);
       Deno.exit(0);
+    }
+    if (!opts.positionals && parsed.positionals.length > 0) {
+      throw new InputError(`unexpected argument '${parsed.positionals[0]}'\n${usage}`);
     }
     return parsed;
   } catch (e) {

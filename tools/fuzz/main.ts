@@ -41,14 +41,13 @@ let CASES = 0, SEED = 0, HANG_MS = 0;
 let REPLAY: number | undefined;
 let targets = TARGETS;
 await main(() => {
-  const { values, positionals } = parseFlags(Deno.args, {
+  const { values } = parseFlags(Deno.args, {
     cases: { type: "string" },
     seed: { type: "string" },
     targets: { type: "string" },
     "hang-ms": { type: "string" },
     replay: { type: "string" },
   }, USAGE);
-  if (positionals.length) throw new InputError(`unexpected argument '${positionals[0]}'\n${USAGE}`);
   CASES = positiveInt(values.cases as string | undefined, "cases", 10_000);
   SEED = nonNegativeInt(values.seed as string | undefined, "seed", 20240611);
   HANG_MS = positiveInt(values["hang-ms"] as string | undefined, "hang-ms", 10_000);

@@ -24,6 +24,7 @@ if (import.meta.main) {
       Deno.args,
       { check: { type: "boolean", default: false } },
       USAGE,
+      { positionals: true },
     );
     const check = values.check as boolean;
     const all = listNotebooks();
