@@ -24,11 +24,10 @@
  * allocated, its pool's high-water mark) `--steps 6` (timed rounds) `--warmup 2`
  * `--encode-batches 20` `--batch 64` (sentences per step and per encode; fewer only with `--no-torch`,
  * e.g. on lavapipe) `--max-grad-norm 1` (0 = no clipping, both sides) `--torch-threads best`
- * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile, and the native
- * calls with their CPU time (`ffi_profile.ts`), of our
- * last timed cpu step) `--openblas-coretype NAME` (sets `OPENBLAS_CORETYPE` for every child, ours and
- * PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's OpenBLAS 0.3.21 does not recognise; the
- * record states it) `--together` (all of a config's backends of ours stay alive and take turns in the
+ * (1 and 2; or one number, 0 = torch default) `--no-torch` `--profile` (per-kernel profile of our last timed
+ * cpu step, and its native calls with their CPU time: `ffi_profile.ts`) `--openblas-coretype NAME` (sets
+ * `OPENBLAS_CORETYPE` for every child, ours and PyTorch alike, e.g. SkylakeX on AVX-512 CPUs that Debian's
+ * OpenBLAS 0.3.21 does not recognise; the record states it) `--together` (all of a config's backends of ours stay alive and take turns in the
  * same rounds as PyTorch, so that their ratios to one another, such as bf16 or fp16 over fp32, come from
  * the same minutes too; it needs the memory of all children at once) `--no-memory-check` (the bench
  * otherwise refuses, in one line, a run whose processes would not fit in `MemAvailable` by the peaks
