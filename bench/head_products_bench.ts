@@ -101,8 +101,9 @@ function bench(): void {
       `OPENBLAS_CORETYPE=${Deno.env.get("OPENBLAS_CORETYPE") ?? "unset"})`,
   );
   const dir = Deno.makeTempDirSync({ prefix: "simcse-heads-" });
-  const builds = marches.map((m) => ({ march: m, ...buildFor(m, dir) }));
+  const builds: { march: string; gemm: Batched; close: () => void }[] = [];
   try {
+    for (const m of marches) builds.push({ march: m, ...buildFor(m, dir) }); // closed below if a later one fails
     for (const nh of headCounts) {
       const dh = 64, H = nh * dh;
       const fill = (n: number, seed: number) =>
