@@ -23,9 +23,7 @@ import { main, parseFlags, positiveInt } from "../lib/app/cli.ts";
 import { InputError } from "../lib/runtime/errors.ts";
 import {
   blasInfo,
-  HALF_BATCH_GEMM_SYMBOL,
-  halfBatchGemmOf,
-  KERNEL_FLAGS,
+  halfBatchGemmFor,
   loadBlas,
   loadNativeKernels,
   type NativeKernels,
@@ -57,18 +55,13 @@ const PRODUCTS: Product[] = [
 
 type Batched = NativeKernels["halfBatchGemm"];
 
-/** The kernels' library built with `-march=<march>` in `dir`; its batched product. */
-function buildFor(march: string, dir: string): { gemm: Batched; close: () => void } {
-  const lib = `${dir}/kernels-${march}.so`;
-  const src = new URL("../lib/kernels/native/simcse_kernels.c", import.meta.url).pathname;
-  const flags = KERNEL_FLAGS.map((f) => f === "-march=native" ? `-march=${march}` : f);
-  const r = new Deno.Command("cc", { args: [...flags, "-o", lib, src, "-lm"], stderr: "piped" }).outputSync();
-  if (!r.success) {
-    const why = new TextDecoder().decode(r.stderr).split("\n")[0];
-    throw new InputError(`cc could not build the kernels with -march=${march}: ${why}`);
+/** The kernels' library built with `-march=<march>`; its batched product. */
+function buildFor(march: string): { gemm: Batched; close: () => void } {
+  const built = halfBatchGemmFor(march);
+  if ("error" in built) {
+    throw new InputError(`the kernels could not be built with -march=${march}: ${built.error}`);
   }
-  const dl = Deno.dlopen(lib, { simcse_half_batch_gemm: HALF_BATCH_GEMM_SYMBOL });
-  return { gemm: halfBatchGemmOf(dl.symbols.simcse_half_batch_gemm), close: () => dl.close() };
+  return built;
 }
 
 function median(v: number[]): number {
@@ -100,10 +93,9 @@ function bench(): void {
     `OpenBLAS: ${blasInfo()?.config ?? "?"} (core ${blasInfo()?.corename ?? "-"}; ` +
       `OPENBLAS_CORETYPE=${Deno.env.get("OPENBLAS_CORETYPE") ?? "unset"})`,
   );
-  const dir = Deno.makeTempDirSync({ prefix: "simcse-heads-" });
   const builds: { march: string; gemm: Batched; close: () => void }[] = [];
   try {
-    for (const m of marches) builds.push({ march: m, ...buildFor(m, dir) }); // closed below if a later one fails
+    for (const m of marches) builds.push({ march: m, ...buildFor(m) }); // closed below if a later one fails
     for (const nh of headCounts) {
       const dh = 64, H = nh * dh;
       const fill = (n: number, seed: number) =>
@@ -176,7 +168,6 @@ function bench(): void {
     }
   } finally {
     for (const b of builds) b.close();
-    Deno.removeSync(dir, { recursive: true });
   }
 }
 

@@ -20,9 +20,7 @@ export {
 export {
   cacheDir,
   cpuFlags,
-  HALF_BATCH_GEMM_SYMBOL,
-  halfBatchGemmOf,
-  KERNEL_FLAGS,
+  halfBatchGemmFor,
   loadNativeKernels,
   type NativeKernels,
   nativeKernels,

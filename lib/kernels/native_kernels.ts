@@ -49,8 +49,8 @@ const FAST_MATH = [
  * it (clang without libomp) builds without it, said once; the pragmas are then ignored.
  */
 export const OPENMP = "-fopenmp";
-/** The compiler flags of the C kernels' library (tests build it for other CPUs with another `-march`). */
-export const KERNEL_FLAGS: readonly string[] = [
+/** The compiler flags of the C kernels' library (`halfBatchGemmFor` builds it with another `-march`). */
+const KERNEL_FLAGS: readonly string[] = [
   "-O3",
   "-march=native",
   ...FAST_MATH,
@@ -60,8 +60,8 @@ export const KERNEL_FLAGS: readonly string[] = [
 ];
 const FLAGS = KERNEL_FLAGS as string[];
 
-/** `simcse_half_batch_gemm`'s signature (tests open it from other builds of the library too). */
-export const HALF_BATCH_GEMM_SYMBOL = {
+/** `simcse_half_batch_gemm`'s signature (also opened from other builds of the library: `halfBatchGemmFor`). */
+const HALF_BATCH_GEMM_SYMBOL = {
   parameters: [
     ...["i32", "i32", "i32", "i32", "i32", "i64", "i64", "i64", "i64", "i64"],
     ...["buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "buffer", "i64", "i64", "i64", "f32"],
@@ -688,7 +688,7 @@ function trustedBuild(
 }
 
 /** {@link NativeKernels.halfBatchGemm} over a `simcse_half_batch_gemm` symbol (of this library or another build). */
-export function halfBatchGemmOf(
+function halfBatchGemmOf(
   fn: Deno.DynamicLibrary<{ f: typeof HALF_BATCH_GEMM_SYMBOL }>["symbols"]["f"],
 ): NativeKernels["halfBatchGemm"] {
   const kind = (o: HalfBatchOperand) => o.data instanceof Uint16Array ? 1 : o.rounded ? 2 : 0;
@@ -722,6 +722,26 @@ export function halfBatchGemmOf(
       i64(c.strides[1]),
       postScale,
     ) === 0;
+  };
+}
+
+/**
+ * {@link NativeKernels.halfBatchGemm} of the kernels built for another CPU (`-march=<march>` in place of
+ * `-march=native`; compiled and cached as this machine's library is): tests and benches compare a build
+ * without AVX-512 (its plain loops) with this machine's. `close` unloads it; an error when it cannot be built.
+ */
+export function halfBatchGemmFor(
+  march: string,
+): { gemm: NativeKernels["halfBatchGemm"]; close: () => void } | { error: string } {
+  if (!/^[\w.-]+$/.test(march)) return { error: `-march takes names like haswell, got '${march}'` };
+  const flags = FLAGS.map((f) => f === "-march=native" ? `-march=${march}` : f);
+  const opened = openTrustedLibrary(SOURCE, { name: `simcse_kernels-${march}`, flags }, {
+    simcse_half_batch_gemm: HALF_BATCH_GEMM_SYMBOL,
+  });
+  if ("error" in opened) return opened;
+  return {
+    gemm: halfBatchGemmOf(opened.lib.symbols.simcse_half_batch_gemm),
+    close: () => opened.lib.close(),
   };
 }
 
