@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { ensureXdgRuntimeDir } from "../lib/kernels/backend.ts";
 
 export type TestBackend = "cpu" | "wasm" | "webgpu";
 
@@ -24,12 +25,8 @@ export const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm", "webgpu"];
 const NATIVE_WEBGPU_BACKENDS = "vulkan,metal,dx12";
 
 async function probeWebgpu(): Promise<string | null> {
-  // Deno prints "XDG_RUNTIME_DIR is invalid" without one; `useBackend` sets a private folder too.
-  if (!Deno.env.get("XDG_RUNTIME_DIR")) {
-    const dir = Deno.makeTempDirSync({ prefix: "simcse-xdg-" });
-    Deno.chmodSync(dir, 0o700);
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-  }
+  // Deno prints "XDG_RUNTIME_DIR is invalid" without one: the private folder `useBackend` sets (removed at exit).
+  ensureXdgRuntimeDir();
   // deno-lint-ignore no-explicit-any
   const gpu = (globalThis.navigator as any)?.gpu;
   if (!gpu) return "this Deno has no navigator.gpu";

@@ -68,9 +68,10 @@ async function tryTensorflow(): Promise<string | null> {
  * Deno's WebGPU start-up (its Vulkan loader's window-system probing) prints "XDG_RUNTIME_DIR is invalid
  * or not set" twice when that variable does not name a folder, which is common in containers and CI.
  * The probe needs no display; a private empty folder (mode 0700, removed at exit) silences it. We set
- * one rather than skip probing so that `auto` still finds a real GPU on such machines (docs/GPU.md).
+ * one rather than skip probing so that `auto` still finds a real GPU on such machines (docs/GPU.md). The tests'
+ * WebGPU probe (`testing/backends.ts`) calls it too.
  */
-function ensureXdgRuntimeDir(): void {
+export function ensureXdgRuntimeDir(): void {
   try {
     const cur = Deno.env.get("XDG_RUNTIME_DIR");
     if (cur && Deno.statSync(cur).isDirectory) return;
