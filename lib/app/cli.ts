@@ -39,8 +39,55 @@ export function parseFlags<T extends Options>(
     return parsed;
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`${(e as Error).message}\n${usage}`);
+    throw new InputError(`${flagErrorLine(e as Error & { code?: string }, Object.keys(options))}\n${usage}`);
   }
+}
+
+/**
+ * One line for `node:util` `parseArgs`'s errors, whose own text is Node's (several lines for a flag
+ * followed by another flag, and advice about `--` for an unknown one); falls back to that text.
+ */
+function flagErrorLine(e: Error & { code?: string }, names: string[]): string {
+  const flag = /'(-{1,2}[^'\s<=]+)/.exec(e.message)?.[1];
+  if (flag === undefined) return e.message;
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const near = nearestFlag(flag.replace(/^-+/, ""), [...names, "help"]);
+    return `unknown flag ${flag}${near ? ` (did you mean --${near}?)` : ""}`;
+  }
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (/does not take an argument/.test(e.message)) return `${flag} takes no value`;
+    if (/ambiguous/.test(e.message)) {
+      return `${flag} needs a value, not another flag (write ${flag}=VALUE if the value starts with '-')`;
+    }
+    return `${flag} needs a value`;
+  }
+  return e.message;
+}
+
+/** The accepted flag name closest to a mistyped one: within two edits, or the only one it begins. */
+function nearestFlag(typed: string, names: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of names) {
+    const d = editDistance(typed, name);
+    if (d < bestDistance) [best, bestDistance] = [name, d];
+  }
+  if (best !== undefined) return best;
+  const extending = names.filter((n) => typed.length >= 2 && n.startsWith(typed));
+  return extending.length === 1 ? extending[0] : undefined;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length];
 }
 
 /** A flag that must be present. */
