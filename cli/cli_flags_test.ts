@@ -131,6 +131,24 @@ const BAD_FLAGS: [string, string[], RegExp][] = [
   ["bench/search_bench.ts", ["--dim", "0"], /--dim must be a positive integer, got '0'/],
   ["bench/search_bench.ts", ["--ef", "16,x"], /--ef must be a positive integer, got 'x'/],
   ["cli/tables.ts", ["--chek"], /^error: unknown flag --chek \(did you mean --check\?\)/],
+  // flag values are checked before the model folder is read: the line names the flag, not the folder
+  ["cli/eval.ts", ["--model", "/no/such/model", "--precision", "fp8"], /^error: unknown precision 'fp8'/],
+  ["cli/eval.ts", ["--model", "/no/such/model", "--backend", "gpu"], /^error: unknown backend 'gpu'/],
+  [
+    "cli/encode.ts",
+    ["--model", "/no/such/model", "--input", "a", "--output", "b", "--precision", "fp8"],
+    /^error: unknown precision 'fp8'/,
+  ],
+  [
+    "cli/encode.ts",
+    ["--model", "/no/such/model", "--input", "a", "--output", "b", "--backend", "gpu"],
+    /^error: unknown backend 'gpu'/,
+  ],
+  [
+    "cli/search.ts",
+    ["--model", "/no/such/model", "--index", "/no/such/index", "--query", "q", "--backend", "gpu"],
+    /^error: unknown backend 'gpu'/,
+  ],
   // a stray word (a second value given to one flag) is refused, not dropped
   ["cli/encode.ts", ["--model", "m", "--input", "a.txt", "b.txt"], /^error: unexpected argument 'b\.txt'/],
   ["cli/eval.ts", ["--model", "m", "extra"], /^error: unexpected argument 'extra'/],

@@ -59,23 +59,24 @@ if (import.meta.main) {
       normalize: { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
     }, USAGE);
+    const input = required(values.input as string | undefined, "input", USAGE);
+    const output = required(values.output as string | undefined, "output", USAGE);
+    const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
+    const normalize = values.normalize as boolean;
+    const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
+    const backendChoice = parseBackend(values.backend as string);
     const { modelDir, pooler } = await modelAndPooler(
       values.model as string | undefined,
       values.pooler as string | undefined,
       resolveDataDir(undefined),
       USAGE,
     );
-    const input = required(values.input as string | undefined, "input", USAGE);
-    const output = required(values.output as string | undefined, "output", USAGE);
-    const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
-    const normalize = values.normalize as boolean;
-    const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
     await checkModelFolder(modelDir);
     await checkOutputPath(output, {
       flag: "output",
       inputs: [input === "-" ? "/dev/stdin" : input, modelDir],
     });
-    const backend = await useBackend(parseBackend(values.backend as string));
+    const backend = await useBackend(backendChoice);
     await dropUnusedPermissions(backend); // FFI and subprocesses serve the cpu backend only
     const encoder = await SentenceEncoder.load(modelDir, { pooler, precision });
     const signal = { stop: false };

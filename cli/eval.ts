@@ -123,6 +123,8 @@ if (import.meta.main) {
     const tasks = parseTasks(values.tasks as string);
     const metrics = parseMetrics(values.metrics as string);
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 128);
+    const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
+    const backendChoice = parseBackend(values.backend as string);
     const dataDir = resolveDataDir(values["data-dir"] as string | undefined);
     const { modelDir, pooler, pooledBy } = await modelAndPooler(
       values.model as string | undefined,
@@ -134,9 +136,8 @@ if (import.meta.main) {
     if (values.json) {
       await checkOutputPath(values.json as string, { flag: "json", inputs: [modelDir, dataDir] });
     }
-    const backend = await useBackend(parseBackend(values.backend as string));
+    const backend = await useBackend(backendChoice);
     await dropUnusedPermissions(backend); // FFI and subprocesses serve the cpu backend only
-    const precision = precisionFlag(values.precision as string | undefined, values.fp16 as boolean);
     const encoder = await SentenceEncoder.load(modelDir, { pooler, precision });
     console.error(
       `model ${modelDir} | pooler ${pooler}${

@@ -96,6 +96,7 @@ if (import.meta.main) {
     const threshold = numberFlag(values.threshold as string | undefined, "threshold", DEFAULT_THRESHOLD);
     const batchSize = positiveInt(values["batch-size"] as string | undefined, "batch-size", 64);
     const poolerFlag = values.pooler === undefined ? undefined : parsePooler(values.pooler as string);
+    const backendChoice = parseBackend(values.backend as string);
     if (values.approximate && values.exact) {
       throw new InputError(`--approximate and --exact exclude each other\n${USAGE}`);
     }
@@ -108,7 +109,7 @@ if (import.meta.main) {
       : await indexPooler(indexPath, modelDir, poolerFlag);
     await checkModelFolder(modelDir);
     if (buildFile) await checkOutputPath(indexPath, { flag: "index", inputs: [buildFile, modelDir] });
-    await dropUnusedPermissions(await useBackend(parseBackend(values.backend as string)));
+    await dropUnusedPermissions(await useBackend(backendChoice));
     const encoder = await SentenceEncoder.load(modelDir, { pooler });
     try {
       let index: SentenceIndex;
