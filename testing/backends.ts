@@ -25,7 +25,7 @@ export const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm", "webgpu"];
 const NATIVE_WEBGPU_BACKENDS = "vulkan,metal,dx12";
 
 async function probeWebgpu(): Promise<string | null> {
-  // Deno prints "XDG_RUNTIME_DIR is invalid" without one: the private folder `useBackend` sets (removed at exit).
+  // Deno prints "XDG_RUNTIME_DIR is invalid" without one: the private folder `useBackend` sets (lib/kernels/xdg_runtime_dir.ts).
   ensureXdgRuntimeDir();
   // deno-lint-ignore no-explicit-any
   const gpu = (globalThis.navigator as any)?.gpu;

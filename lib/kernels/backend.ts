@@ -21,6 +21,9 @@ import { accelerateCpuBackend } from "./cpu_accel.ts";
 import { loadBlas } from "./cpu_blas.ts";
 import { registerWebgpuKernels } from "./webgpu/register.ts";
 import { requestWebgpuDevice } from "./webgpu/f16_device.ts";
+import { ensureXdgRuntimeDir } from "./xdg_runtime_dir.ts";
+
+export { ensureXdgRuntimeDir };
 
 /** Every `--backend` value {@link useBackend} accepts, `auto` first (the module doc says what each is). */
 export const BACKENDS = ["auto", "tensorflow", "webgpu", "wasm", "cpu"] as const;
@@ -62,30 +65,6 @@ async function tryTensorflow(): Promise<string | null> {
     }
   }
   return null;
-}
-
-/**
- * Deno's WebGPU start-up (its Vulkan loader's window-system probing) prints "XDG_RUNTIME_DIR is invalid
- * or not set" twice when that variable does not name a folder, which is common in containers and CI.
- * The probe needs no display; a private empty folder (mode 0700, removed at exit) silences it. We set
- * one rather than skip probing so that `auto` still finds a real GPU on such machines (docs/GPU.md). The tests'
- * WebGPU probe (`testing/backends.ts`) calls it too.
- */
-export function ensureXdgRuntimeDir(): void {
-  try {
-    const cur = Deno.env.get("XDG_RUNTIME_DIR");
-    if (cur && Deno.statSync(cur).isDirectory) return;
-  } catch { /* unset or missing: make one below */ }
-  try {
-    const dir = Deno.makeTempDirSync({ prefix: "simcse-xdg-" });
-    Deno.chmodSync(dir, 0o700);
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-    globalThis.addEventListener("unload", () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* already gone */ }
-    });
-  } catch { /* no env/write permission: the message is harmless */ }
 }
 
 let webgpuRegistered = false;
