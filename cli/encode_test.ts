@@ -52,6 +52,8 @@ Deno.test("`deno task encode` killed mid-run keeps the previous output; --resume
   await Deno.writeTextFile(`${dir}/in.txt`, lines.join("\r") + "\r");
   const full = await run(encodeArgs(`${dir}/in.txt`, `${dir}/full.jsonl`));
   deepStrictEqual(full.code, 0, full.stderr);
+  // the progress bar's last line shows every line done (it showed 0/200 when the input ended in its window)
+  ok(/^encode \[#{24}\] 200\/200 /m.test(full.stderr), full.stderr);
   const want = await Deno.readFile(`${dir}/full.jsonl`);
   deepStrictEqual(new TextDecoder().decode(want).split("\n").length, 201, "one line per sentence");
 

@@ -291,7 +291,7 @@ export async function encodeToFile(opts: EncodeFileOptions): Promise<EncodeFileR
         inputHash: chainHash(state.inputHash, window),
       };
       await writeFileAtomic(paths.state, JSON.stringify(state) + "\n");
-      if (!done) bar.update(state.lines);
+      bar.update(state.lines);
       if (opts.signal?.stop && !done) {
         close();
         await lines.return(undefined);

@@ -107,6 +107,7 @@ export class ProgressBar {
 }
 
 function formatRate(rate: number, unit: string): string {
+  if (!(rate > 0)) return `? ${unit}/s`; // nothing done yet
   return rate >= 1 ? `${rate.toFixed(1)} ${unit}/s` : `${(1 / Math.max(rate, 1e-9)).toFixed(2)} s/${unit}`;
 }
 

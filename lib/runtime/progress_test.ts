@@ -47,3 +47,14 @@ Deno.test("`formatDuration()` writes m:ss and h:mm:ss", () => {
   strictEqual(formatDuration(3725), "1:02:05");
   strictEqual(formatDuration(Infinity), "?");
 });
+
+Deno.test("a bar with nothing done yet shows an unknown rate, not a billion seconds per item", () => {
+  for (const total of [2000, NaN]) {
+    const s = sink(false);
+    const bar = new ProgressBar("encode", total, "sent", 0, true, s.sink);
+    bar.update(0);
+    const line = s.out.join("");
+    ok(line.includes(" ? sent/s"), line);
+    ok(!/s\/sent/.test(line), line);
+  }
+});
