@@ -26,6 +26,7 @@ import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import { preNormalize, type PreNormalizeFlags } from "./bert_pre_normalizer.ts";
 import { parseVocabTxt } from "./vocab_file.ts";
 import { describeIoError } from "../checkpoint/read_input.ts";
+import { paddedArrays, paddedLength } from "./padding.ts";
 import {
   type BertTokenizerOptions,
   DEFAULT_BERT_OPTIONS,
@@ -245,20 +246,11 @@ export class BertTokenizer {
         `BertTokenizer: ${nTruncated} of ${texts.length} texts truncated to ${opts.maxLength} tokens`,
       );
     }
-    let seqLen = 0;
-    for (const r of rows) seqLen = Math.max(seqLen, r.ids.length + 2);
-    if (opts.padTo !== undefined) {
-      checkPositiveInt(opts.padTo, "padTo");
-      seqLen = Math.max(seqLen, opts.padTo);
-    }
-    if (opts.padToMultipleOf !== undefined) {
-      checkPositiveInt(opts.padToMultipleOf, "padToMultipleOf");
-      seqLen = Math.ceil(seqLen / opts.padToMultipleOf) * opts.padToMultipleOf;
-    }
+    let longest = 0;
+    for (const r of rows) longest = Math.max(longest, r.ids.length + 2);
+    const seqLen = paddedLength(longest, opts);
     const batchSize = texts.length;
-    const inputIds = new Int32Array(batchSize * seqLen).fill(this.info.padId);
-    const attentionMask = new Int32Array(batchSize * seqLen);
-    const tokenTypeIds = new Int32Array(batchSize * seqLen);
+    const { inputIds, attentionMask, tokenTypeIds } = paddedArrays(batchSize, seqLen, this.info.padId);
     rows.forEach(({ ids }, b) => {
       const o = b * seqLen;
       inputIds[o] = this.info.clsId;
@@ -348,10 +340,6 @@ function pieceBudget(maxLength: number | undefined, special: boolean): number | 
     throw new RangeError(`maxLength must be an integer >= ${min}, got ${maxLength}`);
   }
   return maxLength - min;
-}
-
-function checkPositiveInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
 }
 
 async function readIfExists(path: string): Promise<string | null> {

@@ -29,6 +29,7 @@ import { inputError } from "../runtime/printable.ts";
 import { writeFileAtomic } from "../runtime/atomic_write.ts";
 import type { EncodedBatch, TokenizerInfo } from "./bert_tokenizer.ts";
 import type { TextTokenizer } from "./text_tokenizer.ts";
+import { paddedArrays, paddedLength, type PaddingOptions } from "./padding.ts";
 
 /** Special tokens and limits, as in `tokenizer_config.json` / `special_tokens_map.json`. */
 export interface Gpt2TokenizerOptions {
@@ -67,12 +68,7 @@ export interface Gpt2EncodeOptions {
 }
 
 /** Options of {@link Gpt2Tokenizer.encodeBatch}. */
-export interface Gpt2EncodeBatchOptions extends Gpt2EncodeOptions {
-  /** Pad to at least this length. */
-  padTo?: number;
-  /** Round the padded length up to a multiple of this (HF `pad_to_multiple_of`). */
-  padToMultipleOf?: number;
-}
+export interface Gpt2EncodeBatchOptions extends Gpt2EncodeOptions, PaddingOptions {}
 
 interface AddedTokenJson {
   id: number;
@@ -318,20 +314,11 @@ export class Gpt2Tokenizer implements TextTokenizer {
         `Gpt2Tokenizer: ${nTruncated} of ${texts.length} texts truncated to ${opts.maxLength} tokens`,
       );
     }
-    let seqLen = 1;
-    for (const r of rows) seqLen = Math.max(seqLen, r.length);
-    if (opts.padTo !== undefined) {
-      checkPositiveInt(opts.padTo, "padTo");
-      seqLen = Math.max(seqLen, opts.padTo);
-    }
-    if (opts.padToMultipleOf !== undefined) {
-      checkPositiveInt(opts.padToMultipleOf, "padToMultipleOf");
-      seqLen = Math.ceil(seqLen / opts.padToMultipleOf) * opts.padToMultipleOf;
-    }
+    let longest = 1;
+    for (const r of rows) longest = Math.max(longest, r.length);
+    const seqLen = paddedLength(longest, opts);
     const batchSize = texts.length;
-    const inputIds = new Int32Array(batchSize * seqLen).fill(this.info.padId);
-    const attentionMask = new Int32Array(batchSize * seqLen);
-    const tokenTypeIds = new Int32Array(batchSize * seqLen);
+    const { inputIds, attentionMask, tokenTypeIds } = paddedArrays(batchSize, seqLen, this.info.padId);
     rows.forEach((ids, b) => {
       inputIds.set(ids, b * seqLen);
       attentionMask.fill(1, b * seqLen, b * seqLen + ids.length);
@@ -615,10 +602,6 @@ function checkMaxLength(maxLength: number | undefined): void {
   if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)) {
     throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
   }
-}
-
-function checkPositiveInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
 }
 
 function utf8(data: string | Uint8Array, file: string): string {
