@@ -5,8 +5,8 @@
  * one rather than skip probing so that `auto` still finds a real GPU on such machines (docs/GPU.md).
  *
  * The folder is `simcse-xdg-<pid>-<random>` in the temporary folder, removed when the process ends
- * normally. A process that is killed (SIGKILL, a crash) cannot remove it, so each new one also removes,
- * on Linux, the empty folders of that form whose process no longer runs.
+ * normally. A process that is killed (SIGKILL, a crash) cannot remove it, so each one also removes, on
+ * Linux, the empty folders of that form whose process no longer runs, when it starts and when it ends.
  *
  * @module
  */
@@ -23,12 +23,14 @@ export function ensureXdgRuntimeDir(): void {
     const dir = Deno.makeTempDirSync({ prefix: `${PREFIX}${Deno.pid}-` });
     Deno.chmodSync(dir, 0o700);
     Deno.env.set("XDG_RUNTIME_DIR", dir);
+    const parent = dir.slice(0, dir.lastIndexOf("/"));
     globalThis.addEventListener("unload", () => {
       try {
         Deno.removeSync(dir, { recursive: true });
       } catch { /* already gone */ }
+      removeOrphans(parent); // those of processes killed since this one started
     });
-    removeOrphans(dir.slice(0, dir.lastIndexOf("/")));
+    removeOrphans(parent);
   } catch { /* no env/write permission: the message is harmless */ }
 }
 
@@ -38,7 +40,13 @@ export function ensureXdgRuntimeDir(): void {
  */
 function removeOrphans(parent: string): void {
   if (Deno.build.os !== "linux") return;
-  for (const entry of Deno.readDirSync(parent)) {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(parent)];
+  } catch {
+    return; // no read permission there
+  }
+  for (const entry of entries) {
     const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(entry.name)?.[1];
     if (!entry.isDirectory || pid === undefined || isRunning(pid)) continue;
     try {

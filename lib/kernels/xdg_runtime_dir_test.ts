@@ -49,6 +49,11 @@ Deno.test("XDG_RUNTIME_DIR: a private folder, removed at exit, and a killed proc
     const next = await child(tmp, "");
     deepStrictEqual(next.code, 0);
     deepStrictEqual(names(tmp), [full, live, other].sort(), "the orphan is gone, the rest stay");
+
+    // a process killed while another runs: the one still running removes its folder when it ends
+    const late = await child(tmp, `Deno.mkdirSync(Deno.env.get("TMPDIR") + "/simcse-xdg-999999998-late");`);
+    deepStrictEqual(late.code, 0);
+    deepStrictEqual(names(tmp), [full, live, other].sort(), "removed at exit");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
