@@ -65,7 +65,6 @@ interface Row {
   unverified: number;
 }
 
-/** Run every case of one target in workers, restarting after a hang. */
 /** A loaded case waiting for the batch oracle. */
 interface Deferred {
   summary: string;
@@ -73,6 +72,7 @@ interface Deferred {
   seed: string;
 }
 
+/** Run every case of one target in workers, restarting after a hang. */
 async function fuzzTarget(
   name: string,
   deferDir: string,
