@@ -12,6 +12,7 @@
  */
 
 const PREFIX = "simcse-xdg-";
+const ORPHAN = new RegExp(`^${PREFIX}(\\d+)-`);
 
 /** Point `XDG_RUNTIME_DIR` at a private folder unless it already names one (no-op without permissions). */
 export function ensureXdgRuntimeDir(): void {
@@ -35,11 +36,13 @@ export function ensureXdgRuntimeDir(): void {
 }
 
 /**
- * Remove the empty `simcse-xdg-<pid>-*` folders in `parent` whose process is gone (`/proc/<pid>` missing).
+ * Remove the empty `simcse-xdg-<pid>-*` folders in `parent` whose process is gone (`/proc/<pid>` missing;
+ * nothing where this process has no `/proc/<pid>` itself).
  * Only empty folders go (the removal is not recursive), and another user's fail quietly.
  */
 function removeOrphans(parent: string): void {
-  if (Deno.build.os !== "linux") return;
+  // without /proc (not Linux, or not mounted) every process would look gone, this one too
+  if (Deno.build.os !== "linux" || !isRunning(String(Deno.pid))) return;
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(parent)];
@@ -47,7 +50,7 @@ function removeOrphans(parent: string): void {
     return; // no read permission there
   }
   for (const entry of entries) {
-    const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(entry.name)?.[1];
+    const pid = ORPHAN.exec(entry.name)?.[1];
     if (!entry.isDirectory || pid === undefined || isRunning(pid)) continue;
     try {
       Deno.removeSync(`${parent}/${entry.name}`);
