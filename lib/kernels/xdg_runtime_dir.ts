@@ -38,11 +38,12 @@ export function ensureXdgRuntimeDir(): void {
 /**
  * Remove the empty `simcse-xdg-<pid>-*` folders in `parent` whose process is gone (`/proc/<pid>` missing;
  * nothing where this process has no `/proc/<pid>` itself).
- * Only empty folders go (the removal is not recursive), and another user's fail quietly.
+ * Only empty folders go (the removal is not recursive), and another user's fail quietly. `proc` is for
+ * the tests.
  */
-function removeOrphans(parent: string): void {
+export function removeOrphans(parent: string, proc = "/proc"): void {
   // without /proc (not Linux, or not mounted) every process would look gone, this one too
-  if (Deno.build.os !== "linux" || !isRunning(String(Deno.pid))) return;
+  if (Deno.build.os !== "linux" || !isRunning(proc, String(Deno.pid))) return;
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(parent)];
@@ -51,16 +52,16 @@ function removeOrphans(parent: string): void {
   }
   for (const entry of entries) {
     const pid = ORPHAN.exec(entry.name)?.[1];
-    if (!entry.isDirectory || pid === undefined || isRunning(pid)) continue;
+    if (!entry.isDirectory || pid === undefined || isRunning(proc, pid)) continue;
     try {
       Deno.removeSync(`${parent}/${entry.name}`);
     } catch { /* not empty, not ours, or removed meanwhile */ }
   }
 }
 
-function isRunning(pid: string): boolean {
+function isRunning(proc: string, pid: string): boolean {
   try {
-    Deno.statSync(`/proc/${pid}`);
+    Deno.statSync(`${proc}/${pid}`);
     return true;
   } catch {
     return false;

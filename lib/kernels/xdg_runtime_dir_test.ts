@@ -1,4 +1,5 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
+import { removeOrphans } from "./xdg_runtime_dir.ts";
 
 const MODULE = new URL("./xdg_runtime_dir.ts", import.meta.url).href;
 
@@ -73,6 +74,25 @@ ensureXdgRuntimeDir(); console.log(Deno.env.get("XDG_RUNTIME_DIR"));`,
     }).output();
     deepStrictEqual(new TextDecoder().decode(out.stdout).trim(), tmp);
     deepStrictEqual(names(tmp), []);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("XDG_RUNTIME_DIR: no folder is removed where /proc does not show this process", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "xdg_test_" });
+  try {
+    const proc = `${tmp}/proc`; // a /proc that shows no process, this one neither
+    Deno.mkdirSync(proc);
+    Deno.mkdirSync(`${tmp}/simcse-xdg-${Deno.pid}-mine`);
+    removeOrphans(tmp, proc);
+    deepStrictEqual(names(tmp), ["proc", `simcse-xdg-${Deno.pid}-mine`]);
+    Deno.mkdirSync(`${proc}/${Deno.pid}`); // now it shows this one only: the folder is kept, others' go
+    Deno.mkdirSync(`${tmp}/simcse-xdg-1-other`);
+    removeOrphans(tmp, proc);
+    deepStrictEqual(names(tmp), ["proc", `simcse-xdg-${Deno.pid}-mine`]);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
