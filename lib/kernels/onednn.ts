@@ -302,7 +302,9 @@ function fallbackNote(type: GemmType, engine: "openblas" | "js"): void {
     : info
     ? `oneDNN has no ${type} kernel on this CPU`
     : reason ?? "oneDNN unavailable";
-  announce(`${type}:${engine}`, `matmul: ${type} matmuls run on ${how} (${why}).`);
+  // on a fallback bf16 is no faster either: no advice
+  const note = type === "f16" ? ` ${f16WithoutKernelNote(new Set(), false)}` : "";
+  announce(`${type}:${engine}`, `matmul: ${type} matmuls run on ${how} (${why}).${note}`);
 }
 
 let bf16Checked = false;
@@ -394,9 +396,21 @@ function f16OnBlas(s: GemmSpec): boolean {
   if (b1 * b2 !== 1) return false;
   announce(
     "f16:blas",
-    "matmul: f16 matmuls run on OpenBLAS sgemm with binary16 operands widened in C, batched ones on oneDNN's f32 kernel (no f16 kernel here; products of binary16 values are exact in f32).",
+    "matmul: f16 matmuls run on OpenBLAS sgemm with binary16 operands widened in C, batched ones on oneDNN's f32 kernel (no f16 kernel here; products of binary16 values are exact in f32): " +
+      f16WithoutKernelNote(new Set(cpuFlags().split(/\s+/)), !!info!.impl.bf16),
   );
   return true;
+}
+
+/**
+ * What fp16 buys where no f16 matmul runs it (its products are fp32's multiply-adds on widened values):
+ * memory, not speed; and whether bf16 is faster here, which needs oneDNN's bf16 kernel (`bf16Kernel`) on a
+ * CPU with bf16 arithmetic (`flags`: /proc/cpuinfo's; docs/CPU-PERF.md).
+ */
+export function f16WithoutKernelNote(flags: ReadonlySet<string>, bf16Kernel: boolean): string {
+  const bf16 = bf16Kernel ? ["amx_bf16", "avx512_bf16"].find((f) => flags.has(f)) : undefined;
+  return "fp16 saves memory here but is not faster than fp32" +
+    (bf16 ? `; --precision bf16 is (this CPU has ${bf16}).` : ".");
 }
 
 function view<T extends Float32Array | Uint16Array>(data: T, offset = 0): T {

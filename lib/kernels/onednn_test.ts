@@ -1,8 +1,9 @@
-import { ok, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { bf16BitsToF32, f32ToBf16Bits, packBf16, roundBf16Array } from "../ops/bf16.ts";
 import { f16Round, packF16 } from "../ops/fp16.ts";
 import {
   describeMatmul,
+  f16WithoutKernelNote,
   gemm,
   gemmEngine,
   type GemmType,
@@ -356,3 +357,18 @@ function checkRounding(where: string): void {
     }
   }
 }
+
+Deno.test("the fp16 note without an f16 matmul: memory, not speed, and bf16 where oneDNN runs it natively", () => {
+  const note = "fp16 saves memory here but is not faster than fp32";
+  deepStrictEqual(f16WithoutKernelNote(new Set(["avx2", "avx512f"]), true), `${note}.`);
+  deepStrictEqual(
+    f16WithoutKernelNote(new Set(["avx512f", "avx512_bf16"]), true),
+    `${note}; --precision bf16 is (this CPU has avx512_bf16).`,
+  );
+  deepStrictEqual(
+    f16WithoutKernelNote(new Set(["avx512_bf16", "amx_bf16", "avx512_fp16"]), true),
+    `${note}; --precision bf16 is (this CPU has amx_bf16).`,
+  );
+  // without oneDNN's bf16 kernel, bf16 runs on the same fallback: no advice
+  deepStrictEqual(f16WithoutKernelNote(new Set(["avx512_bf16"]), false), `${note}.`);
+});
