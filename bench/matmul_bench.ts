@@ -1,14 +1,17 @@
 /**
  * `deno run -A bench/matmul_bench.ts [--rounds N] [--threads 1,2] [--layer-rounds N] [--layer-threads N]
- *   [--json FILE]`, or `deno task bench:matmul --backend webgpu [--tokens N] [--rounds N] [--json FILE]`
+ *   [--json FILE]`, or `deno task bench:matmul --backend webgpu [--tokens N] [--rounds N] [--reps N]
+ *   [--json FILE]`
  *
  * With `--backend webgpu`: the toolkit's tiled WGSL matmul (`lib/kernels/webgpu/matmul.ts`) in f32, and
  * in fp16 on packed binary16 operands with WGSL f16 storage and tiles and with the f32 emulation,
  * against tfjs-backend-webgpu's own `tf.matMul`, for BERT-mini and BERT-base Linear shapes with
  * `--tokens` rows (default 128, so that it stays under 2 minutes on lavapipe) and one attention QKᵀ;
  * then one GELU+Linear layer forward + backward (fp32 TF.js ops; `fp16Linear` with the fused WGSL f16
- * kernel; with the f32 emulation). Each timing is one op plus the read-back of its output (the same
- * bytes for every engine), best of `--rounds` (default 2). Writes `results/bench/matmul-webgpu-<date>.json` (or `--json FILE`). On lavapipe
+ * kernel; with the f32 emulation). Each timing is `--reps` ops queued back to back (default 1) and the
+ * read-back of the last one's output (the same bytes for every engine), divided by `--reps`, best of
+ * `--rounds` (default 2). On a GPU, `--reps 20` or so keeps the read-back, which a GPU waits for and
+ * a fast kernel cannot hide, from ranking the kernels (docs/GPU.md, "On the H200"). Writes `results/bench/matmul-webgpu-<date>.json` (or `--json FILE`). On lavapipe
  * (docs/GPU.md) the numbers are correctness-path timings of a CPU emulation, not GPU speeds.
  *
  * Matmul micro-benchmark on BERT's shapes (docs/CPU-PERF.md, "Beyond FP32"): GFLOP/s of OpenBLAS sgemm,
@@ -55,7 +58,7 @@ import { newRunId } from "../lib/results/run_record.ts";
 
 const USAGE =
   "usage: deno run -A bench/matmul_bench.ts [--backend cpu|webgpu] [--rounds N] [--threads 1,2] " +
-  "[--layer-rounds N] [--tokens N] [--json FILE]";
+  "[--layer-rounds N] [--tokens N] [--reps N] [--json FILE]";
 
 const SHAPES: [number, number, number][] = [ // M, N, K
   [4096, 768, 768],
@@ -86,16 +89,19 @@ await main(async () => {
     json: { type: "string" },
     backend: { type: "string" },
     tokens: { type: "string" },
+    reps: { type: "string" },
   }, USAGE);
   const backend = flags.backend ?? "cpu";
   if (backend === "webgpu") {
     return await webgpuBench(
       positiveInt(flags.rounds, "rounds", 2),
       positiveInt(flags.tokens, "tokens", 128),
+      positiveInt(flags.reps, "reps", 1),
       flags.json,
     );
   }
   if (backend !== "cpu") throw new InputError(`--backend must be cpu or webgpu, got '${backend}'`);
+  if (flags.reps !== undefined) throw new InputError(`--reps is for --backend webgpu\n${USAGE}`);
   const rounds = positiveInt(flags.rounds, "rounds", 5);
   const layerRounds = positiveInt(flags["layer-rounds"], "layer-rounds", 3);
   const layerThreads = positiveInt(flags["layer-threads"], "layer-threads", 1);
@@ -248,18 +254,30 @@ await main(async () => {
   }
 });
 
-/** Seconds of `run()` plus the read-back of its output. */
-async function timed(run: () => tf.Tensor | tf.Tensor[]): Promise<number> {
+/**
+ * Seconds per `run()` of `reps` runs queued back to back, with the read-back of the last one's output:
+ * a backend runs its work in order, so that read-back waits for all of them.
+ */
+async function timed(run: () => tf.Tensor | tf.Tensor[], reps = 1): Promise<number> {
   const t0 = performance.now();
-  const out = [run()].flat();
+  let out: tf.Tensor[] = [];
+  for (let i = 0; i < reps; i++) {
+    tf.dispose(out); // released once the queued work that reads them is done
+    out = [run()].flat();
+  }
   await Promise.all(out.map((t) => t.data()));
-  const s = (performance.now() - t0) / 1000;
+  const s = (performance.now() - t0) / 1000 / reps;
   tf.dispose(out);
   return s;
 }
 
 /** The `--backend webgpu` bench (module doc). */
-async function webgpuBench(rounds: number, tokens: number, json: string | undefined): Promise<void> {
+async function webgpuBench(
+  rounds: number,
+  tokens: number,
+  reps: number,
+  json: string | undefined,
+): Promise<void> {
   await useBackend("webgpu");
   // deno-lint-ignore no-explicit-any
   const info = (await (globalThis.navigator as any).gpu.requestAdapter())?.info ?? {};
@@ -309,7 +327,8 @@ async function webgpuBench(rounds: number, tokens: number, json: string | undefi
     },
   ];
   const gflops: Record<string, Record<string, number>> = {};
-  console.log(`\nGFLOP/s, best of ${rounds}, op + read-back of C (batch×M×N×K):`);
+  const timing = reps === 1 ? "op + read-back of C" : `${reps} ops + one read-back of C, per op`;
+  console.log(`\nGFLOP/s, best of ${rounds}, ${timing} (batch×M×N×K):`);
   console.log(`| engine | ${shapes.map(([n, z, m, nn, k]) => `${n} ${z}×${m}×${nn}×${k}`).join(" | ")} |`);
   console.log(`|---|${shapes.map(() => "---").join("|")}|`);
   const best = new Map<string, number>();
@@ -321,7 +340,7 @@ async function webgpuBench(rounds: number, tokens: number, json: string | undefi
     console.error(`  ${name} ${z}×${m}×${n}×${k}: ${engines.length} engines × ${rounds + 1} rounds`);
     for (let r = 0; r <= rounds; r++) { // round 0: warm-up (pipeline compilation)
       for (const e of engines) {
-        const s = await timed(() => e.run(a, b, ap, bp));
+        const s = await timed(() => e.run(a, b, ap, bp), reps);
         if (r > 0) best.set(`${e.name}|${name}`, Math.min(best.get(`${e.name}|${name}`) ?? Infinity, s));
       }
     }
@@ -359,8 +378,8 @@ async function webgpuBench(rounds: number, tokens: number, json: string | undefi
   for (let r = 0; r <= rounds; r++) {
     console.error(`  GELU+Linear: ${r === 0 ? "warm-up" : `round ${r} of ${rounds}`}`);
     for (const [name, f] of layers) {
-      const fwd = await timed(() => f(x, w, bias));
-      const both = await timed(() => tf.grads(f)([x, w, bias], dy));
+      const fwd = await timed(() => f(x, w, bias), reps);
+      const both = await timed(() => tf.grads(f)([x, w, bias], dy), reps);
       if (r === 0) continue;
       const prev = layerMs[name] ?? { fwd: Infinity, both: Infinity };
       layerMs[name] = { fwd: Math.min(prev.fwd, fwd * 1e3), both: Math.min(prev.both, both * 1e3) };
@@ -368,7 +387,7 @@ async function webgpuBench(rounds: number, tokens: number, json: string | undefi
   }
   tf.dispose([x, w, bias, dy]);
   console.log(
-    `\nLinear [${N}, ${I}] @ [${I}, ${O}] + GELU on webgpu, best of ${rounds}, ms (incl. read-back):`,
+    `\nLinear [${N}, ${I}] @ [${I}, ${O}] + GELU on webgpu, best of ${rounds}, ms (${timing}):`,
   );
   console.log("| op | forward | backward (grads of x, W, b) |");
   console.log("|---|---|---|");
@@ -385,6 +404,7 @@ async function webgpuBench(rounds: number, tokens: number, json: string | undefi
     note: "lavapipe (software Vulkan on the CPU) when the adapter says llvmpipe: not GPU speeds",
     tokens,
     rounds,
+    reps,
     gflops,
     layerMs,
   };

@@ -125,6 +125,12 @@ const BAD_FLAGS: [string, string[], RegExp][] = [
   ["bench/fp16_bench.ts", ["--train-steps", "abc"], /--train-steps must be a non-negative integer/],
   // the flag named once: "--rounds", not "----rounds"
   ["bench/matmul_bench.ts", ["--rounds", "0"], /^error: --rounds must be a positive integer, got '0'/],
+  [
+    "bench/matmul_bench.ts",
+    ["--backend", "webgpu", "--reps", "0"],
+    /^error: --reps must be a positive integer/,
+  ],
+  ["bench/matmul_bench.ts", ["--reps", "20"], /^error: --reps is for --backend webgpu/],
   ["bench/head_products_bench.ts", ["--heads", "4,x"], /^error: --heads must be a positive integer, got 'x'/],
   ["bench/head_products_bench.ts", ["--heads", "4", "12"], /^error: unexpected argument '12'/],
   ["bench/head_products_bench.ts", ["--march", "a b"], /^error: --march takes names like haswell, got 'a b'/],

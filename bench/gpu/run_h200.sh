@@ -12,7 +12,7 @@
 # With --diagnose it instead looks for where our training step's time goes on that GPU: BERT-base fp32
 # (under --cpu-prof, summarised by bench/gpu/cpuprof_summary.py) and fp16, then BERT-mini fp32, each
 # with gpu_bench.ts's --phases, --submit-batch and --profile, and the matmul bench
-# (bench/matmul_bench.ts --backend webgpu) at 4096 rows; summary in diagnose.md.
+# (bench/matmul_bench.ts --backend webgpu) at 4096 rows, 20 products per read-back; summary in diagnose.md.
 # Usage: bench/gpu/run_h200.sh [--quick] [--diagnose]   (OUT defaults to results/bench/gpu-<time>;
 # --quick = tiny config, 1 step: to try the script on lavapipe before a GPU run). BUDGET (seconds,
 # default 420) bounds the whole run: each measurement gets at most RUN_LIMIT seconds (default 150) and
@@ -97,9 +97,9 @@ if [ $diagnose -eq 1 ]; then
       fi
       if [ "$cp" = base:fp16 ] || [ $quick -eq 1 ]; then
         t=$(limit); [ "$t" -eq 0 ] && continue
-        tokens=4096; [ $quick -eq 1 ] && tokens=32
+        tokens=4096 reps=20; [ $quick -eq 1 ] && tokens=32 reps=2
         log "diagnose: matmul bench, $tokens rows (at most ${t}s)"
-        timeout "$t" "$DENO" run -A "$carry/matmul_bench.js" --backend webgpu --tokens $tokens --rounds 3 \
+        timeout "$t" "$DENO" run -A "$carry/matmul_bench.js" --backend webgpu --tokens $tokens --rounds 3 --reps $reps \
           --json "$OUT/matmul.json" > "$OUT/matmul.txt" 2>&1 || log "matmul bench failed: $(tail -n 2 "$OUT/matmul.txt")"
       fi
     done
