@@ -189,19 +189,19 @@ Deno.test("an index saved and reloaded gives the same sentences, metadata and re
 
 Deno.test("a query from a model of another embedding size is an InputError naming the index's model", async () => {
   const index = await buildIndex(CORPUS, fake, { modelPath: "models/two-d" });
-  const other = await SentenceIndex.load(
-    await saveTemp(index),
-    (s) => Promise.resolve(s.map(() => new Float32Array(3))),
-  );
-  await rejects(other.search("query"), (e) => e instanceof InputError && /models\/two-d/.test(e.message));
-  await rejects(buildIndex([], fake), InputError);
+  const dir = await Deno.makeTempDir();
+  try {
+    await index.save(`${dir}/i.simidx`);
+    const other = await SentenceIndex.load(
+      `${dir}/i.simidx`,
+      (s) => Promise.resolve(s.map(() => new Float32Array(3))),
+    );
+    await rejects(other.search("query"), (e) => e instanceof InputError && /models\/two-d/.test(e.message));
+    await rejects(buildIndex([], fake), InputError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
-
-async function saveTemp(index: SentenceIndex): Promise<string> {
-  const path = `${await Deno.makeTempDir()}/i.simidx`;
-  await index.save(path);
-  return path;
-}
 
 Deno.test("with the tiny BERT checkpoint, every indexed sentence finds itself first with cosine 1", async () => {
   const enc = await SentenceEncoder.load(`${TESTDATA}bert/tiny-safetensors`, { pooler: "cls_before_pooler" });
