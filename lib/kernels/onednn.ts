@@ -287,24 +287,27 @@ export function describeMatmul(): string {
 
 const announced = new Set<string>();
 
-function announce(key: string, line: string): void {
+/** Print `line` once per key; a function is called only then (the callers run on every matmul). */
+function announce(key: string, line: string | (() => string)): void {
   if (announced.has(key)) return;
   announced.add(key);
-  console.warn(line);
+  console.warn(typeof line === "string" ? line : line());
 }
 
 function fallbackNote(type: GemmType, engine: "openblas" | "js"): void {
-  const how = engine === "openblas"
-    ? `OpenBLAS sgemm${type === "f32" ? "" : ` on ${type}-rounded copies`}`
-    : "JS loops (slow)";
-  const why = !enabled
-    ? `oneDNN switched off${noBlas ? ", OpenBLAS too" : ""}`
-    : info
-    ? `oneDNN has no ${type} kernel on this CPU`
-    : reason ?? "oneDNN unavailable";
-  // on a fallback bf16 is no faster either: no advice
-  const note = type === "f16" ? ` ${f16WithoutKernelNote(new Set(), false)}` : "";
-  announce(`${type}:${engine}`, `matmul: ${type} matmuls run on ${how} (${why}).${note}`);
+  announce(`${type}:${engine}`, () => {
+    const how = engine === "openblas"
+      ? `OpenBLAS sgemm${type === "f32" ? "" : ` on ${type}-rounded copies`}`
+      : "JS loops (slow)";
+    const why = !enabled
+      ? `oneDNN switched off${noBlas ? ", OpenBLAS too" : ""}`
+      : info
+      ? `oneDNN has no ${type} kernel on this CPU`
+      : reason ?? "oneDNN unavailable";
+    // on a fallback bf16 is no faster either: no advice
+    const note = type === "f16" ? ` ${f16WithoutKernelNote(new Set(), false)}` : "";
+    return `matmul: ${type} matmuls run on ${how} (${why}).${note}`;
+  });
 }
 
 let bf16Checked = false;
@@ -396,7 +399,8 @@ function f16OnBlas(s: GemmSpec): boolean {
   if (b1 * b2 !== 1) return false;
   announce(
     "f16:blas",
-    "matmul: f16 matmuls run on OpenBLAS sgemm with binary16 operands widened in C, batched ones on oneDNN's f32 kernel (no f16 kernel here; products of binary16 values are exact in f32): " +
+    () =>
+      "matmul: f16 matmuls run on OpenBLAS sgemm with binary16 operands widened in C, batched ones on oneDNN's f32 kernel (no f16 kernel here; products of binary16 values are exact in f32): " +
       f16WithoutKernelNote(new Set(cpuFlags().split(/\s+/)), !!info!.impl.bf16),
   );
   return true;
