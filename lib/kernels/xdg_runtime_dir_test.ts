@@ -4,14 +4,18 @@ import { removeOrphans } from "./xdg_runtime_dir.ts";
 const MODULE = new URL("./xdg_runtime_dir.ts", import.meta.url).href;
 
 /** Run a child Deno that calls ensureXdgRuntimeDir with TMPDIR=tmp, then `then` (code). */
-async function child(tmp: string, then: string): Promise<{ code: number; stdout: string }> {
+async function child(
+  tmp: string,
+  then: string,
+  xdgRuntimeDir = "",
+): Promise<{ code: number; stdout: string }> {
   const code = `import { ensureXdgRuntimeDir } from ${JSON.stringify(MODULE)};
 ensureXdgRuntimeDir();
 console.log(Deno.env.get("XDG_RUNTIME_DIR"));
 ${then}`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["eval", code],
-    env: { TMPDIR: tmp, XDG_RUNTIME_DIR: "" },
+    env: { TMPDIR: tmp, XDG_RUNTIME_DIR: xdgRuntimeDir },
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -63,16 +67,7 @@ Deno.test("XDG_RUNTIME_DIR: a private folder, removed at exit, and a killed proc
 Deno.test("XDG_RUNTIME_DIR: a folder already named is kept as it is", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "xdg_test_" });
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `import { ensureXdgRuntimeDir } from ${JSON.stringify(MODULE)};
-ensureXdgRuntimeDir(); console.log(Deno.env.get("XDG_RUNTIME_DIR"));`,
-      ],
-      env: { TMPDIR: tmp, XDG_RUNTIME_DIR: tmp },
-      stdout: "piped",
-    }).output();
-    deepStrictEqual(new TextDecoder().decode(out.stdout).trim(), tmp);
+    deepStrictEqual((await child(tmp, "", tmp)).stdout, tmp);
     deepStrictEqual(names(tmp), []);
   } finally {
     await Deno.remove(tmp, { recursive: true });
